@@ -1,0 +1,47 @@
+# The newcomer's front door. Every target installs what it needs first.
+BUILDDIR   ?= _build
+DEV_DIR    := $(BUILDDIR)/dev
+TEST_DIR   := $(BUILDDIR)/test
+BENCH_DIR  := $(BUILDDIR)/bench
+DEMO_DIR   := $(BUILDDIR)/demo-games
+
+# The test build is the strict one: warnings are errors and the suite runs
+# under AddressSanitizer and UndefinedBehaviorSanitizer.
+TEST_OPTS  := -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
+
+.PHONY: all deps build run test bench demo clean
+
+all: build
+
+deps:
+	@tools/install-deps
+
+$(DEV_DIR)/build.ninja:
+	meson setup $(DEV_DIR) -Ddevelopment=true
+
+$(TEST_DIR)/build.ninja:
+	meson setup $(TEST_DIR) $(TEST_OPTS)
+
+$(BENCH_DIR)/build.ninja:
+	meson setup $(BENCH_DIR) --buildtype=release -Dui=false
+
+build: deps $(DEV_DIR)/build.ninja
+	meson compile -C $(DEV_DIR)
+
+demo: build
+	tools/make-demo-games $(DEMO_DIR) $(DEV_DIR)
+
+run: build demo
+	GSETTINGS_SCHEMA_DIR=$(DEV_DIR)/data $(DEV_DIR)/src/ui/lanspread --games $(DEMO_DIR)
+
+test: deps $(TEST_DIR)/build.ninja
+	meson compile -C $(TEST_DIR)
+	xvfb-run -a -s "-screen 0 1280x1024x24" meson test -C $(TEST_DIR) --print-errorlogs --num-processes 2 || true
+	@tools/test-summary $(TEST_DIR)/meson-logs/testlog.json
+
+bench: deps $(BENCH_DIR)/build.ninja
+	meson compile -C $(BENCH_DIR)
+	bench/run $(BENCH_DIR)
+
+clean:
+	rm -rf $(BUILDDIR)

@@ -1,0 +1,179 @@
+#define G_LOG_DOMAIN "lanspread-peer"
+
+#include "config.h"
+
+#include "lsp-cli.h"
+
+#include <json-glib/json-glib.h>
+#include <stdio.h>
+
+#include "lsp-catalog.h"
+#include "lsp-library.h"
+
+typedef struct
+{
+  GMainLoop *loop;
+  GError    *error;
+} LoadState;
+
+static void
+on_loaded (GObject      *object,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  LoadState *state = user_data;
+
+  lsp_library_load_finish (LSP_LIBRARY (object), result, &state->error);
+  g_main_loop_quit (state->loop);
+}
+
+static void
+add_nullable_string (JsonBuilder *builder,
+                     const char  *member,
+                     const char  *value)
+{
+  json_builder_set_member_name (builder, member);
+  if (value != NULL)
+    json_builder_add_string_value (builder, value);
+  else
+    json_builder_add_null_value (builder);
+}
+
+static void
+print_json (LspLibrary *library)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *text = NULL;
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (library));
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "library_rev");
+  json_builder_add_int_value (builder, (gint64) lsp_library_get_rev (library));
+  json_builder_set_member_name (builder, "library_digest");
+  json_builder_add_string_value (builder, lsp_library_get_digest (library));
+  json_builder_set_member_name (builder, "games");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(LspLocalGame) game = g_list_model_get_item (G_LIST_MODEL (library), i);
+
+      json_builder_begin_object (builder);
+      add_nullable_string (builder, "id", lsp_local_game_get_id (game));
+      add_nullable_string (builder, "name", lsp_local_game_get_name (game));
+      add_nullable_string (builder, "version", lsp_local_game_get_version (game));
+      json_builder_set_member_name (builder, "size");
+      json_builder_add_int_value (builder, (gint64) lsp_local_game_get_size (game));
+      json_builder_set_member_name (builder, "downloaded");
+      json_builder_add_boolean_value (builder, lsp_local_game_get_downloaded (game));
+      json_builder_set_member_name (builder, "installed");
+      json_builder_add_boolean_value (builder, lsp_local_game_get_installed (game));
+      add_nullable_string (builder, "manifest_hash", lsp_local_game_get_manifest_hash (game));
+      add_nullable_string (builder, "error", lsp_local_game_get_error (game));
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+
+  root = json_builder_get_root (builder);
+  text = json_to_string (root, TRUE);
+  printf ("%s\n", text);
+}
+
+static void
+print_table (LspLibrary *library)
+{
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (library));
+
+  printf ("%-24s %-12s %12s  %-10s %-9s\n", "ID", "VERSION", "SIZE", "DOWNLOADED", "INSTALLED");
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(LspLocalGame) game = g_list_model_get_item (G_LIST_MODEL (library), i);
+      g_autofree char *size = g_format_size (lsp_local_game_get_size (game));
+
+      printf ("%-24s %-12s %12s  %-10s %-9s%s%s\n",
+              lsp_local_game_get_id (game),
+              lsp_local_game_get_version (game) ? lsp_local_game_get_version (game) : "-",
+              size,
+              lsp_local_game_get_downloaded (game) ? "yes" : "no",
+              lsp_local_game_get_installed (game) ? "yes" : "no",
+              lsp_local_game_get_error (game) ? "  error: " : "",
+              lsp_local_game_get_error (game) ? lsp_local_game_get_error (game) : "");
+    }
+}
+
+int
+lsp_cli_scan (int    argc,
+              char **argv)
+{
+  g_autofree char *games_path = NULL;
+  g_autofree char *catalog_path = NULL;
+  gboolean as_json = FALSE;
+  GOptionEntry entries[] = {
+    { "games", 'g', 0, G_OPTION_ARG_FILENAME, &games_path, "The games folder", "DIR" },
+    { "catalog", 'c', 0, G_OPTION_ARG_FILENAME, &catalog_path, "The game catalog (default: DIR/catalog.json)", "FILE" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &as_json, "Print JSON", NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new ("— scan a games folder");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GFile) games_dir = NULL;
+  g_autoptr(GFile) catalog_file = NULL;
+  g_autoptr(LspCatalog) catalog = NULL;
+  g_autoptr(LspLibrary) library = NULL;
+  g_autoptr(GMainLoop) loop = NULL;
+  LoadState state = { 0 };
+
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      fprintf (stderr, "lanspread-peer scan: %s\n", error->message);
+      return 2;
+    }
+  if (argc > 1)
+    {
+      fprintf (stderr, "lanspread-peer scan: unexpected argument “%s”\n", argv[1]);
+      return 2;
+    }
+  if (games_path == NULL)
+    {
+      fprintf (stderr, "lanspread-peer scan: --games DIR is required\n");
+      return 2;
+    }
+
+  games_dir = g_file_new_for_commandline_arg (games_path);
+  if (g_file_query_file_type (games_dir, G_FILE_QUERY_INFO_NONE, NULL) != G_FILE_TYPE_DIRECTORY)
+    {
+      fprintf (stderr, "lanspread-peer scan: the games folder %s does not exist or is not a folder\n", games_path);
+      return 1;
+    }
+
+  catalog_file = catalog_path != NULL ? g_file_new_for_commandline_arg (catalog_path)
+                                      : g_file_get_child (games_dir, "catalog.json");
+  catalog = lsp_catalog_new_from_file (catalog_file, NULL, &error);
+  if (catalog == NULL)
+    {
+      fprintf (stderr, "lanspread-peer scan: %s\n", error->message);
+      return 1;
+    }
+
+  library = lsp_library_new (games_dir, catalog);
+  loop = g_main_loop_new (NULL, FALSE);
+  state.loop = loop;
+  lsp_library_load_async (library, NULL, on_loaded, &state);
+  g_main_loop_run (loop);
+
+  if (state.error != NULL)
+    {
+      fprintf (stderr, "lanspread-peer scan: %s\n", state.error->message);
+      g_error_free (state.error);
+      return 1;
+    }
+
+  if (as_json)
+    print_json (library);
+  else
+    print_table (library);
+
+  return 0;
+}

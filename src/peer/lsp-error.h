@@ -1,0 +1,20 @@
+/* lsp-error.h: the engine's error domain */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define LSP_ERROR (lsp_error_quark ())
+
+typedef enum {
+  LSP_ERROR_INVALID_DATA,     /* a file or message is malformed */
+  LSP_ERROR_INVALID_ARGUMENT, /* a caller passed something unusable */
+  LSP_ERROR_NOT_FOUND,        /* a game or peer is not known */
+  LSP_ERROR_BUSY,             /* another operation holds the game */
+  LSP_ERROR_IO,               /* reading or writing a file failed */
+} LspErrorCode;
+
+GQuark lsp_error_quark (void);
+
+G_END_DECLS

@@ -1,0 +1,158 @@
+#define G_LOG_DOMAIN "lsp-fs"
+
+#include "config.h"
+
+#include "lsp-fs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static gboolean
+set_errno_error (GError    **error,
+                 int         saved_errno,
+                 const char *what,
+                 const char *path)
+{
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+               "Could not %s %s: %s", what, path, g_strerror (saved_errno));
+  return FALSE;
+}
+
+static gboolean
+write_all (int          fd,
+           const char  *data,
+           gsize        length)
+{
+  while (length > 0)
+    {
+      ssize_t n = write (fd, data, length);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return FALSE;
+      data += n;
+      length -= (gsize) n;
+    }
+  return TRUE;
+}
+
+/* Writes through a temporary file, fsyncs it, renames it over the target and
+ * fsyncs the folder, so a crash leaves either the old or the new file. */
+gboolean
+lsp_fs_write_atomic (const char  *path,
+                     const char  *data,
+                     gsize        length,
+                     GError     **error)
+{
+  g_autofree char *tmp_path = g_strconcat (path, ".tmp", NULL);
+  g_autofree char *dir_path = g_path_get_dirname (path);
+  int saved_errno;
+  int dir_fd;
+  int fd;
+
+  fd = open (tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (fd < 0)
+    return set_errno_error (error, errno, "create", tmp_path);
+
+  if (!write_all (fd, data, length) || fsync (fd) != 0)
+    {
+      saved_errno = errno;
+      close (fd);
+      g_unlink (tmp_path);
+      return set_errno_error (error, saved_errno, "write", tmp_path);
+    }
+
+  if (close (fd) != 0)
+    {
+      saved_errno = errno;
+      g_unlink (tmp_path);
+      return set_errno_error (error, saved_errno, "write", tmp_path);
+    }
+
+  if (rename (tmp_path, path) != 0)
+    {
+      saved_errno = errno;
+      g_unlink (tmp_path);
+      return set_errno_error (error, saved_errno, "replace", path);
+    }
+
+  dir_fd = open (dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0)
+    {
+      fsync (dir_fd);
+      close (dir_fd);
+    }
+
+  return TRUE;
+}
+
+/* Removes name (a file or a whole folder) below dir_fd without ever following
+ * a symbolic link out of it. */
+gboolean
+lsp_fs_remove_tree_at (int          dir_fd,
+                       const char  *name,
+                       GError     **error)
+{
+  struct dirent *entry;
+  struct stat st;
+  DIR *dir;
+  int fd;
+
+  if (fstatat (dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+    {
+      if (errno == ENOENT)
+        return TRUE;
+      return set_errno_error (error, errno, "inspect", name);
+    }
+
+  if (!S_ISDIR (st.st_mode))
+    {
+      if (unlinkat (dir_fd, name, 0) != 0 && errno != ENOENT)
+        return set_errno_error (error, errno, "remove", name);
+      return TRUE;
+    }
+
+  fd = openat (dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return set_errno_error (error, errno, "open", name);
+
+  dir = fdopendir (fd);
+  if (dir == NULL)
+    {
+      int saved_errno = errno;
+      close (fd);
+      return set_errno_error (error, saved_errno, "list", name);
+    }
+
+  while ((entry = readdir (dir)) != NULL)
+    {
+      if (strcmp (entry->d_name, ".") == 0 || strcmp (entry->d_name, "..") == 0)
+        continue;
+      if (!lsp_fs_remove_tree_at (dirfd (dir), entry->d_name, error))
+        {
+          closedir (dir);
+          return FALSE;
+        }
+    }
+  closedir (dir);
+
+  if (unlinkat (dir_fd, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
+    return set_errno_error (error, errno, "remove", name);
+
+  return TRUE;
+}
+
+gboolean
+lsp_fs_mkdir_p (const char  *path,
+                GError     **error)
+{
+  if (g_mkdir_with_parents (path, 0755) != 0)
+    return set_errno_error (error, errno, "create the folder", path);
+  return TRUE;
+}

@@ -1,0 +1,177 @@
+#define G_LOG_DOMAIN "lsp-game-root"
+
+#include "config.h"
+
+#include "lsp-game-root.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lsp-error.h"
+
+gboolean
+lsp_game_id_is_valid (const char *game_id)
+{
+  gsize len;
+
+  if (game_id == NULL)
+    return FALSE;
+
+  len = strlen (game_id);
+  if (len == 0 || len > LSP_GAME_ID_MAX_LEN || game_id[0] == '.')
+    return FALSE;
+
+  for (const char *p = game_id; *p; p++)
+    {
+      if (!g_ascii_isalnum (*p) && *p != '-' && *p != '_' && *p != '.')
+        return FALSE;
+    }
+
+  return TRUE;
+}
+
+/* A path that a peer, an archive or a catalog gives us must stay inside the
+ * folder it is relative to: no absolute paths, no “..”, no empty or “.”
+ * components, no backslashes that another OS would read as separators. */
+gboolean
+lsp_relative_path_is_safe (const char *path)
+{
+  const char *component;
+  gsize len;
+
+  if (path == NULL)
+    return FALSE;
+
+  len = strlen (path);
+  if (len == 0 || len > LSP_REL_PATH_MAX_LEN || path[0] == '/')
+    return FALSE;
+  if (!g_utf8_validate (path, (gssize) len, NULL))
+    return FALSE;
+
+  component = path;
+  for (;;)
+    {
+      const char *slash = strchr (component, '/');
+      gsize clen = slash ? (gsize) (slash - component) : strlen (component);
+
+      if (clen == 0)
+        return FALSE;
+      if (clen == 1 && component[0] == '.')
+        return FALSE;
+      if (clen == 2 && component[0] == '.' && component[1] == '.')
+        return FALSE;
+
+      if (slash == NULL)
+        break;
+      component = slash + 1;
+    }
+
+  for (const char *p = path; *p; p++)
+    {
+      if (*p == '\\' || (guchar) *p < 0x20)
+        return FALSE;
+    }
+
+  return TRUE;
+}
+
+/* Names in a game root that are not part of the downloadable payload. */
+gboolean
+lsp_game_child_is_reserved (const char *name)
+{
+  static const char * const reserved[] = {
+    LSP_VERSION_FILE,
+    LSP_VERSION_TMP_FILE,
+    LSP_VERSION_DISCARDED_FILE,
+    LSP_LOCAL_DIR,
+    LSP_LOCAL_INSTALLING_DIR,
+    LSP_LOCAL_BACKUP_DIR,
+    LSP_INTENT_FILE,
+    LSP_SOFTLAN_MARKER,
+    LSP_SYNC_DIR,
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (reserved); i++)
+    {
+      if (strcmp (name, reserved[i]) == 0)
+        return TRUE;
+    }
+
+  return FALSE;
+}
+
+gboolean
+lsp_version_is_valid (const char *version)
+{
+  gsize len;
+
+  if (version == NULL)
+    return FALSE;
+
+  len = strlen (version);
+  if (len == 0 || len > LSP_VERSION_MAX_LEN)
+    return FALSE;
+
+  for (const char *p = version; *p; p++)
+    {
+      if (!g_ascii_isgraph (*p) && *p != ' ')
+        return FALSE;
+    }
+
+  return TRUE;
+}
+
+/* Reads version.ini relative to an open game root. Returns NULL with
+ * G_IO_ERROR_NOT_FOUND when the game is not downloaded. */
+char *
+lsp_game_root_read_version (int      root_fd,
+                            GError **error)
+{
+  char buffer[LSP_VERSION_MAX_LEN * 4 + 1];
+  g_autofree char *version = NULL;
+  struct stat st;
+  ssize_t n;
+  int fd;
+
+  fd = openat (root_fd, LSP_VERSION_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "Cannot open %s: %s", LSP_VERSION_FILE, g_strerror (saved_errno));
+      return NULL;
+    }
+
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+    {
+      close (fd);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE,
+                   "%s is not a regular file", LSP_VERSION_FILE);
+      return NULL;
+    }
+
+  n = read (fd, buffer, sizeof buffer - 1);
+  close (fd);
+  if (n < 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "Cannot read %s: %s", LSP_VERSION_FILE, g_strerror (saved_errno));
+      return NULL;
+    }
+  buffer[n] = '\0';
+
+  version = g_strstrip (g_strdup (buffer));
+  if (!lsp_version_is_valid (version))
+    {
+      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
+                   "%s must hold one line of at most %d printable characters",
+                   LSP_VERSION_FILE, LSP_VERSION_MAX_LEN);
+      return NULL;
+    }
+
+  return g_steal_pointer (&version);
+}

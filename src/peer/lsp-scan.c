@@ -1,0 +1,287 @@
+#define G_LOG_DOMAIN "lsp-scan"
+
+#include "config.h"
+
+#include "lsp-scan.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lsp-fs.h"
+#include "lsp-game-root.h"
+#include "lsp-sha256.h"
+
+static void
+game_record_clear (LspGameRecord *record)
+{
+  g_free (record->id);
+  g_free (record->fingerprint);
+  g_free (record->version);
+  g_free (record->manifest_hash);
+  g_free (record->error);
+}
+
+LspGameRecord *
+lsp_game_record_new (const char *id)
+{
+  LspGameRecord *record = g_atomic_rc_box_new0 (LspGameRecord);
+
+  record->id = g_strdup (id);
+  return record;
+}
+
+LspGameRecord *
+lsp_game_record_ref (LspGameRecord *record)
+{
+  return g_atomic_rc_box_acquire (record);
+}
+
+void
+lsp_game_record_unref (LspGameRecord *record)
+{
+  g_atomic_rc_box_release_full (record, (GDestroyNotify) game_record_clear);
+}
+
+/* Whether peers would see a difference: this is what moves library_rev. */
+gboolean
+lsp_game_record_same_summary (const LspGameRecord *a,
+                              const LspGameRecord *b)
+{
+  return g_strcmp0 (a->id, b->id) == 0 &&
+         a->downloaded == b->downloaded &&
+         a->installed == b->installed &&
+         a->size == b->size &&
+         g_strcmp0 (a->version, b->version) == 0 &&
+         g_strcmp0 (a->manifest_hash, b->manifest_hash) == 0 &&
+         g_strcmp0 (a->error, b->error) == 0;
+}
+
+gboolean
+lsp_game_record_equal (const LspGameRecord *a,
+                       const LspGameRecord *b)
+{
+  return lsp_game_record_same_summary (a, b) &&
+         g_strcmp0 (a->fingerprint, b->fingerprint) == 0;
+}
+
+static int
+compare_strings (gconstpointer a,
+                 gconstpointer b)
+{
+  return strcmp (*(const char * const *) a, *(const char * const *) b);
+}
+
+/* The cheap per-game fingerprint: one line per root-level entry that is not
+ * user-owned install state (name, type, size, mtime), with version.ini and
+ * the presence of local/ among them. Only a changed fingerprint makes us
+ * walk and hash the game. */
+static gboolean
+read_fingerprint (int        root_fd,
+                  char     **out_fingerprint,
+                  gboolean  *out_downloaded,
+                  gboolean  *out_installed,
+                  GError   **error)
+{
+  g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(LspSha256) sha = NULL;
+  guint8 digest[LSP_SHA256_LEN];
+  char hex[LSP_SHA256_HEX_LEN + 1];
+  struct dirent *entry;
+  DIR *dir;
+  int fd;
+
+  *out_downloaded = FALSE;
+  *out_installed = FALSE;
+
+  fd = dup (root_fd);
+  if (fd < 0 || (dir = fdopendir (fd)) == NULL)
+    {
+      int saved_errno = errno;
+      if (fd >= 0)
+        close (fd);
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "Could not list the game folder: %s", g_strerror (saved_errno));
+      return FALSE;
+    }
+  rewinddir (dir);
+
+  while ((entry = readdir (dir)) != NULL)
+    {
+      const char *name = entry->d_name;
+      struct stat st;
+      char type;
+
+      if (strcmp (name, ".") == 0 || strcmp (name, "..") == 0)
+        continue;
+      if (lsp_game_child_is_reserved (name) &&
+          strcmp (name, LSP_VERSION_FILE) != 0 && strcmp (name, LSP_LOCAL_DIR) != 0)
+        continue;
+      if (fstatat (root_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        continue;  /* vanished between readdir and stat: the next event rescans */
+
+      if (strcmp (name, LSP_VERSION_FILE) == 0)
+        *out_downloaded = S_ISREG (st.st_mode);
+      if (strcmp (name, LSP_LOCAL_DIR) == 0)
+        {
+          *out_installed = S_ISDIR (st.st_mode);
+          /* Only its presence counts: its contents belong to the player. */
+          g_ptr_array_add (lines, g_strdup_printf ("%s\t%d", name, *out_installed));
+          continue;
+        }
+
+      type = S_ISREG (st.st_mode) ? 'f' : S_ISDIR (st.st_mode) ? 'd' : S_ISLNK (st.st_mode) ? 'l' : 'o';
+      g_ptr_array_add (lines, g_strdup_printf ("%s\t%c\t%" G_GINT64_FORMAT "\t%" G_GINT64_FORMAT ".%09ld",
+                                               name, type, (gint64) st.st_size,
+                                               (gint64) st.st_mtim.tv_sec, st.st_mtim.tv_nsec));
+    }
+  closedir (dir);
+
+  g_ptr_array_sort (lines, compare_strings);
+  sha = lsp_sha256_new ();
+  for (guint i = 0; i < lines->len; i++)
+    {
+      const char *line = g_ptr_array_index (lines, i);
+      lsp_sha256_update (sha, line, strlen (line) + 1);
+    }
+  lsp_sha256_finish (sha, digest);
+  lsp_sha256_to_hex (digest, hex);
+
+  *out_fingerprint = g_strdup (hex);
+  return TRUE;
+}
+
+static void
+recover_transients (int         root_fd,
+                    const char *game_id)
+{
+  static const char * const transients[] = { LSP_VERSION_TMP_FILE, LSP_VERSION_DISCARDED_FILE };
+
+  for (guint i = 0; i < G_N_ELEMENTS (transients); i++)
+    {
+      if (unlinkat (root_fd, transients[i], 0) == 0)
+        g_message ("Removed %s/%s left by an interrupted download", game_id, transients[i]);
+      else if (errno != ENOENT)
+        g_warning ("Could not remove %s/%s: %s", game_id, transients[i], g_strerror (errno));
+    }
+}
+
+static void
+cache_manifest (LspManifest *manifest,
+                const char  *manifest_dir)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *data = NULL;
+
+  name = g_strconcat (lsp_manifest_get_hash (manifest), ".json", NULL);
+  path = g_build_filename (manifest_dir, name, NULL);
+  if (g_file_test (path, G_FILE_TEST_IS_REGULAR))
+    return;
+
+  node = lsp_manifest_to_json (manifest);
+  data = json_to_string (node, FALSE);
+  if (!lsp_fs_mkdir_p (manifest_dir, &error) ||
+      !lsp_fs_write_atomic (path, data, strlen (data), &error))
+    g_warning ("Could not cache the manifest of %s: %s", lsp_manifest_get_game_id (manifest), error->message);
+}
+
+/* Scans one game root. Returns NULL with G_IO_ERROR_NOT_FOUND when there is
+ * no game folder (or it is not a real folder). Problems inside the game are
+ * not errors: they are recorded in the record so the user can see them. */
+LspGameRecord *
+lsp_scan_game (int                   games_fd,
+               const char           *game_id,
+               const LspGameRecord  *cached,
+               const LspScanOptions *options,
+               gboolean             *out_hashed,
+               GCancellable         *cancellable,
+               GError              **error)
+{
+  g_autoptr(LspGameRecord) record = NULL;
+  g_autoptr(LspManifest) manifest = NULL;
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *fingerprint = NULL;
+  gboolean downloaded, installed;
+  int root_fd;
+
+  *out_hashed = FALSE;
+
+  root_fd = openat (games_fd, game_id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (root_fd < 0)
+    {
+      int saved_errno = errno;
+
+      if (saved_errno == ENOENT || saved_errno == ENOTDIR || saved_errno == ELOOP)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "No game folder “%s”", game_id);
+          return NULL;
+        }
+
+      record = lsp_game_record_new (game_id);
+      record->error = g_strdup_printf ("Cannot open the game folder: %s", g_strerror (saved_errno));
+      return g_steal_pointer (&record);
+    }
+
+  if (options->recover_transients)
+    recover_transients (root_fd, game_id);
+
+  if (!read_fingerprint (root_fd, &fingerprint, &downloaded, &installed, &local_error))
+    {
+      close (root_fd);
+      record = lsp_game_record_new (game_id);
+      record->error = g_strdup (local_error->message);
+      return g_steal_pointer (&record);
+    }
+
+  if (cached != NULL && cached->error == NULL && g_strcmp0 (cached->fingerprint, fingerprint) == 0)
+    {
+      close (root_fd);
+      return lsp_game_record_ref ((LspGameRecord *) cached);
+    }
+
+  record = lsp_game_record_new (game_id);
+  record->fingerprint = g_steal_pointer (&fingerprint);
+  record->installed = installed;
+
+  if (downloaded)
+    {
+      record->version = lsp_game_root_read_version (root_fd, &local_error);
+      if (record->version == NULL)
+        {
+          record->error = g_strdup (local_error->message);
+          close (root_fd);
+          return g_steal_pointer (&record);
+        }
+
+      *out_hashed = TRUE;
+      manifest = lsp_manifest_build (root_fd, game_id, record->version, cancellable, &local_error);
+      if (manifest == NULL)
+        {
+          if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+            {
+              close (root_fd);
+              g_propagate_error (error, g_steal_pointer (&local_error));
+              return NULL;
+            }
+          g_clear_pointer (&record->version, g_free);
+          record->error = g_strdup (local_error->message);
+          close (root_fd);
+          return g_steal_pointer (&record);
+        }
+
+      record->downloaded = TRUE;
+      record->size = lsp_manifest_get_total_size (manifest);
+      record->manifest_hash = g_strdup (lsp_manifest_get_hash (manifest));
+      if (options->manifest_dir != NULL)
+        cache_manifest (manifest, options->manifest_dir);
+    }
+
+  close (root_fd);
+  return g_steal_pointer (&record);
+}

@@ -1,0 +1,49 @@
+/* lsp-scan.h: what one scan learns about one game root (worker-thread code) */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "lsp-manifest.h"
+#include "lsp-types.h"
+
+G_BEGIN_DECLS
+
+/* Immutable once built, so the scan worker and the main thread can share
+ * records by reference. */
+struct _LspGameRecord
+{
+  char        *id;
+  char        *fingerprint;   /* hex SHA-256 of the cheap root-level facts */
+  gboolean     downloaded;
+  gboolean     installed;
+  char        *version;       /* NULL unless downloaded */
+  guint64      size;          /* payload bytes; 0 unless downloaded */
+  char        *manifest_hash; /* NULL unless downloaded and readable */
+  char        *error;         /* why the game could not be hashed, or NULL */
+};
+
+typedef struct
+{
+  gboolean recover_transients;  /* sweep .version.ini.tmp/.discarded first */
+  char    *manifest_dir;        /* where built manifests are cached, or NULL */
+} LspScanOptions;
+
+LspGameRecord *lsp_game_record_new          (const char           *id);
+LspGameRecord *lsp_game_record_ref          (LspGameRecord        *record);
+void           lsp_game_record_unref        (LspGameRecord        *record);
+gboolean       lsp_game_record_same_summary (const LspGameRecord  *a,
+                                             const LspGameRecord  *b);
+gboolean       lsp_game_record_equal        (const LspGameRecord  *a,
+                                             const LspGameRecord  *b);
+
+LspGameRecord *lsp_scan_game                (int                   games_fd,
+                                             const char           *game_id,
+                                             const LspGameRecord  *cached,
+                                             const LspScanOptions *options,
+                                             gboolean             *out_hashed,
+                                             GCancellable         *cancellable,
+                                             GError              **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LspGameRecord, lsp_game_record_unref)
+
+G_END_DECLS

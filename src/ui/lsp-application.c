@@ -1,0 +1,171 @@
+#define G_LOG_DOMAIN "lsp-application"
+
+#include "config.h"
+
+#include "lsp-application.h"
+
+#include <glib/gi18n.h>
+
+#include "lsp-window.h"
+
+struct _LspApplication
+{
+  AdwApplication  parent_instance;
+
+  GSettings      *settings;
+  char           *games_path;    /* from --games, overrides the setting */
+  char           *catalog_path;  /* from --catalog */
+};
+
+G_DEFINE_FINAL_TYPE (LspApplication, lsp_application, ADW_TYPE_APPLICATION)
+
+static GFile *
+resolve_games_dir (LspApplication *self)
+{
+  g_autofree char *configured = NULL;
+
+  if (self->games_path != NULL)
+    return g_file_new_for_commandline_arg (self->games_path);
+
+  configured = g_settings_get_string (self->settings, "games-folder");
+  if (configured[0] != '\0')
+    return g_file_new_for_path (configured);
+
+  return g_file_new_build_filename (g_get_home_dir (), "Games", "Lanspread", NULL);
+}
+
+static GFile *
+resolve_catalog_file (LspApplication *self,
+                      GFile          *games_dir)
+{
+  g_autofree char *configured = NULL;
+
+  if (self->catalog_path != NULL)
+    return g_file_new_for_commandline_arg (self->catalog_path);
+
+  configured = g_settings_get_string (self->settings, "catalog-file");
+  if (configured[0] != '\0')
+    return g_file_new_for_path (configured);
+
+  return g_file_get_child (games_dir, "catalog.json");
+}
+
+static void
+lsp_application_activate (GApplication *app)
+{
+  LspApplication *self = LSP_APPLICATION (app);
+  g_autoptr(GFile) games_dir = NULL;
+  g_autoptr(GFile) catalog_file = NULL;
+  GtkWindow *window;
+
+  window = gtk_application_get_active_window (GTK_APPLICATION (app));
+  if (window == NULL)
+    {
+      games_dir = resolve_games_dir (self);
+      catalog_file = resolve_catalog_file (self, games_dir);
+      window = GTK_WINDOW (lsp_window_new (self, games_dir, catalog_file));
+    }
+
+  gtk_window_present (window);
+}
+
+static int
+lsp_application_handle_local_options (GApplication *app,
+                                      GVariantDict *options)
+{
+  LspApplication *self = LSP_APPLICATION (app);
+
+  g_variant_dict_lookup (options, "games", "^ay", &self->games_path);
+  g_variant_dict_lookup (options, "catalog", "^ay", &self->catalog_path);
+
+  return -1;
+}
+
+static void
+lsp_application_startup (GApplication *app)
+{
+  LspApplication *self = LSP_APPLICATION (app);
+  static const char *quit_accels[] = { "<Control>q", NULL };
+
+  G_APPLICATION_CLASS (lsp_application_parent_class)->startup (app);
+
+  self->settings = g_settings_new (APP_ID);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (app), "app.quit", quit_accels);
+}
+
+static void
+quit_activated (GSimpleAction *action,
+                GVariant      *parameter,
+                gpointer       user_data)
+{
+  g_application_quit (G_APPLICATION (user_data));
+}
+
+static void
+about_activated (GSimpleAction *action,
+                 GVariant      *parameter,
+                 gpointer       user_data)
+{
+  GtkApplication *app = GTK_APPLICATION (user_data);
+  static const char *developers[] = { "The Lanspread authors", NULL };
+
+  adw_show_about_window (gtk_application_get_active_window (app),
+                         "application-name", _("Lanspread"),
+                         "application-icon", APP_ID,
+                         "version", PACKAGE_VERSION,
+                         "comments", _("Share and play games at LAN parties, with no server and no internet"),
+                         "license-type", GTK_LICENSE_GPL_3_0,
+                         "developers", developers,
+                         NULL);
+}
+
+static void
+lsp_application_finalize (GObject *object)
+{
+  LspApplication *self = LSP_APPLICATION (object);
+
+  g_clear_object (&self->settings);
+  g_clear_pointer (&self->games_path, g_free);
+  g_clear_pointer (&self->catalog_path, g_free);
+
+  G_OBJECT_CLASS (lsp_application_parent_class)->finalize (object);
+}
+
+static void
+lsp_application_class_init (LspApplicationClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GApplicationClass *app_class = G_APPLICATION_CLASS (klass);
+
+  object_class->finalize = lsp_application_finalize;
+  app_class->activate = lsp_application_activate;
+  app_class->startup = lsp_application_startup;
+  app_class->handle_local_options = lsp_application_handle_local_options;
+}
+
+static void
+lsp_application_init (LspApplication *self)
+{
+  static const GActionEntry actions[] = {
+    { "quit", quit_activated },
+    { "about", about_activated },
+  };
+  static const GOptionEntry options[] = {
+    { "games", 'g', 0, G_OPTION_ARG_FILENAME, NULL, N_("Use DIR as the games folder"), N_("DIR") },
+    { "catalog", 'c', 0, G_OPTION_ARG_FILENAME, NULL, N_("Read the game catalog from FILE"), N_("FILE") },
+    { NULL }
+  };
+
+  g_action_map_add_action_entries (G_ACTION_MAP (self), actions, G_N_ELEMENTS (actions), self);
+  g_application_add_main_option_entries (G_APPLICATION (self), options);
+}
+
+LspApplication *
+lsp_application_new (void)
+{
+  return g_object_new (LSP_TYPE_APPLICATION,
+                       "application-id", APP_ID,
+                       "flags", G_APPLICATION_DEFAULT_FLAGS,
+                       "resource-base-path", "/org/lanspread/Lanspread",
+                       NULL);
+}

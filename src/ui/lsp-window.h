@@ -1,0 +1,19 @@
+/* lsp-window.h: the main window */
+#pragma once
+
+#include <adwaita.h>
+
+#include "lsp-application.h"
+#include "lsp-library.h"
+
+G_BEGIN_DECLS
+
+#define LSP_TYPE_WINDOW (lsp_window_get_type ())
+G_DECLARE_FINAL_TYPE (LspWindow, lsp_window, LSP, WINDOW, AdwApplicationWindow)
+
+LspWindow  *lsp_window_new         (LspApplication *application,
+                                    GFile          *games_dir,
+                                    GFile          *catalog_file);
+LspLibrary *lsp_window_get_library (LspWindow      *self);
+
+G_END_DECLS

@@ -1,0 +1,207 @@
+#define G_LOG_DOMAIN "lsp-test"
+
+#include "config.h"
+
+#include "lsp-test-util.h"
+
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <unistd.h>
+#include <string.h>
+
+#include "lsp-fs.h"
+
+char *
+lsp_test_make_temp_dir (void)
+{
+  g_autoptr(GError) error = NULL;
+  char *path = g_dir_make_tmp ("lanspread-test-XXXXXX", &error);
+
+  g_assert_no_error (error);
+  return path;
+}
+
+void
+lsp_test_remove_tree (const char *path)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *parent = g_path_get_dirname (path);
+  g_autofree char *name = g_path_get_basename (path);
+  int fd = open (parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+  g_assert_cmpint (fd, >=, 0);
+  lsp_fs_remove_tree_at (fd, name, &error);
+  close (fd);
+  g_assert_no_error (error);
+}
+
+void
+lsp_test_write_file (const char *path,
+                     const char *contents,
+                     gssize      length)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_path_get_dirname (path);
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+  g_file_set_contents (path, contents, length, &error);
+  g_assert_no_error (error);
+}
+
+void
+lsp_test_write_random_file (const char *path,
+                            gsize       size,
+                            guint32     seed)
+{
+  g_autoptr(GRand) rand = g_rand_new_with_seed (seed);
+  g_autofree guint32 *data = g_malloc (size + sizeof (guint32));
+
+  for (gsize i = 0; i < size / sizeof (guint32) + 1; i++)
+    data[i] = g_rand_int (rand);
+  lsp_test_write_file (path, (const char *) data, (gssize) size);
+}
+
+/* <games>/<id>/<id>.eti with pseudo-random bytes, and version.ini when a
+ * version is given. */
+void
+lsp_test_make_game (const char *games_dir,
+                    const char *game_id,
+                    const char *version,
+                    gsize       archive_size)
+{
+  g_autofree char *archive_name = g_strconcat (game_id, ".eti", NULL);
+  g_autofree char *archive = g_build_filename (games_dir, game_id, archive_name, NULL);
+
+  lsp_test_write_random_file (archive, archive_size, g_str_hash (game_id));
+  if (version != NULL)
+    {
+      g_autofree char *version_file = g_build_filename (games_dir, game_id, "version.ini", NULL);
+      lsp_test_write_file (version_file, version, -1);
+    }
+}
+
+static char *
+catalog_json (const char * const *game_ids)
+{
+  GString *json = g_string_new ("{\"games\": [");
+
+  for (guint i = 0; game_ids[i] != NULL; i++)
+    g_string_append_printf (json, "%s{\"id\": \"%s\", \"name\": \"Game %s\", \"launch\": \"bin/%s\", \"max_players\": 8}",
+                            i > 0 ? ", " : "", game_ids[i], game_ids[i], game_ids[i]);
+  g_string_append (json, "]}");
+  return g_string_free (json, FALSE);
+}
+
+char *
+lsp_test_write_catalog (const char         *path,
+                        const char * const *game_ids)
+{
+  g_autofree char *json = catalog_json (game_ids);
+
+  lsp_test_write_file (path, json, -1);
+  return g_strdup (path);
+}
+
+LspCatalog *
+lsp_test_catalog_new (const char * const *game_ids)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *json = catalog_json (game_ids);
+  LspCatalog *catalog = lsp_catalog_new_from_data (json, strlen (json), "test catalog", &error);
+
+  g_assert_no_error (error);
+  return catalog;
+}
+
+static void
+on_loaded (GObject      *object,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  gboolean *done = user_data;
+  g_autoptr(GError) error = NULL;
+
+  lsp_library_load_finish (LSP_LIBRARY (object), result, &error);
+  g_assert_no_error (error);
+  *done = TRUE;
+}
+
+void
+lsp_test_load_library (LspLibrary *library)
+{
+  gboolean done = FALSE;
+
+  lsp_library_load_async (library, NULL, on_loaded, &done);
+  while (!done)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+typedef struct
+{
+  LspLibrary *library;
+  guint       target;
+} WaitScans;
+
+static gboolean
+scans_reached (gpointer data)
+{
+  WaitScans *wait = data;
+  return lsp_library_get_n_scans (wait->library) >= wait->target;
+}
+
+void
+lsp_test_wait_scans (LspLibrary *library,
+                     guint       n_scans)
+{
+  WaitScans wait = { library, n_scans };
+
+  g_assert_true (lsp_test_wait_until (scans_reached, &wait, 20000));
+}
+
+static gboolean
+on_timeout (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+void
+lsp_test_run_for (guint milliseconds)
+{
+  gboolean done = FALSE;
+
+  g_timeout_add (milliseconds, on_timeout, &done);
+  while (!done)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+/* Lets file-monitor events arrive and every scan they cause finish. */
+void
+lsp_test_wait_idle (LspLibrary *library)
+{
+  for (guint quiet = 0; quiet < 3;)
+    {
+      guint before = lsp_library_get_n_scans (library);
+
+      lsp_test_run_for (200);
+      while (lsp_library_get_scanning (library))
+        g_main_context_iteration (NULL, TRUE);
+      quiet = lsp_library_get_n_scans (library) == before ? quiet + 1 : 0;
+    }
+}
+
+gboolean
+lsp_test_wait_until (gboolean (*predicate) (gpointer data),
+                     gpointer   data,
+                     guint      timeout_ms)
+{
+  gboolean timed_out = FALSE;
+  guint source = g_timeout_add (timeout_ms, on_timeout, &timed_out);
+
+  while (!predicate (data) && !timed_out)
+    g_main_context_iteration (NULL, TRUE);
+
+  if (!timed_out)
+    g_source_remove (source);
+  return predicate (data);
+}

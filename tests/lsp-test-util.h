@@ -1,0 +1,32 @@
+/* lsp-test-util.h: temp games folders and main-loop helpers for the tests */
+#pragma once
+
+#include "lsp-library.h"
+
+G_BEGIN_DECLS
+
+char       *lsp_test_make_temp_dir     (void);
+void        lsp_test_remove_tree       (const char *path);
+void        lsp_test_write_file        (const char *path,
+                                        const char *contents,
+                                        gssize      length);
+void        lsp_test_write_random_file (const char *path,
+                                        gsize       size,
+                                        guint32     seed);
+void        lsp_test_make_game         (const char *games_dir,
+                                        const char *game_id,
+                                        const char *version,
+                                        gsize       archive_size);
+char       *lsp_test_write_catalog     (const char *path,
+                                        const char * const *game_ids);
+LspCatalog *lsp_test_catalog_new       (const char * const *game_ids);
+void        lsp_test_load_library      (LspLibrary *library);
+void        lsp_test_wait_scans        (LspLibrary *library,
+                                        guint       n_scans);
+void        lsp_test_wait_idle         (LspLibrary *library);
+void        lsp_test_run_for           (guint       milliseconds);
+gboolean    lsp_test_wait_until        (gboolean  (*predicate) (gpointer data),
+                                        gpointer    data,
+                                        guint       timeout_ms);
+
+G_END_DECLS
