@@ -9,6 +9,11 @@
 #include <unistd.h>
 #include <string.h>
 
+#include <archive.h>
+#include <archive_entry.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
 #include "lsp-fs.h"
 
 char *
@@ -204,4 +209,107 @@ lsp_test_wait_until (gboolean (*predicate) (gpointer data),
   if (!timed_out)
     g_source_remove (source);
   return predicate (data);
+}
+
+static gboolean
+set_writer_format (struct archive *a,
+                   const char     *format)
+{
+  if (strcmp (format, "tar") == 0)
+    return archive_write_set_format_pax_restricted (a) == ARCHIVE_OK;
+  if (strcmp (format, "tar.gz") == 0)
+    return archive_write_set_format_pax_restricted (a) == ARCHIVE_OK &&
+           archive_write_add_filter_gzip (a) == ARCHIVE_OK;
+  if (strcmp (format, "tar.zst") == 0)
+    return archive_write_set_format_pax_restricted (a) == ARCHIVE_OK &&
+           archive_write_add_filter_zstd (a) == ARCHIVE_OK;
+  if (strcmp (format, "zip") == 0)
+    return archive_write_set_format_zip (a) == ARCHIVE_OK;
+  if (strcmp (format, "7z") == 0)
+    return archive_write_set_format_7zip (a) == ARCHIVE_OK;
+  return FALSE;
+}
+
+gboolean
+lsp_test_archive_format_supported (const char *format)
+{
+  struct archive *a = archive_write_new ();
+  gboolean ok = set_writer_format (a, format);
+
+  archive_write_free (a);
+  return ok;
+}
+
+void
+lsp_test_write_archive (const char         *path,
+                        const char         *format,
+                        const LspTestEntry *entries,
+                        guint               n_entries)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  struct archive *a = archive_write_new ();
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+  g_assert_true (set_writer_format (a, format));
+  g_assert_cmpint (archive_write_open_filename (a, path), ==, ARCHIVE_OK);
+
+  for (guint i = 0; i < n_entries; i++)
+    {
+      const LspTestEntry *e = &entries[i];
+      struct archive_entry *entry = archive_entry_new ();
+      gsize size = e->type == 'f' && e->data ? strlen (e->data) : 0;
+
+      archive_entry_set_pathname (entry, e->path);
+      archive_entry_set_mtime (entry, LSP_TEST_MTIME, 0);
+      switch (e->type)
+        {
+        case 'f':
+          archive_entry_set_filetype (entry, AE_IFREG);
+          archive_entry_set_perm (entry, e->mode ? e->mode : 0644);
+          archive_entry_set_size (entry, (la_int64_t) size);
+          break;
+        case 'd':
+          archive_entry_set_filetype (entry, AE_IFDIR);
+          archive_entry_set_perm (entry, e->mode ? e->mode : 0755);
+          break;
+        case 'l':
+          archive_entry_set_filetype (entry, AE_IFLNK);
+          archive_entry_set_perm (entry, 0777);
+          archive_entry_set_symlink (entry, e->data);
+          break;
+        case 'h':
+          archive_entry_set_filetype (entry, AE_IFREG);
+          archive_entry_set_perm (entry, 0644);
+          archive_entry_set_hardlink (entry, e->data);
+          break;
+        case 'c':
+          archive_entry_set_filetype (entry, AE_IFCHR);
+          archive_entry_set_perm (entry, 0666);
+          archive_entry_set_rdev (entry, makedev (1, 3));
+          break;
+        case 'p':
+          archive_entry_set_filetype (entry, AE_IFIFO);
+          archive_entry_set_perm (entry, 0644);
+          break;
+        default:
+          g_assert_not_reached ();
+        }
+      g_assert_cmpint (archive_write_header (a, entry), >=, ARCHIVE_WARN);
+      if (size > 0)
+        g_assert_cmpint (archive_write_data (a, e->data, size), ==, (la_ssize_t) size);
+      archive_entry_free (entry);
+    }
+
+  g_assert_cmpint (archive_write_close (a), ==, ARCHIVE_OK);
+  archive_write_free (a);
+}
+
+char *
+lsp_test_read_file (const char *path)
+{
+  char *contents = NULL;
+
+  if (!g_file_get_contents (path, &contents, NULL, NULL))
+    return NULL;
+  return contents;
 }

@@ -5,6 +5,17 @@
 
 G_BEGIN_DECLS
 
+/* One entry of an archive built by lsp_test_write_archive(). */
+typedef struct
+{
+  const char *path;
+  char        type;   /* 'f' file, 'd' folder, 'l' symlink, 'h' hard link, 'c' char device, 'p' FIFO */
+  const char *data;   /* file contents, or the link target */
+  guint       mode;   /* permission bits; 0 for the usual ones */
+} LspTestEntry;
+
+#define LSP_TEST_MTIME 1700000000
+
 char       *lsp_test_make_temp_dir     (void);
 void        lsp_test_remove_tree       (const char *path);
 void        lsp_test_write_file        (const char *path,
@@ -28,5 +39,12 @@ void        lsp_test_run_for           (guint       milliseconds);
 gboolean    lsp_test_wait_until        (gboolean  (*predicate) (gpointer data),
                                         gpointer    data,
                                         guint       timeout_ms);
+
+gboolean    lsp_test_archive_format_supported (const char *format);
+void        lsp_test_write_archive     (const char          *path,
+                                        const char          *format,
+                                        const LspTestEntry  *entries,
+                                        guint                n_entries);
+char       *lsp_test_read_file         (const char *path);
 
 G_END_DECLS

@@ -11,5 +11,6 @@ typedef struct _LspManifest     LspManifest;
 typedef struct _LspLibrary      LspLibrary;
 typedef struct _LspLocalGame    LspLocalGame;
 typedef struct _LspGameRecord   LspGameRecord;
+typedef struct _LspLauncher     LspLauncher;
 
 G_END_DECLS

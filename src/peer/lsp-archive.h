@@ -1,0 +1,46 @@
+/* lsp-archive.h: safe extraction of game archives (worker-thread code) */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* What extraction wrote for one regular file; an update compares it with
+ * the file on disk to tell shipped files from the player's. */
+typedef struct
+{
+  guint64 size;
+  gint64  mtime;
+} LspExtractedFile;
+
+typedef struct _LspExtractor LspExtractor;
+
+/* Called from the worker thread after every entry and every few MiB. */
+typedef void (*LspExtractProgressFunc) (guint64  bytes,
+                                        guint64  entries,
+                                        gpointer user_data);
+
+gboolean      lsp_archive_measure              (const char              *archive_path,
+                                                guint64                 *out_size,
+                                                gboolean                *out_exact,
+                                                GError                 **error);
+
+LspExtractor *lsp_extractor_new                (const char              *target_path,
+                                                GError                 **error);
+void          lsp_extractor_set_progress_func  (LspExtractor            *self,
+                                                LspExtractProgressFunc   func,
+                                                gpointer                 user_data);
+gboolean      lsp_extractor_add_archive        (LspExtractor            *self,
+                                                const char              *archive_path,
+                                                GCancellable            *cancellable,
+                                                GError                 **error);
+gboolean      lsp_extractor_finish             (LspExtractor            *self,
+                                                GError                 **error);
+GHashTable   *lsp_extractor_get_files          (LspExtractor            *self);
+guint64       lsp_extractor_get_bytes          (LspExtractor            *self);
+guint64       lsp_extractor_get_entries        (LspExtractor            *self);
+void          lsp_extractor_free               (LspExtractor            *self);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LspExtractor, lsp_extractor_free)
+
+G_END_DECLS

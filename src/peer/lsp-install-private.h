@@ -1,0 +1,69 @@
+/* lsp-install-private.h: the transactions behind LspInstaller and recovery
+ * (worker-thread code) */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "lsp-operation.h"
+
+G_BEGIN_DECLS
+
+#define LSP_INTENT_TMP_FILE  ".lanspread.json.tmp"
+#define LSP_OWNED_TMP_FILE   ".lanspread_owned.tmp"
+/* A player's copy of a file the new version also ships is kept under this suffix. */
+#define LSP_PLAYER_COPY_SUFFIX ".lanspread-old"
+
+typedef enum {
+  LSP_INTENT_NONE,
+  LSP_INTENT_INSTALLING,
+  LSP_INTENT_UPDATING,
+  LSP_INTENT_UNINSTALLING,
+} LspIntent;
+
+/* Shared between the worker that fills it and the main thread that polls
+ * it into LspOperation's properties. */
+typedef struct
+{
+  GMutex  mutex;
+  guint64 bytes_done;
+  guint64 bytes_total;
+  guint64 entries_done;
+} LspInstallProgress;
+
+LspInstallProgress *_lsp_install_progress_new   (void);
+LspInstallProgress *_lsp_install_progress_ref   (LspInstallProgress  *progress);
+void                _lsp_install_progress_unref (LspInstallProgress  *progress);
+void                _lsp_install_progress_get   (LspInstallProgress  *progress,
+                                                 guint64             *bytes_done,
+                                                 guint64             *bytes_total,
+                                                 guint64             *entries_done);
+
+void                _lsp_install_crash_point    (const char          *step);
+
+const char         *_lsp_intent_to_string       (LspIntent            intent);
+gboolean            _lsp_intent_read            (int                  root_fd,
+                                                 LspIntent           *out_intent,
+                                                 GError             **error);
+gboolean            _lsp_intent_write           (int                  root_fd,
+                                                 const char          *game_id,
+                                                 LspIntent            intent,
+                                                 GError             **error);
+
+gboolean            _lsp_owned_marker_present   (int                  root_fd,
+                                                 const char          *dir_name);
+GHashTable         *_lsp_owned_marker_read      (int                  dir_fd,
+                                                 char               **out_version);
+gboolean            _lsp_remove_owned_dir       (int                  root_fd,
+                                                 const char          *dir_name,
+                                                 GError             **error);
+
+gboolean            _lsp_install_run            (const char          *games_path,
+                                                 const char          *game_id,
+                                                 LspOperationKind     kind,
+                                                 LspInstallProgress  *progress,
+                                                 GCancellable        *cancellable,
+                                                 GError             **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LspInstallProgress, _lsp_install_progress_unref)
+
+G_END_DECLS

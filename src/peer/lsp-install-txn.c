@@ -1,0 +1,1090 @@
+#define G_LOG_DOMAIN "lsp-install"
+
+#include "config.h"
+
+#include "lsp-install-private.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <json-glib/json-glib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "lsp-archive.h"
+#include "lsp-error.h"
+#include "lsp-fs.h"
+#include "lsp-game-root.h"
+
+#define MARKER_HEADER   "lanspread-owned 1"
+#define MARKER_MAX_SIZE (256 * 1024 * 1024)
+#define INTENT_MAX_SIZE (64 * 1024)
+
+typedef struct
+{
+  const char         *game_id;
+  const char         *root_path;
+  int                 root_fd;
+  const char         *step_prefix;   /* "install", "update", "uninstall" */
+  LspInstallProgress *progress;
+} Txn;
+
+LspInstallProgress *
+_lsp_install_progress_new (void)
+{
+  LspInstallProgress *progress = g_atomic_rc_box_new0 (LspInstallProgress);
+
+  g_mutex_init (&progress->mutex);
+  return progress;
+}
+
+LspInstallProgress *
+_lsp_install_progress_ref (LspInstallProgress *progress)
+{
+  return g_atomic_rc_box_acquire (progress);
+}
+
+static void
+progress_clear (LspInstallProgress *progress)
+{
+  g_mutex_clear (&progress->mutex);
+}
+
+void
+_lsp_install_progress_unref (LspInstallProgress *progress)
+{
+  g_atomic_rc_box_release_full (progress, (GDestroyNotify) progress_clear);
+}
+
+void
+_lsp_install_progress_get (LspInstallProgress *progress,
+                           guint64            *bytes_done,
+                           guint64            *bytes_total,
+                           guint64            *entries_done)
+{
+  g_mutex_lock (&progress->mutex);
+  *bytes_done = progress->bytes_done;
+  *bytes_total = progress->bytes_total;
+  *entries_done = progress->entries_done;
+  g_mutex_unlock (&progress->mutex);
+}
+
+static void
+progress_set_total (LspInstallProgress *progress,
+                    guint64             total)
+{
+  g_mutex_lock (&progress->mutex);
+  progress->bytes_total = total;
+  g_mutex_unlock (&progress->mutex);
+}
+
+static void
+on_extract_progress (guint64  bytes,
+                     guint64  entries,
+                     gpointer user_data)
+{
+  LspInstallProgress *progress = user_data;
+
+  g_mutex_lock (&progress->mutex);
+  progress->bytes_done = bytes;
+  progress->entries_done = entries;
+  g_mutex_unlock (&progress->mutex);
+}
+
+/* Tests name a step in LANSPREAD_CRASH_AT to kill the process exactly there,
+ * the way a power cut would, and then check what recovery makes of it. */
+void
+_lsp_install_crash_point (const char *step)
+{
+  const char *at = g_getenv ("LANSPREAD_CRASH_AT");
+
+  if (at != NULL && strcmp (at, step) == 0)
+    {
+      fprintf (stderr, "lanspread: crash injected at %s\n", step);
+      fflush (stderr);
+      abort ();
+    }
+}
+
+static void
+txn_crash_point (Txn        *txn,
+                 const char *step)
+{
+  g_autofree char *name = g_strconcat (txn->step_prefix, ":", step, NULL);
+
+  _lsp_install_crash_point (name);
+}
+
+static gboolean
+set_errno_error (GError    **error,
+                 int         saved_errno,
+                 const char *game_id,
+                 const char *what)
+{
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+               "Could not %s of %s: %s", what, game_id, g_strerror (saved_errno));
+  return FALSE;
+}
+
+static gboolean
+write_all (int          fd,
+           const char  *data,
+           gsize        length)
+{
+  while (length > 0)
+    {
+      ssize_t n = write (fd, data, length);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          if (n == 0)
+            errno = ENOSPC;
+          return FALSE;
+        }
+      data += n;
+      length -= (gsize) n;
+    }
+  return TRUE;
+}
+
+/* tmp + fsync + rename + fsync of the folder, relative to an open folder so
+ * the game root cannot be swapped under us. */
+static gboolean
+write_atomic_at (int          dir_fd,
+                 const char  *name,
+                 const char  *tmp_name,
+                 const char  *data,
+                 gsize        length,
+                 GError     **error)
+{
+  int saved_errno;
+  int fd;
+
+  fd = openat (dir_fd, tmp_name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (fd < 0)
+    goto fail;
+  if (!write_all (fd, data, length) || fsync (fd) != 0)
+    {
+      saved_errno = errno;
+      close (fd);
+      unlinkat (dir_fd, tmp_name, 0);
+      errno = saved_errno;
+      goto fail;
+    }
+  if (close (fd) != 0 || renameat (dir_fd, tmp_name, dir_fd, name) != 0)
+    {
+      saved_errno = errno;
+      unlinkat (dir_fd, tmp_name, 0);
+      errno = saved_errno;
+      goto fail;
+    }
+  fsync (dir_fd);
+  return TRUE;
+
+fail:
+  saved_errno = errno;
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+               "Could not write %s: %s", name, g_strerror (saved_errno));
+  return FALSE;
+}
+
+static char *
+read_small_file_at (int          dir_fd,
+                    const char  *name,
+                    gsize        max_size,
+                    gsize       *out_length,
+                    GError     **error)
+{
+  g_autofree char *data = NULL;
+  struct stat st;
+  gsize done = 0;
+  int fd;
+
+  fd = openat (dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "Cannot open %s: %s", name, g_strerror (saved_errno));
+      return NULL;
+    }
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode) || (guint64) st.st_size > max_size)
+    {
+      close (fd);
+      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
+                   "%s is not a regular file of at most %" G_GSIZE_FORMAT " bytes", name, max_size);
+      return NULL;
+    }
+
+  data = g_malloc ((gsize) st.st_size + 1);
+  while (done < (gsize) st.st_size)
+    {
+      ssize_t n = read (fd, data + done, (gsize) st.st_size - done);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break;
+      done += (gsize) n;
+    }
+  close (fd);
+  data[done] = '\0';
+  *out_length = done;
+  return g_steal_pointer (&data);
+}
+
+static const char * const intent_names[] = {
+  [LSP_INTENT_NONE] = "None",
+  [LSP_INTENT_INSTALLING] = "Installing",
+  [LSP_INTENT_UPDATING] = "Updating",
+  [LSP_INTENT_UNINSTALLING] = "Uninstalling",
+};
+
+const char *
+_lsp_intent_to_string (LspIntent intent)
+{
+  return intent_names[intent];
+}
+
+/* A missing intent log means None. A malformed one is an error: it proves
+ * nothing, so the caller must treat the game as None too. */
+gboolean
+_lsp_intent_read (int         root_fd,
+                  LspIntent  *out_intent,
+                  GError    **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autofree char *data = NULL;
+  JsonObject *object;
+  const char *name;
+  gsize length;
+
+  *out_intent = LSP_INTENT_NONE;
+
+  data = read_small_file_at (root_fd, LSP_INTENT_FILE, INTENT_MAX_SIZE, &length, &local_error);
+  if (data == NULL)
+    {
+      if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+        return TRUE;
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+
+  if (!json_parser_load_from_data (parser, data, (gssize) length, &local_error) ||
+      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    {
+      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
+                   "%s is not a JSON object%s%s", LSP_INTENT_FILE,
+                   local_error ? ": " : "", local_error ? local_error->message : "");
+      return FALSE;
+    }
+
+  object = json_node_get_object (json_parser_get_root (parser));
+  name = json_object_get_string_member_with_default (object, "intent", NULL);
+  for (guint i = 0; name != NULL && i < G_N_ELEMENTS (intent_names); i++)
+    {
+      if (strcmp (name, intent_names[i]) == 0)
+        {
+          *out_intent = (LspIntent) i;
+          return TRUE;
+        }
+    }
+
+  g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
+               "%s holds an unknown intent “%s”", LSP_INTENT_FILE, name ? name : "(missing)");
+  return FALSE;
+}
+
+gboolean
+_lsp_intent_write (int          root_fd,
+                   const char  *game_id,
+                   LspIntent    intent,
+                   GError     **error)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *data = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "id");
+  json_builder_add_string_value (builder, game_id);
+  json_builder_set_member_name (builder, "intent");
+  json_builder_add_string_value (builder, intent_names[intent]);
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  data = json_to_string (root, FALSE);
+
+  return write_atomic_at (root_fd, LSP_INTENT_FILE, LSP_INTENT_TMP_FILE, data, strlen (data), error);
+}
+
+gboolean
+_lsp_owned_marker_present (int         root_fd,
+                           const char *dir_name)
+{
+  g_autofree char *path = g_build_filename (dir_name, LSP_OWNED_MARKER, NULL);
+  struct stat st;
+
+  return fstatat (root_fd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG (st.st_mode);
+}
+
+/* The marker doubles as the install record: the version and every file the
+ * archives wrote, with size and mtime, so an update can tell the files the
+ * player created or changed from the ones the game shipped. */
+static gboolean
+owned_marker_write (int          dir_fd,
+                    const char  *version,
+                    GHashTable  *files,
+                    GError     **error)
+{
+  g_autoptr(GString) text = g_string_new (MARKER_HEADER "\n");
+  GHashTableIter iter;
+  gpointer key, value;
+
+  if (version != NULL)
+    g_string_append_printf (text, "version %s\n", version);
+  if (files != NULL)
+    {
+      g_hash_table_iter_init (&iter, files);
+      while (g_hash_table_iter_next (&iter, &key, &value))
+        {
+          const LspExtractedFile *file = value;
+          g_string_append_printf (text, "f %" G_GUINT64_FORMAT " %" G_GINT64_FORMAT " %s\n",
+                                  file->size, file->mtime, (const char *) key);
+        }
+    }
+
+  return write_atomic_at (dir_fd, LSP_OWNED_MARKER, LSP_OWNED_TMP_FILE, text->str, text->len, error);
+}
+
+/* Returns the recorded files, or NULL when the folder has no record (it was
+ * installed by another tool, or before the record existed). */
+GHashTable *
+_lsp_owned_marker_read (int    dir_fd,
+                        char **out_version)
+{
+  g_autoptr(GHashTable) files = NULL;
+  g_autofree char *data = NULL;
+  g_auto(GStrv) lines = NULL;
+  gsize length;
+
+  if (out_version != NULL)
+    *out_version = NULL;
+
+  data = read_small_file_at (dir_fd, LSP_OWNED_MARKER, MARKER_MAX_SIZE, &length, NULL);
+  if (data == NULL || !g_str_has_prefix (data, MARKER_HEADER "\n"))
+    return NULL;
+
+  files = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  lines = g_strsplit (data, "\n", -1);
+  for (guint i = 1; lines[i] != NULL; i++)
+    {
+      const char *line = lines[i];
+
+      if (g_str_has_prefix (line, "version ") && out_version != NULL)
+        {
+          g_free (*out_version);
+          *out_version = g_strdup (line + strlen ("version "));
+        }
+      else if (g_str_has_prefix (line, "f "))
+        {
+          LspExtractedFile file;
+          char *end;
+          const char *path;
+
+          file.size = g_ascii_strtoull (line + 2, &end, 10);
+          if (*end != ' ')
+            continue;
+          file.mtime = g_ascii_strtoll (end + 1, &end, 10);
+          if (*end != ' ')
+            continue;
+          path = end + 1;
+          if (lsp_relative_path_is_safe (path))
+            g_hash_table_replace (files, g_strdup (path), g_memdup2 (&file, sizeof file));
+        }
+    }
+
+  return g_steal_pointer (&files);
+}
+
+gboolean
+_lsp_remove_owned_dir (int          root_fd,
+                       const char  *dir_name,
+                       GError     **error)
+{
+  if (!lsp_fs_remove_tree_at (root_fd, dir_name, error))
+    return FALSE;
+  fsync (root_fd);
+  return TRUE;
+}
+
+static gboolean
+path_exists_at (int         dir_fd,
+                const char *name,
+                struct stat *out_st)
+{
+  struct stat st;
+
+  if (fstatat (dir_fd, name, out_st ? out_st : &st, AT_SYMLINK_NOFOLLOW) == 0)
+    return TRUE;
+  return FALSE;
+}
+
+static gboolean
+rename_at (Txn         *txn,
+           const char  *from,
+           const char  *to,
+           GError     **error)
+{
+  if (renameat (txn->root_fd, from, txn->root_fd, to) != 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "Could not rename %s/%s to %s: %s", txn->game_id, from, to, g_strerror (saved_errno));
+      return FALSE;
+    }
+  fsync (txn->root_fd);
+  return TRUE;
+}
+
+static int
+compare_strings (gconstpointer a,
+                 gconstpointer b)
+{
+  return strcmp (*(const char * const *) a, *(const char * const *) b);
+}
+
+static GPtrArray *
+list_archives (Txn     *txn,
+               GError **error)
+{
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  struct dirent *entry;
+  DIR *dir;
+  int fd;
+
+  fd = dup (txn->root_fd);
+  if (fd < 0 || (dir = fdopendir (fd)) == NULL)
+    {
+      int saved_errno = errno;
+      if (fd >= 0)
+        close (fd);
+      set_errno_error (error, saved_errno, txn->game_id, "list the folder");
+      return NULL;
+    }
+  rewinddir (dir);
+  while ((entry = readdir (dir)) != NULL)
+    {
+      struct stat st;
+
+      if (!g_str_has_suffix (entry->d_name, LSP_ARCHIVE_SUFFIX))
+        continue;
+      if (fstatat (txn->root_fd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG (st.st_mode))
+        continue;
+      g_ptr_array_add (names, g_strdup (entry->d_name));
+    }
+  closedir (dir);
+
+  if (names->len == 0)
+    {
+      g_set_error (error, LSP_ERROR, LSP_ERROR_NOT_FOUND,
+                   "%s has no %s archive to install from; download the game first.",
+                   txn->game_id, LSP_ARCHIVE_SUFFIX);
+      return NULL;
+    }
+
+  g_ptr_array_sort (names, compare_strings);
+  return g_steal_pointer (&names);
+}
+
+static gboolean
+check_free_space (Txn        *txn,
+                  GPtrArray  *archives,
+                  GError    **error)
+{
+  struct statvfs vfs;
+  guint64 needed = 0;
+  gboolean all_exact = TRUE;
+  guint64 available;
+
+  for (guint i = 0; i < archives->len; i++)
+    {
+      g_autofree char *path = g_build_filename (txn->root_path, g_ptr_array_index (archives, i), NULL);
+      guint64 size;
+      gboolean exact;
+
+      if (!lsp_archive_measure (path, &size, &exact, error))
+        return FALSE;
+      needed += size;
+      all_exact = all_exact && exact;
+    }
+
+  progress_set_total (txn->progress, all_exact ? needed : 0);
+
+  if (fstatvfs (txn->root_fd, &vfs) != 0)
+    return TRUE;  /* cannot tell: extraction reports a full disk itself */
+
+  available = (guint64) vfs.f_bavail * (guint64) vfs.f_frsize;
+  if (needed > available)
+    {
+      g_autofree char *needed_text = g_format_size (needed);
+      g_autofree char *available_text = g_format_size (available);
+
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+                   "Not enough disk space to install %s: it needs %s%s and the disk has %s free. "
+                   "Free some space and try again.",
+                   txn->game_id, all_exact ? "" : "at least ", needed_text, available_text);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* .local.installing/ with its marker first, then every archive in name
+ * order; later archives override earlier ones. */
+static LspExtractor *
+extract_into_staging (Txn           *txn,
+                      const char    *version,
+                      GCancellable  *cancellable,
+                      GError       **error)
+{
+  g_autoptr(GPtrArray) archives = NULL;
+  g_autoptr(LspExtractor) extractor = NULL;
+  g_autofree char *staging_path = NULL;
+  int staging_fd;
+
+  if ((archives = list_archives (txn, error)) == NULL)
+    return NULL;
+  if (!check_free_space (txn, archives, error))
+    return NULL;
+
+  if (mkdirat (txn->root_fd, LSP_LOCAL_INSTALLING_DIR, 0755) != 0)
+    {
+      set_errno_error (error, errno, txn->game_id, "create the staging folder " LSP_LOCAL_INSTALLING_DIR);
+      return NULL;
+    }
+  staging_fd = openat (txn->root_fd, LSP_LOCAL_INSTALLING_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (staging_fd < 0)
+    {
+      set_errno_error (error, errno, txn->game_id, "open " LSP_LOCAL_INSTALLING_DIR);
+      return NULL;
+    }
+  if (!owned_marker_write (staging_fd, version, NULL, error))
+    {
+      close (staging_fd);
+      return NULL;
+    }
+  close (staging_fd);
+  txn_crash_point (txn, "after-staging");
+
+  staging_path = g_build_filename (txn->root_path, LSP_LOCAL_INSTALLING_DIR, NULL);
+  if ((extractor = lsp_extractor_new (staging_path, error)) == NULL)
+    return NULL;
+  lsp_extractor_set_progress_func (extractor, on_extract_progress, txn->progress);
+
+  for (guint i = 0; i < archives->len; i++)
+    {
+      g_autofree char *path = g_build_filename (txn->root_path, g_ptr_array_index (archives, i), NULL);
+
+      if (!lsp_extractor_add_archive (extractor, path, cancellable, error))
+        return NULL;
+      if (i + 1 < archives->len)
+        txn_crash_point (txn, "mid-extract");
+    }
+  if (!lsp_extractor_finish (extractor, error))
+    return NULL;
+
+  txn_crash_point (txn, "after-extract");
+  return g_steal_pointer (&extractor);
+}
+
+/* Seals staging: the full record in the marker, everything on disk, then the
+ * rename that makes it local/. */
+static gboolean
+commit_staging (Txn           *txn,
+                const char    *version,
+                LspExtractor  *extractor,
+                GError       **error)
+{
+  int staging_fd;
+  gboolean ok;
+
+  staging_fd = openat (txn->root_fd, LSP_LOCAL_INSTALLING_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (staging_fd < 0)
+    return set_errno_error (error, errno, txn->game_id, "open " LSP_LOCAL_INSTALLING_DIR);
+  ok = owned_marker_write (staging_fd, version, lsp_extractor_get_files (extractor), error);
+  if (ok)
+    syncfs (staging_fd);
+  close (staging_fd);
+
+  return ok && rename_at (txn, LSP_LOCAL_INSTALLING_DIR, LSP_LOCAL_DIR, error);
+}
+
+static gboolean
+copy_file_at (int          from_fd,
+              const char  *from_name,
+              int          to_fd,
+              const char  *to_name,
+              const struct stat *st)
+{
+  char buffer[64 * 1024];
+  gboolean ok = TRUE;
+  int in, out;
+
+  if (S_ISLNK (st->st_mode))
+    {
+      char target[PATH_MAX];
+      ssize_t n = readlinkat (from_fd, from_name, target, sizeof target - 1);
+
+      if (n < 0)
+        return FALSE;
+      target[n] = '\0';
+      return symlinkat (target, to_fd, to_name) == 0;
+    }
+
+  in = openat (from_fd, from_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (in < 0)
+    return FALSE;
+  out = openat (to_fd, to_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, st->st_mode & 0777);
+  if (out < 0)
+    {
+      close (in);
+      return FALSE;
+    }
+  for (;;)
+    {
+      ssize_t n = read (in, buffer, sizeof buffer);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          ok = n == 0;
+          break;
+        }
+      if (!write_all (out, buffer, (gsize) n))
+        {
+          ok = FALSE;
+          break;
+        }
+    }
+  if (ok)
+    {
+      struct timespec times[2] = { st->st_atim, st->st_mtim };
+      futimens (out, times);
+    }
+  close (in);
+  if (close (out) != 0)
+    ok = FALSE;
+  return ok;
+}
+
+/* Hard links make carrying a file over free and leave the backup intact
+ * until the swap; file systems without hard links get a copy. */
+static gboolean
+carry_entry (int                from_fd,
+             const char        *name,
+             int                to_fd,
+             const char        *to_name,
+             const struct stat *st)
+{
+  if (linkat (from_fd, name, to_fd, to_name, 0) == 0)
+    return TRUE;
+  if (errno != EXDEV && errno != EPERM && errno != EMLINK && errno != EOPNOTSUPP)
+    return FALSE;
+  return copy_file_at (from_fd, name, to_fd, to_name, st);
+}
+
+/* The update policy for the player's files, walked over the previous
+ * install (now the backup) into the new version's staging folder:
+ * - a file the old version shipped, unchanged since (same size and mtime
+ *   as recorded in the marker), is the game's: it is dropped, so files the
+ *   new version no longer ships go away;
+ * - any other file (saves, configs, screenshots, mods) is the player's: it
+ *   is carried over to the same path, or, where the new version ships a file
+ *   of that name, kept next to it as NAME.lanspread-old;
+ * - without a record (an install by another tool), nothing is dropped and
+ *   the new version's files win where names clash. */
+static gboolean
+carry_player_files (Txn         *txn,
+                    int          from_fd,
+                    int          to_fd,
+                    const char  *prefix,
+                    GHashTable  *old_files,
+                    GError     **error)
+{
+  struct dirent *entry;
+  gboolean ok = TRUE;
+  DIR *dir;
+  int fd;
+
+  fd = dup (from_fd);
+  if (fd < 0 || (dir = fdopendir (fd)) == NULL)
+    {
+      int saved_errno = errno;
+      if (fd >= 0)
+        close (fd);
+      return set_errno_error (error, saved_errno, txn->game_id, "list the previous install");
+    }
+  rewinddir (dir);
+
+  while (ok && (entry = readdir (dir)) != NULL)
+    {
+      const char *name = entry->d_name;
+      g_autofree char *path = NULL;
+      struct stat st, existing;
+      gboolean clash;
+
+      if (strcmp (name, ".") == 0 || strcmp (name, "..") == 0)
+        continue;
+      if (prefix[0] == '\0' && (strcmp (name, LSP_OWNED_MARKER) == 0 || strcmp (name, LSP_OWNED_TMP_FILE) == 0))
+        continue;
+      if (fstatat (from_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        continue;
+
+      path = prefix[0] ? g_strconcat (prefix, "/", name, NULL) : g_strdup (name);
+      clash = path_exists_at (to_fd, name, &existing);
+
+      if (S_ISDIR (st.st_mode))
+        {
+          int sub_from, sub_to;
+
+          if (clash && !S_ISDIR (existing.st_mode))
+            {
+              g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
+                           "Cannot keep your folder “%s” of %s: the new version ships a file with that name. "
+                           "The update was undone; move the folder away and update again.",
+                           path, txn->game_id);
+              ok = FALSE;
+              break;
+            }
+          if (!clash && mkdirat (to_fd, name, st.st_mode & 0777) != 0)
+            {
+              ok = set_errno_error (error, errno, txn->game_id, "keep a folder of the player's files");
+              break;
+            }
+          sub_from = openat (from_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+          sub_to = openat (to_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+          if (sub_from < 0 || sub_to < 0)
+            ok = set_errno_error (error, errno, txn->game_id, "open a folder of the player's files");
+          else
+            ok = carry_player_files (txn, sub_from, sub_to, path, old_files, error);
+          if (sub_from >= 0)
+            close (sub_from);
+          if (sub_to >= 0)
+            close (sub_to);
+          continue;
+        }
+
+      if (!S_ISREG (st.st_mode) && !S_ISLNK (st.st_mode))
+        continue;
+
+      if (old_files != NULL)
+        {
+          const LspExtractedFile *shipped = g_hash_table_lookup (old_files, path);
+
+          if (shipped != NULL && S_ISREG (st.st_mode) &&
+              (guint64) st.st_size == shipped->size && (gint64) st.st_mtim.tv_sec == shipped->mtime)
+            continue;
+        }
+      else if (clash)
+        continue;
+
+      if (clash)
+        {
+          g_autofree char *kept = g_strconcat (name, LSP_PLAYER_COPY_SUFFIX, NULL);
+
+          lsp_fs_remove_tree_at (to_fd, kept, NULL);
+          if (!carry_entry (from_fd, name, to_fd, kept, &st))
+            ok = set_errno_error (error, errno, txn->game_id, "keep one of the player's files");
+        }
+      else if (!carry_entry (from_fd, name, to_fd, name, &st))
+        ok = set_errno_error (error, errno, txn->game_id, "keep one of the player's files");
+    }
+
+  closedir (dir);
+  return ok;
+}
+
+static gboolean
+carry_over (Txn     *txn,
+            GError **error)
+{
+  g_autoptr(GHashTable) old_files = NULL;
+  int from_fd, to_fd;
+  gboolean ok;
+
+  from_fd = openat (txn->root_fd, LSP_LOCAL_BACKUP_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (from_fd < 0)
+    return set_errno_error (error, errno, txn->game_id, "open the previous install");
+  to_fd = openat (txn->root_fd, LSP_LOCAL_INSTALLING_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (to_fd < 0)
+    {
+      close (from_fd);
+      return set_errno_error (error, errno, txn->game_id, "open " LSP_LOCAL_INSTALLING_DIR);
+    }
+
+  old_files = _lsp_owned_marker_read (from_fd, NULL);
+  ok = carry_player_files (txn, from_fd, to_fd, "", old_files, error);
+  close (from_fd);
+  close (to_fd);
+  return ok;
+}
+
+/* Puts things back after a failed install or update; when even that fails,
+ * the intent stays so startup recovery finishes the job. */
+static void
+roll_back (Txn      *txn,
+           gboolean  restore_backup,
+           GError  **error)
+{
+  g_autoptr(GError) rollback_error = NULL;
+
+  if (!_lsp_remove_owned_dir (txn->root_fd, LSP_LOCAL_INSTALLING_DIR, &rollback_error))
+    goto failed;
+  if (restore_backup && path_exists_at (txn->root_fd, LSP_LOCAL_BACKUP_DIR, NULL) &&
+      !path_exists_at (txn->root_fd, LSP_LOCAL_DIR, NULL) &&
+      !rename_at (txn, LSP_LOCAL_BACKUP_DIR, LSP_LOCAL_DIR, &rollback_error))
+    goto failed;
+  if (!_lsp_intent_write (txn->root_fd, txn->game_id, LSP_INTENT_NONE, &rollback_error))
+    goto failed;
+  return;
+
+failed:
+  if (error != NULL && *error != NULL)
+    {
+      char *message = g_strdup_printf ("%s (undoing it also failed: %s; Lanspread will finish undoing it at next start)",
+                                       (*error)->message, rollback_error->message);
+      g_free ((*error)->message);
+      (*error)->message = message;
+    }
+}
+
+static gboolean
+run_install (Txn           *txn,
+             GCancellable  *cancellable,
+             GError       **error)
+{
+  g_autoptr(LspExtractor) extractor = NULL;
+  g_autofree char *version = NULL;
+
+  if (path_exists_at (txn->root_fd, LSP_LOCAL_DIR, NULL))
+    {
+      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_ARGUMENT,
+                   "%s is already installed; update or uninstall it instead.", txn->game_id);
+      return FALSE;
+    }
+  if ((version = lsp_game_root_read_version (txn->root_fd, NULL)) == NULL)
+    {
+      g_set_error (error, LSP_ERROR, LSP_ERROR_NOT_FOUND,
+                   "%s is not fully downloaded (no %s); download it before installing.",
+                   txn->game_id, LSP_VERSION_FILE);
+      return FALSE;
+    }
+
+  if (!_lsp_intent_write (txn->root_fd, txn->game_id, LSP_INTENT_INSTALLING, error))
+    return FALSE;
+  txn_crash_point (txn, "after-intent");
+
+  if ((extractor = extract_into_staging (txn, version, cancellable, error)) == NULL ||
+      !commit_staging (txn, version, extractor, error))
+    {
+      roll_back (txn, FALSE, error);
+      return FALSE;
+    }
+  txn_crash_point (txn, "after-rename");
+
+  if (!_lsp_intent_write (txn->root_fd, txn->game_id, LSP_INTENT_NONE, error))
+    return FALSE;
+  return TRUE;
+}
+
+static gboolean
+run_update (Txn           *txn,
+            GCancellable  *cancellable,
+            GError       **error)
+{
+  g_autoptr(LspExtractor) extractor = NULL;
+  g_autoptr(GError) cleanup_error = NULL;
+  g_autofree char *version = NULL;
+  struct stat st;
+
+  if (!path_exists_at (txn->root_fd, LSP_LOCAL_DIR, &st) || !S_ISDIR (st.st_mode))
+    {
+      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_ARGUMENT,
+                   "%s is not installed; install it instead of updating it.", txn->game_id);
+      return FALSE;
+    }
+  if ((version = lsp_game_root_read_version (txn->root_fd, NULL)) == NULL)
+    {
+      g_set_error (error, LSP_ERROR, LSP_ERROR_NOT_FOUND,
+                   "%s is not fully downloaded (no %s); download the new version before updating.",
+                   txn->game_id, LSP_VERSION_FILE);
+      return FALSE;
+    }
+
+  if (!_lsp_intent_write (txn->root_fd, txn->game_id, LSP_INTENT_UPDATING, error))
+    return FALSE;
+  txn_crash_point (txn, "after-intent");
+
+  if (!rename_at (txn, LSP_LOCAL_DIR, LSP_LOCAL_BACKUP_DIR, error))
+    {
+      roll_back (txn, FALSE, error);
+      return FALSE;
+    }
+  txn_crash_point (txn, "after-backup");
+
+  if ((extractor = extract_into_staging (txn, version, cancellable, error)) == NULL ||
+      !carry_over (txn, error))
+    {
+      roll_back (txn, TRUE, error);
+      return FALSE;
+    }
+  txn_crash_point (txn, "after-carry");
+
+  if (!commit_staging (txn, version, extractor, error))
+    {
+      roll_back (txn, TRUE, error);
+      return FALSE;
+    }
+  txn_crash_point (txn, "after-swap");
+
+  /* The new version is in place; a leftover backup is only garbage now, and
+   * recovery removes it if we cannot. */
+  if (!_lsp_remove_owned_dir (txn->root_fd, LSP_LOCAL_BACKUP_DIR, &cleanup_error))
+    {
+      g_warning ("Could not remove the previous install of %s: %s", txn->game_id, cleanup_error->message);
+      return TRUE;
+    }
+  txn_crash_point (txn, "after-remove-backup");
+
+  if (!_lsp_intent_write (txn->root_fd, txn->game_id, LSP_INTENT_NONE, error))
+    return FALSE;
+  return TRUE;
+}
+
+static gboolean
+run_uninstall (Txn           *txn,
+               GCancellable  *cancellable,
+               GError       **error)
+{
+  struct dirent *entry;
+  struct stat st;
+  guint removed = 0;
+  DIR *dir;
+  int fd;
+
+  if (!path_exists_at (txn->root_fd, LSP_LOCAL_DIR, &st) || !S_ISDIR (st.st_mode))
+    {
+      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_ARGUMENT, "%s is not installed.", txn->game_id);
+      return FALSE;
+    }
+
+  if (!_lsp_intent_write (txn->root_fd, txn->game_id, LSP_INTENT_UNINSTALLING, error))
+    return FALSE;
+  txn_crash_point (txn, "after-intent");
+
+  if (!rename_at (txn, LSP_LOCAL_DIR, LSP_LOCAL_BACKUP_DIR, error))
+    {
+      roll_back (txn, FALSE, error);
+      return FALSE;
+    }
+  txn_crash_point (txn, "after-backup");
+
+  /* Past the rename the uninstall is committed: a failure from here on keeps
+   * the intent, and recovery finishes deleting at next start. */
+  fd = openat (txn->root_fd, LSP_LOCAL_BACKUP_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 || (dir = fdopendir (fd)) == NULL)
+    {
+      if (fd >= 0)
+        close (fd);
+      return set_errno_error (error, errno, txn->game_id, "open the install being removed");
+    }
+  while ((entry = readdir (dir)) != NULL)
+    {
+      if (strcmp (entry->d_name, ".") == 0 || strcmp (entry->d_name, "..") == 0)
+        continue;
+      if (!lsp_fs_remove_tree_at (dirfd (dir), entry->d_name, error))
+        {
+          closedir (dir);
+          g_prefix_error (error, "Uninstalling %s is incomplete; Lanspread will finish it at next start: ",
+                          txn->game_id);
+          return FALSE;
+        }
+      progress_set_total (txn->progress, 0);
+      on_extract_progress (0, ++removed, txn->progress);
+      if (removed == 1)
+        txn_crash_point (txn, "mid-delete");
+    }
+  closedir (dir);
+
+  if (unlinkat (txn->root_fd, LSP_LOCAL_BACKUP_DIR, AT_REMOVEDIR) != 0 && errno != ENOENT)
+    return set_errno_error (error, errno, txn->game_id, "remove " LSP_LOCAL_BACKUP_DIR);
+  fsync (txn->root_fd);
+  txn_crash_point (txn, "after-delete");
+
+  return _lsp_intent_write (txn->root_fd, txn->game_id, LSP_INTENT_NONE, error);
+}
+
+gboolean
+_lsp_install_run (const char          *games_path,
+                  const char          *game_id,
+                  LspOperationKind     kind,
+                  LspInstallProgress  *progress,
+                  GCancellable        *cancellable,
+                  GError             **error)
+{
+  g_autofree char *root_path = g_build_filename (games_path, game_id, NULL);
+  Txn txn = { 0 };
+  gboolean ok = FALSE;
+  struct stat st;
+
+  txn.game_id = game_id;
+  txn.root_path = root_path;
+  txn.progress = progress;
+  txn.step_prefix = lsp_operation_kind_to_string (kind);
+  txn.root_fd = open (root_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (txn.root_fd < 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "Cannot open the folder of %s (%s): %s", game_id, root_path, g_strerror (saved_errno));
+      return FALSE;
+    }
+
+  /* Leftovers of an earlier run belong to startup recovery; refusing here
+   * keeps a half-known state from being made worse. */
+  if (path_exists_at (txn.root_fd, LSP_LOCAL_INSTALLING_DIR, &st) ||
+      path_exists_at (txn.root_fd, LSP_LOCAL_BACKUP_DIR, &st))
+    {
+      g_set_error (error, LSP_ERROR, LSP_ERROR_BUSY,
+                   "%s has a leftover %s or %s folder from an interrupted operation; "
+                   "restart Lanspread so it can recover, or remove the folder by hand.",
+                   game_id, LSP_LOCAL_INSTALLING_DIR, LSP_LOCAL_BACKUP_DIR);
+      close (txn.root_fd);
+      return FALSE;
+    }
+
+  switch (kind)
+    {
+    case LSP_OPERATION_INSTALL:
+      ok = run_install (&txn, cancellable, error);
+      break;
+    case LSP_OPERATION_UPDATE:
+      ok = run_update (&txn, cancellable, error);
+      break;
+    case LSP_OPERATION_UNINSTALL:
+      ok = run_uninstall (&txn, cancellable, error);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+
+  close (txn.root_fd);
+  return ok;
+}

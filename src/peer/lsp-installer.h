@@ -1,0 +1,46 @@
+/* lsp-installer.h: install, update and uninstall games as crash-safe
+ * transactions */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "lsp-library.h"
+#include "lsp-operation.h"
+#include "lsp-types.h"
+
+G_BEGIN_DECLS
+
+#define LSP_TYPE_INSTALLER (lsp_installer_get_type ())
+G_DECLARE_FINAL_TYPE (LspInstaller, lsp_installer, LSP, INSTALLER, GObject)
+
+LspInstaller *lsp_installer_new               (LspLibrary          *library,
+                                               LspLauncher         *launcher);
+void          lsp_installer_install_async     (LspInstaller        *self,
+                                               const char          *game_id,
+                                               GCancellable        *cancellable,
+                                               GAsyncReadyCallback  callback,
+                                               gpointer             user_data);
+gboolean      lsp_installer_install_finish    (LspInstaller        *self,
+                                               GAsyncResult        *result,
+                                               GError             **error);
+void          lsp_installer_update_async      (LspInstaller        *self,
+                                               const char          *game_id,
+                                               GCancellable        *cancellable,
+                                               GAsyncReadyCallback  callback,
+                                               gpointer             user_data);
+gboolean      lsp_installer_update_finish     (LspInstaller        *self,
+                                               GAsyncResult        *result,
+                                               GError             **error);
+void          lsp_installer_uninstall_async   (LspInstaller        *self,
+                                               const char          *game_id,
+                                               GCancellable        *cancellable,
+                                               GAsyncReadyCallback  callback,
+                                               gpointer             user_data);
+gboolean      lsp_installer_uninstall_finish  (LspInstaller        *self,
+                                               GAsyncResult        *result,
+                                               GError             **error);
+LspOperation *lsp_installer_lookup_operation  (LspInstaller        *self,
+                                               const char          *game_id);
+LspLibrary   *lsp_installer_get_library       (LspInstaller        *self);
+
+G_END_DECLS
