@@ -16,6 +16,7 @@ static const struct {
   const char *summary;
 } commands[] = {
   { "scan", lsp_cli_scan, "Scan a games folder and print its library" },
+  { "serve", lsp_cli_serve, "Run a peer driven by commands on stdin, events on stdout" },
 };
 
 static void

@@ -1,0 +1,740 @@
+#define G_LOG_DOMAIN "lanspread-peer"
+
+#include "config.h"
+
+#include "lsp-cli.h"
+
+#include <gio/gunixinputstream.h>
+#include <glib-unix.h>
+#include <json-glib/json-glib.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lsp-catalog.h"
+#include "lsp-install-recovery.h"
+#include "lsp-installer.h"
+#include "lsp-launcher.h"
+#include "lsp-library.h"
+
+/* The headless peer's command loop: one command per line on stdin, one JSON
+ * object per line on stdout, everything on the main loop. */
+
+typedef struct
+{
+  GMainLoop        *loop;
+  GFile            *games_dir;
+  LspCatalog       *catalog;
+  LspLibrary       *library;
+  LspLauncher      *launcher;
+  LspInstaller     *installer;
+  GDataInputStream *input;
+  GCancellable     *cancellable;
+  GHashTable       *running;   /* ids of games being played */
+  guint             pending;   /* install/update/uninstall not yet finished */
+  gboolean          quitting;
+  gboolean          stopping;
+  int               exit_code;
+} Serve;
+
+typedef gboolean (*CommandFunc) (Serve       *serve,
+                                 const char  *arg,
+                                 GError     **error);
+
+typedef struct
+{
+  const char  *name;
+  const char  *arg_name;   /* NULL: takes no argument */
+  CommandFunc  func;
+  const char  *summary;
+} Command;
+
+static void read_next_line (Serve *serve);
+
+static JsonBuilder *
+event_begin (const char *name)
+{
+  JsonBuilder *builder = json_builder_new ();
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "event");
+  json_builder_add_string_value (builder, name);
+  return builder;
+}
+
+static void
+event_end (JsonBuilder *builder)
+{
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *text = NULL;
+
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  text = json_to_string (root, FALSE);
+  fprintf (stdout, "%s\n", text);
+  fflush (stdout);
+  g_object_unref (builder);
+}
+
+static void
+add_string (JsonBuilder *builder,
+            const char  *member,
+            const char  *value)
+{
+  json_builder_set_member_name (builder, member);
+  if (value != NULL)
+    json_builder_add_string_value (builder, value);
+  else
+    json_builder_add_null_value (builder);
+}
+
+static void
+add_int (JsonBuilder *builder,
+         const char  *member,
+         gint64       value)
+{
+  json_builder_set_member_name (builder, member);
+  json_builder_add_int_value (builder, value);
+}
+
+static void
+add_bool (JsonBuilder *builder,
+          const char  *member,
+          gboolean     value)
+{
+  json_builder_set_member_name (builder, member);
+  json_builder_add_boolean_value (builder, value);
+}
+
+static void
+add_strv (JsonBuilder        *builder,
+          const char         *member,
+          const char * const *values)
+{
+  json_builder_set_member_name (builder, member);
+  json_builder_begin_array (builder);
+  for (guint i = 0; values != NULL && values[i] != NULL; i++)
+    json_builder_add_string_value (builder, values[i]);
+  json_builder_end_array (builder);
+}
+
+static void
+emit_error (const char *command,
+            const char *id,
+            const char *message)
+{
+  JsonBuilder *builder = event_begin ("error");
+
+  add_string (builder, "command", command);
+  add_string (builder, "id", id);
+  add_string (builder, "message", message);
+  event_end (builder);
+}
+
+static void
+add_game (Serve        *serve,
+          JsonBuilder  *builder,
+          LspLocalGame *game)
+{
+  const char *id = lsp_local_game_get_id (game);
+
+  json_builder_begin_object (builder);
+  add_string (builder, "id", id);
+  add_string (builder, "name", lsp_local_game_get_name (game));
+  add_string (builder, "version", lsp_local_game_get_version (game));
+  add_int (builder, "size", (gint64) lsp_local_game_get_size (game));
+  add_bool (builder, "downloaded", lsp_local_game_get_downloaded (game));
+  add_bool (builder, "installed", lsp_local_game_get_installed (game));
+  add_bool (builder, "busy", lsp_local_game_get_busy (game));
+  add_bool (builder, "running", lsp_launcher_is_running (serve->launcher, id));
+  add_string (builder, "manifest_hash", lsp_local_game_get_manifest_hash (game));
+  add_string (builder, "error", lsp_local_game_get_error (game));
+  json_builder_end_object (builder);
+}
+
+static gboolean
+cmd_games (Serve       *serve,
+           const char  *arg,
+           GError     **error)
+{
+  JsonBuilder *builder = event_begin ("games");
+  GListModel *model = G_LIST_MODEL (serve->library);
+
+  add_int (builder, "library_rev", (gint64) lsp_library_get_rev (serve->library));
+  add_string (builder, "library_digest", lsp_library_get_digest (serve->library));
+  json_builder_set_member_name (builder, "games");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < g_list_model_get_n_items (model); i++)
+    {
+      g_autoptr(LspLocalGame) game = g_list_model_get_item (model, i);
+      add_game (serve, builder, game);
+    }
+  json_builder_end_array (builder);
+  event_end (builder);
+  return TRUE;
+}
+
+static void
+add_operation (JsonBuilder  *builder,
+               LspOperation *operation)
+{
+  add_string (builder, "id", lsp_operation_get_game_id (operation));
+  add_string (builder, "kind", lsp_operation_kind_to_string (lsp_operation_get_kind (operation)));
+  add_int (builder, "bytes_done", (gint64) lsp_operation_get_bytes_done (operation));
+  add_int (builder, "bytes_total", (gint64) lsp_operation_get_bytes_total (operation));
+  add_int (builder, "entries_done", (gint64) lsp_operation_get_entries_done (operation));
+}
+
+static gboolean
+cmd_status (Serve       *serve,
+            const char  *arg,
+            GError     **error)
+{
+  JsonBuilder *builder = event_begin ("status");
+  GListModel *model = G_LIST_MODEL (serve->library);
+  GHashTableIter iter;
+  gpointer key;
+
+  add_int (builder, "library_rev", (gint64) lsp_library_get_rev (serve->library));
+  add_bool (builder, "scanning", lsp_library_get_scanning (serve->library));
+  add_int (builder, "games", g_list_model_get_n_items (model));
+  json_builder_set_member_name (builder, "operations");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < g_list_model_get_n_items (model); i++)
+    {
+      g_autoptr(LspLocalGame) game = g_list_model_get_item (model, i);
+      LspOperation *operation = lsp_installer_lookup_operation (serve->installer, lsp_local_game_get_id (game));
+
+      if (operation == NULL)
+        continue;
+      json_builder_begin_object (builder);
+      add_operation (builder, operation);
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  json_builder_set_member_name (builder, "running");
+  json_builder_begin_array (builder);
+  g_hash_table_iter_init (&iter, serve->running);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    json_builder_add_string_value (builder, key);
+  json_builder_end_array (builder);
+  event_end (builder);
+  return TRUE;
+}
+
+static void maybe_finish_quit (Serve *serve);
+
+typedef struct
+{
+  Serve            *serve;
+  LspOperationKind  kind;
+  char             *id;
+} OperationCall;
+
+static void
+on_operation_done (GObject      *object,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  OperationCall *call = user_data;
+  LspInstaller *installer = LSP_INSTALLER (object);
+  g_autoptr(GError) error = NULL;
+  JsonBuilder *builder;
+
+  switch (call->kind)
+    {
+    case LSP_OPERATION_INSTALL:
+      lsp_installer_install_finish (installer, result, &error);
+      break;
+    case LSP_OPERATION_UPDATE:
+      lsp_installer_update_finish (installer, result, &error);
+      break;
+    case LSP_OPERATION_UNINSTALL:
+      lsp_installer_uninstall_finish (installer, result, &error);
+      break;
+    }
+
+  builder = event_begin (error == NULL ? "operation-done" : "operation-failed");
+  add_string (builder, "id", call->id);
+  add_string (builder, "kind", lsp_operation_kind_to_string (call->kind));
+  if (error != NULL)
+    {
+      add_string (builder, "reason", error->message);
+      add_bool (builder, "cancelled", g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED));
+    }
+  event_end (builder);
+
+  call->serve->pending--;
+  maybe_finish_quit (call->serve);
+  g_free (call->id);
+  g_free (call);
+}
+
+static gboolean
+start_operation (Serve             *serve,
+                 LspOperationKind   kind,
+                 const char        *id)
+{
+  OperationCall *call = g_new0 (OperationCall, 1);
+
+  call->serve = serve;
+  call->kind = kind;
+  call->id = g_strdup (id);
+  serve->pending++;
+
+  switch (kind)
+    {
+    case LSP_OPERATION_INSTALL:
+      lsp_installer_install_async (serve->installer, id, serve->cancellable, on_operation_done, call);
+      break;
+    case LSP_OPERATION_UPDATE:
+      lsp_installer_update_async (serve->installer, id, serve->cancellable, on_operation_done, call);
+      break;
+    case LSP_OPERATION_UNINSTALL:
+      lsp_installer_uninstall_async (serve->installer, id, serve->cancellable, on_operation_done, call);
+      break;
+    }
+  return TRUE;
+}
+
+static gboolean
+cmd_install (Serve       *serve,
+             const char  *arg,
+             GError     **error)
+{
+  return start_operation (serve, LSP_OPERATION_INSTALL, arg);
+}
+
+static gboolean
+cmd_update (Serve       *serve,
+            const char  *arg,
+            GError     **error)
+{
+  return start_operation (serve, LSP_OPERATION_UPDATE, arg);
+}
+
+static gboolean
+cmd_uninstall (Serve       *serve,
+               const char  *arg,
+               GError     **error)
+{
+  return start_operation (serve, LSP_OPERATION_UNINSTALL, arg);
+}
+
+static gboolean
+cmd_play (Serve       *serve,
+          const char  *arg,
+          GError     **error)
+{
+  return lsp_launcher_play (serve->launcher, arg, error);
+}
+
+static gboolean
+cmd_stop (Serve       *serve,
+          const char  *arg,
+          GError     **error)
+{
+  return lsp_launcher_stop (serve->launcher, arg, error);
+}
+
+static gboolean cmd_help (Serve *serve, const char *arg, GError **error);
+
+static gboolean
+cmd_quit (Serve       *serve,
+          const char  *arg,
+          GError     **error)
+{
+  serve->quitting = TRUE;
+  g_cancellable_cancel (serve->cancellable);
+  maybe_finish_quit (serve);
+  return TRUE;
+}
+
+/* Later work (peers, download, cancel) adds rows here. */
+static const Command commands[] = {
+  { "games", NULL, cmd_games, "Print the library" },
+  { "status", NULL, cmd_status, "Print operations in flight and games running" },
+  { "install", "ID", cmd_install, "Install a downloaded game" },
+  { "update", "ID", cmd_update, "Install the downloaded version over the installed one" },
+  { "uninstall", "ID", cmd_uninstall, "Uninstall a game (its archives stay)" },
+  { "play", "ID", cmd_play, "Start an installed game" },
+  { "stop", "ID", cmd_stop, "Stop a running game" },
+  { "help", NULL, cmd_help, "List the commands" },
+  { "quit", NULL, cmd_quit, "Finish operations in flight (cancelling them) and exit" },
+};
+
+static gboolean
+cmd_help (Serve       *serve,
+          const char  *arg,
+          GError     **error)
+{
+  JsonBuilder *builder = event_begin ("help");
+
+  json_builder_set_member_name (builder, "commands");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    {
+      json_builder_begin_object (builder);
+      add_string (builder, "name", commands[i].name);
+      add_string (builder, "argument", commands[i].arg_name);
+      add_string (builder, "summary", commands[i].summary);
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  event_end (builder);
+  return TRUE;
+}
+
+static void
+run_command (Serve      *serve,
+             const char *line)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *arg = NULL;
+  const char *space;
+
+  while (g_ascii_isspace (*line))
+    line++;
+  if (*line == '\0' || *line == '#')
+    return;
+
+  space = strpbrk (line, " \t");
+  name = space ? g_strndup (line, (gsize) (space - line)) : g_strdup (line);
+  arg = space ? g_strstrip (g_strdup (space)) : NULL;
+  if (arg != NULL && *arg == '\0')
+    g_clear_pointer (&arg, g_free);
+
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    {
+      const Command *command = &commands[i];
+      g_autofree char *message = NULL;
+
+      if (strcmp (command->name, name) != 0)
+        continue;
+
+      if (command->arg_name != NULL && arg == NULL)
+        message = g_strdup_printf ("“%s” needs %s: %s %s", name, command->arg_name, name, command->arg_name);
+      else if (command->arg_name == NULL && arg != NULL)
+        message = g_strdup_printf ("“%s” takes no argument", name);
+      else if (serve->quitting && command->func != cmd_quit)
+        message = g_strdup ("Quitting; no new commands are accepted.");
+      else if (!command->func (serve, arg, &error))
+        message = g_strdup (error->message);
+
+      if (message != NULL)
+        emit_error (name, arg, message);
+      return;
+    }
+
+  {
+    g_autofree char *message = g_strdup_printf ("Unknown command “%s”; “help” lists the commands.", name);
+    emit_error (name, arg, message);
+  }
+}
+
+static void
+on_line (GObject      *object,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  Serve *serve = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = NULL;
+  gsize length;
+
+  line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (object), result, &length, &error);
+  if (line == NULL)
+    {
+      if (error != NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+      if (error != NULL)
+        {
+          /* A line that is not UTF-8 is a bad command, not the end. */
+          if (g_error_matches (error, G_CONVERT_ERROR, G_CONVERT_ERROR_ILLEGAL_SEQUENCE))
+            {
+              emit_error (NULL, NULL, "Commands must be UTF-8 text.");
+              read_next_line (serve);
+              return;
+            }
+          g_printerr ("lanspread-peer serve: cannot read commands: %s\n", error->message);
+        }
+      cmd_quit (serve, NULL, NULL);
+      return;
+    }
+
+  run_command (serve, line);
+  if (!serve->quitting)
+    read_next_line (serve);
+}
+
+static void
+read_next_line (Serve *serve)
+{
+  g_data_input_stream_read_line_async (serve->input, G_PRIORITY_DEFAULT, serve->cancellable, on_line, serve);
+}
+
+static void
+maybe_finish_quit (Serve *serve)
+{
+  GHashTableIter iter;
+  gpointer key;
+
+  if (!serve->quitting || serve->pending > 0)
+    return;
+
+  /* Games started here end with us; their exit events come first. */
+  if (g_hash_table_size (serve->running) > 0)
+    {
+      if (!serve->stopping)
+        {
+          g_hash_table_iter_init (&iter, serve->running);
+          while (g_hash_table_iter_next (&iter, &key, NULL))
+            lsp_launcher_stop (serve->launcher, key, NULL);
+          serve->stopping = TRUE;
+        }
+      return;
+    }
+  g_main_loop_quit (serve->loop);
+}
+
+static gboolean
+on_quit_signal (gpointer user_data)
+{
+  cmd_quit (user_data, NULL, NULL);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_library_changed (LspLibrary         *library,
+                    guint64             rev,
+                    const char * const *changed,
+                    const char * const *removed,
+                    Serve              *serve)
+{
+  JsonBuilder *builder = event_begin ("library-changed");
+
+  add_int (builder, "library_rev", (gint64) rev);
+  add_strv (builder, "changed", changed);
+  add_strv (builder, "removed", removed);
+  event_end (builder);
+}
+
+static void
+on_operation_notify (LspOperation *operation,
+                     GParamSpec   *pspec,
+                     Serve        *serve)
+{
+  guint64 bytes = lsp_operation_get_bytes_done (operation);
+  guint64 entries = lsp_operation_get_entries_done (operation);
+  guint64 *last = g_object_get_data (G_OBJECT (operation), "lsp-serve-last");
+  JsonBuilder *builder;
+
+  if (last == NULL)
+    {
+      last = g_new0 (guint64, 2);
+      g_object_set_data_full (G_OBJECT (operation), "lsp-serve-last", last, g_free);
+    }
+  /* One event per progress step, not one per changed property. */
+  if (last[0] == bytes && last[1] == entries)
+    return;
+  last[0] = bytes;
+  last[1] = entries;
+
+  builder = event_begin ("operation-progress");
+  add_operation (builder, operation);
+  event_end (builder);
+}
+
+static void
+on_operation_started (LspInstaller *installer,
+                      LspOperation *operation,
+                      Serve        *serve)
+{
+  JsonBuilder *builder = event_begin ("operation-started");
+
+  add_string (builder, "id", lsp_operation_get_game_id (operation));
+  add_string (builder, "kind", lsp_operation_kind_to_string (lsp_operation_get_kind (operation)));
+  event_end (builder);
+
+  g_signal_connect (operation, "notify::bytes-done", G_CALLBACK (on_operation_notify), serve);
+  g_signal_connect (operation, "notify::entries-done", G_CALLBACK (on_operation_notify), serve);
+}
+
+static void
+on_game_started (LspLauncher *launcher,
+                 const char  *id,
+                 Serve       *serve)
+{
+  JsonBuilder *builder = event_begin ("game-started");
+
+  g_hash_table_add (serve->running, g_strdup (id));
+  add_string (builder, "id", id);
+  event_end (builder);
+}
+
+static void
+on_game_exited (LspLauncher *launcher,
+                const char  *id,
+                int          exit_code,
+                int          term_signal,
+                Serve       *serve)
+{
+  JsonBuilder *builder = event_begin ("game-exited");
+
+  g_hash_table_remove (serve->running, id);
+  add_string (builder, "id", id);
+  json_builder_set_member_name (builder, "exit_code");
+  if (exit_code >= 0)
+    json_builder_add_int_value (builder, exit_code);
+  else
+    json_builder_add_null_value (builder);
+  json_builder_set_member_name (builder, "signal");
+  if (term_signal > 0)
+    json_builder_add_int_value (builder, term_signal);
+  else
+    json_builder_add_null_value (builder);
+  event_end (builder);
+
+  maybe_finish_quit (serve);
+}
+
+static void
+on_loaded (GObject      *object,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  Serve *serve = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *games_path = NULL;
+  JsonBuilder *builder;
+
+  if (!lsp_library_load_finish (serve->library, result, &error))
+    {
+      g_printerr ("lanspread-peer serve: %s\n", error->message);
+      serve->exit_code = 1;
+      g_main_loop_quit (serve->loop);
+      return;
+    }
+
+  lsp_library_watch (serve->library);
+  g_signal_connect (serve->library, "changed", G_CALLBACK (on_library_changed), serve);
+  g_signal_connect (serve->installer, "operation-started", G_CALLBACK (on_operation_started), serve);
+  g_signal_connect (serve->launcher, "started", G_CALLBACK (on_game_started), serve);
+  g_signal_connect (serve->launcher, "exited", G_CALLBACK (on_game_exited), serve);
+
+  games_path = g_file_get_path (serve->games_dir);
+  builder = event_begin ("ready");
+  add_string (builder, "games_dir", games_path);
+  add_int (builder, "library_rev", (gint64) lsp_library_get_rev (serve->library));
+  add_int (builder, "games", g_list_model_get_n_items (G_LIST_MODEL (serve->library)));
+  event_end (builder);
+
+  read_next_line (serve);
+}
+
+/* Recovery settles interrupted transactions before the first scan looks. */
+static void
+on_recovered (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  Serve *serve = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!lsp_install_recover_games_folder_finish (result, &error))
+    {
+      g_printerr ("lanspread-peer serve: %s\n", error->message);
+      serve->exit_code = 1;
+      g_main_loop_quit (serve->loop);
+      return;
+    }
+  lsp_library_load_async (serve->library, NULL, on_loaded, serve);
+}
+
+int
+lsp_cli_serve (int    argc,
+               char **argv)
+{
+  g_autofree char *games_path = NULL;
+  g_autofree char *catalog_path = NULL;
+  GOptionEntry entries[] = {
+    { "games", 'g', 0, G_OPTION_ARG_FILENAME, &games_path, "The games folder", "DIR" },
+    { "catalog", 'c', 0, G_OPTION_ARG_FILENAME, &catalog_path, "The game catalog (default: DIR/catalog.json)", "FILE" },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new ("— run a peer driven by commands on stdin");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GFile) catalog_file = NULL;
+  g_autoptr(GInputStream) stdin_stream = NULL;
+  Serve serve = { 0 };
+  guint sigint_id, sigterm_id;
+
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_set_description (context,
+    "Commands (one per line on stdin): games, status, install ID, update ID, uninstall ID,\n"
+    "play ID, stop ID, help, quit. Events are printed one JSON object per line on stdout.");
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      fprintf (stderr, "lanspread-peer serve: %s\n", error->message);
+      return 2;
+    }
+  if (argc > 1)
+    {
+      fprintf (stderr, "lanspread-peer serve: unexpected argument “%s”\n", argv[1]);
+      return 2;
+    }
+  if (games_path == NULL)
+    {
+      fprintf (stderr, "lanspread-peer serve: --games DIR is required\n");
+      return 2;
+    }
+
+  serve.games_dir = g_file_new_for_commandline_arg (games_path);
+  if (g_file_query_file_type (serve.games_dir, G_FILE_QUERY_INFO_NONE, NULL) != G_FILE_TYPE_DIRECTORY)
+    {
+      fprintf (stderr, "lanspread-peer serve: the games folder %s does not exist or is not a folder\n", games_path);
+      g_object_unref (serve.games_dir);
+      return 1;
+    }
+
+  catalog_file = catalog_path != NULL ? g_file_new_for_commandline_arg (catalog_path)
+                                      : g_file_get_child (serve.games_dir, "catalog.json");
+  serve.catalog = lsp_catalog_new_from_file (catalog_file, NULL, &error);
+  if (serve.catalog == NULL)
+    {
+      fprintf (stderr, "lanspread-peer serve: %s\n", error->message);
+      g_object_unref (serve.games_dir);
+      return 1;
+    }
+
+  serve.loop = g_main_loop_new (NULL, FALSE);
+  serve.cancellable = g_cancellable_new ();
+  serve.running = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  serve.library = lsp_library_new (serve.games_dir, serve.catalog);
+  serve.launcher = lsp_launcher_new (serve.library);
+  serve.installer = lsp_installer_new (serve.library, serve.launcher);
+  stdin_stream = g_unix_input_stream_new (STDIN_FILENO, FALSE);
+  serve.input = g_data_input_stream_new (stdin_stream);
+  sigint_id = g_unix_signal_add (SIGINT, on_quit_signal, &serve);
+  sigterm_id = g_unix_signal_add (SIGTERM, on_quit_signal, &serve);
+
+  lsp_install_recover_games_folder_async (serve.games_dir, NULL, on_recovered, &serve);
+  g_main_loop_run (serve.loop);
+
+  g_source_remove (sigint_id);
+  g_source_remove (sigterm_id);
+  g_signal_handlers_disconnect_by_data (serve.library, &serve);
+  g_signal_handlers_disconnect_by_data (serve.installer, &serve);
+  g_signal_handlers_disconnect_by_data (serve.launcher, &serve);
+  g_clear_object (&serve.input);
+  g_clear_object (&serve.installer);
+  g_clear_object (&serve.launcher);
+  g_clear_object (&serve.library);
+  g_clear_object (&serve.catalog);
+  g_clear_object (&serve.games_dir);
+  g_clear_object (&serve.cancellable);
+  g_clear_pointer (&serve.running, g_hash_table_unref);
+  g_clear_pointer (&serve.loop, g_main_loop_unref);
+  return serve.exit_code;
+}

@@ -1,0 +1,348 @@
+#define G_LOG_DOMAIN "lsp-test"
+
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "lsp-game-root.h"
+#include "lsp-test-util.h"
+
+/* Scenarios that drive the real lanspread-peer binary through its stdin
+ * command loop and read its JSON events, the way scripted LAN tests do. */
+
+#define GAME "game1"
+
+typedef struct
+{
+  char             *games;
+  GSubprocess      *process;
+  GOutputStream    *stdin_pipe;
+  GDataInputStream *events;
+} Peer;
+
+static void
+peer_start (Peer       *peer,
+            const char *crash_at)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                                                                       G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr(GError) error = NULL;
+  const char *binary = g_getenv ("LANSPREAD_PEER");
+
+  g_assert_nonnull (binary);
+  if (crash_at != NULL)
+    g_subprocess_launcher_setenv (launcher, "LANSPREAD_CRASH_AT", crash_at, TRUE);
+  else
+    g_subprocess_launcher_unsetenv (launcher, "LANSPREAD_CRASH_AT");
+
+  peer->process = g_subprocess_launcher_spawn (launcher, &error, binary, "serve", "--games", peer->games, NULL);
+  g_assert_no_error (error);
+  peer->stdin_pipe = g_object_ref (g_subprocess_get_stdin_pipe (peer->process));
+  peer->events = g_data_input_stream_new (g_subprocess_get_stdout_pipe (peer->process));
+}
+
+static void
+peer_send (Peer       *peer,
+           const char *command)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = g_strconcat (command, "\n", NULL);
+
+  g_output_stream_write_all (peer->stdin_pipe, line, strlen (line), NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_output_stream_flush (peer->stdin_pipe, NULL, &error);
+  g_assert_no_error (error);
+}
+
+/* Reads events until one named `name` arrives; returns NULL at the end of
+ * the stream. The test's timeout guards against a peer that goes quiet. */
+static JsonObject *
+peer_expect (Peer       *peer,
+             const char *name)
+{
+  for (;;)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(JsonParser) parser = json_parser_new ();
+      g_autofree char *line = g_data_input_stream_read_line_utf8 (peer->events, NULL, NULL, &error);
+      JsonObject *object;
+
+      g_assert_no_error (error);
+      if (line == NULL)
+        return NULL;
+      g_test_message ("event: %s", line);
+
+      json_parser_load_from_data (parser, line, -1, &error);
+      g_assert_no_error (error);
+      g_assert_true (JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)));
+      object = json_node_get_object (json_parser_get_root (parser));
+      g_assert_true (json_object_has_member (object, "event"));
+      if (strcmp (json_object_get_string_member (object, "event"), name) == 0)
+        return json_object_ref (object);
+    }
+}
+
+static void
+peer_expect_ok (Peer       *peer,
+                const char *name)
+{
+  JsonObject *object = peer_expect (peer, name);
+
+  if (object == NULL)
+    g_error ("the peer ended before sending “%s”", name);
+  json_object_unref (object);
+}
+
+static void
+peer_close (Peer *peer)
+{
+  g_clear_object (&peer->events);
+  g_clear_object (&peer->stdin_pipe);
+  g_clear_object (&peer->process);
+}
+
+static void
+peer_quit (Peer *peer)
+{
+  g_autoptr(GError) error = NULL;
+
+  peer_send (peer, "quit");
+  g_assert_null (peer_expect (peer, "never"));
+  g_subprocess_wait_check (peer->process, NULL, &error);
+  g_assert_no_error (error);
+  peer_close (peer);
+}
+
+static JsonObject *
+find_game (Peer *peer)
+{
+  JsonObject *games;
+  JsonArray *array;
+
+  peer_send (peer, "games");
+  games = peer_expect (peer, "games");
+  g_assert_nonnull (games);
+  array = json_object_get_array_member (games, "games");
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonObject *game = json_array_get_object_element (array, i);
+
+      if (strcmp (json_object_get_string_member (game, "id"), GAME) == 0)
+        {
+          json_object_ref (game);
+          json_object_unref (games);
+          return game;
+        }
+    }
+  g_error ("%s is not in the library", GAME);
+  return NULL;
+}
+
+static gboolean
+game_installed (Peer *peer)
+{
+  JsonObject *game = find_game (peer);
+  gboolean installed = json_object_get_boolean_member (game, "installed");
+
+  json_object_unref (game);
+  return installed;
+}
+
+static void
+make_game (Peer *peer)
+{
+  const LspTestEntry a[] = {
+    { "bin/" GAME, 'f', "#!/bin/sh\necho playing >&2\nexit 7\n", 0755 },
+    { "data/one.dat", 'f', "one", 0 },
+  };
+  const LspTestEntry b[] = {
+    { "data/two.dat", 'f', "two", 0 },
+  };
+  const char *format = lsp_test_archive_format_supported ("tar.zst") ? "tar.zst" : "tar";
+  g_autofree char *a_path = g_build_filename (peer->games, GAME, "a.eti", NULL);
+  g_autofree char *b_path = g_build_filename (peer->games, GAME, "b.eti", NULL);
+  g_autofree char *version = g_build_filename (peer->games, GAME, LSP_VERSION_FILE, NULL);
+  g_autofree char *catalog = g_build_filename (peer->games, "catalog.json", NULL);
+  static const char * const ids[] = { GAME, NULL };
+
+  lsp_test_write_archive (a_path, format, a, G_N_ELEMENTS (a));
+  lsp_test_write_archive (b_path, "zip", b, G_N_ELEMENTS (b));
+  lsp_test_write_file (version, "1.0", -1);
+  g_free (lsp_test_write_catalog (catalog, ids));
+}
+
+static gboolean
+game_file_exists (Peer       *peer,
+                  const char *relative)
+{
+  g_autofree char *path = g_build_filename (peer->games, GAME, relative, NULL);
+
+  return g_file_test (path, G_FILE_TEST_EXISTS);
+}
+
+static void
+setup (Peer          *peer,
+       gconstpointer  data)
+{
+  peer->games = lsp_test_make_temp_dir ();
+  make_game (peer);
+}
+
+static void
+teardown (Peer          *peer,
+          gconstpointer  data)
+{
+  peer_close (peer);
+  lsp_test_remove_tree (peer->games);
+  g_free (peer->games);
+}
+
+static void
+test_install_play_uninstall (Peer          *peer,
+                             gconstpointer  data)
+{
+  JsonObject *event;
+
+  peer_start (peer, NULL);
+  peer_expect_ok (peer, "ready");
+  g_assert_false (game_installed (peer));
+
+  peer_send (peer, "install " GAME);
+  peer_expect_ok (peer, "operation-started");
+  event = peer_expect (peer, "operation-done");
+  g_assert_cmpstr (json_object_get_string_member (event, "kind"), ==, "install");
+  json_object_unref (event);
+  peer_expect_ok (peer, "library-changed");
+  g_assert_true (game_installed (peer));
+  g_assert_true (game_file_exists (peer, "local/data/two.dat"));
+
+  peer_send (peer, "play " GAME);
+  peer_expect_ok (peer, "game-started");
+  event = peer_expect (peer, "game-exited");
+  g_assert_cmpint (json_object_get_int_member (event, "exit_code"), ==, 7);
+  json_object_unref (event);
+
+  peer_send (peer, "frobnicate " GAME);
+  event = peer_expect (peer, "error");
+  g_assert_nonnull (strstr (json_object_get_string_member (event, "message"), "Unknown command"));
+  json_object_unref (event);
+
+  peer_send (peer, "install nosuchgame");
+  event = peer_expect (peer, "operation-failed");
+  g_assert_nonnull (strstr (json_object_get_string_member (event, "reason"), "catalog"));
+  json_object_unref (event);
+
+  peer_send (peer, "uninstall " GAME);
+  peer_expect_ok (peer, "operation-done");
+  peer_expect_ok (peer, "library-changed");
+  g_assert_false (game_installed (peer));
+  g_assert_true (game_file_exists (peer, "a.eti"));
+
+  peer_send (peer, "status");
+  event = peer_expect (peer, "status");
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (event, "operations")), ==, 0);
+  json_object_unref (event);
+
+  peer_quit (peer);
+}
+
+static void
+test_stop_running_game (Peer          *peer,
+                        gconstpointer  data)
+{
+  g_autofree char *script = g_build_filename (peer->games, GAME, "local", "bin", GAME, NULL);
+  JsonObject *event;
+
+  peer_start (peer, NULL);
+  peer_expect_ok (peer, "ready");
+  peer_send (peer, "install " GAME);
+  peer_expect_ok (peer, "operation-done");
+  lsp_test_write_file (script, "#!/bin/sh\nsleep 60 &\nwait\n", -1);
+  g_chmod (script, 0755);
+
+  peer_send (peer, "play " GAME);
+  peer_expect_ok (peer, "game-started");
+  peer_send (peer, "uninstall " GAME);
+  event = peer_expect (peer, "operation-failed");
+  g_assert_nonnull (strstr (json_object_get_string_member (event, "reason"), "running"));
+  json_object_unref (event);
+
+  peer_send (peer, "stop " GAME);
+  event = peer_expect (peer, "game-exited");
+  g_assert_cmpint (json_object_get_int_member (event, "signal"), ==, SIGTERM);
+  json_object_unref (event);
+  peer_quit (peer);
+}
+
+static void
+test_eof_quits (Peer          *peer,
+                gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+
+  peer_start (peer, NULL);
+  peer_expect_ok (peer, "ready");
+  g_output_stream_close (peer->stdin_pipe, NULL, &error);
+  g_assert_no_error (error);
+  g_subprocess_wait_check (peer->process, NULL, &error);
+  g_assert_no_error (error);
+}
+
+/* The peer dies at a step of an install; the next start recovers before
+ * its first scan, so the library it reports is consistent. */
+static void
+test_crash_then_recover (Peer          *peer,
+                         gconstpointer  data)
+{
+  const char *step = data;
+  gboolean committed = strcmp (step, "install:after-rename") == 0;
+  g_autoptr(GError) error = NULL;
+
+  peer_start (peer, step);
+  peer_expect_ok (peer, "ready");
+  peer_send (peer, "install " GAME);
+  g_assert_null (peer_expect (peer, "operation-done"));
+  g_subprocess_wait (peer->process, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_signaled (peer->process));
+  g_assert_cmpint (g_subprocess_get_term_sig (peer->process), ==, SIGABRT);
+  peer_close (peer);
+  g_assert_true (game_file_exists (peer, committed ? "local" : LSP_LOCAL_INSTALLING_DIR));
+
+  peer_start (peer, NULL);
+  peer_expect_ok (peer, "ready");
+  g_assert_false (game_file_exists (peer, LSP_LOCAL_INSTALLING_DIR));
+  g_assert_cmpint (game_installed (peer), ==, committed);
+  if (!committed)
+    {
+      peer_send (peer, "install " GAME);
+      peer_expect_ok (peer, "operation-done");
+      peer_expect_ok (peer, "library-changed");
+      g_assert_true (game_installed (peer));
+    }
+  peer_quit (peer);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  struct rlimit no_core = { 0, 0 };
+
+  setrlimit (RLIMIT_CORE, &no_core);
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add ("/cli/serve/install-play-uninstall", Peer, NULL, setup, test_install_play_uninstall, teardown);
+  g_test_add ("/cli/serve/stop-running-game", Peer, NULL, setup, test_stop_running_game, teardown);
+  g_test_add ("/cli/serve/eof-quits", Peer, NULL, setup, test_eof_quits, teardown);
+  g_test_add ("/cli/serve/crash/install-after-extract", Peer, "install:after-extract",
+              setup, test_crash_then_recover, teardown);
+  g_test_add ("/cli/serve/crash/install-after-rename", Peer, "install:after-rename",
+              setup, test_crash_then_recover, teardown);
+
+  return g_test_run ();
+}
