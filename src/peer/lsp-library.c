@@ -93,8 +93,6 @@ typedef struct
 
   /* output */
   GHashTable *new_records;
-  GPtrArray  *changed;
-  GPtrArray  *removed;
   char       *digest;
   guint       n_hashed;
   GPtrArray  *waiting_tasks;
@@ -111,8 +109,6 @@ scan_job_free (ScanJob *job)
   g_clear_pointer (&job->locked, g_hash_table_unref);
   g_clear_pointer (&job->only_ids, g_ptr_array_unref);
   g_clear_pointer (&job->new_records, g_hash_table_unref);
-  g_clear_pointer (&job->changed, g_ptr_array_unref);
-  g_clear_pointer (&job->removed, g_ptr_array_unref);
   g_clear_pointer (&job->waiting_tasks, g_ptr_array_unref);
   g_free (job->digest);
   g_free (job);
@@ -325,8 +321,6 @@ scan_worker (GTask        *task,
     }
 
   job->new_records = job->only_ids != NULL ? records_table_copy (job->old_records) : records_table_new ();
-  job->changed = g_ptr_array_new_with_free_func (g_free);
-  job->removed = g_ptr_array_new_with_free_func (g_free);
 
   for (guint i = 0; i < ids->len; i++)
     {
@@ -360,8 +354,10 @@ scan_worker (GTask        *task,
     }
   close (games_fd);
 
-  /* Compare what peers would see, game by game. */
+  /* Compare with the index, game by game: only what peers would see moves
+   * library_rev. */
   {
+    gboolean summary_changed = FALSE;
     GHashTableIter iter;
     gpointer value;
 
@@ -372,7 +368,7 @@ scan_worker (GTask        *task,
         LspGameRecord *old = g_hash_table_lookup (job->old_records, record->id);
 
         if (old == NULL || !lsp_game_record_same_summary (old, record))
-          g_ptr_array_add (job->changed, g_strdup (record->id));
+          summary_changed = TRUE;
         if (old == NULL || !lsp_game_record_equal (old, record))
           index_dirty = TRUE;
       }
@@ -383,17 +379,13 @@ scan_worker (GTask        *task,
         LspGameRecord *old = value;
 
         if (!g_hash_table_contains (job->new_records, old->id))
-          {
-            g_ptr_array_add (job->removed, g_strdup (old->id));
-            index_dirty = TRUE;
-          }
+          summary_changed = index_dirty = TRUE;
       }
-  }
-  g_ptr_array_sort (job->changed, compare_strings);
-  g_ptr_array_sort (job->removed, compare_strings);
 
-  if (job->changed->len > 0 || job->removed->len > 0)
-    job->rev++;
+    if (summary_changed)
+      job->rev++;
+  }
+
   job->digest = compute_digest (job->new_records, job->catalog);
 
   if (index_dirty && !lsp_library_index_save (job->index_path, job->rev, job->new_records, &error))
@@ -477,35 +469,45 @@ static void
 apply_scan (LspLibrary *self,
             ScanJob    *job)
 {
-  g_autoptr(GPtrArray) changed = g_ptr_array_new ();
-  g_autoptr(GPtrArray) removed = g_ptr_array_new ();
+  g_autoptr(GPtrArray) changed = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) removed = g_ptr_array_new_with_free_func (g_free);
   gboolean rev_changed = self->rev != job->rev;
   gboolean digest_changed = g_strcmp0 (self->digest, job->digest) != 0;
+  GHashTableIter iter;
+  gpointer value;
 
-  /* An operation that started while the worker ran owns its game now: keep
-   * what we had, and the operation's end rescans it. */
-  for (guint i = 0; i < job->changed->len; i++)
+  /* The worker compared against the index to move library_rev; what the
+   * model and the signal report is the difference from what we show. An
+   * operation that started while the worker ran owns its game now: keep what
+   * we had, and the operation's end rescans it. */
+  g_hash_table_iter_init (&iter, self->records);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
     {
-      const char *id = g_ptr_array_index (job->changed, i);
-      LspGameRecord *old = g_hash_table_lookup (self->records, id);
+      LspGameRecord *old = value;
 
-      if (!g_hash_table_contains (self->operations, id))
-        g_ptr_array_add (changed, (gpointer) id);
-      else if (old != NULL)
+      if (g_hash_table_contains (self->operations, old->id))
         g_hash_table_replace (job->new_records, old->id, lsp_game_record_ref (old));
-      else
-        g_hash_table_remove (job->new_records, id);
+      else if (!g_hash_table_contains (job->new_records, old->id))
+        g_ptr_array_add (removed, g_strdup (old->id));
     }
-  for (guint i = 0; i < job->removed->len; i++)
+
+  g_hash_table_iter_init (&iter, job->new_records);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
     {
-      const char *id = g_ptr_array_index (job->removed, i);
-      LspGameRecord *old = g_hash_table_lookup (self->records, id);
+      LspGameRecord *record = value;
+      LspGameRecord *old = g_hash_table_lookup (self->records, record->id);
 
-      if (!g_hash_table_contains (self->operations, id))
-        g_ptr_array_add (removed, (gpointer) id);
-      else
-        g_hash_table_replace (job->new_records, old->id, lsp_game_record_ref (old));
+      if (g_hash_table_contains (self->operations, record->id))
+        {
+          if (old == NULL)
+            g_hash_table_iter_remove (&iter);
+          continue;
+        }
+      if (old == NULL || !lsp_game_record_same_summary (old, record))
+        g_ptr_array_add (changed, g_strdup (record->id));
     }
+  g_ptr_array_sort (changed, compare_strings);
+  g_ptr_array_sort (removed, compare_strings);
 
   g_clear_pointer (&self->records, g_hash_table_unref);
   self->records = g_steal_pointer (&job->new_records);
