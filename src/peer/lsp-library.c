@@ -265,6 +265,50 @@ prune_manifest_cache (const char *manifest_dir,
     }
 }
 
+/* Fingerprinting is syscall-bound and hashing CPU-bound: several threads
+ * pulling games from one counter keep every core busy on a cold scan. */
+#define MAX_SCAN_THREADS 4
+
+typedef struct
+{
+  ScanJob        *job;
+  GPtrArray      *ids;
+  int             games_fd;
+  GCancellable   *cancellable;
+  LspGameRecord **results;
+  GError        **errors;
+  gint            next;
+  gint            n_hashed;
+} ParallelScan;
+
+static gpointer
+scan_games_thread (gpointer data)
+{
+  ParallelScan *scan = data;
+
+  for (;;)
+    {
+      guint i = (guint) g_atomic_int_add (&scan->next, 1);
+      const char *id;
+      gboolean hashed = FALSE;
+
+      if (i >= scan->ids->len)
+        break;
+      id = g_ptr_array_index (scan->ids, i);
+      if (g_hash_table_contains (scan->job->locked, id))
+        continue;
+
+      scan->results[i] = lsp_scan_game (scan->games_fd, id,
+                                        g_hash_table_lookup (scan->job->old_records, id),
+                                        &scan->job->options, &hashed,
+                                        scan->cancellable, &scan->errors[i]);
+      if (hashed)
+        g_atomic_int_inc (&scan->n_hashed);
+    }
+
+  return NULL;
+}
+
 static void
 scan_worker (GTask        *task,
              gpointer      source_object,
@@ -322,36 +366,64 @@ scan_worker (GTask        *task,
 
   job->new_records = job->only_ids != NULL ? records_table_copy (job->old_records) : records_table_new ();
 
-  for (guint i = 0; i < ids->len; i++)
-    {
-      const char *id = g_ptr_array_index (ids, i);
-      LspGameRecord *old = g_hash_table_lookup (job->old_records, id);
-      LspGameRecord *record;
-      gboolean hashed = FALSE;
+  {
+    ParallelScan scan = {
+      .job = job,
+      .ids = ids,
+      .games_fd = games_fd,
+      .cancellable = cancellable,
+      .results = g_new0 (LspGameRecord *, ids->len + 1),
+      .errors = g_new0 (GError *, ids->len + 1),
+    };
+    guint n_threads = CLAMP (g_get_num_processors (), 1, MAX_SCAN_THREADS);
+    g_autoptr(GPtrArray) threads = g_ptr_array_new ();
 
-      if (g_hash_table_contains (job->locked, id))
-        {
-          if (old != NULL)
-            g_hash_table_replace (job->new_records, old->id, lsp_game_record_ref (old));
-          continue;
-        }
+    n_threads = MIN (n_threads, MAX (ids->len, 1));
+    for (guint t = 1; t < n_threads; t++)
+      g_ptr_array_add (threads, g_thread_new ("lsp-scan", scan_games_thread, &scan));
+    scan_games_thread (&scan);
+    for (guint t = 0; t < threads->len; t++)
+      g_thread_join (g_ptr_array_index (threads, t));
+    job->n_hashed = (guint) scan.n_hashed;
 
-      record = lsp_scan_game (games_fd, id, old, &job->options, &hashed, cancellable, &error);
-      job->n_hashed += hashed ? 1 : 0;
-      if (record == NULL)
-        {
-          if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
-            {
-              close (games_fd);
-              g_task_return_error (task, g_steal_pointer (&error));
-              return;
-            }
-          g_clear_error (&error);
-          g_hash_table_remove (job->new_records, id);
-          continue;
-        }
-      g_hash_table_replace (job->new_records, record->id, record);
-    }
+    for (guint i = 0; i < ids->len; i++)
+      {
+        const char *id = g_ptr_array_index (ids, i);
+        LspGameRecord *old = g_hash_table_lookup (job->old_records, id);
+
+        if (g_hash_table_contains (job->locked, id))
+          {
+            if (old != NULL)
+              g_hash_table_replace (job->new_records, old->id, lsp_game_record_ref (old));
+          }
+        else if (scan.results[i] != NULL)
+          {
+            LspGameRecord *record = g_steal_pointer (&scan.results[i]);
+            g_hash_table_replace (job->new_records, record->id, record);
+          }
+        else if (g_error_matches (scan.errors[i], G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+          {
+            g_hash_table_remove (job->new_records, id);
+          }
+        else if (error == NULL)
+          {
+            error = g_steal_pointer (&scan.errors[i]);
+          }
+        g_clear_error (&scan.errors[i]);
+      }
+
+    for (guint i = 0; i < ids->len; i++)
+      g_clear_pointer (&scan.results[i], lsp_game_record_unref);
+    g_free (scan.results);
+    g_free (scan.errors);
+
+    if (error != NULL)
+      {
+        close (games_fd);
+        g_task_return_error (task, g_steal_pointer (&error));
+        return;
+      }
+  }
   close (games_fd);
 
   /* Compare with the index, game by game: only what peers would see moves

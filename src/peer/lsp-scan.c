@@ -187,7 +187,7 @@ cache_manifest (LspManifest *manifest,
   node = lsp_manifest_to_json (manifest);
   data = json_to_string (node, FALSE);
   if (!lsp_fs_mkdir_p (manifest_dir, &error) ||
-      !lsp_fs_write_atomic (path, data, strlen (data), &error))
+      !lsp_fs_write_replace (path, data, strlen (data), &error))
     g_warning ("Could not cache the manifest of %s: %s", lsp_manifest_get_game_id (manifest), error->message);
 }
 
