@@ -265,47 +265,115 @@ prune_manifest_cache (const char *manifest_dir,
     }
 }
 
-/* Fingerprinting is syscall-bound and hashing CPU-bound: several threads
- * pulling games from one counter keep every core busy on a cold scan. */
+/* Probing is syscall-bound and hashing CPU-bound: several threads pulling
+ * games from one counter keep every core busy. */
 #define MAX_SCAN_THREADS 4
+
+typedef void (*ParallelFunc) (guint index, gpointer data);
+
+typedef struct
+{
+  ParallelFunc func;
+  gpointer     data;
+  guint        n_items;
+  gint         next;
+} ParallelFor;
+
+static gpointer
+parallel_for_thread (gpointer user_data)
+{
+  ParallelFor *loop = user_data;
+  guint i;
+
+  while ((i = (guint) g_atomic_int_add (&loop->next, 1)) < loop->n_items)
+    loop->func (i, loop->data);
+  return NULL;
+}
+
+/* Runs func for every index on up to MAX_SCAN_THREADS threads, this one
+ * included; extra_work, if any, runs on one more thread at the same time. */
+static void
+parallel_for (guint        n_items,
+              ParallelFunc func,
+              gpointer     data,
+              GThreadFunc  extra_work,
+              gpointer     extra_data)
+{
+  ParallelFor loop = { func, data, n_items, 0 };
+  g_autoptr(GPtrArray) threads = g_ptr_array_new ();
+  guint n_threads = MIN (CLAMP (g_get_num_processors (), 1, MAX_SCAN_THREADS), MAX (n_items, 1));
+
+  if (extra_work != NULL)
+    g_ptr_array_add (threads, g_thread_new ("lsp-scan-extra", extra_work, extra_data));
+  for (guint t = 1; t < n_threads; t++)
+    g_ptr_array_add (threads, g_thread_new ("lsp-scan", parallel_for_thread, &loop));
+  parallel_for_thread (&loop);
+  for (guint t = 0; t < threads->len; t++)
+    g_thread_join (g_ptr_array_index (threads, t));
+}
 
 typedef struct
 {
   ScanJob        *job;
   GPtrArray      *ids;
   int             games_fd;
+  gboolean        recover;
   GCancellable   *cancellable;
-  LspGameRecord **results;
+  LspGameProbe   *probes;
+  gboolean       *found;
   GError        **errors;
-  gint            next;
+  LspGameRecord **results;
   gint            n_hashed;
+  GError         *index_error;
 } ParallelScan;
 
-static gpointer
-scan_games_thread (gpointer data)
+static void
+probe_one (guint    i,
+           gpointer data)
 {
   ParallelScan *scan = data;
+  const char *id = g_ptr_array_index (scan->ids, i);
 
-  for (;;)
+  if (g_hash_table_contains (scan->job->locked, id))
+    return;
+  scan->found[i] = lsp_scan_probe_game (scan->games_fd, id, scan->recover, &scan->probes[i], &scan->errors[i]);
+}
+
+static void
+scan_one (guint    i,
+          gpointer data)
+{
+  ParallelScan *scan = data;
+  const char *id = g_ptr_array_index (scan->ids, i);
+  gboolean hashed = FALSE;
+
+  if (!scan->found[i])
+    return;
+  scan->results[i] = lsp_scan_game (scan->games_fd, id, &scan->probes[i],
+                                    g_hash_table_lookup (scan->job->old_records, id),
+                                    &scan->job->options, &hashed,
+                                    scan->cancellable, &scan->errors[i]);
+  if (hashed)
+    g_atomic_int_inc (&scan->n_hashed);
+}
+
+/* Loads the index while the games are probed: on a warm start the two take
+ * about as long as each other. */
+static gpointer
+load_index_thread (gpointer data)
+{
+  ParallelScan *scan = data;
+  ScanJob *job = scan->job;
+  g_autoptr(GHashTable) loaded = NULL;
+  guint64 rev = 0;
+
+  loaded = lsp_library_index_load (job->index_path, &rev, &scan->index_error);
+  if (loaded != NULL)
     {
-      guint i = (guint) g_atomic_int_add (&scan->next, 1);
-      const char *id;
-      gboolean hashed = FALSE;
-
-      if (i >= scan->ids->len)
-        break;
-      id = g_ptr_array_index (scan->ids, i);
-      if (g_hash_table_contains (scan->job->locked, id))
-        continue;
-
-      scan->results[i] = lsp_scan_game (scan->games_fd, id,
-                                        g_hash_table_lookup (scan->job->old_records, id),
-                                        &scan->job->options, &hashed,
-                                        scan->cancellable, &scan->errors[i]);
-      if (hashed)
-        g_atomic_int_inc (&scan->n_hashed);
+      g_clear_pointer (&job->old_records, g_hash_table_unref);
+      job->old_records = g_steal_pointer (&loaded);
+      job->rev = rev;
     }
-
   return NULL;
 }
 
@@ -318,32 +386,9 @@ scan_worker (GTask        *task,
   ScanJob *job = task_data;
   g_autoptr(GPtrArray) ids = NULL;
   g_autoptr(GError) error = NULL;
+  ParallelScan scan = { 0 };
   gboolean index_dirty = FALSE;
   int games_fd;
-
-  if (job->load_index)
-    {
-      g_autoptr(GHashTable) loaded = NULL;
-      guint64 rev = 0;
-
-      loaded = lsp_library_index_load (job->index_path, &rev, &error);
-      if (loaded != NULL)
-        {
-          g_clear_pointer (&job->old_records, g_hash_table_unref);
-          job->old_records = g_steal_pointer (&loaded);
-          job->rev = rev;
-        }
-      else
-        {
-          if (!g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-            g_warning ("Rebuilding the library index: %s", error->message);
-          /* Peers may know an old revision of ours; restarting from the clock
-           * keeps library_rev moving forward after the index is lost. */
-          job->rev = (guint64) (g_get_real_time () / G_USEC_PER_SEC);
-          index_dirty = TRUE;
-          g_clear_error (&error);
-        }
-    }
 
   games_fd = open (job->games_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (games_fd < 0)
@@ -364,67 +409,71 @@ scan_worker (GTask        *task,
       return;
     }
 
-  job->new_records = job->only_ids != NULL ? records_table_copy (job->old_records) : records_table_new ();
+  scan.job = job;
+  scan.ids = ids;
+  scan.games_fd = games_fd;
+  scan.recover = job->load_index;
+  scan.cancellable = cancellable;
+  scan.probes = g_new0 (LspGameProbe, ids->len + 1);
+  scan.found = g_new0 (gboolean, ids->len + 1);
+  scan.errors = g_new0 (GError *, ids->len + 1);
+  scan.results = g_new0 (LspGameRecord *, ids->len + 1);
 
-  {
-    ParallelScan scan = {
-      .job = job,
-      .ids = ids,
-      .games_fd = games_fd,
-      .cancellable = cancellable,
-      .results = g_new0 (LspGameRecord *, ids->len + 1),
-      .errors = g_new0 (GError *, ids->len + 1),
-    };
-    guint n_threads = CLAMP (g_get_num_processors (), 1, MAX_SCAN_THREADS);
-    g_autoptr(GPtrArray) threads = g_ptr_array_new ();
+  parallel_for (ids->len, probe_one, &scan, job->load_index ? load_index_thread : NULL, &scan);
 
-    n_threads = MIN (n_threads, MAX (ids->len, 1));
-    for (guint t = 1; t < n_threads; t++)
-      g_ptr_array_add (threads, g_thread_new ("lsp-scan", scan_games_thread, &scan));
-    scan_games_thread (&scan);
-    for (guint t = 0; t < threads->len; t++)
-      g_thread_join (g_ptr_array_index (threads, t));
-    job->n_hashed = (guint) scan.n_hashed;
+  if (job->load_index && scan.index_error != NULL)
+    {
+      if (!g_error_matches (scan.index_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        g_warning ("Rebuilding the library index: %s", scan.index_error->message);
+      /* Peers may know an old revision of ours; restarting from the clock
+       * keeps library_rev moving forward after the index is lost. */
+      job->rev = (guint64) (g_get_real_time () / G_USEC_PER_SEC);
+      index_dirty = TRUE;
+      g_clear_error (&scan.index_error);
+    }
 
-    for (guint i = 0; i < ids->len; i++)
-      {
-        const char *id = g_ptr_array_index (ids, i);
-        LspGameRecord *old = g_hash_table_lookup (job->old_records, id);
-
-        if (g_hash_table_contains (job->locked, id))
-          {
-            if (old != NULL)
-              g_hash_table_replace (job->new_records, old->id, lsp_game_record_ref (old));
-          }
-        else if (scan.results[i] != NULL)
-          {
-            LspGameRecord *record = g_steal_pointer (&scan.results[i]);
-            g_hash_table_replace (job->new_records, record->id, record);
-          }
-        else if (g_error_matches (scan.errors[i], G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
-          {
-            g_hash_table_remove (job->new_records, id);
-          }
-        else if (error == NULL)
-          {
-            error = g_steal_pointer (&scan.errors[i]);
-          }
-        g_clear_error (&scan.errors[i]);
-      }
-
-    for (guint i = 0; i < ids->len; i++)
-      g_clear_pointer (&scan.results[i], lsp_game_record_unref);
-    g_free (scan.results);
-    g_free (scan.errors);
-
-    if (error != NULL)
-      {
-        close (games_fd);
-        g_task_return_error (task, g_steal_pointer (&error));
-        return;
-      }
-  }
+  parallel_for (ids->len, scan_one, &scan, NULL, NULL);
+  job->n_hashed = (guint) scan.n_hashed;
   close (games_fd);
+
+  job->new_records = job->only_ids != NULL ? records_table_copy (job->old_records) : records_table_new ();
+  for (guint i = 0; i < ids->len; i++)
+    {
+      const char *id = g_ptr_array_index (ids, i);
+      LspGameRecord *old = g_hash_table_lookup (job->old_records, id);
+
+      if (g_hash_table_contains (job->locked, id))
+        {
+          if (old != NULL)
+            g_hash_table_replace (job->new_records, old->id, lsp_game_record_ref (old));
+        }
+      else if (scan.results[i] != NULL)
+        {
+          LspGameRecord *record = g_steal_pointer (&scan.results[i]);
+          g_hash_table_replace (job->new_records, record->id, record);
+        }
+      else if (scan.errors[i] == NULL || g_error_matches (scan.errors[i], G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+        {
+          g_hash_table_remove (job->new_records, id);
+        }
+      else if (error == NULL)
+        {
+          error = g_steal_pointer (&scan.errors[i]);
+        }
+      g_clear_error (&scan.errors[i]);
+      lsp_game_probe_clear (&scan.probes[i]);
+      g_clear_pointer (&scan.results[i], lsp_game_record_unref);
+    }
+  g_free (scan.probes);
+  g_free (scan.found);
+  g_free (scan.errors);
+  g_free (scan.results);
+
+  if (error != NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
 
   /* Compare with the index, game by game: only what peers would see moves
    * library_rev. */
@@ -691,7 +740,6 @@ start_scan (LspLibrary *self)
   job->games_path = g_strdup (self->games_path);
   job->index_path = g_strdup (self->index_path);
   job->options.manifest_dir = g_strdup (self->manifest_dir);
-  job->options.recover_transients = !self->loaded;
   job->catalog = g_object_ref (self->catalog);
   job->old_records = records_table_copy (self->records);
   job->locked = string_set_copy (self->operations);
