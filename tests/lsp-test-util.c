@@ -97,14 +97,13 @@ catalog_json (const char * const *game_ids)
   return g_string_free (json, FALSE);
 }
 
-char *
+void
 lsp_test_write_catalog (const char         *path,
                         const char * const *game_ids)
 {
   g_autofree char *json = catalog_json (game_ids);
 
   lsp_test_write_file (path, json, -1);
-  return g_strdup (path);
 }
 
 LspCatalog *

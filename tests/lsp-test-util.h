@@ -28,7 +28,7 @@ void        lsp_test_make_game         (const char *games_dir,
                                         const char *game_id,
                                         const char *version,
                                         gsize       archive_size);
-char       *lsp_test_write_catalog     (const char *path,
+void        lsp_test_write_catalog     (const char *path,
                                         const char * const *game_ids);
 LspCatalog *lsp_test_catalog_new       (const char * const *game_ids);
 void        lsp_test_load_library      (LspLibrary *library);

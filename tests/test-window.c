@@ -1,2 +1,120 @@
-#include <glib.h>
-int main (int argc, char **argv) { g_test_init (&argc, &argv, NULL); return g_test_run (); }
+#include "config.h"
+
+#include <adwaita.h>
+
+#include "lsp-application.h"
+#include "lsp-test-util.h"
+#include "lsp-window.h"
+
+typedef struct
+{
+  GApplication *app;
+  LspWindow    *window;
+  GPtrArray    *titles;
+  gboolean      timed_out;
+} WindowTest;
+
+static GtkWidget *
+find_list_box (GtkWidget *widget)
+{
+  if (GTK_IS_LIST_BOX (widget))
+    return widget;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_list_box (child);
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static void
+collect_titles (WindowTest *test)
+{
+  GtkWidget *list = find_list_box (GTK_WIDGET (test->window));
+
+  g_assert_nonnull (list);
+  for (guint i = 0;; i++)
+    {
+      GtkListBoxRow *row = gtk_list_box_get_row_at_index (GTK_LIST_BOX (list), (int) i);
+      if (row == NULL)
+        break;
+      g_ptr_array_add (test->titles, g_strdup_printf ("%s|%s",
+                       adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row)),
+                       adw_action_row_get_subtitle (ADW_ACTION_ROW (row))));
+    }
+}
+
+static void
+on_scan_finished (LspLibrary *library,
+                  WindowTest *test)
+{
+  if (lsp_library_get_scanning (library))
+    return;
+  collect_titles (test);
+  g_application_quit (test->app);
+}
+
+static void
+on_activated (GtkApplication *app,
+              WindowTest     *test)
+{
+  test->window = LSP_WINDOW (gtk_application_get_active_window (app));
+  g_signal_connect_after (lsp_window_get_library (test->window), "scan-finished",
+                          G_CALLBACK (on_scan_finished), test);
+}
+
+static gboolean
+on_timeout (gpointer user_data)
+{
+  WindowTest *test = user_data;
+
+  test->timed_out = TRUE;
+  g_application_quit (test->app);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_lists_library (void)
+{
+  static const char * const ids[] = { "arena", "racer", "absent", NULL };
+  g_autofree char *games = lsp_test_make_temp_dir ();
+  g_autofree char *catalog = g_build_filename (games, "catalog.json", NULL);
+  g_autofree char *local = g_build_filename (games, "racer", "local", NULL);
+  g_autoptr(LspApplication) app = lsp_application_new ();
+  WindowTest test = { G_APPLICATION (app), NULL, g_ptr_array_new_with_free_func (g_free), FALSE };
+  char *argv[] = { (char *) "lanspread", (char *) "--games", games, NULL };
+  guint timeout;
+
+  lsp_test_write_catalog (catalog, ids);
+  lsp_test_make_game (games, "arena", "1.0", 2048);
+  g_assert_cmpint (g_mkdir_with_parents (local, 0755), ==, 0);
+
+  g_application_set_flags (G_APPLICATION (app), G_APPLICATION_NON_UNIQUE);
+  g_signal_connect_after (app, "activate", G_CALLBACK (on_activated), &test);
+  timeout = g_timeout_add_seconds (30, on_timeout, &test);
+
+  g_assert_cmpint (g_application_run (G_APPLICATION (app), 3, argv), ==, 0);
+  g_assert_false (test.timed_out);
+  g_source_remove (timeout);
+
+  g_assert_cmpuint (test.titles->len, ==, 2);
+  g_assert_cmpstr (g_ptr_array_index (test.titles, 0), ==, "Game arena|Version 1.0 · 2.0\u00a0kB · Downloaded");
+  g_assert_cmpstr (g_ptr_array_index (test.titles, 1), ==, "Game racer|Installed · archives not present");
+
+  if (test.window != NULL)
+    gtk_window_destroy (GTK_WINDOW (test.window));
+  g_ptr_array_unref (test.titles);
+  lsp_test_remove_tree (games);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  gtk_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/ui/window/lists-library", test_lists_library);
+
+  return g_test_run ();
+}

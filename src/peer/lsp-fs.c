@@ -42,13 +42,12 @@ write_all (int          fd,
   return TRUE;
 }
 
-/* Writes through a temporary file, fsyncs it, renames it over the target and
- * fsyncs the folder, so a crash leaves either the old or the new file. */
-gboolean
-lsp_fs_write_atomic (const char  *path,
-                     const char  *data,
-                     gsize        length,
-                     GError     **error)
+static gboolean
+write_replace (const char  *path,
+               const char  *data,
+               gsize        length,
+               gboolean     durable,
+               GError     **error)
 {
   g_autofree char *tmp_path = g_strconcat (path, ".tmp", NULL);
   g_autofree char *dir_path = g_path_get_dirname (path);
@@ -60,7 +59,7 @@ lsp_fs_write_atomic (const char  *path,
   if (fd < 0)
     return set_errno_error (error, errno, "create", tmp_path);
 
-  if (!write_all (fd, data, length) || fsync (fd) != 0)
+  if (!write_all (fd, data, length) || (durable && fsync (fd) != 0))
     {
       saved_errno = errno;
       close (fd);
@@ -82,14 +81,36 @@ lsp_fs_write_atomic (const char  *path,
       return set_errno_error (error, saved_errno, "replace", path);
     }
 
-  dir_fd = open (dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0)
+  if (durable && (dir_fd = open (dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
     {
       fsync (dir_fd);
       close (dir_fd);
     }
 
   return TRUE;
+}
+
+/* Writes through a temporary file, fsyncs it, renames it over the target and
+ * fsyncs the folder, so a crash leaves either the old or the new file. */
+gboolean
+lsp_fs_write_atomic (const char  *path,
+                     const char  *data,
+                     gsize        length,
+                     GError     **error)
+{
+  return write_replace (path, data, length, TRUE, error);
+}
+
+/* Like lsp_fs_write_atomic without the fsyncs: for caches that are checked
+ * when read and can be rebuilt, where a crash may lose the new file but
+ * never leaves a half-written one under the final name. */
+gboolean
+lsp_fs_write_replace (const char  *path,
+                      const char  *data,
+                      gsize        length,
+                      GError     **error)
+{
+  return write_replace (path, data, length, FALSE, error);
 }
 
 /* Removes name (a file or a whole folder) below dir_fd without ever following

@@ -9,6 +9,10 @@ gboolean lsp_fs_write_atomic (const char  *path,
                               const char  *data,
                               gsize        length,
                               GError     **error);
+gboolean lsp_fs_write_replace (const char  *path,
+                               const char  *data,
+                               gsize        length,
+                               GError     **error);
 gboolean lsp_fs_remove_tree_at (int          dir_fd,
                                 const char  *name,
                                 GError     **error);

@@ -93,8 +93,6 @@ typedef struct
 
   /* output */
   GHashTable *new_records;
-  GPtrArray  *changed;
-  GPtrArray  *removed;
   char       *digest;
   guint       n_hashed;
   GPtrArray  *waiting_tasks;
@@ -111,8 +109,6 @@ scan_job_free (ScanJob *job)
   g_clear_pointer (&job->locked, g_hash_table_unref);
   g_clear_pointer (&job->only_ids, g_ptr_array_unref);
   g_clear_pointer (&job->new_records, g_hash_table_unref);
-  g_clear_pointer (&job->changed, g_ptr_array_unref);
-  g_clear_pointer (&job->removed, g_ptr_array_unref);
   g_clear_pointer (&job->waiting_tasks, g_ptr_array_unref);
   g_free (job->digest);
   g_free (job);
@@ -269,6 +265,118 @@ prune_manifest_cache (const char *manifest_dir,
     }
 }
 
+/* Probing is syscall-bound and hashing CPU-bound: several threads pulling
+ * games from one counter keep every core busy. */
+#define MAX_SCAN_THREADS 4
+
+typedef void (*ParallelFunc) (guint index, gpointer data);
+
+typedef struct
+{
+  ParallelFunc func;
+  gpointer     data;
+  guint        n_items;
+  gint         next;
+} ParallelFor;
+
+static gpointer
+parallel_for_thread (gpointer user_data)
+{
+  ParallelFor *loop = user_data;
+  guint i;
+
+  while ((i = (guint) g_atomic_int_add (&loop->next, 1)) < loop->n_items)
+    loop->func (i, loop->data);
+  return NULL;
+}
+
+/* Runs func for every index on up to MAX_SCAN_THREADS threads, this one
+ * included; extra_work, if any, runs on one more thread at the same time. */
+static void
+parallel_for (guint        n_items,
+              ParallelFunc func,
+              gpointer     data,
+              GThreadFunc  extra_work,
+              gpointer     extra_data)
+{
+  ParallelFor loop = { func, data, n_items, 0 };
+  g_autoptr(GPtrArray) threads = g_ptr_array_new ();
+  guint n_threads = MIN (CLAMP (g_get_num_processors (), 1, MAX_SCAN_THREADS), MAX (n_items, 1));
+
+  if (extra_work != NULL)
+    g_ptr_array_add (threads, g_thread_new ("lsp-scan-extra", extra_work, extra_data));
+  for (guint t = 1; t < n_threads; t++)
+    g_ptr_array_add (threads, g_thread_new ("lsp-scan", parallel_for_thread, &loop));
+  parallel_for_thread (&loop);
+  for (guint t = 0; t < threads->len; t++)
+    g_thread_join (g_ptr_array_index (threads, t));
+}
+
+typedef struct
+{
+  ScanJob        *job;
+  GPtrArray      *ids;
+  int             games_fd;
+  gboolean        recover;
+  GCancellable   *cancellable;
+  LspGameProbe   *probes;
+  gboolean       *found;
+  GError        **errors;
+  LspGameRecord **results;
+  gint            n_hashed;
+  GError         *index_error;
+} ParallelScan;
+
+static void
+probe_one (guint    i,
+           gpointer data)
+{
+  ParallelScan *scan = data;
+  const char *id = g_ptr_array_index (scan->ids, i);
+
+  if (g_hash_table_contains (scan->job->locked, id))
+    return;
+  scan->found[i] = lsp_scan_probe_game (scan->games_fd, id, scan->recover, &scan->probes[i], &scan->errors[i]);
+}
+
+static void
+scan_one (guint    i,
+          gpointer data)
+{
+  ParallelScan *scan = data;
+  const char *id = g_ptr_array_index (scan->ids, i);
+  gboolean hashed = FALSE;
+
+  if (!scan->found[i])
+    return;
+  scan->results[i] = lsp_scan_game (scan->games_fd, id, &scan->probes[i],
+                                    g_hash_table_lookup (scan->job->old_records, id),
+                                    &scan->job->options, &hashed,
+                                    scan->cancellable, &scan->errors[i]);
+  if (hashed)
+    g_atomic_int_inc (&scan->n_hashed);
+}
+
+/* Loads the index while the games are probed: on a warm start the two take
+ * about as long as each other. */
+static gpointer
+load_index_thread (gpointer data)
+{
+  ParallelScan *scan = data;
+  ScanJob *job = scan->job;
+  g_autoptr(GHashTable) loaded = NULL;
+  guint64 rev = 0;
+
+  loaded = lsp_library_index_load (job->index_path, &rev, &scan->index_error);
+  if (loaded != NULL)
+    {
+      g_clear_pointer (&job->old_records, g_hash_table_unref);
+      job->old_records = g_steal_pointer (&loaded);
+      job->rev = rev;
+    }
+  return NULL;
+}
+
 static void
 scan_worker (GTask        *task,
              gpointer      source_object,
@@ -278,32 +386,9 @@ scan_worker (GTask        *task,
   ScanJob *job = task_data;
   g_autoptr(GPtrArray) ids = NULL;
   g_autoptr(GError) error = NULL;
+  ParallelScan scan = { 0 };
   gboolean index_dirty = FALSE;
   int games_fd;
-
-  if (job->load_index)
-    {
-      g_autoptr(GHashTable) loaded = NULL;
-      guint64 rev = 0;
-
-      loaded = lsp_library_index_load (job->index_path, &rev, &error);
-      if (loaded != NULL)
-        {
-          g_clear_pointer (&job->old_records, g_hash_table_unref);
-          job->old_records = g_steal_pointer (&loaded);
-          job->rev = rev;
-        }
-      else
-        {
-          if (!g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-            g_warning ("Rebuilding the library index: %s", error->message);
-          /* Peers may know an old revision of ours; restarting from the clock
-           * keeps library_rev moving forward after the index is lost. */
-          job->rev = (guint64) (g_get_real_time () / G_USEC_PER_SEC);
-          index_dirty = TRUE;
-          g_clear_error (&error);
-        }
-    }
 
   games_fd = open (job->games_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (games_fd < 0)
@@ -324,44 +409,76 @@ scan_worker (GTask        *task,
       return;
     }
 
-  job->new_records = job->only_ids != NULL ? records_table_copy (job->old_records) : records_table_new ();
-  job->changed = g_ptr_array_new_with_free_func (g_free);
-  job->removed = g_ptr_array_new_with_free_func (g_free);
+  scan.job = job;
+  scan.ids = ids;
+  scan.games_fd = games_fd;
+  scan.recover = job->load_index;
+  scan.cancellable = cancellable;
+  scan.probes = g_new0 (LspGameProbe, ids->len + 1);
+  scan.found = g_new0 (gboolean, ids->len + 1);
+  scan.errors = g_new0 (GError *, ids->len + 1);
+  scan.results = g_new0 (LspGameRecord *, ids->len + 1);
 
+  parallel_for (ids->len, probe_one, &scan, job->load_index ? load_index_thread : NULL, &scan);
+
+  if (job->load_index && scan.index_error != NULL)
+    {
+      if (!g_error_matches (scan.index_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        g_warning ("Rebuilding the library index: %s", scan.index_error->message);
+      /* Peers may know an old revision of ours; restarting from the clock
+       * keeps library_rev moving forward after the index is lost. */
+      job->rev = (guint64) (g_get_real_time () / G_USEC_PER_SEC);
+      index_dirty = TRUE;
+      g_clear_error (&scan.index_error);
+    }
+
+  parallel_for (ids->len, scan_one, &scan, NULL, NULL);
+  job->n_hashed = (guint) scan.n_hashed;
+  close (games_fd);
+
+  job->new_records = job->only_ids != NULL ? records_table_copy (job->old_records) : records_table_new ();
   for (guint i = 0; i < ids->len; i++)
     {
       const char *id = g_ptr_array_index (ids, i);
       LspGameRecord *old = g_hash_table_lookup (job->old_records, id);
-      LspGameRecord *record;
-      gboolean hashed = FALSE;
 
       if (g_hash_table_contains (job->locked, id))
         {
           if (old != NULL)
             g_hash_table_replace (job->new_records, old->id, lsp_game_record_ref (old));
-          continue;
         }
-
-      record = lsp_scan_game (games_fd, id, old, &job->options, &hashed, cancellable, &error);
-      job->n_hashed += hashed ? 1 : 0;
-      if (record == NULL)
+      else if (scan.results[i] != NULL)
         {
-          if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
-            {
-              close (games_fd);
-              g_task_return_error (task, g_steal_pointer (&error));
-              return;
-            }
-          g_clear_error (&error);
-          g_hash_table_remove (job->new_records, id);
-          continue;
+          LspGameRecord *record = g_steal_pointer (&scan.results[i]);
+          g_hash_table_replace (job->new_records, record->id, record);
         }
-      g_hash_table_replace (job->new_records, record->id, record);
+      else if (scan.errors[i] == NULL || g_error_matches (scan.errors[i], G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+        {
+          g_hash_table_remove (job->new_records, id);
+        }
+      else if (error == NULL)
+        {
+          error = g_steal_pointer (&scan.errors[i]);
+        }
+      g_clear_error (&scan.errors[i]);
+      lsp_game_probe_clear (&scan.probes[i]);
+      g_clear_pointer (&scan.results[i], lsp_game_record_unref);
     }
-  close (games_fd);
+  g_free (scan.probes);
+  g_free (scan.found);
+  g_free (scan.errors);
+  g_free (scan.results);
 
-  /* Compare what peers would see, game by game. */
+  if (error != NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  /* Compare with the index, game by game: only what peers would see moves
+   * library_rev. */
   {
+    gboolean summary_changed = FALSE;
     GHashTableIter iter;
     gpointer value;
 
@@ -372,7 +489,7 @@ scan_worker (GTask        *task,
         LspGameRecord *old = g_hash_table_lookup (job->old_records, record->id);
 
         if (old == NULL || !lsp_game_record_same_summary (old, record))
-          g_ptr_array_add (job->changed, g_strdup (record->id));
+          summary_changed = TRUE;
         if (old == NULL || !lsp_game_record_equal (old, record))
           index_dirty = TRUE;
       }
@@ -383,17 +500,13 @@ scan_worker (GTask        *task,
         LspGameRecord *old = value;
 
         if (!g_hash_table_contains (job->new_records, old->id))
-          {
-            g_ptr_array_add (job->removed, g_strdup (old->id));
-            index_dirty = TRUE;
-          }
+          summary_changed = index_dirty = TRUE;
       }
-  }
-  g_ptr_array_sort (job->changed, compare_strings);
-  g_ptr_array_sort (job->removed, compare_strings);
 
-  if (job->changed->len > 0 || job->removed->len > 0)
-    job->rev++;
+    if (summary_changed)
+      job->rev++;
+  }
+
   job->digest = compute_digest (job->new_records, job->catalog);
 
   if (index_dirty && !lsp_library_index_save (job->index_path, job->rev, job->new_records, &error))
@@ -477,35 +590,45 @@ static void
 apply_scan (LspLibrary *self,
             ScanJob    *job)
 {
-  g_autoptr(GPtrArray) changed = g_ptr_array_new ();
-  g_autoptr(GPtrArray) removed = g_ptr_array_new ();
+  g_autoptr(GPtrArray) changed = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) removed = g_ptr_array_new_with_free_func (g_free);
   gboolean rev_changed = self->rev != job->rev;
   gboolean digest_changed = g_strcmp0 (self->digest, job->digest) != 0;
+  GHashTableIter iter;
+  gpointer value;
 
-  /* An operation that started while the worker ran owns its game now: keep
-   * what we had, and the operation's end rescans it. */
-  for (guint i = 0; i < job->changed->len; i++)
+  /* The worker compared against the index to move library_rev; what the
+   * model and the signal report is the difference from what we show. An
+   * operation that started while the worker ran owns its game now: keep what
+   * we had, and the operation's end rescans it. */
+  g_hash_table_iter_init (&iter, self->records);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
     {
-      const char *id = g_ptr_array_index (job->changed, i);
-      LspGameRecord *old = g_hash_table_lookup (self->records, id);
+      LspGameRecord *old = value;
 
-      if (!g_hash_table_contains (self->operations, id))
-        g_ptr_array_add (changed, (gpointer) id);
-      else if (old != NULL)
+      if (g_hash_table_contains (self->operations, old->id))
         g_hash_table_replace (job->new_records, old->id, lsp_game_record_ref (old));
-      else
-        g_hash_table_remove (job->new_records, id);
+      else if (!g_hash_table_contains (job->new_records, old->id))
+        g_ptr_array_add (removed, g_strdup (old->id));
     }
-  for (guint i = 0; i < job->removed->len; i++)
+
+  g_hash_table_iter_init (&iter, job->new_records);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
     {
-      const char *id = g_ptr_array_index (job->removed, i);
-      LspGameRecord *old = g_hash_table_lookup (self->records, id);
+      LspGameRecord *record = value;
+      LspGameRecord *old = g_hash_table_lookup (self->records, record->id);
 
-      if (!g_hash_table_contains (self->operations, id))
-        g_ptr_array_add (removed, (gpointer) id);
-      else
-        g_hash_table_replace (job->new_records, old->id, lsp_game_record_ref (old));
+      if (g_hash_table_contains (self->operations, record->id))
+        {
+          if (old == NULL)
+            g_hash_table_iter_remove (&iter);
+          continue;
+        }
+      if (old == NULL || !lsp_game_record_same_summary (old, record))
+        g_ptr_array_add (changed, g_strdup (record->id));
     }
+  g_ptr_array_sort (changed, compare_strings);
+  g_ptr_array_sort (removed, compare_strings);
 
   g_clear_pointer (&self->records, g_hash_table_unref);
   self->records = g_steal_pointer (&job->new_records);
@@ -617,7 +740,6 @@ start_scan (LspLibrary *self)
   job->games_path = g_strdup (self->games_path);
   job->index_path = g_strdup (self->index_path);
   job->options.manifest_dir = g_strdup (self->manifest_dir);
-  job->options.recover_transients = !self->loaded;
   job->catalog = g_object_ref (self->catalog);
   job->old_records = records_table_copy (self->records);
   job->locked = string_set_copy (self->operations);

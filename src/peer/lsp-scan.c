@@ -87,7 +87,7 @@ read_fingerprint (int        root_fd,
                   GError   **error)
 {
   g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr(LspSha256) sha = NULL;
+  g_autoptr(GString) buffer = g_string_sized_new (256);
   guint8 digest[LSP_SHA256_LEN];
   char hex[LSP_SHA256_HEX_LEN + 1];
   struct dirent *entry;
@@ -141,13 +141,9 @@ read_fingerprint (int        root_fd,
   closedir (dir);
 
   g_ptr_array_sort (lines, compare_strings);
-  sha = lsp_sha256_new ();
   for (guint i = 0; i < lines->len; i++)
-    {
-      const char *line = g_ptr_array_index (lines, i);
-      lsp_sha256_update (sha, line, strlen (line) + 1);
-    }
-  lsp_sha256_finish (sha, digest);
+    g_string_append_len (buffer, g_ptr_array_index (lines, i), (gssize) strlen (g_ptr_array_index (lines, i)) + 1);
+  lsp_sha256_buffer (buffer->str, buffer->len, digest);
   lsp_sha256_to_hex (digest, hex);
 
   *out_fingerprint = g_strdup (hex);
@@ -187,16 +183,85 @@ cache_manifest (LspManifest *manifest,
   node = lsp_manifest_to_json (manifest);
   data = json_to_string (node, FALSE);
   if (!lsp_fs_mkdir_p (manifest_dir, &error) ||
-      !lsp_fs_write_atomic (path, data, strlen (data), &error))
+      !lsp_fs_write_replace (path, data, strlen (data), &error))
     g_warning ("Could not cache the manifest of %s: %s", lsp_manifest_get_game_id (manifest), error->message);
 }
 
-/* Scans one game root. Returns NULL with G_IO_ERROR_NOT_FOUND when there is
- * no game folder (or it is not a real folder). Problems inside the game are
- * not errors: they are recorded in the record so the user can see them. */
+void
+lsp_game_probe_clear (LspGameProbe *probe)
+{
+  g_clear_pointer (&probe->fingerprint, g_free);
+  g_clear_pointer (&probe->error, g_free);
+}
+
+static int
+open_game_root (int         games_fd,
+                const char *game_id,
+                GError    **error)
+{
+  int root_fd = openat (games_fd, game_id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+  if (root_fd < 0)
+    {
+      int saved_errno = errno;
+
+      /* A symbolic link is not a game folder: following it could share
+       * files from anywhere on the machine. */
+      if (saved_errno == ENOENT || saved_errno == ENOTDIR || saved_errno == ELOOP)
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "No game folder “%s”", game_id);
+      else
+        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                     "Cannot open the game folder: %s", g_strerror (saved_errno));
+    }
+
+  return root_fd;
+}
+
+/* Reads the cheap facts of one game root. Returns FALSE with
+ * G_IO_ERROR_NOT_FOUND when there is no game folder; a folder we cannot
+ * read is a probe with an error, so the user can see it. */
+gboolean
+lsp_scan_probe_game (int            games_fd,
+                     const char    *game_id,
+                     gboolean       recover,
+                     LspGameProbe  *probe,
+                     GError       **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  int root_fd;
+
+  memset (probe, 0, sizeof *probe);
+
+  root_fd = open_game_root (games_fd, game_id, &local_error);
+  if (root_fd < 0)
+    {
+      if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+      probe->error = g_strdup (local_error->message);
+      return TRUE;
+    }
+
+  if (recover)
+    recover_transients (root_fd, game_id);
+
+  if (!read_fingerprint (root_fd, &probe->fingerprint, &probe->downloaded, &probe->installed, &local_error))
+    probe->error = g_strdup (local_error->message);
+
+  close (root_fd);
+  return TRUE;
+}
+
+/* Turns a probe into a record: the cached one when the fingerprint is
+ * unchanged, otherwise a fresh one, walking and hashing a downloaded game.
+ * Problems inside the game are recorded in the record, not returned;
+ * only cancellation is an error. */
 LspGameRecord *
 lsp_scan_game (int                   games_fd,
                const char           *game_id,
+               const LspGameProbe   *probe,
                const LspGameRecord  *cached,
                const LspScanOptions *options,
                gboolean             *out_hashed,
@@ -206,82 +271,61 @@ lsp_scan_game (int                   games_fd,
   g_autoptr(LspGameRecord) record = NULL;
   g_autoptr(LspManifest) manifest = NULL;
   g_autoptr(GError) local_error = NULL;
-  g_autofree char *fingerprint = NULL;
-  gboolean downloaded, installed;
   int root_fd;
 
   *out_hashed = FALSE;
 
-  root_fd = openat (games_fd, game_id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (root_fd < 0)
+  if (cached != NULL && cached->error == NULL && probe->error == NULL &&
+      g_strcmp0 (cached->fingerprint, probe->fingerprint) == 0)
+    return lsp_game_record_ref ((LspGameRecord *) cached);
+
+  record = lsp_game_record_new (game_id);
+  if (probe->error != NULL)
     {
-      int saved_errno = errno;
-
-      if (saved_errno == ENOENT || saved_errno == ENOTDIR || saved_errno == ELOOP)
-        {
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "No game folder “%s”", game_id);
-          return NULL;
-        }
-
-      record = lsp_game_record_new (game_id);
-      record->error = g_strdup_printf ("Cannot open the game folder: %s", g_strerror (saved_errno));
+      record->error = g_strdup (probe->error);
       return g_steal_pointer (&record);
     }
 
-  if (options->recover_transients)
-    recover_transients (root_fd, game_id);
+  record->fingerprint = g_strdup (probe->fingerprint);
+  record->installed = probe->installed;
+  if (!probe->downloaded)
+    return g_steal_pointer (&record);
 
-  if (!read_fingerprint (root_fd, &fingerprint, &downloaded, &installed, &local_error))
+  root_fd = open_game_root (games_fd, game_id, &local_error);
+  if (root_fd < 0)
     {
-      close (root_fd);
-      record = lsp_game_record_new (game_id);
       record->error = g_strdup (local_error->message);
       return g_steal_pointer (&record);
     }
 
-  if (cached != NULL && cached->error == NULL && g_strcmp0 (cached->fingerprint, fingerprint) == 0)
+  record->version = lsp_game_root_read_version (root_fd, &local_error);
+  if (record->version == NULL)
     {
+      record->error = g_strdup (local_error->message);
       close (root_fd);
-      return lsp_game_record_ref ((LspGameRecord *) cached);
+      return g_steal_pointer (&record);
     }
 
-  record = lsp_game_record_new (game_id);
-  record->fingerprint = g_steal_pointer (&fingerprint);
-  record->installed = installed;
-
-  if (downloaded)
-    {
-      record->version = lsp_game_root_read_version (root_fd, &local_error);
-      if (record->version == NULL)
-        {
-          record->error = g_strdup (local_error->message);
-          close (root_fd);
-          return g_steal_pointer (&record);
-        }
-
-      *out_hashed = TRUE;
-      manifest = lsp_manifest_build (root_fd, game_id, record->version, cancellable, &local_error);
-      if (manifest == NULL)
-        {
-          if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-            {
-              close (root_fd);
-              g_propagate_error (error, g_steal_pointer (&local_error));
-              return NULL;
-            }
-          g_clear_pointer (&record->version, g_free);
-          record->error = g_strdup (local_error->message);
-          close (root_fd);
-          return g_steal_pointer (&record);
-        }
-
-      record->downloaded = TRUE;
-      record->size = lsp_manifest_get_total_size (manifest);
-      record->manifest_hash = g_strdup (lsp_manifest_get_hash (manifest));
-      if (options->manifest_dir != NULL)
-        cache_manifest (manifest, options->manifest_dir);
-    }
-
+  *out_hashed = TRUE;
+  manifest = lsp_manifest_build (root_fd, game_id, record->version, cancellable, &local_error);
   close (root_fd);
+  if (manifest == NULL)
+    {
+      if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return NULL;
+        }
+      g_clear_pointer (&record->version, g_free);
+      record->error = g_strdup (local_error->message);
+      return g_steal_pointer (&record);
+    }
+
+  record->downloaded = TRUE;
+  record->size = lsp_manifest_get_total_size (manifest);
+  record->manifest_hash = g_strdup (lsp_manifest_get_hash (manifest));
+  if (options->manifest_dir != NULL)
+    cache_manifest (manifest, options->manifest_dir);
+
   return g_steal_pointer (&record);
 }

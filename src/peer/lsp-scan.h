@@ -24,9 +24,17 @@ struct _LspGameRecord
 
 typedef struct
 {
-  gboolean recover_transients;  /* sweep .version.ini.tmp/.discarded first */
   char    *manifest_dir;        /* where built manifests are cached, or NULL */
 } LspScanOptions;
+
+/* The cheap facts about a game root, read without walking it. */
+typedef struct
+{
+  char     *fingerprint;  /* hex SHA-256 of the root-level facts, or NULL */
+  gboolean  downloaded;
+  gboolean  installed;
+  char     *error;        /* why the root could not be read, or NULL */
+} LspGameProbe;
 
 LspGameRecord *lsp_game_record_new          (const char           *id);
 LspGameRecord *lsp_game_record_ref          (LspGameRecord        *record);
@@ -36,8 +44,15 @@ gboolean       lsp_game_record_same_summary (const LspGameRecord  *a,
 gboolean       lsp_game_record_equal        (const LspGameRecord  *a,
                                              const LspGameRecord  *b);
 
+gboolean       lsp_scan_probe_game          (int                   games_fd,
+                                             const char           *game_id,
+                                             gboolean              recover_transients,
+                                             LspGameProbe         *probe,
+                                             GError              **error);
+void           lsp_game_probe_clear         (LspGameProbe         *probe);
 LspGameRecord *lsp_scan_game                (int                   games_fd,
                                              const char           *game_id,
+                                             const LspGameProbe   *probe,
                                              const LspGameRecord  *cached,
                                              const LspScanOptions *options,
                                              gboolean             *out_hashed,
