@@ -218,9 +218,16 @@ fixture_open (Fixture *fixture)
   fixture->installer = lsp_installer_new (fixture->library, fixture->launcher);
 }
 
+/* A rescan queued by the last operation must not outlive the folder. */
 static void
 fixture_close (Fixture *fixture)
 {
+  if (fixture->library != NULL)
+    {
+      while (lsp_library_get_scanning (fixture->library))
+        g_main_context_iteration (NULL, TRUE);
+      g_object_run_dispose (G_OBJECT (fixture->library));
+    }
   g_clear_object (&fixture->installer);
   g_clear_object (&fixture->launcher);
   g_clear_object (&fixture->library);
