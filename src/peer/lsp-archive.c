@@ -17,7 +17,7 @@
 #include "lsp-error.h"
 #include "lsp-game-root.h"
 
-#define READ_BLOCK_SIZE      (1024 * 1024)
+#define READ_BLOCK_SIZE      (64 * 1024)
 #define PROGRESS_EVERY_BYTES (8 * 1024 * 1024)
 
 struct _LspExtractor
