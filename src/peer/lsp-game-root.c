@@ -90,6 +90,7 @@ lsp_game_child_is_reserved (const char *name)
     LSP_LOCAL_INSTALLING_DIR,
     LSP_LOCAL_BACKUP_DIR,
     LSP_INTENT_FILE,
+    LSP_INTENT_TMP_FILE,
     LSP_SOFTLAN_MARKER,
     LSP_SYNC_DIR,
   };

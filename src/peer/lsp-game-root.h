@@ -15,6 +15,7 @@ G_BEGIN_DECLS
 #define LSP_LOCAL_BACKUP_DIR        ".local.backup"
 #define LSP_OWNED_MARKER            ".lanspread_owned"
 #define LSP_INTENT_FILE             ".lanspread.json"
+#define LSP_INTENT_TMP_FILE         ".lanspread.json.tmp"
 #define LSP_SOFTLAN_MARKER          ".softlan_game_installed"
 #define LSP_SYNC_DIR                ".sync"
 #define LSP_ARCHIVE_SUFFIX          ".eti"

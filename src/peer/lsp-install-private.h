@@ -8,7 +8,6 @@
 
 G_BEGIN_DECLS
 
-#define LSP_INTENT_TMP_FILE  ".lanspread.json.tmp"
 #define LSP_OWNED_TMP_FILE   ".lanspread_owned.tmp"
 /* A player's copy of a file the new version also ships is kept under this suffix. */
 #define LSP_PLAYER_COPY_SUFFIX ".lanspread-old"

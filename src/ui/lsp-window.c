@@ -4,6 +4,8 @@
 
 #include "lsp-window.h"
 
+#include "lsp-install-recovery.h"
+
 #include <glib/gi18n.h>
 
 struct _LspWindow
@@ -111,6 +113,25 @@ on_library_loaded (GObject      *object,
   update_view (self);
 }
 
+/* Interrupted installs, updates and uninstalls are settled before the
+ * library's first scan looks at the folder. */
+static void
+on_recovered (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(LspWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!lsp_install_recover_games_folder_finish (result, &error))
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+      g_warning ("Could not recover interrupted operations: %s", error->message);
+    }
+  lsp_library_load_async (self->library, self->cancellable, on_library_loaded, g_object_ref (self));
+}
+
 static void
 show_folder_hint (LspWindow *self,
                   GFile     *games_dir)
@@ -184,7 +205,7 @@ lsp_window_new (LspApplication *application,
   g_object_bind_property (self->library, "scanning", self->scan_spinner, "spinning", G_BINDING_SYNC_CREATE);
   gtk_list_box_bind_model (self->games_list, G_LIST_MODEL (self->library), create_game_row, NULL, NULL);
   g_signal_connect_object (self->library, "items-changed", G_CALLBACK (on_items_changed), self, 0);
-  lsp_library_load_async (self->library, self->cancellable, on_library_loaded, g_object_ref (self));
+  lsp_install_recover_games_folder_async (games_dir, self->cancellable, on_recovered, g_object_ref (self));
 
   return self;
 }
