@@ -83,6 +83,8 @@ peer_expect (Peer       *peer,
       g_assert_true (json_object_has_member (object, "event"));
       if (strcmp (json_object_get_string_member (object, "event"), name) == 0)
         return json_object_ref (object);
+      if (strcmp (json_object_get_string_member (object, "event"), "error") == 0)
+        g_error ("waiting for “%s”, the peer answered: %s", name, line);
     }
 }
 

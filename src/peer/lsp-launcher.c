@@ -203,7 +203,7 @@ lsp_launcher_play (LspLauncher  *self,
   g_autofree char *games_path = NULL;
   g_autofree char *local_path = NULL;
   g_auto(GStrv) argv = NULL;
-  LspLocalGame *game;
+  const char *identifier;
   WaitData *data;
   Process *process;
   int out_fd;
@@ -219,12 +219,13 @@ lsp_launcher_play (LspLauncher  *self,
     return set_error (error, LSP_ERROR_BUSY,
                       "%s cannot start while it is being installed, updated or removed; wait for that to finish.",
                       game_id);
-  game = lsp_library_lookup (self->library, game_id);
-  if (game == NULL || !lsp_local_game_get_installed (game))
-    return set_error (error, LSP_ERROR_INVALID_ARGUMENT, "%s is not installed; install it first.", game_id);
 
+  /* The folder, not the library's last scan, says whether it is installed:
+   * the rescan after an install may still be on its way. */
   games_path = g_file_get_path (lsp_library_get_games_dir (self->library));
   local_path = g_build_filename (games_path, game_id, LSP_LOCAL_DIR, NULL);
+  if (!g_file_test (local_path, G_FILE_TEST_IS_DIR))
+    return set_error (error, LSP_ERROR_INVALID_ARGUMENT, "%s is not installed; install it first.", game_id);
   if ((argv = build_argv (self, game_id, local_path, error)) == NULL)
     return FALSE;
 
@@ -244,7 +245,9 @@ lsp_launcher_play (LspLauncher  *self,
 
   process = g_new0 (Process, 1);
   process->subprocess = g_object_ref (subprocess);
-  process->pid = (GPid) g_ascii_strtoll (g_subprocess_get_identifier (subprocess), NULL, 10);
+  /* NULL once the game has already exited; the wait below still reports it. */
+  identifier = g_subprocess_get_identifier (subprocess);
+  process->pid = identifier != NULL ? (GPid) g_ascii_strtoll (identifier, NULL, 10) : 0;
   g_hash_table_insert (self->processes, g_strdup (game_id), process);
 
   data = g_new0 (WaitData, 1);
@@ -263,7 +266,8 @@ on_kill_timeout (gpointer user_data)
   Process *process = user_data;
 
   process->kill_id = 0;
-  kill (-process->pid, SIGKILL);
+  if (process->pid > 0)
+    kill (-process->pid, SIGKILL);
   g_subprocess_force_exit (process->subprocess);
   return G_SOURCE_REMOVE;
 }
