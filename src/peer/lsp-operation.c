@@ -13,6 +13,8 @@ struct _LspOperation
   char             *game_id;
   LspOperationKind  kind;
   GCancellable     *cancellable;
+  GCancellable     *caller_cancellable;
+  gulong            caller_handler;
   guint64           bytes_done;
   guint64           bytes_total;
   guint64           entries_done;
@@ -60,6 +62,10 @@ lsp_operation_dispose (GObject *object)
 {
   LspOperation *self = LSP_OPERATION (object);
 
+  if (self->caller_cancellable != NULL)
+    g_cancellable_disconnect (self->caller_cancellable, self->caller_handler);
+  self->caller_handler = 0;
+  g_clear_object (&self->caller_cancellable);
   g_clear_object (&self->cancellable);
 
   G_OBJECT_CLASS (lsp_operation_parent_class)->dispose (object);
@@ -144,6 +150,13 @@ lsp_operation_init (LspOperation *self)
 {
 }
 
+static void
+on_caller_cancelled (GCancellable *caller,
+                     GCancellable *own)
+{
+  g_cancellable_cancel (own);
+}
+
 LspOperation *
 _lsp_operation_new (const char       *game_id,
                     LspOperationKind  kind,
@@ -153,7 +166,15 @@ _lsp_operation_new (const char       *game_id,
 
   self->game_id = g_strdup (game_id);
   self->kind = kind;
-  self->cancellable = cancellable != NULL ? g_object_ref (cancellable) : g_cancellable_new ();
+  /* Its own cancellable, following the caller's: cancelling one operation
+   * must not cancel others started with the same cancellable. */
+  self->cancellable = g_cancellable_new ();
+  if (cancellable != NULL)
+    {
+      self->caller_cancellable = g_object_ref (cancellable);
+      self->caller_handler = g_cancellable_connect (cancellable, G_CALLBACK (on_caller_cancelled),
+                                                    g_object_ref (self->cancellable), g_object_unref);
+    }
   self->active = TRUE;
   return self;
 }
