@@ -478,7 +478,7 @@ write_file (LspExtractor          *self,
   if (close (fd) != 0)
     return set_write_error (error, errno, archive_path, path);
 
-  record = g_new (LspExtractedFile, 1);
+  record = g_new0 (LspExtractedFile, 1);
   record->size = end;
   record->mtime = (gint64) archive_entry_mtime (entry);
   g_hash_table_replace (self->files, g_strdup (path), record);
@@ -552,6 +552,8 @@ extract_entry (LspExtractor          *self,
   path = normalize_entry_path (raw);
   if (path[0] == '\0')
     return TRUE;
+  if (!g_utf8_validate (path, -1, NULL))
+    return set_unsafe_error (error, archive_path, raw, "has a name that is not valid UTF-8");
   if (!lsp_relative_path_is_safe (path))
     return set_unsafe_error (error, archive_path, raw,
                              "is an absolute path or leaves the game folder through “..”");
@@ -612,6 +614,14 @@ extract_entry (LspExtractor          *self,
         if (symlinkat (target, parent_fd, base) != 0)
           return set_write_error (error, errno, archive_path, path);
         g_ptr_array_add (self->links, g_strdup (path));
+        {
+          LspExtractedFile *record = g_new0 (LspExtractedFile, 1);
+
+          record->size = strlen (target);
+          record->mtime = (gint64) archive_entry_mtime (entry);
+          record->is_link = TRUE;
+          g_hash_table_replace (self->files, g_strdup (path), record);
+        }
         return TRUE;
       }
 

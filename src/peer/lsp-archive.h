@@ -5,12 +5,13 @@
 
 G_BEGIN_DECLS
 
-/* What extraction wrote for one regular file; an update compares it with
- * the file on disk to tell shipped files from the player's. */
+/* What extraction wrote for one file or symbolic link; an update compares
+ * it with what is on disk to tell shipped files from the player's. */
 typedef struct
 {
-  guint64 size;
-  gint64  mtime;
+  guint64  size;     /* a link's: the length of its target */
+  gint64   mtime;
+  gboolean is_link;
 } LspExtractedFile;
 
 typedef struct _LspExtractor LspExtractor;

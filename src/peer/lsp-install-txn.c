@@ -355,8 +355,8 @@ owned_marker_write (int          dir_fd,
       while (g_hash_table_iter_next (&iter, &key, &value))
         {
           const LspExtractedFile *file = value;
-          g_string_append_printf (text, "f %" G_GUINT64_FORMAT " %" G_GINT64_FORMAT " %s\n",
-                                  file->size, file->mtime, (const char *) key);
+          g_string_append_printf (text, "%c %" G_GUINT64_FORMAT " %" G_GINT64_FORMAT " %s\n",
+                                  file->is_link ? 'l' : 'f', file->size, file->mtime, (const char *) key);
         }
     }
 
@@ -392,12 +392,13 @@ _lsp_owned_marker_read (int    dir_fd,
           g_free (*out_version);
           *out_version = g_strdup (line + strlen ("version "));
         }
-      else if (g_str_has_prefix (line, "f "))
+      else if (g_str_has_prefix (line, "f ") || g_str_has_prefix (line, "l "))
         {
-          LspExtractedFile file;
+          LspExtractedFile file = { 0 };
           char *end;
           const char *path;
 
+          file.is_link = line[0] == 'l';
           file.size = g_ascii_strtoull (line + 2, &end, 10);
           if (*end != ' ')
             continue;
@@ -788,8 +789,13 @@ carry_player_files (Txn         *txn,
         {
           const LspExtractedFile *shipped = g_hash_table_lookup (old_files, path);
 
-          if (shipped != NULL && S_ISREG (st.st_mode) &&
+          /* Links keep the mtime of their creation, so a shipped link is
+           * recognised by its kind and the length of its target. */
+          if (shipped != NULL && !shipped->is_link && S_ISREG (st.st_mode) &&
               (guint64) st.st_size == shipped->size && (gint64) st.st_mtim.tv_sec == shipped->mtime)
+            continue;
+          if (shipped != NULL && shipped->is_link && S_ISLNK (st.st_mode) &&
+              (guint64) st.st_size == shipped->size)
             continue;
         }
       else if (clash)
