@@ -294,6 +294,40 @@ test_stop_running_game (Peer          *peer,
 }
 
 static void
+test_update_keeps_saves (Peer          *peer,
+                         gconstpointer  data)
+{
+  const LspTestEntry v2[] = {
+    { "bin/" GAME, 'f', "#!/bin/sh\nexit 0\n", 0755 },
+    { "data/three.dat", 'f', "three", 0 },
+  };
+  g_autofree char *save = g_build_filename (peer->games, GAME, "local", "saves", "slot1.sav", NULL);
+  g_autofree char *a_path = g_build_filename (peer->games, GAME, "a.eti", NULL);
+  g_autofree char *b_path = g_build_filename (peer->games, GAME, "b.eti", NULL);
+  g_autofree char *version = g_build_filename (peer->games, GAME, LSP_VERSION_FILE, NULL);
+  g_autofree char *contents = NULL;
+
+  peer_start (peer, NULL);
+  peer_expect_ok (peer, "ready");
+  peer_send (peer, "install " GAME);
+  peer_expect_ok (peer, "operation-done");
+  lsp_test_write_file (save, "precious", -1);
+
+  /* A newer version arrives (as a download would leave it). */
+  g_unlink (b_path);
+  lsp_test_write_archive (a_path, "7z", v2, G_N_ELEMENTS (v2));
+  lsp_test_write_file (version, "2.0", -1);
+
+  peer_send (peer, "update " GAME);
+  peer_expect_ok (peer, "operation-done");
+  g_assert_true (game_file_exists (peer, "local/data/three.dat"));
+  g_assert_false (game_file_exists (peer, "local/data/one.dat"));
+  g_assert_true (g_file_get_contents (save, &contents, NULL, NULL));
+  g_assert_cmpstr (contents, ==, "precious");
+  peer_quit (peer);
+}
+
+static void
 test_eof_quits (Peer          *peer,
                 gconstpointer  data)
 {
@@ -352,6 +386,7 @@ main (int    argc,
 
   g_test_add ("/cli/serve/install-play-uninstall", Peer, NULL, setup, test_install_play_uninstall, teardown);
   g_test_add ("/cli/serve/stop-running-game", Peer, NULL, setup, test_stop_running_game, teardown);
+  g_test_add ("/cli/serve/update-keeps-saves", Peer, NULL, setup, test_update_keeps_saves, teardown);
   g_test_add ("/cli/serve/eof-quits", Peer, NULL, setup, test_eof_quits, teardown);
   g_test_add ("/cli/serve/crash/install-after-extract", Peer, "install:after-extract",
               setup, test_crash_then_recover, teardown);
