@@ -384,6 +384,8 @@ test_install_format (Fixture       *fixture,
   g_assert_true (lsp_test_wait_until (game_installed, fixture, 20000));
   game = lsp_library_lookup (fixture->library, GAME);
   g_assert_true (lsp_local_game_get_downloaded (game));
+  /* Installing touched no payload: the archives were hashed once, at load. */
+  g_assert_cmpuint (lsp_library_get_n_games_hashed (fixture->library), ==, 1);
 }
 
 static void

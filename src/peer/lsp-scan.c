@@ -76,9 +76,9 @@ compare_strings (gconstpointer a,
 }
 
 /* The cheap per-game fingerprint: one line per root-level entry that is not
- * user-owned install state (name, type, size, mtime), with version.ini and
- * the presence of local/ among them. Only a changed fingerprint makes us
- * walk and hash the game. */
+ * user-owned install state (name, type, size, mtime), with version.ini among
+ * them; the presence of local/ is read alongside. Only a changed fingerprint
+ * makes us walk and hash the game. */
 static gboolean
 read_fingerprint (int        root_fd,
                   char     **out_fingerprint,
@@ -127,9 +127,10 @@ read_fingerprint (int        root_fd,
         *out_downloaded = S_ISREG (st.st_mode);
       if (strcmp (name, LSP_LOCAL_DIR) == 0)
         {
+          /* Only its presence counts, and outside the fingerprint: installing
+           * or uninstalling changes nothing in the payload, so it must not
+           * cost a rehash. Its contents belong to the player. */
           *out_installed = S_ISDIR (st.st_mode);
-          /* Only its presence counts: its contents belong to the player. */
-          g_ptr_array_add (lines, g_strdup_printf ("%s\t%d", name, *out_installed));
           continue;
         }
 
@@ -277,7 +278,19 @@ lsp_scan_game (int                   games_fd,
 
   if (cached != NULL && cached->error == NULL && probe->error == NULL &&
       g_strcmp0 (cached->fingerprint, probe->fingerprint) == 0)
-    return lsp_game_record_ref ((LspGameRecord *) cached);
+    {
+      if (cached->installed == probe->installed)
+        return lsp_game_record_ref ((LspGameRecord *) cached);
+
+      record = lsp_game_record_new (game_id);
+      record->fingerprint = g_strdup (cached->fingerprint);
+      record->downloaded = cached->downloaded;
+      record->installed = probe->installed;
+      record->version = g_strdup (cached->version);
+      record->size = cached->size;
+      record->manifest_hash = g_strdup (cached->manifest_hash);
+      return g_steal_pointer (&record);
+    }
 
   record = lsp_game_record_new (game_id);
   if (probe->error != NULL)
