@@ -341,6 +341,19 @@ test_eof_quits (Peer          *peer,
   g_assert_no_error (error);
 }
 
+static void
+test_sigterm_quits (Peer          *peer,
+                    gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+
+  peer_start (peer, NULL);
+  peer_expect_ok (peer, "ready");
+  g_subprocess_send_signal (peer->process, SIGTERM);
+  g_subprocess_wait_check (peer->process, NULL, &error);
+  g_assert_no_error (error);
+}
+
 /* The peer dies at a step of an install; the next start recovers before
  * its first scan, so the library it reports is consistent. */
 static void
@@ -387,6 +400,7 @@ main (int    argc,
   g_test_add ("/cli/serve/install-play-uninstall", Peer, NULL, setup, test_install_play_uninstall, teardown);
   g_test_add ("/cli/serve/stop-running-game", Peer, NULL, setup, test_stop_running_game, teardown);
   g_test_add ("/cli/serve/update-keeps-saves", Peer, NULL, setup, test_update_keeps_saves, teardown);
+  g_test_add ("/cli/serve/sigterm-quits", Peer, NULL, setup, test_sigterm_quits, teardown);
   g_test_add ("/cli/serve/eof-quits", Peer, NULL, setup, test_eof_quits, teardown);
   g_test_add ("/cli/serve/crash/install-after-extract", Peer, "install:after-extract",
               setup, test_crash_then_recover, teardown);

@@ -388,6 +388,25 @@ test_install_format (Fixture       *fixture,
   g_assert_cmpuint (lsp_library_get_n_games_hashed (fixture->library), ==, 1);
 }
 
+/* Archives made by Windows tools may separate folders with backslashes
+ * (libarchive already converts them in zip files, not in tar). */
+static void
+test_install_windows_paths (Fixture       *fixture,
+                            gconstpointer  data)
+{
+  const LspTestEntry entries[] = {
+    { "Game\\Data\\level.dat", 'f', "level", 0 },
+    { "Game\\game.exe", 'f', "MZ", 0 },
+  };
+  g_autofree char *path = game_path (fixture, "a.eti");
+
+  lsp_test_write_archive (path, "tar", entries, G_N_ELEMENTS (entries));
+  write_game_file (fixture, LSP_VERSION_FILE, "1.0");
+  run_ok (fixture, LSP_OPERATION_INSTALL);
+  assert_game_file (fixture, "local/Game/Data/level.dat", "level");
+  assert_game_file (fixture, "local/Game/game.exe", "MZ");
+}
+
 static void
 test_install_twice_refused (Fixture       *fixture,
                             gconstpointer  data)
@@ -1123,6 +1142,7 @@ main (int    argc,
       g_autofree char *path = g_strdup_printf ("/install/install/%s", formats[i]);
       ADD (path, formats[i], test_install_format);
     }
+  ADD ("/install/install/windows-paths", NULL, test_install_windows_paths);
   ADD ("/install/install/twice-refused", NULL, test_install_twice_refused);
   ADD ("/install/install/not-downloaded", NULL, test_install_not_downloaded);
   ADD ("/install/install/cancel", NULL, test_install_cancel);

@@ -34,6 +34,7 @@ typedef struct
   guint             pending;   /* install/update/uninstall not yet finished */
   gboolean          quitting;
   gboolean          stopping;
+  gboolean          reading;
   int               exit_code;
 } Serve;
 
@@ -443,6 +444,7 @@ on_line (GObject      *object,
   g_autofree char *line = NULL;
   gsize length;
 
+  serve->reading = FALSE;
   line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (object), result, &length, &error);
   if (line == NULL)
     {
@@ -471,6 +473,7 @@ on_line (GObject      *object,
 static void
 read_next_line (Serve *serve)
 {
+  serve->reading = TRUE;
   g_data_input_stream_read_line_async (serve->input, G_PRIORITY_DEFAULT, serve->cancellable, on_line, serve);
 }
 
@@ -721,6 +724,10 @@ lsp_cli_serve (int    argc,
 
   lsp_install_recover_games_folder_async (serve.games_dir, NULL, on_recovered, &serve);
   g_main_loop_run (serve.loop);
+
+  /* A read cancelled by a signal-driven quit still owes its callback. */
+  while (serve.reading)
+    g_main_context_iteration (NULL, TRUE);
 
   g_source_remove (sigint_id);
   g_source_remove (sigterm_id);

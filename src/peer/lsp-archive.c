@@ -236,11 +236,14 @@ report_progress (LspExtractor *self)
     self->progress_func (self->bytes, self->entries, self->progress_data);
 }
 
-/* "./a/b/" → "a/b"; absolute paths are left alone so the safety check
- * rejects them. Returns an empty string for the archive's root itself. */
+/* "./a/b/" → "a/b", and "a\\b" → "a/b" (archives made by Windows tools);
+ * absolute paths are left alone so the safety check rejects them. Returns an
+ * empty string for the archive's root itself. */
 static char *
-normalize_entry_path (const char *raw)
+normalize_entry_path (const char *raw_path)
 {
+  g_autofree char *copy = g_strdelimit (g_strdup (raw_path), "\\", '/');
+  const char *raw = copy;
   gsize len;
 
   while (raw[0] == '.' && raw[1] == '/')

@@ -173,12 +173,15 @@ lsp_install_recover_games_folder (const char    *games_path,
 {
   struct dirent *entry;
   DIR *dir;
-  int games_fd;
+  int games_fd, list_fd;
 
   games_fd = open (games_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (games_fd < 0 || (dir = fdopendir (dup (games_fd))) == NULL)
+  list_fd = games_fd >= 0 ? dup (games_fd) : -1;
+  if (list_fd < 0 || (dir = fdopendir (list_fd)) == NULL)
     {
       int saved_errno = errno;
+      if (list_fd >= 0)
+        close (list_fd);
       if (games_fd >= 0)
         close (games_fd);
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
