@@ -4,18 +4,18 @@
 
 #include "lsp-cli.h"
 
+#include "lsp-catalog.h"
+#include "lsp-install-recovery.h"
+#include "lsp-installer.h"
+#include "lsp-launcher.h"
+#include "lsp-library.h"
+
 #include <gio/gunixinputstream.h>
 #include <glib-unix.h>
 #include <json-glib/json-glib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-
-#include "lsp-catalog.h"
-#include "lsp-install-recovery.h"
-#include "lsp-installer.h"
-#include "lsp-launcher.h"
-#include "lsp-library.h"
 
 /* The headless peer's command loop: one command per line on stdin, one JSON
  * object per line on stdout, everything on the main loop. */

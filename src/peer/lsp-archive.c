@@ -4,6 +4,9 @@
 
 #include "lsp-archive.h"
 
+#include "lsp-error.h"
+#include "lsp-game-root.h"
+
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
@@ -13,9 +16,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include "lsp-error.h"
-#include "lsp-game-root.h"
 
 #define READ_BLOCK_SIZE      (64 * 1024)
 #define PROGRESS_EVERY_BYTES (8 * 1024 * 1024)
@@ -236,7 +236,7 @@ report_progress (LspExtractor *self)
     self->progress_func (self->bytes, self->entries, self->progress_data);
 }
 
-/* "./a/b/" → "a/b", and "a\\b" → "a/b" (archives made by Windows tools);
+/* "./a/b/" → "a/b", and "a\b" → "a/b" (archives made by Windows tools);
  * absolute paths are left alone so the safety check rejects them. Returns an
  * empty string for the archive's root itself. */
 static char *

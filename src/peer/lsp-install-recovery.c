@@ -4,6 +4,9 @@
 
 #include "lsp-install-recovery.h"
 
+#include "lsp-game-root.h"
+#include "lsp-install-private.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,9 +14,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include "lsp-game-root.h"
-#include "lsp-install-private.h"
 
 static gboolean
 is_present (int         root_fd,

@@ -4,21 +4,22 @@
 
 #include "lsp-install-private.h"
 
+#include "lsp-archive.h"
+#include "lsp-error.h"
+#include "lsp-fs.h"
+#include "lsp-game-root.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <json-glib/json-glib.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
-
-#include "lsp-archive.h"
-#include "lsp-error.h"
-#include "lsp-fs.h"
-#include "lsp-game-root.h"
 
 #define MARKER_HEADER   "lanspread-owned 1"
 #define MARKER_MAX_SIZE (256 * 1024 * 1024)

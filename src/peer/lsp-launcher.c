@@ -4,13 +4,13 @@
 
 #include "lsp-launcher.h"
 
+#include "lsp-error.h"
+#include "lsp-game-root.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
-
-#include "lsp-error.h"
-#include "lsp-game-root.h"
 
 /* A game gets this long to quit after Stop before it is killed. */
 #define STOP_GRACE_SECONDS 5
