@@ -761,6 +761,34 @@ test_disk_full_rlimit (Fixture       *fixture,
   g_assert_true (exists (fixture, "local/data/file2.bin"));
 }
 
+/* An update that runs out of space puts the previous install back, with
+ * the player's files. */
+static void
+test_update_disk_full (Fixture       *fixture,
+                       gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  struct rlimit saved, limit;
+
+  make_v1 (fixture, "tar");
+  run_ok (fixture, LSP_OPERATION_INSTALL);
+  add_player_files (fixture);
+  write_big_game (fixture, "tar", 1024 * 1024, 3);
+
+  g_assert_cmpint (getrlimit (RLIMIT_FSIZE, &saved), ==, 0);
+  signal (SIGXFSZ, SIG_IGN);
+  limit = saved;
+  limit.rlim_cur = 512 * 1024;
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &limit), ==, 0);
+  g_assert_false (run_operation (fixture, LSP_OPERATION_UPDATE, NULL, &error));
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &saved), ==, 0);
+
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
+  assert_v1_installed (fixture);
+  assert_player_files_kept (fixture, FALSE);
+  assert_settled (fixture);
+}
+
 /* ---- recovery --------------------------------------------------------- */
 
 static void
@@ -1159,6 +1187,7 @@ main (int    argc,
   ADD ("/install/reject/unreadable", NULL, test_unreadable_archive);
   ADD ("/install/disk-full/tmpfs", NULL, test_disk_full);
   ADD ("/install/disk-full/rlimit", NULL, test_disk_full_rlimit);
+  ADD ("/install/disk-full/update", NULL, test_update_disk_full);
   ADD ("/install/recovery/markerless-left-alone", NULL, test_recovery_markerless_left_alone);
   ADD ("/install/recovery/owned-with-intent-none", NULL, test_recovery_owned_with_intent_none);
   ADD ("/install/recovery/intent-proves-ownership", NULL, test_recovery_intent_proves_ownership);
