@@ -535,6 +535,7 @@ test_bad_frames (void)
     { "{\"type\": \"Ping\"\0}", 17, "NUL byte" },
     { "{\"type\": \"\xff\xfe\"}", 14, "not valid UTF-8" },
     { "{}", 1, "too short" },
+    { "{\"type\": \"Hello\", \"peer_id\": \"ab\\u0000cd\"}", 42, "escaped NUL" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -751,6 +752,16 @@ test_delta_size_limit (void)
   parsed = lsp_message_new_from_json (snapshot_node, &error);
   g_assert_null (parsed);
   g_assert_nonnull (strstr (error->message, "LibrarySnapshot: field “games” has 10001 entries, more than 10000"));
+  g_clear_error (&error);
+
+  /* Whatever the other side would reject, we do not send. */
+  {
+    g_autoptr(GBytes) frame = lsp_message_encode (snapshot, LSP_PROTO_MAX_FRAME, &error);
+
+    g_assert_null (frame);
+    g_assert_error (error, LSP_ERROR, LSP_ERROR_INVALID_ARGUMENT);
+    g_assert_nonnull (strstr (error->message, "Refusing to send an invalid message: LibrarySnapshot: field “games”"));
+  }
 }
 
 static void

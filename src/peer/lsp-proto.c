@@ -1144,9 +1144,9 @@ lsp_message_to_json (LspMessage *self)
   return json_builder_get_root (builder);
 }
 
-/* A whole frame: the 4-byte length, then the JSON. Fails when the message
- * does not fit in max_frame, so a peer never sends what the other side
- * must reject. */
+/* A whole frame: the 4-byte length, then the JSON. The message goes
+ * through the same checks as a received one, and must fit in max_frame,
+ * so a peer never sends what the other side must reject. */
 GBytes *
 lsp_message_encode (LspMessage  *self,
                     gsize        max_frame,
@@ -1154,6 +1154,8 @@ lsp_message_encode (LspMessage  *self,
 {
   g_autoptr(JsonNode) node = NULL;
   g_autoptr(JsonGenerator) generator = NULL;
+  g_autoptr(LspMessage) check = NULL;
+  g_autoptr(GError) local_error = NULL;
   g_autofree char *json = NULL;
   gsize length;
 
@@ -1161,6 +1163,13 @@ lsp_message_encode (LspMessage  *self,
   g_return_val_if_fail (max_frame <= G_MAXUINT32, NULL);
 
   node = lsp_message_to_json (self);
+  check = lsp_message_new_from_json (node, &local_error);
+  if (check == NULL)
+    {
+      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_ARGUMENT,
+                   "Refusing to send an invalid message: %s", local_error->message);
+      return NULL;
+    }
   generator = json_generator_new ();
   json_generator_set_root (generator, node);
   json = json_generator_to_data (generator, &length);
@@ -1182,11 +1191,14 @@ typedef enum {
   SHAPE_OK,
   SHAPE_TOO_DEEP,
   SHAPE_TRAILING,
+  SHAPE_ESCAPED_NUL,
 } Shape;
 
 /* json-glib's parser recurses once per nesting level, so a frame of
  * brackets would exhaust the stack: depth is checked before parsing. It
- * also accepts text after the top-level value, which PROTOCOL.md forbids. */
+ * also accepts text after the top-level value, which PROTOCOL.md forbids,
+ * and turns "\u0000" into a NUL that would silently cut a C string short
+ * after validation saw only its first part. */
 static Shape
 check_shape (const guint8 *payload,
              gsize         length,
@@ -1202,7 +1214,11 @@ check_shape (const guint8 *payload,
       if (in_string)
         {
           if (escaped)
-            escaped = FALSE;
+            {
+              escaped = FALSE;
+              if (c == 'u' && length - i > 4 && memcmp (payload + i + 1, "0000", 4) == 0)
+                return SHAPE_ESCAPED_NUL;
+            }
           else if (c == '\\')
             escaped = TRUE;
           else if (c == '"')
@@ -1267,6 +1283,10 @@ lsp_proto_parse_payload (const guint8  *payload,
     case SHAPE_TRAILING:
       g_set_error_literal (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
                            "Frame is not valid JSON: text follows the top-level value");
+      return NULL;
+    case SHAPE_ESCAPED_NUL:
+      g_set_error_literal (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
+                           "Frame contains an escaped NUL character (\\u0000)");
       return NULL;
     case SHAPE_OK:
     default:
