@@ -606,7 +606,6 @@ read_game_summary (const char  *message,
                    GError     **error)
 {
   g_autoptr(LspGameSummary) summary = g_new0 (LspGameSummary, 1);
-  g_autofree char *availability = NULL;
   Reader r = { message, prefix, NULL, error };
   JsonNode *avail_node;
   guint i;
