@@ -343,6 +343,73 @@ test_ignores_invalid_service (void)
   events_clear (&events);
 }
 
+typedef struct
+{
+  Events     *events;
+  const char *peer_id;
+  const char *service_name;
+} WaitService;
+
+static gboolean
+found_through (gpointer data)
+{
+  WaitService *wait = data;
+  LspDiscoveredPeer *peer = g_hash_table_lookup (wait->events->found, wait->peer_id);
+
+  return peer != NULL && g_strcmp0 (peer->service_name, wait->service_name) == 0;
+}
+
+/* One peer behind two services (a stale name next to a new one, or two
+ * interfaces) is still one peer, lost only with its last service. */
+static void
+test_one_peer_two_services (void)
+{
+  g_autofree char *id = random_peer_id ();
+  g_autofree char *hostname = g_strdup_printf ("lsp-test-%08x", g_random_int ());
+  g_autofree char *other_id = random_peer_id ();
+  g_autofree char *other_txt = g_strdup_printf ("peer_id=%s", other_id);
+  guint32 tag = g_random_int ();
+  g_autofree char *name_a = g_strdup_printf ("lsp-dup-%08x-a", tag);
+  g_autofree char *name_b = g_strdup_printf ("lsp-dup-%08x-b", tag);
+  const char * const txt[] = { other_txt, "proto_ver=1", "library_rev=3", "hostname=twin", NULL };
+  g_autoptr(LspDiscovery) discovery = NULL;
+  RawService *a, *b;
+  Events events;
+  WaitService wait;
+  Wait lost;
+  guint n_found;
+
+  events_init (&events);
+  discovery = start_peer (id, hostname, 40001, &events);
+  require_daemon (discovery);
+
+  b = raw_service_publish (name_b, 41802, txt);
+  wait = (WaitService) { &events, other_id, name_b };
+  g_assert_true (lsp_test_wait_until (found_through, &wait, EVENT_TIMEOUT_MS));
+  a = raw_service_publish (name_a, 41801, txt);
+  /* The same peer, described by its preferred service from now on. */
+  wait = (WaitService) { &events, other_id, name_a };
+  g_assert_true (lsp_test_wait_until (found_through, &wait, EVENT_TIMEOUT_MS));
+  g_assert_cmpuint (((LspDiscoveredPeer *) g_hash_table_lookup (events.found, other_id))->port, ==, 41801);
+
+  n_found = events.n_found;
+  raw_service_free (a);
+  wait = (WaitService) { &events, other_id, name_b };
+  g_assert_true (lsp_test_wait_until (found_through, &wait, EVENT_TIMEOUT_MS));
+  g_assert_cmpuint (events.n_found, >, n_found);
+  g_assert_cmpuint (((LspDiscoveredPeer *) g_hash_table_lookup (events.found, other_id))->port, ==, 41802);
+  g_assert_false (g_hash_table_contains (events.lost, other_id));
+  g_assert_nonnull (lsp_discovery_lookup_peer (discovery, other_id));
+
+  raw_service_free (b);
+  lost = (Wait) { &events, other_id, 0 };
+  g_assert_true (lsp_test_wait_until (has_lost, &lost, EVENT_TIMEOUT_MS));
+  g_assert_null (lsp_discovery_lookup_peer (discovery, other_id));
+
+  g_clear_object (&discovery);
+  events_clear (&events);
+}
+
 static GHashTable *
 txt_new (const char *first_key,
          ...)
@@ -547,6 +614,7 @@ main (int    argc,
   g_test_add_func ("/peer/discovery/txt-validation", test_txt_validation);
   g_test_add_func ("/peer/discovery/find-and-lose", test_find_and_lose);
   g_test_add_func ("/peer/discovery/ignores-invalid-service", test_ignores_invalid_service);
+  g_test_add_func ("/peer/discovery/one-peer-two-services", test_one_peer_two_services);
   g_test_add_func ("/peer/discovery/unavailable/no-bus", test_unavailable_no_bus);
   g_test_add_func ("/peer/discovery/unavailable/no-daemon", test_unavailable_no_daemon);
 

@@ -161,12 +161,23 @@ lsp_discovered_peer_new_from_txt (GHashTable  *txt,
 
 /* ---- LspDiscovery ---- */
 
+/* Resolving a service that stopped answering is retried with backoff
+ * while the browser still lists it. */
+#define RESOLVE_RETRY_MIN_SECONDS 5
+#define RESOLVE_RETRY_MAX_SECONDS 300
+
 typedef struct
 {
   LspDiscovery          *self;
   char                  *key;
+  AvahiIfIndex           interface;
+  AvahiProtocol          protocol;
+  char                  *name;
+  char                  *domain;
   AvahiServiceResolver  *resolver;
-  char                  *peer_id;  /* set once resolved to a valid peer */
+  LspDiscoveredPeer     *resolved;   /* its last valid answer, or NULL */
+  guint                  retry_seconds;
+  guint                  retry_source_id;
 } Service;
 
 struct _LspDiscovery
@@ -255,17 +266,37 @@ set_published (LspDiscovery *self,
 static void
 service_free (Service *service)
 {
+  g_clear_handle_id (&service->retry_source_id, g_source_remove);
   g_clear_pointer (&service->resolver, avahi_service_resolver_free);
+  g_clear_pointer (&service->resolved, lsp_discovered_peer_free);
   g_free (service->key);
-  g_free (service->peer_id);
+  g_free (service->name);
+  g_free (service->domain);
   g_free (service);
 }
 
 static gboolean
-peer_has_other_service (LspDiscovery *self,
-                        const char   *peer_id,
-                        Service      *except)
+service_is_better (const Service *a,
+                   const Service *b)
 {
+  gboolean a_v4 = strchr (a->resolved->host, ':') == NULL;
+  gboolean b_v4 = strchr (b->resolved->host, ':') == NULL;
+
+  if (a_v4 != b_v4)
+    return a_v4;
+  return strcmp (a->key, b->key) < 0;
+}
+
+/* A peer may be seen through several services (IPv4 and IPv6, several
+ * interfaces, a stale name next to a new one). It is one peer, keyed by
+ * peer_id: the signals describe the best of its services (IPv4 first, then
+ * a stable order), and it is lost only when none is left. */
+static void
+update_peer (LspDiscovery *self,
+             const char   *peer_id)
+{
+  Service *best = NULL;
+  LspDiscoveredPeer *known;
   GHashTableIter iter;
   gpointer value;
 
@@ -274,26 +305,46 @@ peer_has_other_service (LspDiscovery *self,
     {
       Service *service = value;
 
-      if (service != except && g_strcmp0 (service->peer_id, peer_id) == 0)
-        return TRUE;
+      if (service->resolved != NULL && g_str_equal (service->resolved->peer_id, peer_id) &&
+          (best == NULL || service_is_better (service, best)))
+        best = service;
     }
-  return FALSE;
+
+  known = g_hash_table_lookup (self->peers, peer_id);
+  if (best == NULL)
+    {
+      g_autofree char *lost = g_strdup (peer_id);
+
+      if (known == NULL)
+        return;
+      g_hash_table_remove (self->peers, lost);
+      g_debug ("Lost peer %s", lost);
+      g_signal_emit (self, signals[PEER_LOST], 0, lost);
+      return;
+    }
+
+  if (known != NULL && lsp_discovered_peer_equal (known, best->resolved))
+    return;
+
+  known = lsp_discovered_peer_copy (best->resolved);
+  g_hash_table_replace (self->peers, known->peer_id, known);
+  g_debug ("Found peer %s (“%s”) at %s:%u, library_rev %" G_GUINT64_FORMAT,
+           known->peer_id, known->service_name, known->host, known->port, known->library_rev);
+  g_signal_emit (self, signals[PEER_FOUND], 0, known);
 }
 
-/* A peer is lost when the last service that named it goes away. */
 static void
-forget_service_peer (LspDiscovery *self,
-                     Service      *service)
+service_set_resolved (Service           *service,
+                      LspDiscoveredPeer *resolved)
 {
-  g_autofree char *peer_id = g_steal_pointer (&service->peer_id);
+  LspDiscovery *self = service->self;
+  g_autoptr(LspDiscoveredPeer) old = g_steal_pointer (&service->resolved);
 
-  if (peer_id == NULL || peer_has_other_service (self, peer_id, service))
-    return;
-  if (g_hash_table_remove (self->peers, peer_id))
-    {
-      g_debug ("Lost peer %s", peer_id);
-      g_signal_emit (self, signals[PEER_LOST], 0, peer_id);
-    }
+  service->resolved = resolved;
+  if (old != NULL && (resolved == NULL || !g_str_equal (old->peer_id, resolved->peer_id)))
+    update_peer (self, old->peer_id);
+  if (resolved != NULL)
+    update_peer (self, resolved->peer_id);
 }
 
 static void
@@ -345,6 +396,51 @@ txt_to_table (AvahiStringList *txt)
   return table;
 }
 
+static void on_resolver_event (AvahiServiceResolver   *resolver,
+                               AvahiIfIndex            interface,
+                               AvahiProtocol           protocol,
+                               AvahiResolverEvent      event,
+                               const char             *name,
+                               const char             *type,
+                               const char             *domain,
+                               const char             *host_name,
+                               const AvahiAddress     *address,
+                               uint16_t                port,
+                               AvahiStringList        *txt,
+                               AvahiLookupResultFlags  flags,
+                               void                   *user_data);
+
+static gboolean
+service_resolve (Service *service)
+{
+  AvahiClient *client = service->self->client;
+
+  g_assert (service->resolver == NULL);
+
+  /* The resolver stays alive after its first answer, so address and TXT
+   * changes (a new library_rev) arrive as new answers. */
+  service->resolver = avahi_service_resolver_new (client, service->interface, service->protocol,
+                                                  service->name, LSP_DISCOVERY_SERVICE_TYPE, service->domain,
+                                                  AVAHI_PROTO_UNSPEC, 0, on_resolver_event, service);
+  if (service->resolver == NULL)
+    {
+      g_debug ("Could not resolve “%s”: %s", service->name, avahi_strerror (avahi_client_errno (client)));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+retry_resolve_cb (gpointer user_data)
+{
+  Service *service = user_data;
+
+  service->retry_source_id = 0;
+  if (service->self->client != NULL)
+    service_resolve (service);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 on_resolver_event (AvahiServiceResolver   *resolver,
                    AvahiIfIndex            interface,
@@ -366,18 +462,22 @@ on_resolver_event (AvahiServiceResolver   *resolver,
   g_autoptr(LspDiscoveredPeer) peer = NULL;
   g_autoptr(GError) error = NULL;
   char host[AVAHI_ADDRESS_STR_MAX + IF_NAMESIZE + 1];
-  LspDiscoveredPeer *known;
 
   if (event != AVAHI_RESOLVER_FOUND)
     {
-      /* The service stays listed; the browser announces it again if it
-       * comes back, and a peer we knew through it is no longer reachable
-       * there. */
-      g_debug ("Could not resolve “%s”: %s", name,
-               avahi_strerror (avahi_client_errno (avahi_service_resolver_get_client (resolver))));
-      forget_service_peer (self, service);
+      /* Not reachable through this service for now; the browser still
+       * lists it, so try again later, less and less often. */
+      g_debug ("Could not resolve “%s”: %s; retrying in %u s", name,
+               avahi_strerror (avahi_client_errno (avahi_service_resolver_get_client (resolver))),
+               service->retry_seconds);
+      g_clear_pointer (&service->resolver, avahi_service_resolver_free);
+      if (service->retry_source_id == 0)
+        service->retry_source_id = g_timeout_add_seconds (service->retry_seconds, retry_resolve_cb, service);
+      service->retry_seconds = MIN (service->retry_seconds * 2, RESOLVE_RETRY_MAX_SECONDS);
+      service_set_resolved (service, NULL);
       return;
     }
+  service->retry_seconds = RESOLVE_RETRY_MIN_SECONDS;
 
   avahi_address_snprint (host, AVAHI_ADDRESS_STR_MAX, address);
   if (address->proto == AVAHI_PROTO_INET6 &&
@@ -397,30 +497,18 @@ on_resolver_event (AvahiServiceResolver   *resolver,
   if (peer == NULL)
     {
       g_debug ("Ignoring service “%s” at %s:%u: %s", name, host, port, error->message);
-      forget_service_peer (self, service);
+      service_set_resolved (service, NULL);
+      return;
+    }
+  if (g_str_equal (peer->peer_id, self->peer_id))
+    {
+      service_set_resolved (service, NULL);
       return;
     }
 
-  if (g_str_equal (peer->peer_id, self->peer_id))
-    return;
-
   peer->service_name = g_strdup (name);
   peer->interface = interface;
-
-  if (service->peer_id != NULL && !g_str_equal (service->peer_id, peer->peer_id))
-    forget_service_peer (self, service);
-  g_free (service->peer_id);
-  service->peer_id = g_strdup (peer->peer_id);
-
-  known = g_hash_table_lookup (self->peers, peer->peer_id);
-  if (known != NULL && lsp_discovered_peer_equal (known, peer))
-    return;
-
-  g_debug ("Found peer %s (“%s”) at %s:%u, library_rev %" G_GUINT64_FORMAT,
-           peer->peer_id, name, host, port, peer->library_rev);
-  known = lsp_discovered_peer_copy (peer);
-  g_hash_table_replace (self->peers, known->peer_id, known);
-  g_signal_emit (self, signals[PEER_FOUND], 0, peer);
+  service_set_resolved (service, g_steal_pointer (&peer));
 }
 
 static void
@@ -449,19 +537,14 @@ on_browser_event (AvahiServiceBrowser    *browser,
         service = g_new0 (Service, 1);
         service->self = self;
         service->key = g_steal_pointer (&key);
-        /* The resolver stays alive after its first answer, so address and
-         * TXT changes (a new library_rev) arrive as new answers. */
-        service->resolver = avahi_service_resolver_new (avahi_service_browser_get_client (browser),
-                                                        interface, protocol, name, type, domain,
-                                                        AVAHI_PROTO_UNSPEC, 0, on_resolver_event, service);
-        if (service->resolver == NULL)
-          {
-            g_debug ("Could not resolve “%s”: %s", name,
-                     avahi_strerror (avahi_client_errno (avahi_service_browser_get_client (browser))));
-            service_free (service);
-            break;
-          }
+        service->interface = interface;
+        service->protocol = protocol;
+        service->name = g_strdup (name);
+        service->domain = g_strdup (domain);
+        service->retry_seconds = RESOLVE_RETRY_MIN_SECONDS;
         g_hash_table_insert (self->services, service->key, service);
+        if (!service_resolve (service))
+          g_hash_table_remove (self->services, service->key);
       }
       break;
 
@@ -473,8 +556,11 @@ on_browser_event (AvahiServiceBrowser    *browser,
         service = g_hash_table_lookup (self->services, key);
         if (service != NULL)
           {
-            forget_service_peer (self, service);
+            g_autoptr(LspDiscoveredPeer) resolved = g_steal_pointer (&service->resolved);
+
             g_hash_table_remove (self->services, key);
+            if (resolved != NULL)
+              update_peer (self, resolved->peer_id);
           }
       }
       break;
@@ -656,6 +742,9 @@ on_client_event (AvahiClient      *client,
 {
   LspDiscovery *self = user_data;
 
+  /* The first call can come from inside avahi_client_new. */
+  self->client = client;
+
   switch (state)
     {
     case AVAHI_CLIENT_S_RUNNING:
@@ -719,6 +808,10 @@ connect_client (LspDiscovery *self)
                                                  "retrying in %d s", avahi_strerror (error),
                                                  LSP_DISCOVERY_RETRY_SECONDS);
 
+      /* avahi_client_new freed what the callback may have seen. */
+      self->client = NULL;
+      self->group = NULL;
+      self->browser = NULL;
       set_state (self, FALSE, status);
       schedule_reconnect (self, LSP_DISCOVERY_RETRY_SECONDS);
       return;
