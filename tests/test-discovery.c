@@ -253,13 +253,13 @@ raw_established (gpointer data)
   return ((RawService *) data)->established;
 }
 
+/* Takes ownership of list. */
 static RawService *
-raw_service_publish (const char         *name,
-                     guint16             port,
-                     const char * const *txt)
+raw_service_publish_list (const char      *name,
+                          guint16          port,
+                          AvahiStringList *list)
 {
   RawService *raw = g_new0 (RawService, 1);
-  AvahiStringList *list = NULL;
   int error = 0;
 
   raw->poll = avahi_glib_poll_new (NULL, G_PRIORITY_DEFAULT);
@@ -268,8 +268,6 @@ raw_service_publish (const char         *name,
     g_error ("avahi-daemon is not reachable (%s); start it with “tests/mdns-loopback up”", avahi_strerror (error));
   raw->group = avahi_entry_group_new (raw->client, on_raw_group, raw);
   g_assert_nonnull (raw->group);
-  for (guint i = 0; txt[i] != NULL; i++)
-    list = avahi_string_list_add (list, txt[i]);
   g_assert_cmpint (avahi_entry_group_add_service_strlst (raw->group, (AvahiIfIndex) if_nametoindex ("lo"),
                                                          AVAHI_PROTO_UNSPEC, 0, name, LSP_DISCOVERY_SERVICE_TYPE,
                                                          NULL, NULL, port, list), ==, 0);
@@ -277,6 +275,19 @@ raw_service_publish (const char         *name,
   g_assert_cmpint (avahi_entry_group_commit (raw->group), ==, 0);
   g_assert_true (lsp_test_wait_until (raw_established, raw, EVENT_TIMEOUT_MS));
   return raw;
+}
+
+static RawService *
+raw_service_publish (const char         *name,
+                     guint16             port,
+                     const char * const *txt)
+{
+  AvahiStringList *list = NULL;
+
+  /* avahi_string_list_add prepends; keep the order given. */
+  for (guint i = g_strv_length ((char **) txt); i > 0; i--)
+    list = avahi_string_list_add (list, txt[i - 1]);
+  return raw_service_publish_list (name, port, list);
 }
 
 static void
@@ -288,20 +299,30 @@ raw_service_free (RawService *raw)
   g_free (raw);
 }
 
-/* A service that is not a valid Lanspread peer never becomes one. */
+/* A service that is not a valid Lanspread peer never becomes one, and TXT
+ * entries are read as RFC 6763 says. */
 static void
 test_ignores_invalid_service (void)
 {
   g_autofree char *id = random_peer_id ();
   g_autofree char *hostname = g_strdup_printf ("lsp-test-%08x", g_random_int ());
-  g_autofree char *bad_name = g_strdup_printf ("lsp-bad-%08x", g_random_int ());
-  g_autofree char *good_name = g_strdup_printf ("lsp-good-%08x", g_random_int ());
+  guint32 tag = g_random_int ();
+  g_autofree char *forged_name = g_strdup_printf ("lsp-forged-%08x", tag);
+  g_autofree char *nul_name = g_strdup_printf ("lsp-nul-%08x", tag);
+  g_autofree char *good_name = g_strdup_printf ("lsp-good-%08x", tag);
+  g_autofree char *case_name = g_strdup_printf ("lsp-case-%08x", tag);
+  g_autofree char *nul_id = random_peer_id ();
+  g_autofree char *nul_entry = g_strdup_printf ("peer_id=%s", nul_id);
   g_autofree char *good_id = random_peer_id ();
-  g_autofree char *good_peer_id = g_strdup_printf ("peer_id=%s", good_id);
-  const char * const bad_txt[] = { "peer_id=../../etc/passwd", "proto_ver=1", NULL };
-  const char * const good_txt[] = { good_peer_id, "proto_ver=2", "library_rev=12", NULL };
+  g_autofree char *good_entry = g_strdup_printf ("peer_id=%s", good_id);
+  g_autofree char *case_id = random_peer_id ();
+  g_autofree char *case_entry = g_strdup_printf ("PEER_ID=%s", case_id);
+  const char * const forged_txt[] = { "peer_id=../../etc/passwd", "proto_ver=1", NULL };
+  const char * const good_txt[] = { good_entry, "proto_ver=2", "library_rev=12", NULL };
+  const char * const case_txt[] = { case_entry, "peer_id=not-this-one", "Proto_Ver=1", NULL };
   g_autoptr(LspDiscovery) discovery = NULL;
-  RawService *bad, *good;
+  RawService *forged, *nul, *good, *cased;
+  AvahiStringList *nul_list = NULL;
   Events events;
   Wait wait;
 
@@ -309,11 +330,21 @@ test_ignores_invalid_service (void)
   discovery = start_peer (id, hostname, 40000, &events);
   require_daemon (discovery);
 
-  /* The forged one first, then a valid one as a marker that the first had
-   * its chance to show up. */
-  bad = raw_service_publish (bad_name, 41999, bad_txt);
+  /* The bad ones first, then valid ones as markers that the bad ones had
+   * their chance to show up. A NUL byte hides "x" behind a valid id. */
+  forged = raw_service_publish (forged_name, 41999, forged_txt);
+  nul_list = avahi_string_list_add (NULL, "proto_ver=1");
+  {
+    g_autoptr(GByteArray) bytes = g_byte_array_new ();
+
+    g_byte_array_append (bytes, (const guint8 *) nul_entry, (guint) strlen (nul_entry));
+    g_byte_array_append (bytes, (const guint8 *) "\0x", 2);
+    nul_list = avahi_string_list_add_arbitrary (nul_list, bytes->data, bytes->len);
+  }
+  nul = raw_service_publish_list (nul_name, 41997, nul_list);
   lsp_test_run_for (1000);
   good = raw_service_publish (good_name, 41998, good_txt);
+  cased = raw_service_publish (case_name, 41996, case_txt);
 
   wait = (Wait) { &events, good_id, 12 };
   g_assert_true (lsp_test_wait_until (has_found_rev, &wait, EVENT_TIMEOUT_MS));
@@ -325,20 +356,31 @@ test_ignores_invalid_service (void)
     g_assert_null (peer->hostname);
     g_assert_cmpstr (peer->service_name, ==, good_name);
   }
+  wait = (Wait) { &events, case_id, 0 };
+  g_assert_true (lsp_test_wait_until (has_found, &wait, EVENT_TIMEOUT_MS));
+  g_assert_cmpuint (((LspDiscoveredPeer *) g_hash_table_lookup (events.found, case_id))->port, ==, 41996);
+  g_assert_false (((LspDiscoveredPeer *) g_hash_table_lookup (events.found, case_id))->has_library_rev);
+
+  g_assert_false (g_hash_table_contains (events.found, nul_id));
   {
     GHashTableIter iter;
     gpointer value;
 
     g_hash_table_iter_init (&iter, events.found);
     while (g_hash_table_iter_next (&iter, NULL, &value))
-      g_assert_cmpstr (((LspDiscoveredPeer *) value)->service_name, !=, bad_name);
+      {
+        g_assert_cmpstr (((LspDiscoveredPeer *) value)->service_name, !=, forged_name);
+        g_assert_cmpstr (((LspDiscoveredPeer *) value)->service_name, !=, nul_name);
+      }
   }
 
   raw_service_free (good);
   wait = (Wait) { &events, good_id, 0 };
   g_assert_true (lsp_test_wait_until (has_lost, &wait, EVENT_TIMEOUT_MS));
 
-  raw_service_free (bad);
+  raw_service_free (cased);
+  raw_service_free (nul);
+  raw_service_free (forged);
   g_clear_object (&discovery);
   events_clear (&events);
 }

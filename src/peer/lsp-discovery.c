@@ -364,6 +364,12 @@ forget_all (LspDiscovery *self)
     g_signal_emit (self, signals[PEER_LOST], 0, g_ptr_array_index (lost, i));
 }
 
+/* TXT entries to key → value (NULL for a key without “=”), the way RFC 6763
+ * §6.4 reads them: keys are case-insensitive and the first of two equal
+ * keys on the wire wins. An AvahiStringList holds the entries in reverse
+ * wire order (Avahi prepends as it reads), so here the last one wins.
+ * Entries with a NUL byte are dropped: as C strings they would hide the
+ * rest of their bytes from validation. */
 static GHashTable *
 txt_to_table (AvahiStringList *txt)
 {
@@ -374,24 +380,14 @@ txt_to_table (AvahiStringList *txt)
       const char *text = (const char *) avahi_string_list_get_text (l);
       gsize size = avahi_string_list_get_size (l);
       const char *eq = memchr (text, '=', size);
-      g_autofree char *key = g_strndup (text, eq != NULL ? (gsize) (eq - text) : size);
-      g_autofree char *value = NULL;
+      gsize key_len = eq != NULL ? (gsize) (eq - text) : size;
+      g_autofree char *key = NULL;
 
-      /* Values are bytes; an embedded NUL would hide the rest, so such an
-       * entry is dropped, and a key seen twice keeps its first value as
-       * RFC 6763 §6.4 says. */
-      if (eq != NULL)
-        {
-          gsize value_len = size - (gsize) (eq - text) - 1;
-
-          if (memchr (eq + 1, '\0', value_len) != NULL)
-            continue;
-          value = g_strndup (eq + 1, value_len);
-        }
-      if (strlen (key) == 0 || strlen (key) != (gsize) (eq != NULL ? eq - text : (gssize) size))
+      if (key_len == 0 || memchr (text, '\0', size) != NULL)
         continue;
-      if (!g_hash_table_contains (table, key))
-        g_hash_table_insert (table, g_steal_pointer (&key), g_steal_pointer (&value));
+      key = g_ascii_strdown (text, (gssize) key_len);
+      g_hash_table_replace (table, g_steal_pointer (&key),
+                            eq != NULL ? g_strndup (eq + 1, size - key_len - 1) : NULL);
     }
   return table;
 }
