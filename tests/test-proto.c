@@ -8,6 +8,7 @@
 #include "lsp-frame-decoder.h"
 #include "lsp-library.h"
 #include "lsp-proto.h"
+#include "lsp-sync.h"
 #include "lsp-test-util.h"
 
 #define PEER_A  "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
@@ -830,6 +831,65 @@ test_listen_addr (void)
   g_assert_cmpuint (port, ==, 4000);
 }
 
+#define OTHER_DIGEST "0000000000000000000000000000000000000000000000000000000000000001"
+
+static void
+test_sync_summary (void)
+{
+  const LspSyncState never = { FALSE, 0, NULL };
+  const LspSyncState synced = { TRUE, 10, DIGEST };
+
+  /* Equal digests: nothing to say, whatever the revision. */
+  g_assert_cmpint (lsp_sync_plan_summary (&synced, 10, DIGEST), ==, LSP_SYNC_NOTHING);
+  g_assert_cmpint (lsp_sync_plan_summary (&synced, 12, DIGEST), ==, LSP_SYNC_NOTHING);
+  /* A known revision: ask for what changed since. */
+  g_assert_cmpint (lsp_sync_plan_summary (&synced, 11, OTHER_DIGEST), ==, LSP_SYNC_ASK_DELTA);
+  g_assert_cmpint (lsp_sync_plan_summary (&synced, 500, OTHER_DIGEST), ==, LSP_SYNC_ASK_DELTA);
+  /* Never synced: the whole library. */
+  g_assert_cmpint (lsp_sync_plan_summary (&never, 0, DIGEST), ==, LSP_SYNC_ASK_SNAPSHOT);
+  /* A mismatch at the same revision, or a revision that went back. */
+  g_assert_cmpint (lsp_sync_plan_summary (&synced, 10, OTHER_DIGEST), ==, LSP_SYNC_ASK_SNAPSHOT);
+  g_assert_cmpint (lsp_sync_plan_summary (&synced, 3, OTHER_DIGEST), ==, LSP_SYNC_ASK_SNAPSHOT);
+}
+
+static void
+test_sync_delta (void)
+{
+  const LspSyncState never = { FALSE, 0, NULL };
+  const LspSyncState at_10 = { TRUE, 10, DIGEST };
+  static const struct {
+    guint64       from_rev, to_rev;
+    LspSyncAction expected;
+  } cases[] = {
+    { 10, 11, LSP_SYNC_APPLY },        /* the next one */
+    { 8, 12, LSP_SYNC_APPLY },         /* overlaps what we have: idempotent */
+    { 10, 10, LSP_SYNC_NOTHING },      /* empty */
+    { 9, 10, LSP_SYNC_NOTHING },       /* a duplicate */
+    { 2, 5, LSP_SYNC_NOTHING },        /* old, arrived late */
+    { 11, 12, LSP_SYNC_ASK_SNAPSHOT }, /* a gap: 10 → 11 is missing */
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(LspMessage) delta = lsp_message_new_library_delta (PEER_A, cases[i].from_rev, cases[i].to_rev,
+                                                                   DIGEST, 0, NULL, NULL, NULL);
+      LspSyncAction action = lsp_sync_plan_delta (&at_10, &delta->delta);
+
+      if (action != cases[i].expected)
+        g_error ("delta %" G_GUINT64_FORMAT "→%" G_GUINT64_FORMAT " at rev 10: %s, expected %s",
+                 cases[i].from_rev, cases[i].to_rev, lsp_sync_action_to_string (action),
+                 lsp_sync_action_to_string (cases[i].expected));
+      g_assert_cmpint (lsp_sync_plan_delta (&never, &delta->delta), ==, LSP_SYNC_ASK_SNAPSHOT);
+    }
+
+  {
+    g_autoptr(LspMessage) delta = lsp_message_new_library_delta (PEER_A, 10, 11, DIGEST, 7, NULL, NULL, NULL);
+
+    g_assert_true (lsp_sync_delta_count_ok (&delta->delta, 7));
+    g_assert_false (lsp_sync_delta_count_ok (&delta->delta, 6));
+  }
+}
+
 int
 main (int    argc,
       char **argv)
@@ -850,6 +910,8 @@ main (int    argc,
   g_test_add_func ("/peer/proto/game-summary/from-library", test_game_summary_from_library);
   g_test_add_func ("/peer/proto/negotiate-version", test_negotiate_version);
   g_test_add_func ("/peer/proto/listen-addr", test_listen_addr);
+  g_test_add_func ("/peer/proto/sync/summary", test_sync_summary);
+  g_test_add_func ("/peer/proto/sync/delta", test_sync_delta);
 
   return g_test_run ();
 }
