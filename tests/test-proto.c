@@ -267,7 +267,7 @@ test_game_summary_json (void)
 static void
 test_game_summary_from_library (void)
 {
-  static const char * const ids[] = { "ready-game", "half-game", NULL };
+  static const char * const ids[] = { "ready-game", "half-game", "played-game", NULL };
   g_autofree char *games_dir = lsp_test_make_temp_dir ();
   g_autoptr(GFile) dir = g_file_new_for_path (games_dir);
   g_autoptr(LspCatalog) catalog = lsp_test_catalog_new (ids);
@@ -280,6 +280,11 @@ test_game_summary_from_library (void)
 
   lsp_test_make_game (games_dir, "ready-game", "2.0", 5000);
   lsp_test_make_game (games_dir, "half-game", NULL, 100);
+  lsp_test_make_game (games_dir, "played-game", "7", 300);
+  {
+    g_autofree char *save = g_build_filename (games_dir, "played-game", "local", "save.dat", NULL);
+    lsp_test_write_file (save, "user data", -1);
+  }
   library = lsp_library_new (dir, catalog);
   lsp_test_load_library (library);
 
@@ -301,6 +306,16 @@ test_game_summary_from_library (void)
   g_assert_null (half->version);
   g_assert_null (half->manifest_hash);
   g_assert_cmpint (half->availability, ==, LSP_AVAILABILITY_LOCAL_ONLY);
+
+  /* Installed and downloaded: both flags, still served (local/ never is). */
+  {
+    g_autoptr(LspGameSummary) played = lsp_game_summary_new_from_local_game (lsp_library_lookup (library, "played-game"));
+
+    g_assert_true (played->downloaded);
+    g_assert_true (played->installed);
+    g_assert_cmpstr (played->version, ==, "7");
+    g_assert_cmpint (played->availability, ==, LSP_AVAILABILITY_READY);
+  }
 
   /* A game under an operation is never offered for download. */
   g_assert_true (lsp_library_begin_operation (library, "ready-game", &error));
@@ -831,6 +846,69 @@ test_listen_addr (void)
   g_assert_cmpuint (port, ==, 4000);
 }
 
+/* Mutated frames from a fixed seed: every one must parse or fail with
+ * LSP_ERROR_INVALID_DATA, and never crash (ASan watches the rest). */
+static void
+test_mutations (void)
+{
+  static const char * const removed[] = { "gone", NULL };
+  static const char syntax[] = "{}[]\":,0-9e\\ntfu";
+  g_autoptr(GPtrArray) games = make_summaries (20, "m");
+  g_autoptr(GPtrArray) messages = g_ptr_array_new_with_free_func ((GDestroyNotify) lsp_message_unref);
+  g_autoptr(GRand) rand = g_rand_new_with_seed (20261125);
+  guint n_parsed = 0, n_rejected = 0;
+
+  g_ptr_array_add (messages, lsp_message_new_hello (LSP_MESSAGE_HELLO, PEER_A, "[::1]:41000", 3, DIGEST, NULL, "h"));
+  g_ptr_array_add (messages, lsp_message_new_library_snapshot (PEER_A, 3, DIGEST, games));
+  g_ptr_array_add (messages, lsp_message_new_library_delta (PEER_A, 3, 4, DIGEST, 20, games, NULL, removed));
+  g_ptr_array_add (messages, lsp_message_new_get_chunk ("m00001", HASH, "a/b.eti", 4096, 100));
+
+  for (guint round = 0; round < 4000; round++)
+    {
+      LspMessage *message = g_ptr_array_index (messages, round % messages->len);
+      g_autoptr(JsonNode) node = lsp_message_to_json (message);
+      g_autofree char *json = json_to_string (node, FALSE);
+      gsize length = strlen (json);
+      guint n_edits = (guint) g_rand_int_range (rand, 1, 6);
+      g_autoptr(LspMessage) parsed = NULL;
+      g_autoptr(GError) error = NULL;
+
+      for (guint e = 0; e < n_edits; e++)
+        {
+          gsize at = (gsize) g_rand_int_range (rand, 0, (gint32) length);
+
+          switch (g_rand_int_range (rand, 0, 3))
+            {
+            case 0:
+              json[at] = (char) g_rand_int_range (rand, 0, 256);
+              break;
+            case 1:
+              json[at] = syntax[g_rand_int_range (rand, 0, (gint32) sizeof syntax - 1)];
+              break;
+            default:
+              length = at + 1;
+              break;
+            }
+        }
+
+      parsed = lsp_message_parse ((const guint8 *) json, length, &error);
+      if (parsed != NULL)
+        {
+          g_assert_no_error (error);
+          n_parsed++;
+        }
+      else
+        {
+          g_assert_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA);
+          g_assert_true (g_utf8_validate (error->message, -1, NULL) || strstr (error->message, "JSON") != NULL);
+          n_rejected++;
+        }
+    }
+
+  g_test_message ("%u mutated frames parsed, %u rejected", n_parsed, n_rejected);
+  g_assert_cmpuint (n_rejected, >, 0);
+}
+
 #define OTHER_DIGEST "0000000000000000000000000000000000000000000000000000000000000001"
 
 static void
@@ -906,6 +984,7 @@ main (int    argc,
   g_test_add_func ("/peer/proto/codec/invalid-messages", test_invalid_messages);
   g_test_add_func ("/peer/proto/codec/delta-size-limit", test_delta_size_limit);
   g_test_add_func ("/peer/proto/codec/unknown-and-extra", test_unknown_and_extra);
+  g_test_add_func ("/peer/proto/codec/mutations", test_mutations);
   g_test_add_func ("/peer/proto/game-summary/json", test_game_summary_json);
   g_test_add_func ("/peer/proto/game-summary/from-library", test_game_summary_from_library);
   g_test_add_func ("/peer/proto/negotiate-version", test_negotiate_version);
