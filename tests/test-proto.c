@@ -339,6 +339,51 @@ test_game_summary_from_library (void)
 }
 
 static void
+put_u32 (GByteArray *bytes,
+         guint32     value)
+{
+  guint8 be[4] = { value >> 24, value >> 16, value >> 8, value };
+  g_byte_array_append (bytes, be, 4);
+}
+
+static void
+put_string (GByteArray *bytes,
+            const char *value)
+{
+  put_u32 (bytes, (guint32) strlen (value));
+  g_byte_array_append (bytes, (const guint8 *) value, (guint) strlen (value));
+}
+
+/* PROTOCOL.md's canonical encoding, written out from the document, so the
+ * document and the code cannot drift apart. */
+static char *
+documented_manifest_hash (LspManifest *manifest)
+{
+  g_autoptr(GByteArray) bytes = g_byte_array_new ();
+  guint8 digest[LSP_SHA256_LEN];
+  char hex[LSP_SHA256_HEX_LEN + 1];
+
+  g_byte_array_append (bytes, (const guint8 *) "lanspread-manifest", 19);
+  put_u32 (bytes, 1);
+  put_u32 (bytes, LSP_MANIFEST_CHUNK_SIZE);
+  put_string (bytes, lsp_manifest_get_game_id (manifest));
+  put_string (bytes, lsp_manifest_get_version (manifest));
+  put_u32 (bytes, lsp_manifest_get_n_files (manifest));
+  for (guint i = 0; i < lsp_manifest_get_n_files (manifest); i++)
+    {
+      const LspManifestFile *file = lsp_manifest_get_file (manifest, i);
+      guint64 be = GUINT64_TO_BE (file->size);
+
+      put_string (bytes, file->path);
+      g_byte_array_append (bytes, (const guint8 *) &be, 8);
+      g_byte_array_append (bytes, file->chunk_hashes, file->n_chunks * LSP_SHA256_LEN);
+    }
+  lsp_sha256_buffer (bytes->data, bytes->len, digest);
+  lsp_sha256_to_hex (digest, hex);
+  return g_strdup (hex);
+}
+
+static void
 test_manifest_message (void)
 {
   g_autofree char *root = lsp_test_make_temp_dir ();
@@ -358,6 +403,22 @@ test_manifest_message (void)
   manifest = lsp_manifest_build (fd, "quake3", "1.32c", NULL, &error);
   close (fd);
   g_assert_no_error (error);
+
+  {
+    g_autofree char *documented = documented_manifest_hash (manifest);
+    const LspManifestFile *pak_file = lsp_manifest_lookup_file (manifest, "baseq3/pak0.eti");
+    guint8 digest[LSP_SHA256_LEN];
+    g_autofree guint8 *data = NULL;
+    gsize length;
+
+    g_assert_cmpstr (documented, ==, lsp_manifest_get_hash (manifest));
+    /* Files in byte order: "baseq3/…" before "readme.txt". */
+    g_assert_cmpstr (lsp_manifest_get_file (manifest, 0)->path, ==, "baseq3/pak0.eti");
+    /* The second chunk covers the bytes after the first 4 MiB. */
+    g_assert_true (g_file_get_contents (pak, (char **) &data, &length, NULL));
+    lsp_sha256_buffer (data + LSP_MANIFEST_CHUNK_SIZE, length - LSP_MANIFEST_CHUNK_SIZE, digest);
+    g_assert_cmpmem (pak_file->chunk_hashes + LSP_SHA256_LEN, LSP_SHA256_LEN, digest, LSP_SHA256_LEN);
+  }
 
   message = lsp_message_new_manifest (manifest);
   parsed = roundtrip (message);
