@@ -30,6 +30,11 @@ G_BEGIN_DECLS
 #define LSP_PROTO_MAX_CODE_LEN        32
 #define LSP_PROTO_PEER_ID_LEN         64
 
+/* Liveness and sync timing (PROTOCOL.md, "Liveness" and "Library sync"). */
+#define LSP_PROTO_IDLE_PING_SECONDS   15
+#define LSP_PROTO_STALE_SECONDS       45
+#define LSP_PROTO_DELTA_HISTORY       64
+
 /* Error codes of the Error message. */
 #define LSP_PROTO_ERROR_BAD_FRAME            "bad_frame"
 #define LSP_PROTO_ERROR_FRAME_TOO_LARGE      "frame_too_large"
