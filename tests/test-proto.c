@@ -1029,6 +1029,33 @@ test_sync_delta (void)
   }
 }
 
+static void
+test_sanitize_hostname (void)
+{
+  static const struct {
+    const char *in;
+    const char *out;
+  } cases[] = {
+    { "alice-laptop", "alice-laptop" },
+    { "  tab\there\n", "tab here" },
+    { "", "lanspread" },
+    { " \t ", "lanspread" },
+    { NULL, "lanspread" },
+    { "\xff\xfe" "broken", "lanspread" },
+    { "0123456789012345678901234567890123456789012345678901234567890123", "012345678901234567890123456789012345678901234567890123456789012" },
+    /* 31 two-byte characters and one more: cut between characters. */
+    { "ééééééééééééééééééééééééééééééééé", "ééééééééééééééééééééééééééééééé" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *out = lsp_proto_sanitize_hostname (cases[i].in);
+
+      g_assert_cmpstr (out, ==, cases[i].out);
+      g_assert_true (lsp_proto_hostname_is_valid (out));
+    }
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1050,6 +1077,7 @@ main (int    argc,
   g_test_add_func ("/peer/proto/game-summary/from-library", test_game_summary_from_library);
   g_test_add_func ("/peer/proto/negotiate-version", test_negotiate_version);
   g_test_add_func ("/peer/proto/listen-addr", test_listen_addr);
+  g_test_add_func ("/peer/proto/sanitize-hostname", test_sanitize_hostname);
   g_test_add_func ("/peer/proto/sync/summary", test_sync_summary);
   g_test_add_func ("/peer/proto/sync/delta", test_sync_delta);
 

@@ -1122,7 +1122,8 @@ lsp_discovery_init (LspDiscovery *self)
 /**
  * lsp_discovery_new:
  * @peer_id: our peer_id, published in TXT and used to ignore our own service
- * @hostname: the display name, also the preferred mDNS instance name
+ * @hostname: the display name, also the preferred mDNS instance name; pass
+ *   g_get_host_name() through lsp_proto_sanitize_hostname() first
  * @port: our QUIC port
  * @loopback_only: publish and browse on the loopback interface only
  */

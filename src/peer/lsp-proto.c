@@ -459,6 +459,19 @@ sanitize_display_text (const char *text,
   return g_string_free (out, FALSE);
 }
 
+/* A display name that passes lsp_proto_hostname_is_valid, from whatever the
+ * system or the user gave us (a 64-byte Linux hostname, a name with a tab). */
+char *
+lsp_proto_sanitize_hostname (const char *text)
+{
+  g_autofree char *clean = sanitize_display_text (text != NULL ? text : "", LSP_PROTO_MAX_HOSTNAME_LEN);
+
+  g_strstrip (clean);
+  if (clean[0] == '\0')
+    return g_strdup ("lanspread");
+  return g_steal_pointer (&clean);
+}
+
 /* Our own game as peers see it. A game under an operation is not ready:
  * its files may change under a reader. */
 LspGameSummary *

@@ -262,6 +262,7 @@ LspMessage  *lsp_message_parse                  (const guint8      *payload,
 gboolean     lsp_peer_id_is_valid               (const char        *peer_id);
 gboolean     lsp_proto_hex_digest_is_valid      (const char        *hex);
 gboolean     lsp_proto_hostname_is_valid        (const char        *hostname);
+char        *lsp_proto_sanitize_hostname        (const char        *text);
 gboolean     lsp_proto_parse_listen_addr        (const char        *listen_addr,
                                                  char             **out_host,
                                                  guint16           *out_port);
