@@ -562,7 +562,11 @@ on_browser_event (AvahiServiceBrowser    *browser,
       break;
 
     case AVAHI_BROWSER_FAILURE:
-      set_state (self, FALSE, avahi_strerror (avahi_client_errno (avahi_service_browser_get_client (browser))));
+      {
+        g_autofree char *status = g_strdup_printf ("Browsing for peers failed: %s",
+                                                   avahi_strerror (avahi_client_errno (avahi_service_browser_get_client (browser))));
+        set_state (self, FALSE, status);
+      }
       break;
 
     case AVAHI_BROWSER_CACHE_EXHAUSTED:
@@ -577,6 +581,8 @@ build_txt (LspDiscovery *self)
 {
   AvahiStringList *txt = NULL;
 
+  /* Avahi prepends, so this goes on the wire as peer_id, proto_ver,
+   * library_rev, hostname: the identity first for anyone reading a dump. */
   txt = avahi_string_list_add_printf (txt, "hostname=%s", self->hostname);
   txt = avahi_string_list_add_printf (txt, "library_rev=%" G_GUINT64_FORMAT, self->library_rev);
   txt = avahi_string_list_add_printf (txt, "proto_ver=%d", LSP_PROTO_VERSION);
