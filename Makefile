@@ -8,6 +8,7 @@ DEMO_DIR   := $(BUILDDIR)/demo-games
 # The test build is the strict one: warnings are errors and the suite runs
 # under AddressSanitizer and UndefinedBehaviorSanitizer.
 TEST_OPTS  := -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
+SUDO       := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: all deps build run test bench demo clean
 
@@ -36,6 +37,8 @@ run: build demo
 
 test: deps $(TEST_DIR)/build.ninja
 	meson compile -C $(TEST_DIR)
+	@# Discovery tests need a real avahi-daemon; this one only uses loopback.
+	$(SUDO) tests/mdns-loopback up
 	xvfb-run -a -s "-screen 0 1280x1024x24" meson test -C $(TEST_DIR) --print-errorlogs --num-processes 2 || true
 	@tools/test-summary $(TEST_DIR)/meson-logs/testlog.json
 

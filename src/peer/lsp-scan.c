@@ -75,16 +75,31 @@ compare_strings (gconstpointer a,
   return strcmp (*(const char * const *) a, *(const char * const *) b);
 }
 
+/* The version sentinel's scratch files are only ever left by a download
+ * that was interrupted; the first scan after start sweeps them. */
+static void
+remove_transient (int         root_fd,
+                  const char *game_id,
+                  const char *name)
+{
+  if (unlinkat (root_fd, name, 0) == 0)
+    g_message ("Removed %s/%s left by an interrupted download", game_id, name);
+  else if (errno != ENOENT)
+    g_warning ("Could not remove %s/%s: %s", game_id, name, g_strerror (errno));
+}
+
 /* The cheap per-game fingerprint: one line per root-level entry that is not
  * user-owned install state (name, type, size, mtime), with version.ini among
  * them; the presence of local/ is read alongside. Only a changed fingerprint
  * makes us walk and hash the game. */
 static gboolean
-read_fingerprint (int        root_fd,
-                  char     **out_fingerprint,
-                  gboolean  *out_downloaded,
-                  gboolean  *out_installed,
-                  GError   **error)
+read_fingerprint (int         root_fd,
+                  const char *game_id,
+                  gboolean    recover,
+                  char      **out_fingerprint,
+                  gboolean   *out_downloaded,
+                  gboolean   *out_installed,
+                  GError    **error)
 {
   g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GString) buffer = g_string_sized_new (256);
@@ -92,22 +107,19 @@ read_fingerprint (int        root_fd,
   char hex[LSP_SHA256_HEX_LEN + 1];
   struct dirent *entry;
   DIR *dir;
-  int fd;
 
   *out_downloaded = FALSE;
   *out_installed = FALSE;
 
-  fd = dup (root_fd);
-  if (fd < 0 || (dir = fdopendir (fd)) == NULL)
+  dir = fdopendir (root_fd);
+  if (dir == NULL)
     {
       int saved_errno = errno;
-      if (fd >= 0)
-        close (fd);
+      close (root_fd);
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
                    "Could not list the game folder: %s", g_strerror (saved_errno));
       return FALSE;
     }
-  rewinddir (dir);
 
   while ((entry = readdir (dir)) != NULL)
     {
@@ -117,6 +129,11 @@ read_fingerprint (int        root_fd,
 
       if (strcmp (name, ".") == 0 || strcmp (name, "..") == 0)
         continue;
+      if (recover && (strcmp (name, LSP_VERSION_TMP_FILE) == 0 || strcmp (name, LSP_VERSION_DISCARDED_FILE) == 0))
+        {
+          remove_transient (root_fd, game_id, name);
+          continue;
+        }
       if (lsp_game_child_is_reserved (name) &&
           strcmp (name, LSP_VERSION_FILE) != 0 && strcmp (name, LSP_LOCAL_DIR) != 0)
         continue;
@@ -149,21 +166,6 @@ read_fingerprint (int        root_fd,
 
   *out_fingerprint = g_strdup (hex);
   return TRUE;
-}
-
-static void
-recover_transients (int         root_fd,
-                    const char *game_id)
-{
-  static const char * const transients[] = { LSP_VERSION_TMP_FILE, LSP_VERSION_DISCARDED_FILE };
-
-  for (guint i = 0; i < G_N_ELEMENTS (transients); i++)
-    {
-      if (unlinkat (root_fd, transients[i], 0) == 0)
-        g_message ("Removed %s/%s left by an interrupted download", game_id, transients[i]);
-      else if (errno != ENOENT)
-        g_warning ("Could not remove %s/%s: %s", game_id, transients[i], g_strerror (errno));
-    }
 }
 
 static void
@@ -245,13 +247,10 @@ lsp_scan_probe_game (int            games_fd,
       return TRUE;
     }
 
-  if (recover)
-    recover_transients (root_fd, game_id);
-
-  if (!read_fingerprint (root_fd, &probe->fingerprint, &probe->downloaded, &probe->installed, &local_error))
+  if (!read_fingerprint (root_fd, game_id, recover, &probe->fingerprint,
+                         &probe->downloaded, &probe->installed, &local_error))
     probe->error = g_strdup (local_error->message);
 
-  close (root_fd);
   return TRUE;
 }
 

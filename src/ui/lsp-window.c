@@ -41,21 +41,13 @@ describe_game (LspLocalGame *game)
 }
 
 static void
-update_row (GtkWidget    *row,
+update_row (LspLocalGame *game,
             GParamSpec   *pspec,
-            LspLocalGame *game)
+            GtkWidget    *row)
 {
   g_autofree char *subtitle = describe_game (game);
 
   adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle);
-}
-
-static void
-on_game_notify (LspLocalGame *game,
-                GParamSpec   *pspec,
-                GtkWidget    *row)
-{
-  update_row (row, pspec, game);
 }
 
 static GtkWidget *
@@ -68,8 +60,8 @@ create_game_row (gpointer item,
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), lsp_local_game_get_name (game));
   adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
   gtk_widget_set_name (row, lsp_local_game_get_id (game));
-  update_row (row, NULL, game);
-  g_signal_connect_object (game, "notify", G_CALLBACK (on_game_notify), row, 0);
+  update_row (game, NULL, row);
+  g_signal_connect_object (game, "notify", G_CALLBACK (update_row), row, 0);
 
   return row;
 }
