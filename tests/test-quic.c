@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -268,6 +269,520 @@ test_handshake_echo (Fixture       *f,
   sink_clear (&sink);
 }
 
+/* Large transfer ------------------------------------------------------- */
+
+#define CHUNK_SIZE    (1024 * 1024)
+#define MAX_IN_FLIGHT 4
+
+/* A cheap deterministic byte stream, so both ends know nothing but what
+ * went over the wire. */
+static void
+fill_pattern (guint8  *buf,
+              gsize    length,
+              guint64 *state)
+{
+  guint64 x = *state;
+
+  for (gsize i = 0; i + 8 <= length; i += 8)
+    {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      memcpy (buf + i, &x, 8);
+    }
+  *state = x;
+}
+
+typedef struct
+{
+  LspQuicStream *stream;
+  LspSha256     *sha;
+  guint64        state;
+  gsize          total;
+  gsize          queued;
+  guint          in_flight;
+  gboolean       all_queued;
+  gboolean       write_failed;
+  GError        *error;
+} Sender;
+
+static void sender_pump (Sender *s);
+
+static void
+on_chunk_written (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  Sender *s = user_data;
+  g_autoptr(GError) error = NULL;
+
+  s->in_flight--;
+  if (!lsp_quic_stream_write_bytes_finish (LSP_QUIC_STREAM (source), result, &error))
+    {
+      if (s->error == NULL)
+        s->error = g_steal_pointer (&error);
+      s->write_failed = TRUE;
+      return;
+    }
+  sender_pump (s);
+}
+
+/* Keeps a few writes in flight: each completes once QUIC took its bytes,
+ * which is the backpressure. */
+static void
+sender_pump (Sender *s)
+{
+  while (!s->write_failed && s->queued < s->total && s->in_flight < MAX_IN_FLIGHT)
+    {
+      gsize n = MIN (CHUNK_SIZE, s->total - s->queued);
+      guint8 *buf = g_malloc (n);
+      g_autoptr(GBytes) bytes = NULL;
+
+      fill_pattern (buf, n, &s->state);
+      lsp_sha256_update (s->sha, buf, n);
+      bytes = g_bytes_new_take (buf, n);
+      s->queued += n;
+      s->in_flight++;
+      g_assert_cmpuint (lsp_quic_stream_get_queued_bytes (s->stream), <=, LSP_QUIC_STREAM_MAX_QUEUED);
+      lsp_quic_stream_write_bytes_async (s->stream, bytes, s->queued == s->total, NULL,
+                                         on_chunk_written, s);
+    }
+  if (s->queued == s->total)
+    s->all_queued = TRUE;
+}
+
+/* Server side of the big transfer: hashes the data, answers the digest on
+ * the same stream, and checks the digest the client sends on a uni stream. */
+typedef struct
+{
+  LspSha256 *sha;
+  gsize      received;
+  guint8     digest[LSP_SHA256_LEN];
+  gboolean   data_done;
+  GByteArray *claimed;
+  gboolean   claimed_done;
+} HashServer;
+
+static void
+hash_server_read (LspQuicStream *stream,
+                  const guint8  *data,
+                  gsize          length,
+                  gboolean       fin,
+                  const GError  *error,
+                  gpointer       user_data)
+{
+  HashServer *h = user_data;
+
+  g_assert_no_error (error);
+  lsp_sha256_update (h->sha, data, length);
+  h->received += length;
+  if (fin)
+    {
+      g_autoptr(GBytes) reply = NULL;
+
+      lsp_sha256_finish (h->sha, h->digest);
+      reply = g_bytes_new (h->digest, sizeof h->digest);
+      lsp_quic_stream_write_bytes_async (stream, reply, TRUE, NULL, NULL, NULL);
+      h->data_done = TRUE;
+    }
+}
+
+static void
+claimed_read (LspQuicStream *stream,
+              const guint8  *data,
+              gsize          length,
+              gboolean       fin,
+              const GError  *error,
+              gpointer       user_data)
+{
+  HashServer *h = user_data;
+
+  g_assert_no_error (error);
+  g_byte_array_append (h->claimed, data, (guint) length);
+  if (fin)
+    h->claimed_done = TRUE;
+}
+
+static void
+on_hash_stream (LspQuicConnection *conn,
+                LspQuicStream     *stream,
+                gpointer           user_data)
+{
+  if (lsp_quic_stream_is_bidirectional (stream))
+    lsp_quic_stream_set_read_func (stream, hash_server_read, user_data, NULL);
+  else
+    lsp_quic_stream_set_read_func (stream, claimed_read, user_data, NULL);
+}
+
+static void
+on_hash_connection (LspQuicEndpoint   *endpoint,
+                    LspQuicConnection *conn,
+                    gpointer           user_data)
+{
+  g_signal_connect (conn, "incoming-stream", G_CALLBACK (on_hash_stream), user_data);
+}
+
+static void
+test_large_transfer (Fixture       *f,
+                     gconstpointer  data)
+{
+  const gsize total = 256 * 1024 * 1024;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LspQuicConnection) conn = NULL;
+  g_autoptr(LspQuicStream) uni = NULL;
+  g_autoptr(GBytes) claimed = NULL;
+  HashServer h = { lsp_sha256_new (), 0, { 0 }, FALSE, g_byte_array_new (), FALSE };
+  Sender s = { NULL, lsp_sha256_new (), 0x9e3779b97f4a7c15ull, total };
+  Sink sink = { g_byte_array_new () };
+  guint8 sent_digest[LSP_SHA256_LEN];
+
+  g_signal_connect (f->server, "incoming-connection", G_CALLBACK (on_hash_connection), &h);
+  conn = connect_sync (f->client, f->server, NULL, &error);
+  g_assert_no_error (error);
+
+  s.stream = lsp_quic_connection_open_stream (conn, TRUE, &error);
+  g_assert_no_error (error);
+  lsp_quic_stream_set_read_func (s.stream, sink_read, &sink, NULL);
+  sender_pump (&s);
+  wait_for_flag (&sink.done, 240000, "256 MiB to go through");
+  g_assert_no_error (s.error);
+  g_assert_no_error (sink.error);
+  g_assert_true (s.all_queued);
+  g_assert_true (h.data_done);
+  g_assert_cmpuint (h.received, ==, total);
+
+  /* Client side: the server's digest of what it received matches ours. */
+  lsp_sha256_finish (s.sha, sent_digest);
+  g_assert_cmpmem (sink.data->data, sink.data->len, sent_digest, sizeof sent_digest);
+
+  /* Server side: our digest, sent separately, matches what it computed. */
+  uni = lsp_quic_connection_open_stream (conn, FALSE, &error);
+  g_assert_no_error (error);
+  claimed = g_bytes_new (sent_digest, sizeof sent_digest);
+  lsp_quic_stream_write_bytes_async (uni, claimed, TRUE, NULL, NULL, NULL);
+  wait_for_flag (&h.claimed_done, 10000, "the digest on the uni stream");
+  g_assert_cmpmem (h.claimed->data, h.claimed->len, h.digest, sizeof h.digest);
+
+  g_clear_object (&s.stream);
+  lsp_sha256_free (s.sha);
+  lsp_sha256_free (h.sha);
+  g_byte_array_unref (h.claimed);
+  sink_clear (&sink);
+}
+
+/* Parallel streams ----------------------------------------------------- */
+
+#define N_PARALLEL 100
+#define PARALLEL_SIZE (64 * 1024 + 17)
+
+static void
+test_parallel_streams (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LspQuicConnection) conn = NULL;
+  LspQuicStream *streams[N_PARALLEL];
+  Sink sinks[N_PARALLEL];
+  GBytes *payloads[N_PARALLEL];
+
+  g_signal_connect (f->server, "incoming-connection", G_CALLBACK (on_echo_connection), NULL);
+  conn = connect_sync (f->client, f->server, NULL, &error);
+  g_assert_no_error (error);
+
+  for (guint i = 0; i < N_PARALLEL; i++)
+    {
+      guint8 *buf = g_malloc (PARALLEL_SIZE);
+      guint64 state = 1000 + i;
+
+      fill_pattern (buf, PARALLEL_SIZE, &state);
+      payloads[i] = g_bytes_new_take (buf, PARALLEL_SIZE);
+      memset (&sinks[i], 0, sizeof sinks[i]);
+      sinks[i].data = g_byte_array_new ();
+      streams[i] = lsp_quic_connection_open_stream (conn, TRUE, &error);
+      g_assert_no_error (error);
+      lsp_quic_stream_set_read_func (streams[i], sink_read, &sinks[i], NULL);
+      lsp_quic_stream_write_bytes_async (streams[i], payloads[i], TRUE, NULL, NULL, NULL);
+    }
+
+  for (guint i = 0; i < N_PARALLEL; i++)
+    {
+      gsize size;
+      const guint8 *expected = g_bytes_get_data (payloads[i], &size);
+
+      wait_for_flag (&sinks[i].done, 30000, "a parallel stream's echo");
+      g_assert_no_error (sinks[i].error);
+      g_assert_cmpmem (sinks[i].data->data, sinks[i].data->len, expected, size);
+    }
+
+  /* Distinct stream IDs, all on one connection. */
+  g_assert_cmpuint (f->server_conns->len, ==, 1);
+  for (guint i = 1; i < N_PARALLEL; i++)
+    g_assert_cmpint (lsp_quic_stream_get_id (streams[i]), >, lsp_quic_stream_get_id (streams[i - 1]));
+
+  for (guint i = 0; i < N_PARALLEL; i++)
+    {
+      g_object_unref (streams[i]);
+      g_bytes_unref (payloads[i]);
+      sink_clear (&sinks[i]);
+    }
+}
+
+/* Peer killed mid-transfer -------------------------------------------- */
+
+#define KILL_IDLE_TIMEOUT_MS 1500
+
+/* The child is a bare receiver that reports its port through a pipe and
+ * then just reads until it is killed. */
+static void
+child_server (const char *state_dir,
+              int         port_fd)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LspIdentity) identity = NULL;
+  g_autoptr(LspQuicEndpoint) endpoint = NULL;
+  GMainContext *context = g_main_context_new ();
+  HashServer *h;
+  guint16 port;
+
+  /* The parent's sources live on the global default context; the child
+   * must never dispatch them. */
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  g_main_context_push_thread_default (context);
+  identity = lsp_identity_load_or_create (state_dir, &error);
+  g_assert_no_error (error);
+  endpoint = make_endpoint (identity, "127.0.0.1");
+  lsp_quic_endpoint_set_idle_timeout (endpoint, KILL_IDLE_TIMEOUT_MS);
+  h = g_new0 (HashServer, 1);
+  h->sha = lsp_sha256_new ();
+  h->claimed = g_byte_array_new ();
+  g_signal_connect (endpoint, "incoming-connection", G_CALLBACK (on_hash_connection), h);
+  port = lsp_quic_endpoint_get_port (endpoint);
+  if (write (port_fd, &port, sizeof port) != sizeof port)
+    _exit (2);
+  for (;;)
+    g_main_context_iteration (context, TRUE);
+}
+
+typedef struct
+{
+  gboolean done;
+  GError  *error;
+} Closed;
+
+static void
+on_closed (LspQuicConnection *conn,
+           const GError      *error,
+           gpointer           user_data)
+{
+  Closed *c = user_data;
+
+  c->error = g_error_copy (error);
+  c->done = TRUE;
+}
+
+static void
+test_peer_killed (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LspQuicConnection) conn = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) addr = NULL;
+  g_autofree char *child_dir = g_build_filename (f->dir, "child", NULL);
+  Sender s = { NULL, lsp_sha256_new (), 42, (gsize) 4 * 1024 * 1024 * 1024 };
+  Closed closed = { 0 };
+  ConnectResult r = { 0 };
+  int fds[2];
+  guint16 port = 0;
+  pid_t pid;
+  gint64 killed_at, noticed_at;
+  int status;
+
+  g_assert_cmpint (pipe (fds), ==, 0);
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      close (fds[0]);
+      child_server (child_dir, fds[1]);
+      _exit (0);
+    }
+  close (fds[1]);
+  g_assert_cmpint (read (fds[0], &port, sizeof port), ==, sizeof port);
+  close (fds[0]);
+
+  lsp_quic_endpoint_set_idle_timeout (f->client, KILL_IDLE_TIMEOUT_MS);
+  addr = g_inet_socket_address_new (loopback, port);
+  lsp_quic_endpoint_connect_async (f->client, G_INET_SOCKET_ADDRESS (addr), NULL, NULL, on_connected, &r);
+  wait_for_flag (&r.done, 20000, "the handshake with the child");
+  g_assert_no_error (r.error);
+  conn = r.conn;
+  g_signal_connect (conn, "closed", G_CALLBACK (on_closed), &closed);
+
+  s.stream = lsp_quic_connection_open_stream (conn, TRUE, &error);
+  g_assert_no_error (error);
+  sender_pump (&s);
+  {
+    gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+
+    while (s.queued < 16 * CHUNK_SIZE && !closed.done && g_get_monotonic_time () < deadline)
+      g_main_context_iteration (NULL, TRUE);
+    g_assert_false (closed.done);
+    g_assert_cmpuint (s.queued, >=, 16 * CHUNK_SIZE);
+  }
+
+  kill (pid, SIGKILL);
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  killed_at = g_get_monotonic_time ();
+
+  wait_for_flag (&closed.done, KILL_IDLE_TIMEOUT_MS * 4, "the connection to notice the dead peer");
+  noticed_at = g_get_monotonic_time ();
+  g_assert_error (closed.error, LSP_QUIC_ERROR, LSP_QUIC_ERROR_IDLE_TIMEOUT);
+  g_assert_cmpint ((noticed_at - killed_at) / 1000, <=, KILL_IDLE_TIMEOUT_MS + 1000);
+  g_assert_true (lsp_quic_connection_is_closed (conn));
+
+  /* The pending write failed with the same reason instead of hanging. */
+  while (s.in_flight > 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_error (s.error, LSP_QUIC_ERROR, LSP_QUIC_ERROR_IDLE_TIMEOUT);
+  g_assert_cmpuint (lsp_quic_endpoint_get_n_connections (f->client), ==, 0);
+
+  g_clear_object (&s.stream);
+  g_clear_error (&s.error);
+  lsp_sha256_free (s.sha);
+  g_clear_error (&closed.error);
+}
+
+/* Cancel and timeouts ---------------------------------------------------- */
+
+static GSocket *
+silent_socket (GInetSocketAddress **address)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
+  GSocket *socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, &error);
+
+  g_assert_no_error (error);
+  g_socket_bind (socket, any, FALSE, &error);
+  g_assert_no_error (error);
+  *address = G_INET_SOCKET_ADDRESS (g_socket_get_local_address (socket, &error));
+  g_assert_no_error (error);
+  return socket;
+}
+
+static gboolean
+cancel_later (gpointer data)
+{
+  g_cancellable_cancel (data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_cancel_connect (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(GInetSocketAddress) address = NULL;
+  g_autoptr(GSocket) silent = silent_socket (&address);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  ConnectResult r = { 0 };
+  gint64 cancelled_at;
+
+  lsp_quic_endpoint_connect_async (f->client, address, NULL, cancellable, on_connected, &r);
+  g_assert_cmpuint (lsp_quic_endpoint_get_n_connections (f->client), ==, 1);
+  g_timeout_add (300, cancel_later, cancellable);
+  while (!g_cancellable_is_cancelled (cancellable))
+    g_main_context_iteration (NULL, TRUE);
+  cancelled_at = g_get_monotonic_time ();
+  wait_for_flag (&r.done, 5000, "the cancelled connect");
+
+  g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_null (r.conn);
+  /* "At once": well below any timeout the transport has. */
+  g_assert_cmpint ((g_get_monotonic_time () - cancelled_at) / 1000, <, 500);
+  g_assert_cmpuint (lsp_quic_endpoint_get_n_connections (f->client), ==, 0);
+  g_clear_error (&r.error);
+}
+
+static void
+test_handshake_timeout (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autoptr(GInetSocketAddress) address = NULL;
+  g_autoptr(GSocket) silent = silent_socket (&address);
+  ConnectResult r = { 0 };
+
+  lsp_quic_endpoint_set_handshake_timeout (f->client, 700);
+  lsp_quic_endpoint_connect_async (f->client, address, NULL, NULL, on_connected, &r);
+  wait_for_flag (&r.done, 5000, "the handshake timeout");
+  g_assert_error (r.error, LSP_QUIC_ERROR, LSP_QUIC_ERROR_HANDSHAKE_TIMEOUT);
+  g_assert_cmpuint (lsp_quic_endpoint_get_n_connections (f->client), ==, 0);
+  g_clear_error (&r.error);
+}
+
+/* Identity and pinning ------------------------------------------------- */
+
+static void
+test_pin_mismatch (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LspIdentity) other = make_identity (f->dir, "other");
+  g_autoptr(LspQuicConnection) conn = NULL;
+
+  conn = connect_sync (f->client, f->server, lsp_identity_get_peer_id (other), &error);
+  g_assert_null (conn);
+  g_assert_error (error, LSP_QUIC_ERROR, LSP_QUIC_ERROR_PEER_MISMATCH);
+  g_assert_nonnull (strstr (error->message, lsp_identity_get_short_id (other)));
+  g_assert_nonnull (strstr (error->message, lsp_identity_get_short_id (f->server_id)));
+  g_assert_false (lsp_known_peers_contains (lsp_quic_endpoint_get_known_peers (f->client),
+                                            lsp_identity_get_peer_id (f->server_id)));
+
+  /* The refusal reaches the server: it reports no connection and drops
+   * its half-open state. */
+  lsp_test_run_for (300);
+  g_assert_cmpuint (f->server_conns->len, ==, 0);
+  g_assert_cmpuint (lsp_quic_endpoint_get_n_connections (f->server), ==, 0);
+
+  /* The right pin still works. */
+  g_clear_error (&error);
+  conn = connect_sync (f->client, f->server, lsp_identity_get_peer_id (f->server_id), &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (conn);
+}
+
+static void
+test_identity_persistent (void)
+{
+  g_autofree char *dir = lsp_test_make_temp_dir ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LspIdentity) first = make_identity (dir, "state");
+  g_autoptr(LspIdentity) second = make_identity (dir, "state");
+  g_autoptr(LspIdentity) other = make_identity (dir, "other");
+  g_autofree char *key = g_build_filename (dir, "state", "identity-key.pem", NULL);
+  g_autofree char *cert = g_build_filename (dir, "state", "identity-cert.pem", NULL);
+  g_autofree char *state = g_build_filename (dir, "state", NULL);
+  g_autofree char *short_id = NULL;
+  struct stat st;
+
+  g_assert_true (lsp_peer_id_is_valid (lsp_identity_get_peer_id (first)));
+  g_assert_cmpstr (lsp_identity_get_peer_id (first), ==, lsp_identity_get_peer_id (second));
+  g_assert_cmpstr (lsp_identity_get_peer_id (first), !=, lsp_identity_get_peer_id (other));
+  short_id = lsp_peer_id_shorten (lsp_identity_get_peer_id (first));
+  g_assert_cmpstr (short_id, ==, lsp_identity_get_short_id (first));
+  g_assert_cmpuint (strlen (short_id), ==, LSP_PEER_ID_SHORT_LEN);
+  g_assert_cmpint (stat (key, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+  g_assert_cmpint (stat (cert, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+
+  /* A damaged identity is an error, not a silently new identity. */
+  lsp_test_write_file (cert, "not a certificate", -1);
+  g_assert_null (lsp_identity_load_or_create (state, &error));
+  g_assert_nonnull (error);
+  lsp_test_remove_tree (dir);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -275,6 +790,13 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add ("/quic/handshake-echo", Fixture, NULL, fixture_setup, test_handshake_echo, fixture_teardown);
+  g_test_add ("/quic/large-transfer", Fixture, NULL, fixture_setup, test_large_transfer, fixture_teardown);
+  g_test_add ("/quic/parallel-streams", Fixture, NULL, fixture_setup, test_parallel_streams, fixture_teardown);
+  g_test_add ("/quic/peer-killed", Fixture, NULL, fixture_setup, test_peer_killed, fixture_teardown);
+  g_test_add ("/quic/cancel-connect", Fixture, NULL, fixture_setup, test_cancel_connect, fixture_teardown);
+  g_test_add ("/quic/handshake-timeout", Fixture, NULL, fixture_setup, test_handshake_timeout, fixture_teardown);
+  g_test_add ("/quic/pin-mismatch", Fixture, NULL, fixture_setup, test_pin_mismatch, fixture_teardown);
+  g_test_add_func ("/quic/identity-persistent", test_identity_persistent);
 
   return g_test_run ();
 }

@@ -648,7 +648,7 @@ connection_new (LspQuicEndpoint   *endpoint,
   self->timer = g_source_new (&timer_funcs, sizeof (GSource));
   g_source_set_callback (self->timer, on_timer, self, NULL);
   g_source_set_name (self->timer, "[lanspread] QUIC connection timer");
-  g_source_attach (self->timer, NULL);
+  g_source_attach (self->timer, lsp_quic_endpoint_get_context (endpoint));
   return self;
 }
 

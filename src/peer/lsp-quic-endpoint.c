@@ -24,6 +24,7 @@ struct _LspQuicEndpoint
 {
   GObject             parent_instance;
 
+  GMainContext       *context;
   LspIdentity        *identity;
   LspKnownPeers      *known_peers;
   GSocket            *socket;
@@ -142,6 +143,7 @@ lsp_quic_endpoint_finalize (GObject *object)
   LspQuicEndpoint *self = LSP_QUIC_ENDPOINT (object);
 
   g_clear_pointer (&self->udp, lsp_udp_batch_free);
+  g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_pointer (&self->cids, g_hash_table_unref);
   g_clear_pointer (&self->connections, g_hash_table_unref);
   g_clear_object (&self->local_address);
@@ -447,6 +449,12 @@ on_readable (GSocket      *socket,
 
 /* Sending --------------------------------------------------------------- */
 
+GMainContext *
+lsp_quic_endpoint_get_context (LspQuicEndpoint *self)
+{
+  return self->context;
+}
+
 guint8 *
 lsp_quic_endpoint_get_tx_buffer (LspQuicEndpoint *self,
                                  gsize           *size)
@@ -479,7 +487,7 @@ wait_writable (LspQuicEndpoint   *self,
 
   self->write_source = g_socket_create_source (self->socket, G_IO_OUT, NULL);
   g_source_set_callback (self->write_source, G_SOURCE_FUNC (on_writable), self, NULL);
-  g_source_attach (self->write_source, NULL);
+  g_source_attach (self->write_source, self->context);
 }
 
 /* Returns FALSE when the socket buffer is full: the rest is kept, and every
@@ -600,7 +608,7 @@ lsp_quic_endpoint_connection_ready (LspQuicEndpoint   *self,
  *   IPv4 (dual stack); port 0 picks a free port
  *
  * Opens the UDP socket and starts serving on the thread-default main
- * context.
+ * context, where every signal and callback of the transport then runs.
  */
 LspQuicEndpoint *
 lsp_quic_endpoint_new (LspIdentity         *identity,
@@ -620,6 +628,7 @@ lsp_quic_endpoint_new (LspIdentity         *identity,
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   self = g_object_new (LSP_TYPE_QUIC_ENDPOINT, NULL);
+  self->context = g_main_context_ref_thread_default ();
   self->identity = g_object_ref (identity);
   known_path = g_build_filename (lsp_identity_get_state_dir (identity), "known-peers", NULL);
   self->known_peers = lsp_known_peers_new (known_path);
@@ -659,7 +668,7 @@ lsp_quic_endpoint_new (LspIdentity         *identity,
   self->read_source = g_socket_create_source (self->socket, G_IO_IN, NULL);
   g_source_set_callback (self->read_source, G_SOURCE_FUNC (on_readable), self, NULL);
   g_source_set_name (self->read_source, "[lanspread] QUIC socket");
-  g_source_attach (self->read_source, NULL);
+  g_source_attach (self->read_source, self->context);
 
   return g_steal_pointer (&self);
 }

@@ -39,6 +39,7 @@ typedef struct
 } LspCid;
 
 /* Endpoint side */
+GMainContext *lsp_quic_endpoint_get_context       (LspQuicEndpoint        *self);
 guint8       *lsp_quic_endpoint_get_tx_buffer     (LspQuicEndpoint        *self,
                                                    gsize                  *size);
 gboolean      lsp_quic_endpoint_send              (LspQuicEndpoint        *self,
