@@ -563,6 +563,28 @@ child_server (const char *state_dir,
     g_main_context_iteration (context, TRUE);
 }
 
+static pid_t
+spawn_child_server (const char *state_dir,
+                    guint16    *port)
+{
+  int fds[2];
+  pid_t pid;
+
+  g_assert_cmpint (pipe (fds), ==, 0);
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      close (fds[0]);
+      child_server (state_dir, fds[1]);
+      _exit (0);
+    }
+  close (fds[1]);
+  g_assert_cmpint (read (fds[0], port, sizeof *port), ==, sizeof *port);
+  close (fds[0]);
+  return pid;
+}
+
 typedef struct
 {
   gboolean done;
@@ -592,24 +614,12 @@ test_peer_killed (Fixture       *f,
   Sender s = { NULL, lsp_sha256_new (), 42, (gsize) 4 * 1024 * 1024 * 1024 };
   Closed closed = { 0 };
   ConnectResult r = { 0 };
-  int fds[2];
   guint16 port = 0;
   pid_t pid;
   gint64 killed_at, noticed_at;
   int status;
 
-  g_assert_cmpint (pipe (fds), ==, 0);
-  pid = fork ();
-  g_assert_cmpint (pid, >=, 0);
-  if (pid == 0)
-    {
-      close (fds[0]);
-      child_server (child_dir, fds[1]);
-      _exit (0);
-    }
-  close (fds[1]);
-  g_assert_cmpint (read (fds[0], &port, sizeof port), ==, sizeof port);
-  close (fds[0]);
+  pid = spawn_child_server (child_dir, &port);
 
   lsp_quic_endpoint_set_idle_timeout (f->client, KILL_IDLE_TIMEOUT_MS);
   addr = g_inet_socket_address_new (loopback, port);
@@ -783,6 +793,567 @@ test_identity_persistent (void)
   lsp_test_remove_tree (dir);
 }
 
+/* Robustness ---------------------------------------------------------- */
+
+static GSocket *
+raw_socket (const char *host)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInetAddress) inet = g_inet_address_new_from_string (host);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (inet, 0);
+  GSocket *socket = g_socket_new (g_inet_address_get_family (inet), G_SOCKET_TYPE_DATAGRAM,
+                                  G_SOCKET_PROTOCOL_UDP, &error);
+
+  g_assert_no_error (error);
+  g_socket_bind (socket, any, FALSE, &error);
+  g_assert_no_error (error);
+  g_socket_set_blocking (socket, FALSE);
+  return socket;
+}
+
+static void
+send_to (GSocket         *socket,
+         LspQuicEndpoint *endpoint,
+         const guint8    *data,
+         gsize            length)
+{
+  g_autoptr(GInetSocketAddress) addr = endpoint_address (endpoint);
+  g_autoptr(GError) error = NULL;
+
+  g_socket_send_to (socket, G_SOCKET_ADDRESS (addr), (const char *) data, length, NULL, &error);
+  g_assert_no_error (error);
+}
+
+/* Waits up to timeout_ms for one datagram; returns its length or -1. */
+static gssize
+receive_reply (GSocket *socket,
+               guint8  *buf,
+               gsize    size,
+               guint    timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + timeout_ms * 1000;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      gssize n = g_socket_receive (socket, (char *) buf, size, NULL, NULL);
+
+      if (n >= 0)
+        return n;
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (1000);
+    }
+  return -1;
+}
+
+static void
+drain_socket (GSocket *socket)
+{
+  guint8 buf[2048];
+
+  while (g_socket_receive (socket, (char *) buf, sizeof buf, NULL, NULL) >= 0)
+    ;
+}
+
+static void
+echo_roundtrip (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LspQuicConnection) conn = NULL;
+  g_autoptr(LspQuicStream) stream = NULL;
+  g_autoptr(GBytes) message = g_bytes_new_static ("still alive", 11);
+  Sink sink = { g_byte_array_new () };
+
+  conn = connect_sync (f->client, f->server, lsp_identity_get_peer_id (f->server_id), &error);
+  g_assert_no_error (error);
+  stream = lsp_quic_connection_open_stream (conn, TRUE, &error);
+  g_assert_no_error (error);
+  lsp_quic_stream_set_read_func (stream, sink_read, &sink, NULL);
+  lsp_quic_stream_write_bytes_async (stream, message, TRUE, NULL, NULL, NULL);
+  wait_for_flag (&sink.done, 10000, "the echo");
+  g_assert_no_error (sink.error);
+  g_assert_cmpmem (sink.data->data, sink.data->len, "still alive", 11);
+  sink_clear (&sink);
+}
+
+static void
+test_garbage (Fixture       *f,
+              gconstpointer  data)
+{
+  g_autoptr(GSocket) raw = raw_socket ("127.0.0.1");
+  g_autoptr(GRand) rand = g_rand_new_with_seed (4);
+  guint8 buf[1500];
+
+  g_signal_connect (f->server, "incoming-connection", G_CALLBACK (on_echo_connection), NULL);
+
+  for (guint i = 0; i < 3000; i++)
+    {
+      gsize length = (gsize) g_rand_int_range (rand, 0, sizeof buf + 1);
+
+      for (gsize j = 0; j < length; j++)
+        buf[j] = (guint8) g_rand_int (rand);
+      switch (i % 4)
+        {
+        case 1:
+          /* A QUIC v1 long header with garbage after it, cut anywhere. */
+          if (length > 6)
+            {
+              buf[0] = 0xc0 | (buf[0] & 0x0f);
+              buf[1] = 0; buf[2] = 0; buf[3] = 0; buf[4] = 1;
+              buf[5] = (guint8) (buf[5] % 21);
+            }
+          break;
+        case 2:
+          /* A short header aimed at no connection. */
+          if (length > 0)
+            buf[0] = 0x40 | (buf[0] & 0x3f);
+          break;
+        default:
+          break;
+        }
+      send_to (raw, f->server, buf, length);
+      if (i % 64 == 0)
+        g_main_context_iteration (NULL, FALSE);
+    }
+  drain_main_context ();
+
+  g_assert_cmpuint (lsp_quic_endpoint_get_n_connections (f->server), <=, LSP_QUIC_MAX_CONNECTIONS);
+  echo_roundtrip (f);
+  drain_socket (raw);
+}
+
+static void
+test_version_negotiation (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_autoptr(GSocket) raw = raw_socket ("127.0.0.1");
+  guint8 packet[1200] = { 0 };
+  guint8 reply[2048];
+  gssize n;
+
+  /* A long header in an unknown version, padded to a full Initial. */
+  packet[0] = 0xc0;
+  packet[1] = 0x1a; packet[2] = 0x2a; packet[3] = 0x3a; packet[4] = 0x4a;
+  packet[5] = 8;
+  memset (packet + 6, 0xab, 8);
+  packet[14] = 4;
+  memset (packet + 15, 0xcd, 4);
+  send_to (raw, f->server, packet, sizeof packet);
+
+  n = receive_reply (raw, reply, sizeof reply, 5000);
+  g_assert_cmpint (n, >=, 7 + 8 + 4 + 4);
+  g_assert_true (reply[0] & 0x80);
+  g_assert_cmpmem (reply + 1, 4, "\0\0\0\0", 4);   /* version 0: negotiation */
+  g_assert_cmpuint (reply[5], ==, 4);              /* echoes our SCID as DCID */
+  g_assert_cmpmem (reply + 6, 4, packet + 15, 4);
+  {
+    gsize off = 6 + 4;
+    gsize scid_len = reply[off];
+    gboolean has_v1 = FALSE;
+
+    g_assert_cmpmem (reply + off + 1, scid_len, packet + 6, 8);
+    for (off = off + 1 + scid_len; off + 4 <= (gsize) n; off += 4)
+      if (memcmp (reply + off, "\0\0\0\1", 4) == 0)
+        has_v1 = TRUE;
+    g_assert_true (has_v1);
+  }
+  g_assert_cmpuint (lsp_quic_endpoint_get_n_connections (f->server), ==, 0);
+}
+
+static void
+test_stateless_reset (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autoptr(GSocket) raw = raw_socket ("127.0.0.1");
+  guint8 packet[100];
+  guint8 reply[2048];
+  gssize n;
+
+  /* A 1-RTT packet for a connection the server does not have. */
+  memset (packet, 0x5a, sizeof packet);
+  packet[0] = 0x41;
+  send_to (raw, f->server, packet, sizeof packet);
+  n = receive_reply (raw, reply, sizeof reply, 5000);
+  g_assert_cmpint (n, >=, 1 + 16 + 4 + 16);
+  g_assert_cmpint (n, <, (gssize) sizeof packet);
+  g_assert_cmpuint (reply[0] & 0xc0, ==, 0x40);
+
+  /* Too short to answer without risking a reset loop: silence. */
+  send_to (raw, f->server, packet, 30);
+  n = receive_reply (raw, reply, sizeof reply, 300);
+  g_assert_cmpint (n, ==, -1);
+}
+
+/* The server loses its state (process killed) and comes back on the same
+ * port with the same identity: it answers the client's next packet with a
+ * stateless reset, which ends the connection at once instead of after the
+ * idle timeout. */
+static void
+test_peer_restarted (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LspQuicConnection) conn = NULL;
+  g_autoptr(LspQuicStream) stream = NULL;
+  g_autoptr(LspIdentity) child_id = NULL;
+  g_autoptr(LspQuicEndpoint) reborn = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) addr = NULL;
+  g_autoptr(GBytes) message = g_bytes_new_static ("anyone?", 7);
+  g_autofree char *child_dir = g_build_filename (f->dir, "child", NULL);
+  Closed closed = { 0 };
+  ConnectResult r = { 0 };
+  Sink sink = { g_byte_array_new () };
+  guint16 port = 0;
+  pid_t pid;
+  int status;
+
+  pid = spawn_child_server (child_dir, &port);
+  addr = g_inet_socket_address_new (loopback, port);
+  lsp_quic_endpoint_connect_async (f->client, G_INET_SOCKET_ADDRESS (addr), NULL, NULL, on_connected, &r);
+  wait_for_flag (&r.done, 20000, "the handshake with the child");
+  g_assert_no_error (r.error);
+  conn = r.conn;
+  g_signal_connect (conn, "closed", G_CALLBACK (on_closed), &closed);
+  lsp_test_run_for (100);
+
+  kill (pid, SIGKILL);
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+
+  child_id = lsp_identity_load_or_create (child_dir, &error);
+  g_assert_no_error (error);
+  reborn = lsp_quic_endpoint_new (child_id, G_INET_SOCKET_ADDRESS (addr), &error);
+  g_assert_no_error (error);
+
+  stream = lsp_quic_connection_open_stream (conn, TRUE, &error);
+  g_assert_no_error (error);
+  lsp_quic_stream_set_read_func (stream, sink_read, &sink, NULL);
+  lsp_quic_stream_write_bytes_async (stream, message, TRUE, NULL, NULL, NULL);
+  wait_for_flag (&closed.done, 5000, "the stateless reset");
+  g_assert_error (closed.error, LSP_QUIC_ERROR, LSP_QUIC_ERROR_PEER_RESET);
+  g_assert_true (sink.done);
+  g_assert_error (sink.error, LSP_QUIC_ERROR, LSP_QUIC_ERROR_PEER_RESET);
+  g_clear_error (&closed.error);
+  sink_clear (&sink);
+}
+
+static void
+test_close_reason (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LspQuicConnection) conn = NULL;
+  Closed server_closed = { 0 };
+  Closed client_closed = { 0 };
+
+  conn = connect_sync (f->client, f->server, NULL, &error);
+  g_assert_no_error (error);
+  while (f->server_conns->len == 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_signal_connect (f->server_conns->pdata[0], "closed", G_CALLBACK (on_closed), &server_closed);
+  g_signal_connect (conn, "closed", G_CALLBACK (on_closed), &client_closed);
+
+  lsp_quic_connection_close (conn, 42, "game over");
+  g_assert_true (client_closed.done);
+  g_assert_error (client_closed.error, LSP_QUIC_ERROR, LSP_QUIC_ERROR_CLOSED);
+  g_assert_true (lsp_quic_connection_is_closed (conn));
+  g_assert_null (lsp_quic_connection_open_stream (conn, TRUE, &error));
+  g_assert_error (error, LSP_QUIC_ERROR, LSP_QUIC_ERROR_CLOSED);
+
+  wait_for_flag (&server_closed.done, 5000, "the server to see the close");
+  g_assert_error (server_closed.error, LSP_QUIC_ERROR, LSP_QUIC_ERROR_PEER_CLOSED);
+  g_assert_nonnull (strstr (server_closed.error->message, "42"));
+  g_assert_nonnull (strstr (server_closed.error->message, "game over"));
+  g_assert_cmpuint (lsp_quic_endpoint_get_n_connections (f->server), ==, 0);
+  g_assert_cmpuint (lsp_quic_endpoint_get_n_connections (f->client), ==, 0);
+  g_clear_error (&server_closed.error);
+  g_clear_error (&client_closed.error);
+}
+
+/* Server side of the reset test: remembers how its stream ended. */
+static void
+on_sink_stream (LspQuicConnection *conn,
+                LspQuicStream     *stream,
+                gpointer           user_data)
+{
+  lsp_quic_stream_set_read_func (stream, sink_read, user_data, NULL);
+}
+
+static void
+on_sink_connection (LspQuicEndpoint   *endpoint,
+                    LspQuicConnection *conn,
+                    gpointer           user_data)
+{
+  g_signal_connect (conn, "incoming-stream", G_CALLBACK (on_sink_stream), user_data);
+}
+
+typedef struct
+{
+  gboolean done;
+  GError  *error;
+} WriteResult;
+
+static void
+on_written (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  WriteResult *w = user_data;
+
+  lsp_quic_stream_write_bytes_finish (LSP_QUIC_STREAM (source), result, &w->error);
+  w->done = TRUE;
+}
+
+static void
+test_stream_reset (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LspQuicConnection) conn = NULL;
+  g_autoptr(LspQuicStream) stream = NULL;
+  g_autoptr(GBytes) hello = g_bytes_new_static ("partial", 7);
+  g_autoptr(GBytes) more = g_bytes_new_static ("never", 5);
+  Sink server_sink = { g_byte_array_new () };
+  WriteResult w = { 0 };
+
+  g_signal_connect (f->server, "incoming-connection", G_CALLBACK (on_sink_connection), &server_sink);
+  conn = connect_sync (f->client, f->server, NULL, &error);
+  g_assert_no_error (error);
+  stream = lsp_quic_connection_open_stream (conn, TRUE, &error);
+  g_assert_no_error (error);
+  lsp_quic_stream_write_bytes_async (stream, hello, FALSE, NULL, on_written, &w);
+  wait_for_flag (&w.done, 5000, "the first write");
+  g_assert_no_error (w.error);
+  while (server_sink.data->len < 7)
+    g_main_context_iteration (NULL, TRUE);
+
+  lsp_quic_stream_reset (stream, 7);
+  wait_for_flag (&server_sink.done, 5000, "the server to see the reset");
+  g_assert_error (server_sink.error, LSP_QUIC_ERROR, LSP_QUIC_ERROR_STREAM_RESET);
+  g_assert_false (server_sink.fin);
+
+  /* Writing after the reset fails cleanly; the connection lives on. */
+  w.done = FALSE;
+  lsp_quic_stream_write_bytes_async (stream, more, TRUE, NULL, on_written, &w);
+  wait_for_flag (&w.done, 5000, "the refused write");
+  g_assert_error (w.error, LSP_QUIC_ERROR, LSP_QUIC_ERROR_CLOSED);
+  g_assert_false (lsp_quic_connection_is_closed (conn));
+  g_clear_error (&w.error);
+  sink_clear (&server_sink);
+}
+
+static void
+on_paused_stream (LspQuicConnection *conn,
+                  LspQuicStream     *stream,
+                  gpointer           user_data)
+{
+  lsp_quic_stream_set_read_func (stream, sink_read, user_data, NULL);
+  lsp_quic_stream_set_reading_paused (stream, TRUE);
+}
+
+static void
+on_paused_connection (LspQuicEndpoint   *endpoint,
+                      LspQuicConnection *conn,
+                      gpointer           user_data)
+{
+  g_signal_connect (conn, "incoming-stream", G_CALLBACK (on_paused_stream), user_data);
+}
+
+/* A write cancelled while the peer's window is full resets the stream. */
+static void
+test_write_cancel (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LspQuicConnection) conn = NULL;
+  g_autoptr(LspQuicStream) stream = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GBytes) big = NULL;
+  Sink server_sink = { g_byte_array_new () };
+  WriteResult w = { 0 };
+
+  g_signal_connect (f->server, "incoming-connection", G_CALLBACK (on_paused_connection), &server_sink);
+  conn = connect_sync (f->client, f->server, NULL, &error);
+  g_assert_no_error (error);
+  stream = lsp_quic_connection_open_stream (conn, TRUE, &error);
+  g_assert_no_error (error);
+
+  /* The server must know the stream before we give up on it. */
+  {
+    g_autoptr(GBytes) first = g_bytes_new_static ("first", 5);
+    lsp_quic_stream_write_bytes_async (stream, first, FALSE, NULL, on_written, &w);
+    wait_for_flag (&w.done, 5000, "the first write");
+    g_assert_no_error (w.error);
+    while (server_sink.data->len < 5)
+      g_main_context_iteration (NULL, TRUE);
+    w.done = FALSE;
+  }
+
+  /* More than the stream window, which the paused reader never extends:
+   * the write stays blocked by flow control until we cancel it. */
+  big = g_bytes_new_take (g_malloc0 (48 * 1024 * 1024), 48 * 1024 * 1024);
+  lsp_quic_stream_write_bytes_async (stream, big, TRUE, cancellable, on_written, &w);
+  lsp_test_run_for (500);
+  g_assert_false (w.done);
+  g_assert_cmpuint (server_sink.data->len, <=, 16 * 1024 * 1024 + 5);
+  g_assert_cmpuint (lsp_quic_stream_get_queued_bytes (stream), >=, 32 * 1024 * 1024 - 5);
+  g_cancellable_cancel (cancellable);
+  wait_for_flag (&w.done, 5000, "the cancelled write");
+  g_assert_error (w.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  wait_for_flag (&server_sink.done, 5000, "the server to see the reset");
+  g_assert_error (server_sink.error, LSP_QUIC_ERROR, LSP_QUIC_ERROR_STREAM_RESET);
+  g_clear_error (&w.error);
+  sink_clear (&server_sink);
+}
+
+/* Many connection attempts: all succeed up to the limits, and all state is
+ * released when they close. */
+static void
+test_many_connections (Fixture       *f,
+                       gconstpointer  data)
+{
+  const guint total = 600;
+  const guint parallel = 24;
+  g_autoptr(GInetSocketAddress) addr = endpoint_address (f->server);
+  ConnectResult *results = g_new0 (ConnectResult, total);
+  guint started = 0, finished = 0;
+
+  g_assert_cmpuint (parallel, <=, LSP_QUIC_MAX_HANDSHAKES_PER_ADDRESS);
+  while (finished < total)
+    {
+      gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+      while (started < total && started - finished < parallel)
+        lsp_quic_endpoint_connect_async (f->client, addr, NULL, NULL, on_connected, &results[started++]);
+      while (!results[finished].done && g_get_monotonic_time () < deadline)
+        g_main_context_iteration (NULL, TRUE);
+      g_assert_true (results[finished].done);
+      g_assert_no_error (results[finished].error);
+      /* The client's last handshake flight goes out after connect
+       * completes; wait for the server to see it before closing. */
+      while (f->server_conns->len <= finished && g_get_monotonic_time () < deadline)
+        g_main_context_iteration (NULL, TRUE);
+      g_assert_cmpuint (f->server_conns->len, >, finished);
+      lsp_quic_connection_close (results[finished].conn, 0, NULL);
+      g_clear_object (&results[finished].conn);
+      finished++;
+    }
+
+  lsp_test_run_for (200);
+  g_assert_cmpuint (f->server_conns->len, ==, total);
+  g_ptr_array_set_size (f->server_conns, 0);
+  g_assert_cmpuint (lsp_quic_endpoint_get_n_connections (f->client), ==, 0);
+  g_assert_cmpuint (lsp_quic_endpoint_get_n_connections (f->server), ==, 0);
+  g_free (results);
+}
+
+/* A flood of Initials from one address: the per-address handshake limit
+ * bounds the half-open state, and the handshake timeout clears it. */
+static void
+test_handshake_flood (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autoptr(LspIdentity) id = make_identity (f->dir, "flood");
+  g_autoptr(LspQuicEndpoint) flooder = make_endpoint (id, "127.0.0.1");
+  g_autoptr(GInetSocketAddress) addr = endpoint_address (f->server);
+  const guint attempts = 2000;
+  ConnectResult *results = g_new0 (ConnectResult, attempts);
+  gboolean all_done = FALSE;
+
+  lsp_quic_endpoint_set_handshake_timeout (flooder, 1500);
+  lsp_quic_endpoint_set_handshake_timeout (f->server, 1000);
+  for (guint i = 0; i < attempts; i++)
+    lsp_quic_endpoint_connect_async (flooder, addr, NULL, NULL, on_connected, &results[i]);
+  g_assert_cmpuint (lsp_quic_endpoint_get_n_connections (flooder), <=, LSP_QUIC_MAX_CONNECTIONS);
+
+  {
+    gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+    while (!all_done && g_get_monotonic_time () < deadline)
+      {
+        g_main_context_iteration (NULL, TRUE);
+        g_assert_cmpuint (lsp_quic_endpoint_get_n_connections (f->server), <=,
+                          LSP_QUIC_MAX_HANDSHAKES_PER_ADDRESS + f->server_conns->len);
+        all_done = TRUE;
+        for (guint i = 0; i < attempts && all_done; i++)
+          all_done = results[i].done;
+      }
+  }
+  g_assert_true (all_done);
+
+  for (guint i = 0; i < attempts; i++)
+    {
+      if (results[i].conn != NULL)
+        lsp_quic_connection_close (results[i].conn, 0, NULL);
+      g_clear_object (&results[i].conn);
+      g_clear_error (&results[i].error);
+    }
+  g_ptr_array_set_size (f->server_conns, 0);
+  lsp_test_run_for (1500);
+  g_assert_cmpuint (lsp_quic_endpoint_get_n_connections (f->server), ==, 0);
+  g_assert_cmpuint (lsp_quic_endpoint_get_n_connections (flooder), ==, 0);
+  g_free (results);
+
+  /* And the server still serves. */
+  g_signal_connect (f->server, "incoming-connection", G_CALLBACK (on_echo_connection), NULL);
+  echo_roundtrip (f);
+}
+
+static gboolean
+have_ipv6_loopback (void)
+{
+  g_autoptr(GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV6, G_SOCKET_TYPE_DATAGRAM,
+                                            G_SOCKET_PROTOCOL_UDP, NULL);
+  g_autoptr(GInetAddress) inet = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV6);
+  g_autoptr(GSocketAddress) addr = g_inet_socket_address_new (inet, 0);
+
+  return socket != NULL && g_socket_bind (socket, addr, FALSE, NULL);
+}
+
+static void
+test_ipv6 (void)
+{
+  Fixture f = { 0 };
+
+  if (!have_ipv6_loopback ())
+    {
+      g_test_skip ("no IPv6 loopback here");
+      return;
+    }
+  fixture_setup (&f, "::1");
+  g_signal_connect (f.server, "incoming-connection", G_CALLBACK (on_echo_connection), NULL);
+  echo_roundtrip (&f);
+  fixture_teardown (&f, NULL);
+}
+
+/* An endpoint on the IPv6 wildcard also reaches and serves IPv4 peers. */
+static void
+test_dual_stack (void)
+{
+  Fixture f = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LspQuicConnection) conn = NULL;
+  g_autoptr(GInetAddress) loopback4 = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) target = NULL;
+  g_autoptr(LspQuicEndpoint) v4_client = NULL;
+  ConnectResult r = { 0 };
+
+  if (!have_ipv6_loopback ())
+    {
+      g_test_skip ("no IPv6 here");
+      return;
+    }
+  fixture_setup (&f, "::");
+  g_signal_connect (f.server, "incoming-connection", G_CALLBACK (on_echo_connection), NULL);
+  v4_client = make_endpoint (f.client_id, "127.0.0.1");
+  target = g_inet_socket_address_new (loopback4, lsp_quic_endpoint_get_port (f.server));
+  lsp_quic_endpoint_connect_async (v4_client, G_INET_SOCKET_ADDRESS (target), NULL, NULL, on_connected, &r);
+  wait_for_flag (&r.done, 10000, "the IPv4 handshake with a dual-stack endpoint");
+  g_assert_no_error (r.error);
+  conn = r.conn;
+  lsp_quic_connection_close (conn, 0, NULL);
+  g_clear_object (&v4_client);
+  fixture_teardown (&f, NULL);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -796,6 +1367,17 @@ main (int   argc,
   g_test_add ("/quic/cancel-connect", Fixture, NULL, fixture_setup, test_cancel_connect, fixture_teardown);
   g_test_add ("/quic/handshake-timeout", Fixture, NULL, fixture_setup, test_handshake_timeout, fixture_teardown);
   g_test_add ("/quic/pin-mismatch", Fixture, NULL, fixture_setup, test_pin_mismatch, fixture_teardown);
+  g_test_add ("/quic/garbage", Fixture, NULL, fixture_setup, test_garbage, fixture_teardown);
+  g_test_add ("/quic/version-negotiation", Fixture, NULL, fixture_setup, test_version_negotiation, fixture_teardown);
+  g_test_add ("/quic/stateless-reset", Fixture, NULL, fixture_setup, test_stateless_reset, fixture_teardown);
+  g_test_add ("/quic/peer-restarted", Fixture, NULL, fixture_setup, test_peer_restarted, fixture_teardown);
+  g_test_add ("/quic/close-reason", Fixture, NULL, fixture_setup, test_close_reason, fixture_teardown);
+  g_test_add ("/quic/stream-reset", Fixture, NULL, fixture_setup, test_stream_reset, fixture_teardown);
+  g_test_add ("/quic/write-cancel", Fixture, NULL, fixture_setup, test_write_cancel, fixture_teardown);
+  g_test_add ("/quic/many-connections", Fixture, NULL, fixture_setup, test_many_connections, fixture_teardown);
+  g_test_add ("/quic/handshake-flood", Fixture, NULL, fixture_setup, test_handshake_flood, fixture_teardown);
+  g_test_add_func ("/quic/ipv6", test_ipv6);
+  g_test_add_func ("/quic/dual-stack", test_dual_stack);
   g_test_add_func ("/quic/identity-persistent", test_identity_persistent);
 
   return g_test_run ();

@@ -388,11 +388,7 @@ stream_reset_cb (ngtcp2_conn *conn,
   if (stream != NULL && !stream->read_done)
     {
       g_autoptr(GError) error = stream_error_new (stream_id, app_error_code, "reset");
-      g_autoptr(LspQuicStream) hold = g_object_ref (stream);
-
-      stream->read_done = TRUE;
-      if (stream->read_func != NULL)
-        stream->read_func (stream, NULL, 0, FALSE, error, stream->read_data);
+      lsp_quic_stream_fail_read (stream, error);
     }
   return 0;
 }
@@ -801,8 +797,8 @@ error_from_liberr (LspQuicConnection *self,
     {
     case NGTCP2_ERR_IDLE_CLOSE:
       return g_error_new (LSP_QUIC_ERROR, LSP_QUIC_ERROR_IDLE_TIMEOUT,
-                          "Nothing was heard from %s within the idle timeout (%u ms)",
-                          self->address_key, lsp_quic_endpoint_get_idle_timeout (self->endpoint));
+                          "Nothing was heard from %s for longer than the idle timeout",
+                          self->address_key);
     case NGTCP2_ERR_HANDSHAKE_TIMEOUT:
       return g_error_new (LSP_QUIC_ERROR, LSP_QUIC_ERROR_HANDSHAKE_TIMEOUT,
                           "The QUIC handshake with %s did not finish within %u ms",
@@ -1094,9 +1090,9 @@ process_deferred (LspQuicConnection *self)
       self->incoming = g_ptr_array_new_with_free_func (g_object_unref);
       for (guint i = 0; i < incoming->len && !self->closed; i++)
         {
-          LspQuicStream *stream = incoming->pdata[i];
-          if (stream->connection != NULL)
-            g_signal_emit (self, signals[INCOMING_STREAM], 0, stream);
+          /* Announced even if it already ended: its handler then gets the
+           * data and the end at once. */
+          g_signal_emit (self, signals[INCOMING_STREAM], 0, incoming->pdata[i]);
         }
     }
 
@@ -1293,6 +1289,12 @@ const char *
 lsp_quic_connection_get_address_key (LspQuicConnection *self)
 {
   return self->address_key;
+}
+
+const LspSockaddr *
+lsp_quic_connection_get_remote (LspQuicConnection *self)
+{
+  return &self->remote;
 }
 
 gboolean

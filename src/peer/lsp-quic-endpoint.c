@@ -20,6 +20,9 @@
 
 #define SOCKET_BUFFER_SIZE (8 * 1024 * 1024)
 
+/* Flags, CID, the longest packet number and a header-protection sample. */
+#define STATELESS_RESET_MIN_LEN (1 + LSP_QUIC_CID_LEN + 4 + 16)
+
 struct _LspQuicEndpoint
 {
   GObject             parent_instance;
@@ -303,17 +306,20 @@ send_stateless_reset (LspQuicEndpoint   *self,
   ngtcp2_ssize n;
 
   /* A reset must be shorter than what triggered it, or two endpoints that
-   * both lost state would ping-pong resets forever. */
-  if (trigger_len < 1 + NGTCP2_STATELESS_RESET_TOKENLEN + NGTCP2_MIN_STATELESS_RESET_RANDLEN + 1)
+   * both lost state would ping-pong resets forever; and it must be long
+   * enough to pass for a short-header packet with our CID length, or the
+   * receiver drops it before looking for the token. */
+  if (trigger_len <= STATELESS_RESET_MIN_LEN)
     return;
   if (!take_reply_budget (self))
     return;
 
-  random_len = MIN (trigger_len - 1 - NGTCP2_STATELESS_RESET_TOKENLEN - 1, 40);
+  random_len = MIN (trigger_len - 1, sizeof buf) - 1 - NGTCP2_STATELESS_RESET_TOKENLEN;
   ngtcp2_cid_init (&cid, dcid, dcid_len);
   lsp_quic_endpoint_reset_token (self, &cid, token);
   gnutls_rnd (GNUTLS_RND_NONCE, random, random_len);
   n = ngtcp2_pkt_write_stateless_reset (buf, sizeof buf, token, random, random_len);
+  g_debug ("Answering a packet for an unknown connection with a stateless reset (%" G_GSSIZE_FORMAT " bytes)", (gssize) n);
   if (n > 0)
     send_raw (self, addr, addr_len, buf, (gsize) n);
 }
@@ -376,6 +382,50 @@ accept_connection (LspQuicEndpoint   *self,
   lsp_quic_connection_handle_packet (conn, addr, addr_len, data, length);
 }
 
+static gboolean
+sockaddr_equal (const LspSockaddr *a,
+                const LspSockaddr *b)
+{
+  if (a->sa.sa_family != b->sa.sa_family)
+    return FALSE;
+  if (a->sa.sa_family == AF_INET)
+    return a->in.sin_port == b->in.sin_port &&
+           a->in.sin_addr.s_addr == b->in.sin_addr.s_addr;
+  if (a->sa.sa_family == AF_INET6)
+    return a->in6.sin6_port == b->in6.sin6_port &&
+           memcmp (&a->in6.sin6_addr, &b->in6.sin6_addr, sizeof a->in6.sin6_addr) == 0;
+  return FALSE;
+}
+
+/* A stateless reset carries a random DCID, so it cannot be routed by CID:
+ * offer it to the connections with that peer, which check its token.
+ * Returns whether any connection with that peer exists. */
+static gboolean
+offer_as_reset (LspQuicEndpoint   *self,
+                const LspSockaddr *addr,
+                socklen_t          addr_len,
+                const guint8      *data,
+                gsize              length)
+{
+  g_autoptr(GPtrArray) matches = NULL;
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_iter_init (&iter, self->connections);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    if (sockaddr_equal (lsp_quic_connection_get_remote (key), addr))
+      {
+        if (matches == NULL)
+          matches = g_ptr_array_new_with_free_func (g_object_unref);
+        g_ptr_array_add (matches, g_object_ref (key));
+      }
+  if (matches == NULL)
+    return FALSE;
+  for (guint i = 0; i < matches->len; i++)
+    lsp_quic_connection_handle_packet (matches->pdata[i], addr, addr_len, data, length);
+  return TRUE;
+}
+
 static void
 handle_datagram (LspQuicEndpoint   *self,
                  const LspSockaddr *addr,
@@ -408,7 +458,7 @@ handle_datagram (LspQuicEndpoint   *self,
 
   if (data[0] & 0x80)
     accept_connection (self, addr, addr_len, data, length);
-  else
+  else if (!offer_as_reset (self, addr, addr_len, data, length))
     send_stateless_reset (self, vc.dcid, vc.dcidlen, length, addr, addr_len);
 }
 

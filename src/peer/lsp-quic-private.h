@@ -90,6 +90,7 @@ void               lsp_quic_connection_abort         (LspQuicConnection     *sel
                                                       const GError          *error);
 gboolean           lsp_quic_connection_is_handshaking(LspQuicConnection     *self);
 const char        *lsp_quic_connection_get_address_key (LspQuicConnection   *self);
+const LspSockaddr *lsp_quic_connection_get_remote    (LspQuicConnection     *self);
 void               lsp_quic_connection_stream_ready  (LspQuicConnection     *self,
                                                       LspQuicStream         *stream);
 void               lsp_quic_connection_stream_credit (LspQuicConnection     *self,
@@ -150,6 +151,7 @@ struct _LspQuicStream
   GDestroyNotify        read_destroy;
   GByteArray           *early;        /* data that arrived before a read func */
   gboolean              early_fin;
+  GError               *early_error;  /* the end, if it came before a read func */
   gboolean              read_done;
   gboolean              paused;
   gsize                 uncredited;   /* delivered while paused */
@@ -163,6 +165,8 @@ gsize          lsp_quic_stream_deliver       (LspQuicStream     *self,
                                               gsize              length,
                                               gboolean           fin);
 void           lsp_quic_stream_fail          (LspQuicStream     *self,
+                                              const GError      *error);
+void           lsp_quic_stream_fail_read     (LspQuicStream     *self,
                                               const GError      *error);
 gsize          lsp_quic_stream_get_send_vec  (LspQuicStream     *self,
                                               ngtcp2_vec        *vec,

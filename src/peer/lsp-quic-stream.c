@@ -103,6 +103,7 @@ lsp_quic_stream_finalize (GObject *object)
       chunk_free (chunk);
     }
   g_clear_pointer (&self->early, g_byte_array_unref);
+  g_clear_error (&self->early_error);
 
   G_OBJECT_CLASS (lsp_quic_stream_parent_class)->finalize (object);
 }
@@ -205,6 +206,8 @@ lsp_quic_stream_deliver (LspQuicStream *self,
         self->early = g_byte_array_new ();
       g_byte_array_append (self->early, data, (guint) length);
       self->early_fin = fin;
+      if (fin)
+        self->read_done = TRUE;
       self->uncredited += length;
       return 0;
     }
@@ -242,6 +245,15 @@ lsp_quic_stream_set_read_func (LspQuicStream         *self,
   self->read_data = user_data;
   self->read_destroy = destroy;
 
+  if (func != NULL && self->early_error != NULL && self->early == NULL)
+    {
+      g_autoptr(GError) error = g_steal_pointer (&self->early_error);
+      g_autoptr(LspQuicStream) hold = g_object_ref (self);
+
+      func (self, NULL, 0, FALSE, error, user_data);
+      return;
+    }
+
   if (func != NULL && self->early != NULL)
     {
       g_autoptr(GByteArray) early = g_steal_pointer (&self->early);
@@ -255,6 +267,11 @@ lsp_quic_stream_set_read_func (LspQuicStream         *self,
         {
           self->uncredited -= length;
           lsp_quic_connection_stream_credit (self->connection, self, length);
+        }
+      if (self->early_error != NULL && self->read_func == func)
+        {
+          g_autoptr(GError) error = g_steal_pointer (&self->early_error);
+          func (self, NULL, 0, FALSE, error, user_data);
         }
     }
 }
@@ -294,15 +311,24 @@ lsp_quic_stream_fail (LspQuicStream *self,
   g_autoptr(GPtrArray) completed = lsp_quic_completions_new ();
 
   lsp_quic_stream_write_failed (self, error, completed);
-
-  if (!self->read_done)
-    {
-      self->read_done = TRUE;
-      if (self->read_func != NULL)
-        self->read_func (self, NULL, 0, FALSE, error, self->read_data);
-    }
-
+  lsp_quic_stream_fail_read (self, error);
   lsp_quic_completions_run (completed);
+}
+
+/* Ends reading with @error; kept for the read func if none is set yet. */
+void
+lsp_quic_stream_fail_read (LspQuicStream *self,
+                           const GError  *error)
+{
+  g_autoptr(LspQuicStream) hold = g_object_ref (self);
+
+  if (self->read_done)
+    return;
+  self->read_done = TRUE;
+  if (self->read_func != NULL)
+    self->read_func (self, NULL, 0, FALSE, error, self->read_data);
+  else
+    self->early_error = g_error_copy (error);
 }
 
 void
