@@ -1133,6 +1133,17 @@ service (LspQuicConnection *self)
   update_timer (self, again);
 }
 
+/* Runs timers and writes now rather than on the next main-loop turn: the
+ * endpoint calls it after each receive batch so ACKs go out promptly,
+ * which keeps the measured RTT, and so the congestion window, honest. */
+void
+lsp_quic_connection_flush (LspQuicConnection *self)
+{
+  if (self->timer != NULL)
+    g_source_set_ready_time (self->timer, -1);
+  service (self);
+}
+
 void
 lsp_quic_connection_schedule (LspQuicConnection *self)
 {
@@ -1260,6 +1271,16 @@ teardown (LspQuicConnection *self,
     }
   lsp_quic_completions_run (self->completed);
 
+  if (self->conn != NULL)
+    {
+      ngtcp2_conn_stat stat;
+
+      ngtcp2_conn_get_conn_stat (self->conn, &stat);
+      g_debug ("Connection with %s: srtt %" G_GUINT64_FORMAT " µs, cwnd %" G_GUINT64_FORMAT
+               ", ssthresh %" G_GUINT64_FORMAT ", delivery rate %" G_GUINT64_FORMAT " B/s",
+               self->address_key, stat.smoothed_rtt / NGTCP2_MICROSECONDS, stat.cwnd,
+               stat.ssthresh, stat.delivery_rate_sec);
+    }
   g_clear_pointer (&self->conn, ngtcp2_conn_del);
   g_clear_pointer (&self->session, gnutls_deinit);
 

@@ -53,6 +53,8 @@ struct _LspQuicEndpoint
   LspSockaddr         blocked_addr;
   socklen_t           blocked_addr_len;
 
+  GPtrArray          *touched;      /* connections that got packets in this batch */
+
   gint64              reply_window_start;
   guint               replies_in_window;
 };
@@ -151,6 +153,7 @@ lsp_quic_endpoint_finalize (GObject *object)
   g_clear_pointer (&self->connections, g_hash_table_unref);
   g_clear_object (&self->local_address);
   g_clear_pointer (&self->tx_buffer, g_free);
+  g_clear_pointer (&self->touched, g_ptr_array_unref);
   g_clear_pointer (&self->blocked_data, g_free);
 
   G_OBJECT_CLASS (lsp_quic_endpoint_parent_class)->finalize (object);
@@ -235,6 +238,7 @@ lsp_quic_endpoint_init (LspQuicEndpoint *self)
   self->connections = g_hash_table_new_full (g_direct_hash, g_direct_equal, g_object_unref, NULL);
   self->idle_timeout_ms = LSP_QUIC_DEFAULT_IDLE_TIMEOUT_MS;
   self->handshake_timeout_ms = LSP_QUIC_DEFAULT_HANDSHAKE_TIMEOUT_MS;
+  self->touched = g_ptr_array_new_with_free_func (g_object_unref);
   self->tx_size = LSP_UDP_GSO_MAX_BYTES + 2048;
   self->tx_buffer = g_malloc (self->tx_size);
 }
@@ -382,6 +386,18 @@ accept_connection (LspQuicEndpoint   *self,
   lsp_quic_connection_handle_packet (conn, addr, addr_len, data, length);
 }
 
+static void
+touch (LspQuicEndpoint   *self,
+       LspQuicConnection *conn)
+{
+  /* Batches usually belong to one or two connections: a linear scan of
+   * the few touched so far beats hashing. */
+  for (guint i = self->touched->len; i > 0; i--)
+    if (self->touched->pdata[i - 1] == conn)
+      return;
+  g_ptr_array_add (self->touched, g_object_ref (conn));
+}
+
 static gboolean
 sockaddr_equal (const LspSockaddr *a,
                 const LspSockaddr *b)
@@ -452,6 +468,7 @@ handle_datagram (LspQuicEndpoint   *self,
   conn = g_hash_table_lookup (self->cids, &key);
   if (conn != NULL)
     {
+      touch (self, conn);
       lsp_quic_connection_handle_packet (conn, addr, addr_len, data, length);
       return;
     }
@@ -491,6 +508,9 @@ on_readable (GSocket      *socket,
             handle_datagram (self, (const LspSockaddr *) &m->addr, m->addrlen,
                              m->data + off, MIN (step, m->length - off));
         }
+      for (guint i = 0; i < self->touched->len; i++)
+        lsp_quic_connection_flush (self->touched->pdata[i]);
+      g_ptr_array_set_size (self->touched, 0);
       if (n < LSP_UDP_RX_BATCH)
         break;
     }

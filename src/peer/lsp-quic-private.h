@@ -86,6 +86,7 @@ void               lsp_quic_connection_handle_packet (LspQuicConnection     *sel
 void               lsp_quic_connection_start_connect (LspQuicConnection     *self,
                                                       GTask                 *task);
 void               lsp_quic_connection_schedule      (LspQuicConnection     *self);
+void               lsp_quic_connection_flush         (LspQuicConnection     *self);
 void               lsp_quic_connection_abort         (LspQuicConnection     *self,
                                                       const GError          *error);
 gboolean           lsp_quic_connection_is_handshaking(LspQuicConnection     *self);
