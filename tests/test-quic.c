@@ -1205,6 +1205,106 @@ test_write_cancel (Fixture       *f,
   sink_clear (&server_sink);
 }
 
+/* Reading paused by a slow consumer holds the sender at the stream window;
+ * resuming lets the rest through. */
+typedef struct
+{
+  Sink           sink;
+  LspQuicStream *stream;
+} PausedServer;
+
+static void
+on_paused_stream_keep (LspQuicConnection *conn,
+                       LspQuicStream     *stream,
+                       gpointer           user_data)
+{
+  PausedServer *p = user_data;
+
+  p->stream = g_object_ref (stream);
+  lsp_quic_stream_set_read_func (stream, sink_read, &p->sink, NULL);
+  lsp_quic_stream_set_reading_paused (stream, TRUE);
+}
+
+static void
+on_paused_connection_keep (LspQuicEndpoint   *endpoint,
+                           LspQuicConnection *conn,
+                           gpointer           user_data)
+{
+  g_signal_connect (conn, "incoming-stream", G_CALLBACK (on_paused_stream_keep), user_data);
+}
+
+static void
+test_pause_resume (Fixture       *f,
+                   gconstpointer  data)
+{
+  const gsize total = 40 * 1024 * 1024;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LspQuicConnection) conn = NULL;
+  g_autoptr(LspQuicStream) stream = NULL;
+  g_autoptr(GBytes) payload = g_bytes_new_take (g_malloc0 (total), total);
+  PausedServer p = { { g_byte_array_new () }, NULL };
+  WriteResult w = { 0 };
+
+  g_signal_connect (f->server, "incoming-connection", G_CALLBACK (on_paused_connection_keep), &p);
+  conn = connect_sync (f->client, f->server, NULL, &error);
+  g_assert_no_error (error);
+  stream = lsp_quic_connection_open_stream (conn, TRUE, &error);
+  g_assert_no_error (error);
+  lsp_quic_stream_write_bytes_async (stream, payload, TRUE, NULL, on_written, &w);
+
+  lsp_test_run_for (500);
+  g_assert_nonnull (p.stream);
+  g_assert_false (w.done);
+  g_assert_false (p.sink.done);
+  g_assert_cmpuint (p.sink.data->len, >, 0);
+  g_assert_cmpuint (p.sink.data->len, <=, 16 * 1024 * 1024);
+
+  lsp_quic_stream_set_reading_paused (p.stream, FALSE);
+  wait_for_flag (&p.sink.done, 30000, "the rest after resuming");
+  g_assert_no_error (p.sink.error);
+  g_assert_cmpuint (p.sink.data->len, ==, total);
+  wait_for_flag (&w.done, 5000, "the write to complete");
+  g_assert_no_error (w.error);
+
+  g_clear_object (&p.stream);
+  sink_clear (&p.sink);
+}
+
+/* The accepting side opens a stream too: either side can start a
+ * control channel. */
+static void
+on_greeting_connection (LspQuicEndpoint   *endpoint,
+                        LspQuicConnection *conn,
+                        gpointer           user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LspQuicStream) stream = lsp_quic_connection_open_stream (conn, FALSE, &error);
+  g_autoptr(GBytes) hello = g_bytes_new_static ("welcome", 7);
+
+  g_assert_no_error (error);
+  g_assert_true (lsp_quic_stream_is_local (stream));
+  g_assert_false (lsp_quic_stream_is_bidirectional (stream));
+  lsp_quic_stream_write_bytes_async (stream, hello, TRUE, NULL, NULL, NULL);
+}
+
+static void
+test_server_opens_stream (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LspQuicConnection) conn = NULL;
+  Sink sink = { g_byte_array_new () };
+
+  g_signal_connect (f->server, "incoming-connection", G_CALLBACK (on_greeting_connection), NULL);
+  conn = connect_sync (f->client, f->server, NULL, &error);
+  g_assert_no_error (error);
+  g_signal_connect (conn, "incoming-stream", G_CALLBACK (on_sink_stream), &sink);
+  wait_for_flag (&sink.done, 5000, "the server's greeting");
+  g_assert_no_error (sink.error);
+  g_assert_cmpmem (sink.data->data, sink.data->len, "welcome", 7);
+  sink_clear (&sink);
+}
+
 /* Many connection attempts: all succeed up to the limits, and all state is
  * released when they close. */
 static void
@@ -1374,6 +1474,8 @@ main (int   argc,
   g_test_add ("/quic/close-reason", Fixture, NULL, fixture_setup, test_close_reason, fixture_teardown);
   g_test_add ("/quic/stream-reset", Fixture, NULL, fixture_setup, test_stream_reset, fixture_teardown);
   g_test_add ("/quic/write-cancel", Fixture, NULL, fixture_setup, test_write_cancel, fixture_teardown);
+  g_test_add ("/quic/pause-resume", Fixture, NULL, fixture_setup, test_pause_resume, fixture_teardown);
+  g_test_add ("/quic/server-opens-stream", Fixture, NULL, fixture_setup, test_server_opens_stream, fixture_teardown);
   g_test_add ("/quic/many-connections", Fixture, NULL, fixture_setup, test_many_connections, fixture_teardown);
   g_test_add ("/quic/handshake-flood", Fixture, NULL, fixture_setup, test_handshake_flood, fixture_teardown);
   g_test_add_func ("/quic/ipv6", test_ipv6);
