@@ -36,6 +36,11 @@ cpu_of() {
   awk '{ printf "%.2f\n", ($14 + $15 + $16 + $17) / '"$(getconf CLK_TCK)"' }' "/proc/$1/stat"
 }
 
+if ! need /usr/bin/time time; then
+  echo "/usr/bin/time is missing (package time): cannot measure the references' CPU"
+  exit 1
+fi
+
 mkdir -p "$tmp/www"
 head -c "$size" /dev/urandom > "$tmp/www/blob"
 gib=$(awk "BEGIN { print $size / 1073741824 }")

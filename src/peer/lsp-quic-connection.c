@@ -586,7 +586,6 @@ fill_settings (LspQuicConnection       *self,
   settings->max_window = LSP_QUIC_MAX_CONN_WINDOW;
   settings->max_stream_window = LSP_QUIC_MAX_STREAM_WINDOW;
   settings->handshake_timeout = (ngtcp2_duration) handshake_ms * NGTCP2_MILLISECONDS;
-  settings->rand_ctx.native_handle = NULL;
 
   ngtcp2_transport_params_default (params);
   params->initial_max_data = LSP_QUIC_CONN_WINDOW;

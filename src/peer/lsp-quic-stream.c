@@ -92,16 +92,10 @@ static void
 lsp_quic_stream_finalize (GObject *object)
 {
   LspQuicStream *self = LSP_QUIC_STREAM (object);
-  LspQuicChunk *chunk;
 
-  /* The connection holds a reference while chunks have tasks, so only
-   * finished chunks can be left here. */
-  while ((chunk = g_queue_pop_head (&self->chunks)) != NULL)
-    {
-      g_autoptr(GPtrArray) completed = lsp_quic_completions_new ();
-      chunk_complete (chunk, NULL, completed);
-      chunk_free (chunk);
-    }
+  /* Every pending write's task holds a reference to the stream, so only
+   * chunks whose writes completed can be left here. */
+  g_queue_clear_full (&self->chunks, (GDestroyNotify) chunk_free);
   g_clear_pointer (&self->early, g_byte_array_unref);
   g_clear_error (&self->early_error);
 
@@ -514,8 +508,6 @@ lsp_quic_stream_get_send_vec (LspQuicStream *self,
           break;
         }
     }
-  if (l != NULL && l->next != NULL && !*fin)
-    *fin = FALSE;
   return n;
 }
 
