@@ -916,7 +916,48 @@ test_garbage (Fixture       *f,
     }
   drain_main_context ();
 
-  g_assert_cmpuint (lsp_quic_endpoint_get_n_connections (f->server), <=, LSP_QUIC_MAX_CONNECTIONS);
+  /* A real client Initial, captured by pointing a connect at the raw
+   * socket, then replayed truncated at every length and with flipped bits. */
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GSocketAddress) raw_addr = g_socket_get_local_address (raw, &error);
+    g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+    ConnectResult r = { 0 };
+    guint8 initial[2048];
+    gssize n;
+
+    g_assert_no_error (error);
+    drain_socket (raw);
+    lsp_quic_endpoint_connect_async (f->client, G_INET_SOCKET_ADDRESS (raw_addr), NULL, cancellable,
+                                     on_connected, &r);
+    /* Skip the server's late replies to the garbage: Initials are padded
+     * to at least 1200 bytes. */
+    do
+      n = receive_reply (raw, initial, sizeof initial, 5000);
+    while (n >= 0 && n < 1200);
+    g_assert_cmpint (n, >=, 1200);
+    g_cancellable_cancel (cancellable);
+    wait_for_flag (&r.done, 5000, "the cancelled capture connect");
+    g_clear_error (&r.error);
+
+    for (gssize len = 1; len < n; len += 3)
+      send_to (raw, f->server, initial, (gsize) len);
+    for (guint i = 0; i < 500; i++)
+      {
+        guint8 copy[2048];
+
+        memcpy (copy, initial, (gsize) n);
+        copy[g_rand_int_range (rand, 0, (gint32) n)] ^= (guint8) (1u << g_rand_int_range (rand, 0, 8));
+        send_to (raw, f->server, copy, (gsize) n);
+        if (i % 64 == 0)
+          g_main_context_iteration (NULL, FALSE);
+      }
+    drain_main_context ();
+    /* Replays of one Initial share one DCID, so at most one half-open
+     * connection (plus whatever the random bytes above created). */
+    g_assert_cmpuint (lsp_quic_endpoint_get_n_connections (f->server), <=, LSP_QUIC_MAX_HANDSHAKES_PER_ADDRESS);
+  }
+
   echo_roundtrip (f);
   drain_socket (raw);
 }
