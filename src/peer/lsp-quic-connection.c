@@ -609,13 +609,22 @@ static GSourceFuncs timer_funcs = {
   .dispatch = timer_dispatch,
 };
 
+/* GLib wakes the main context on every ready-time change, which costs a
+ * system call: change it only when it really changes. */
+static void
+set_ready_time (LspQuicConnection *self,
+                gint64             ready_time)
+{
+  if (self->timer != NULL && g_source_get_ready_time (self->timer) != ready_time)
+    g_source_set_ready_time (self->timer, ready_time);
+}
+
+/* service() always sets the next ready time before it returns, unless
+ * the connection ended and the timer is gone. */
 static gboolean
 on_timer (gpointer user_data)
 {
-  LspQuicConnection *self = user_data;
-
-  g_source_set_ready_time (self->timer, -1);
-  service (self);
+  service (user_data);
   return G_SOURCE_CONTINUE;
 }
 
@@ -1002,19 +1011,23 @@ update_timer (LspQuicConnection *self,
               gboolean           again)
 {
   ngtcp2_tstamp expiry;
+  gint64 ready, current;
 
-  if (self->timer == NULL)
-    return;
   if (again)
     {
-      g_source_set_ready_time (self->timer, 0);
+      set_ready_time (self, 0);
       return;
     }
   expiry = ngtcp2_conn_get_expiry (self->conn);
-  if (expiry == UINT64_MAX)
-    g_source_set_ready_time (self->timer, -1);
-  else
-    g_source_set_ready_time (self->timer, (gint64) ((expiry + NGTCP2_MICROSECONDS - 1) / NGTCP2_MICROSECONDS));
+  ready = expiry == UINT64_MAX ? -1 : (gint64) ((expiry + NGTCP2_MICROSECONDS - 1) / NGTCP2_MICROSECONDS);
+
+  /* Every ACK pushes the loss timer later; following it each time would
+   * wake the main context each time. A timer left earlier than needed
+   * just fires once for nothing and is then moved. */
+  current = self->timer != NULL ? g_source_get_ready_time (self->timer) : -1;
+  if (current >= 0 && ready >= current && current > g_get_monotonic_time ())
+    return;
+  set_ready_time (self, ready);
 }
 
 static void
@@ -1138,16 +1151,13 @@ service (LspQuicConnection *self)
 void
 lsp_quic_connection_flush (LspQuicConnection *self)
 {
-  if (self->timer != NULL)
-    g_source_set_ready_time (self->timer, -1);
   service (self);
 }
 
 void
 lsp_quic_connection_schedule (LspQuicConnection *self)
 {
-  if (self->timer != NULL)
-    g_source_set_ready_time (self->timer, 0);
+  set_ready_time (self, 0);
 }
 
 void
@@ -1180,7 +1190,8 @@ lsp_quic_connection_handle_packet (LspQuicConnection *self,
     }
   if (self->handshake_pending || self->close_requested || self->incoming->len > 0)
     process_deferred (self);
-  lsp_quic_connection_schedule (self);
+  /* No scheduling here: the endpoint flushes every connection that got
+   * packets once the receive batch is done. */
 }
 
 static gboolean

@@ -345,6 +345,18 @@ count_handshakes_from (LspQuicEndpoint *self,
 }
 
 static void
+touch (LspQuicEndpoint   *self,
+       LspQuicConnection *conn)
+{
+  /* Batches usually belong to one or two connections: a linear scan of
+   * the few touched so far beats hashing. */
+  for (guint i = self->touched->len; i > 0; i--)
+    if (self->touched->pdata[i - 1] == conn)
+      return;
+  g_ptr_array_add (self->touched, g_object_ref (conn));
+}
+
+static void
 accept_connection (LspQuicEndpoint   *self,
                    const LspSockaddr *addr,
                    socklen_t          addr_len,
@@ -383,19 +395,8 @@ accept_connection (LspQuicEndpoint   *self,
       return;
     }
   g_hash_table_add (self->connections, g_object_ref (conn));
+  touch (self, conn);
   lsp_quic_connection_handle_packet (conn, addr, addr_len, data, length);
-}
-
-static void
-touch (LspQuicEndpoint   *self,
-       LspQuicConnection *conn)
-{
-  /* Batches usually belong to one or two connections: a linear scan of
-   * the few touched so far beats hashing. */
-  for (guint i = self->touched->len; i > 0; i--)
-    if (self->touched->pdata[i - 1] == conn)
-      return;
-  g_ptr_array_add (self->touched, g_object_ref (conn));
 }
 
 static gboolean
@@ -438,7 +439,10 @@ offer_as_reset (LspQuicEndpoint   *self,
   if (matches == NULL)
     return FALSE;
   for (guint i = 0; i < matches->len; i++)
-    lsp_quic_connection_handle_packet (matches->pdata[i], addr, addr_len, data, length);
+    {
+      touch (self, matches->pdata[i]);
+      lsp_quic_connection_handle_packet (matches->pdata[i], addr, addr_len, data, length);
+    }
   return TRUE;
 }
 
