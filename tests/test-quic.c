@@ -246,6 +246,8 @@ test_handshake_echo (Fixture       *f,
   g_assert_no_error (error);
   g_assert_cmpstr (lsp_quic_connection_get_peer_id (conn), ==, lsp_identity_get_peer_id (f->server_id));
   g_assert_false (lsp_quic_connection_is_server (conn));
+  g_assert_cmpuint (g_inet_socket_address_get_port (lsp_quic_connection_get_remote_address (conn)), ==,
+                    lsp_quic_endpoint_get_port (f->server));
 
   stream = lsp_quic_connection_open_stream (conn, TRUE, &error);
   g_assert_no_error (error);

@@ -1302,14 +1302,6 @@ teardown (LspQuicConnection *self,
     lsp_quic_endpoint_connection_done (endpoint, self);
 }
 
-void
-lsp_quic_connection_abort (LspQuicConnection *self,
-                           const GError      *error)
-{
-  if (!self->closed)
-    teardown (self, error);
-}
-
 gboolean
 lsp_quic_connection_is_handshaking (LspQuicConnection *self)
 {

@@ -87,8 +87,6 @@ void               lsp_quic_connection_start_connect (LspQuicConnection     *sel
                                                       GTask                 *task);
 void               lsp_quic_connection_schedule      (LspQuicConnection     *self);
 void               lsp_quic_connection_flush         (LspQuicConnection     *self);
-void               lsp_quic_connection_abort         (LspQuicConnection     *self,
-                                                      const GError          *error);
 gboolean           lsp_quic_connection_is_handshaking(LspQuicConnection     *self);
 const char        *lsp_quic_connection_get_address_key (LspQuicConnection   *self);
 const LspSockaddr *lsp_quic_connection_get_remote    (LspQuicConnection     *self);
