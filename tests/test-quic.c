@@ -1348,6 +1348,45 @@ test_server_opens_stream (Fixture       *f,
   sink_clear (&sink);
 }
 
+/* Streams beyond the concurrent limit open as earlier ones close: a
+ * long-lived connection is not limited to 256 streams in total. */
+static void
+test_stream_credit (Fixture       *f,
+                    gconstpointer  data)
+{
+  const guint total = 3 * LSP_QUIC_MAX_STREAMS_BIDI + 10;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LspQuicConnection) conn = NULL;
+
+  g_signal_connect (f->server, "incoming-connection", G_CALLBACK (on_echo_connection), NULL);
+  conn = connect_sync (f->client, f->server, NULL, &error);
+  g_assert_no_error (error);
+
+  for (guint i = 0; i < total; i++)
+    {
+      g_autoptr(LspQuicStream) stream = NULL;
+      g_autoptr(GBytes) message = g_bytes_new_static ("ping", 4);
+      Sink sink = { g_byte_array_new () };
+      gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+      /* The peer's MAX_STREAMS may still be on its way. */
+      while ((stream = lsp_quic_connection_open_stream (conn, TRUE, &error)) == NULL &&
+             g_error_matches (error, LSP_QUIC_ERROR, LSP_QUIC_ERROR_LIMIT) &&
+             g_get_monotonic_time () < deadline)
+        {
+          g_clear_error (&error);
+          g_main_context_iteration (NULL, TRUE);
+        }
+      g_assert_no_error (error);
+      lsp_quic_stream_set_read_func (stream, sink_read, &sink, NULL);
+      lsp_quic_stream_write_bytes_async (stream, message, TRUE, NULL, NULL, NULL);
+      wait_for_flag (&sink.done, 10000, "an echo");
+      g_assert_no_error (sink.error);
+      g_assert_cmpmem (sink.data->data, sink.data->len, "ping", 4);
+      sink_clear (&sink);
+    }
+}
+
 /* Many connection attempts: all succeed up to the limits, and all state is
  * released when they close. */
 static void
@@ -1519,6 +1558,7 @@ main (int   argc,
   g_test_add ("/quic/write-cancel", Fixture, NULL, fixture_setup, test_write_cancel, fixture_teardown);
   g_test_add ("/quic/pause-resume", Fixture, NULL, fixture_setup, test_pause_resume, fixture_teardown);
   g_test_add ("/quic/server-opens-stream", Fixture, NULL, fixture_setup, test_server_opens_stream, fixture_teardown);
+  g_test_add ("/quic/stream-credit", Fixture, NULL, fixture_setup, test_stream_credit, fixture_teardown);
   g_test_add ("/quic/many-connections", Fixture, NULL, fixture_setup, test_many_connections, fixture_teardown);
   g_test_add ("/quic/handshake-flood", Fixture, NULL, fixture_setup, test_handshake_flood, fixture_teardown);
   g_test_add_func ("/quic/ipv6", test_ipv6);

@@ -357,6 +357,17 @@ stream_close_cb (ngtcp2_conn *conn,
   LspQuicConnection *self = user_data;
   LspQuicStream *stream = stream_user_data;
   g_autoptr(GError) error = NULL;
+  gboolean remote = ((stream_id & 0x1) == 0) == self->is_server;
+
+  /* ngtcp2 0.12 leaves the peer's stream credit to us: each stream the
+   * peer opened that is now gone allows it one more. */
+  if (remote)
+    {
+      if ((stream_id & 0x2) == 0)
+        ngtcp2_conn_extend_max_streams_bidi (conn, 1);
+      else
+        ngtcp2_conn_extend_max_streams_uni (conn, 1);
+    }
 
   if (stream == NULL)
     return 0;
