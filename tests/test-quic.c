@@ -1387,6 +1387,30 @@ test_stream_credit (Fixture       *f,
     }
 }
 
+/* A quiet connection between live peers outlasts the idle timeout. */
+static void
+test_keep_alive (Fixture       *f,
+                 gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LspQuicConnection) conn = NULL;
+  Closed closed = { 0 };
+
+  lsp_quic_endpoint_set_idle_timeout (f->client, 600);
+  lsp_quic_endpoint_set_idle_timeout (f->server, 600);
+  g_signal_connect (f->server, "incoming-connection", G_CALLBACK (on_echo_connection), NULL);
+  conn = connect_sync (f->client, f->server, NULL, &error);
+  g_assert_no_error (error);
+  g_signal_connect (conn, "closed", G_CALLBACK (on_closed), &closed);
+
+  lsp_test_run_for (3000);
+  g_assert_false (closed.done);
+  g_assert_false (lsp_quic_connection_is_closed (conn));
+  g_assert_cmpuint (lsp_quic_endpoint_get_n_connections (f->server), ==, 1);
+  echo_roundtrip (f);
+  g_signal_handlers_disconnect_by_data (conn, &closed);
+}
+
 /* Many connection attempts: all succeed up to the limits, and all state is
  * released when they close. */
 static void
@@ -1559,6 +1583,7 @@ main (int   argc,
   g_test_add ("/quic/pause-resume", Fixture, NULL, fixture_setup, test_pause_resume, fixture_teardown);
   g_test_add ("/quic/server-opens-stream", Fixture, NULL, fixture_setup, test_server_opens_stream, fixture_teardown);
   g_test_add ("/quic/stream-credit", Fixture, NULL, fixture_setup, test_stream_credit, fixture_teardown);
+  g_test_add ("/quic/keep-alive", Fixture, NULL, fixture_setup, test_keep_alive, fixture_teardown);
   g_test_add ("/quic/many-connections", Fixture, NULL, fixture_setup, test_many_connections, fixture_teardown);
   g_test_add ("/quic/handshake-flood", Fixture, NULL, fixture_setup, test_handshake_flood, fixture_teardown);
   g_test_add_func ("/quic/ipv6", test_ipv6);

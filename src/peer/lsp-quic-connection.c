@@ -608,6 +608,17 @@ fill_settings (LspQuicConnection       *self,
   params->max_idle_timeout = (ngtcp2_duration) idle_ms * NGTCP2_MILLISECONDS;
 }
 
+/* Peers stay connected while both are alive, however quiet: a PING after a
+ * third of the idle timeout keeps the connection open, so the idle timeout
+ * only ever fires for a peer that vanished. */
+static void
+set_keep_alive (LspQuicConnection *self)
+{
+  guint idle_ms = lsp_quic_endpoint_get_idle_timeout (self->endpoint);
+
+  ngtcp2_conn_set_keep_alive_timeout (self->conn, (ngtcp2_duration) idle_ms / 3 * NGTCP2_MILLISECONDS);
+}
+
 static gboolean
 timer_dispatch (GSource     *source,
                 GSourceFunc  callback,
@@ -717,6 +728,7 @@ lsp_quic_connection_new_client (LspQuicEndpoint   *endpoint,
       return NULL;
     }
   ngtcp2_conn_set_tls_native_handle (self->conn, self->session);
+  set_keep_alive (self);
   register_cid (self, &scid);
 
   return g_steal_pointer (&self);
@@ -761,6 +773,7 @@ lsp_quic_connection_new_server (LspQuicEndpoint     *endpoint,
       return NULL;
     }
   ngtcp2_conn_set_tls_native_handle (self->conn, self->session);
+  set_keep_alive (self);
   register_cid (self, &scid);
   /* Retransmitted Initials still carry the client's first DCID. */
   register_cid (self, &hd->dcid);
