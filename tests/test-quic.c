@@ -1348,6 +1348,12 @@ test_server_opens_stream (Fixture       *f,
   sink_clear (&sink);
 }
 
+static void
+count_signal (guint *counter)
+{
+  (*counter)++;
+}
+
 /* Streams beyond the concurrent limit open as earlier ones close: a
  * long-lived connection is not limited to 256 streams in total. */
 static void
@@ -1357,10 +1363,12 @@ test_stream_credit (Fixture       *f,
   const guint total = 3 * LSP_QUIC_MAX_STREAMS_BIDI + 10;
   g_autoptr(GError) error = NULL;
   g_autoptr(LspQuicConnection) conn = NULL;
+  guint n_available = 0;
 
   g_signal_connect (f->server, "incoming-connection", G_CALLBACK (on_echo_connection), NULL);
   conn = connect_sync (f->client, f->server, NULL, &error);
   g_assert_no_error (error);
+  g_signal_connect_swapped (conn, "streams-available", G_CALLBACK (count_signal), &n_available);
 
   for (guint i = 0; i < total; i++)
     {
@@ -1385,6 +1393,8 @@ test_stream_credit (Fixture       *f,
       g_assert_cmpmem (sink.data->data, sink.data->len, "ping", 4);
       sink_clear (&sink);
     }
+  g_assert_cmpuint (n_available, >, 0);
+  g_signal_handlers_disconnect_by_data (conn, &n_available);
 }
 
 /* A quiet connection between live peers outlasts the idle timeout. */

@@ -312,6 +312,17 @@ extend_max_stream_data_cb (ngtcp2_conn *conn,
   return 0;
 }
 
+static int
+extend_max_local_streams_cb (ngtcp2_conn *conn,
+                             uint64_t     max_streams,
+                             void        *user_data)
+{
+  LspQuicConnection *self = user_data;
+
+  self->streams_available = TRUE;
+  return 0;
+}
+
 const ngtcp2_callbacks lsp_quic_client_callbacks = {
   .client_initial = ngtcp2_crypto_client_initial_cb,
   .recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb,
@@ -325,6 +336,8 @@ const ngtcp2_callbacks lsp_quic_client_callbacks = {
   .stream_close = stream_close_cb,
   .recv_stateless_reset = recv_stateless_reset_cb,
   .recv_retry = ngtcp2_crypto_recv_retry_cb,
+  .extend_max_local_streams_bidi = extend_max_local_streams_cb,
+  .extend_max_local_streams_uni = extend_max_local_streams_cb,
   .rand = lsp_quic_rand,
   .get_new_connection_id = get_new_connection_id_cb,
   .remove_connection_id = remove_connection_id_cb,
@@ -350,6 +363,8 @@ const ngtcp2_callbacks lsp_quic_server_callbacks = {
   .stream_open = stream_open_cb,
   .stream_close = stream_close_cb,
   .recv_stateless_reset = recv_stateless_reset_cb,
+  .extend_max_local_streams_bidi = extend_max_local_streams_cb,
+  .extend_max_local_streams_uni = extend_max_local_streams_cb,
   .rand = lsp_quic_rand,
   .get_new_connection_id = get_new_connection_id_cb,
   .remove_connection_id = remove_connection_id_cb,

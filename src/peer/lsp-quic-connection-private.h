@@ -34,6 +34,7 @@ struct _LspQuicConnection
   gboolean                handshake_pending;
   gboolean                handshake_done;
   gboolean                stateless_reset;
+  gboolean                streams_available;  /* the peer raised MAX_STREAMS */
   gboolean                closed;
   gboolean                close_requested;
   guint64                 close_code;

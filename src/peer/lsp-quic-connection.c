@@ -23,6 +23,7 @@ G_DEFINE_FINAL_TYPE (LspQuicConnection, lsp_quic_connection, G_TYPE_OBJECT)
 
 enum {
   INCOMING_STREAM,
+  STREAMS_AVAILABLE,
   CLOSED,
   N_SIGNALS
 };
@@ -91,6 +92,16 @@ lsp_quic_connection_class_init (LspQuicConnectionClass *klass)
   signals[INCOMING_STREAM] =
     g_signal_new ("incoming-stream", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 1, LSP_TYPE_QUIC_STREAM);
+
+  /**
+   * LspQuicConnection::streams-available:
+   *
+   * The peer allows more streams: an open that failed with
+   * %LSP_QUIC_ERROR_LIMIT can be retried.
+   */
+  signals[STREAMS_AVAILABLE] =
+    g_signal_new ("streams-available", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 
   /**
    * LspQuicConnection::closed:
@@ -608,6 +619,8 @@ finish_handshake (LspQuicConnection *self)
 
   self->handshake_pending = FALSE;
   self->handshake_done = TRUE;
+  /* The initial stream limit is not news; only later raises are. */
+  self->streams_available = FALSE;
 
   if (!lsp_known_peers_contains (known, self->peer_id))
     g_debug ("Trusting new peer %.*s at %s on first use", LSP_PEER_ID_SHORT_LEN, self->peer_id, self->address_key);
@@ -661,6 +674,12 @@ process_deferred (LspQuicConnection *self)
            * data and the end at once. */
           g_signal_emit (self, signals[INCOMING_STREAM], 0, incoming->pdata[i]);
         }
+    }
+
+  if (self->handshake_done && self->streams_available && !self->closed)
+    {
+      self->streams_available = FALSE;
+      g_signal_emit (self, signals[STREAMS_AVAILABLE], 0);
     }
 
   lsp_quic_completions_run (self->completed);
@@ -743,7 +762,8 @@ lsp_quic_connection_handle_packet (LspQuicConnection *self,
       fail (self, rv);
       return;
     }
-  if (self->handshake_pending || self->close_requested || self->incoming->len > 0)
+  if (self->handshake_pending || self->close_requested || self->incoming->len > 0 ||
+      self->streams_available)
     process_deferred (self);
   /* No scheduling here: the endpoint flushes every connection that got
    * packets once the receive batch is done. */
