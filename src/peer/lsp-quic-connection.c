@@ -734,12 +734,15 @@ lsp_quic_connection_schedule (LspQuicConnection *self)
   set_ready_time (self, 0);
 }
 
+/* @stray: the packet was not routed by CID but offered as a possible
+ * stateless reset; anything but a reset must not harm the connection. */
 void
 lsp_quic_connection_handle_packet (LspQuicConnection *self,
                                    const LspSockaddr *remote,
                                    socklen_t          remote_len,
                                    const guint8      *data,
-                                   gsize              length)
+                                   gsize              length,
+                                   gboolean           stray)
 {
   g_autoptr(LspQuicConnection) hold = g_object_ref (self);
   ngtcp2_path path = {
@@ -757,6 +760,8 @@ lsp_quic_connection_handle_packet (LspQuicConnection *self,
   rv = ngtcp2_conn_read_pkt (self->conn, &path, &pi, data, length, now_ts ());
   self->in_ngtcp2 = FALSE;
 
+  if (rv != 0 && stray && rv != NGTCP2_ERR_DRAINING && !ngtcp2_err_is_fatal (rv))
+    return;
   if (rv != 0)
     {
       fail (self, rv);

@@ -396,7 +396,7 @@ accept_connection (LspQuicEndpoint   *self,
     }
   g_hash_table_add (self->connections, g_object_ref (conn));
   touch (self, conn);
-  lsp_quic_connection_handle_packet (conn, addr, addr_len, data, length);
+  lsp_quic_connection_handle_packet (conn, addr, addr_len, data, length, FALSE);
 }
 
 static gboolean
@@ -441,7 +441,7 @@ offer_as_reset (LspQuicEndpoint   *self,
   for (guint i = 0; i < matches->len; i++)
     {
       touch (self, matches->pdata[i]);
-      lsp_quic_connection_handle_packet (matches->pdata[i], addr, addr_len, data, length);
+      lsp_quic_connection_handle_packet (matches->pdata[i], addr, addr_len, data, length, TRUE);
     }
   return TRUE;
 }
@@ -473,7 +473,7 @@ handle_datagram (LspQuicEndpoint   *self,
   if (conn != NULL)
     {
       touch (self, conn);
-      lsp_quic_connection_handle_packet (conn, addr, addr_len, data, length);
+      lsp_quic_connection_handle_packet (conn, addr, addr_len, data, length, FALSE);
       return;
     }
 

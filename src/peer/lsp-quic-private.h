@@ -82,7 +82,8 @@ void               lsp_quic_connection_handle_packet (LspQuicConnection     *sel
                                                       const LspSockaddr     *remote,
                                                       socklen_t              remote_len,
                                                       const guint8          *data,
-                                                      gsize                  length);
+                                                      gsize                  length,
+                                                      gboolean               stray);
 void               lsp_quic_connection_start_connect (LspQuicConnection     *self,
                                                       GTask                 *task);
 void               lsp_quic_connection_schedule      (LspQuicConnection     *self);
