@@ -54,12 +54,6 @@ is_lower_hex (const char *s,
 }
 
 gboolean
-lsp_peer_id_is_valid (const char *peer_id)
-{
-  return is_lower_hex (peer_id, LSP_PROTO_PEER_ID_LEN);
-}
-
-gboolean
 lsp_proto_hex_digest_is_valid (const char *hex)
 {
   return is_lower_hex (hex, LSP_SHA256_HEX_LEN);

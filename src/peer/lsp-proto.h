@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
+#include "lsp-identity.h"
 #include "lsp-manifest.h"
 #include "lsp-types.h"
 
@@ -259,7 +260,6 @@ LspMessage  *lsp_message_parse                  (const guint8      *payload,
                                                  gsize              length,
                                                  GError           **error);
 
-gboolean     lsp_peer_id_is_valid               (const char        *peer_id);
 gboolean     lsp_proto_hex_digest_is_valid      (const char        *hex);
 gboolean     lsp_proto_hostname_is_valid        (const char        *hostname);
 char        *lsp_proto_sanitize_hostname        (const char        *text);

@@ -1,0 +1,24 @@
+/* lsp-known-peers.h: peers seen before (trust on first use), kept on disk */
+#pragma once
+
+#include <glib-object.h>
+
+G_BEGIN_DECLS
+
+/* Entries beyond this many are dropped, oldest "last-seen" first. */
+#define LSP_KNOWN_PEERS_MAX 4096
+
+#define LSP_TYPE_KNOWN_PEERS (lsp_known_peers_get_type ())
+
+G_DECLARE_FINAL_TYPE (LspKnownPeers, lsp_known_peers, LSP, KNOWN_PEERS, GObject)
+
+LspKnownPeers *lsp_known_peers_new      (const char     *path);
+gboolean       lsp_known_peers_contains (LspKnownPeers  *self,
+                                         const char     *peer_id);
+gboolean       lsp_known_peers_record   (LspKnownPeers  *self,
+                                         const char     *peer_id,
+                                         const char     *address,
+                                         GError        **error);
+guint          lsp_known_peers_get_size (LspKnownPeers  *self);
+
+G_END_DECLS
