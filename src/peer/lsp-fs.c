@@ -23,10 +23,12 @@ set_errno_error (GError    **error,
   return FALSE;
 }
 
-static gboolean
-write_all (int          fd,
-           const char  *data,
-           gsize        length)
+/* Writes everything or fails with errno set; a write that makes no
+ * progress is a full disk. */
+gboolean
+lsp_fs_write_all (int          fd,
+                  const char  *data,
+                  gsize        length)
 {
   while (length > 0)
     {
@@ -35,7 +37,11 @@ write_all (int          fd,
       if (n < 0 && errno == EINTR)
         continue;
       if (n <= 0)
-        return FALSE;
+        {
+          if (n == 0)
+            errno = ENOSPC;
+          return FALSE;
+        }
       data += n;
       length -= (gsize) n;
     }
@@ -59,7 +65,7 @@ write_replace (const char  *path,
   if (fd < 0)
     return set_errno_error (error, errno, "create", tmp_path);
 
-  if (!write_all (fd, data, length) || (durable && fsync (fd) != 0))
+  if (!lsp_fs_write_all (fd, data, length) || (durable && fsync (fd) != 0))
     {
       saved_errno = errno;
       close (fd);

@@ -5,6 +5,9 @@
 
 G_BEGIN_DECLS
 
+gboolean lsp_fs_write_all     (int          fd,
+                               const char  *data,
+                               gsize        length);
 gboolean lsp_fs_write_atomic (const char  *path,
                               const char  *data,
                               gsize        length,

@@ -131,29 +131,6 @@ set_errno_error (GError    **error,
   return FALSE;
 }
 
-static gboolean
-write_all (int          fd,
-           const char  *data,
-           gsize        length)
-{
-  while (length > 0)
-    {
-      ssize_t n = write (fd, data, length);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        {
-          if (n == 0)
-            errno = ENOSPC;
-          return FALSE;
-        }
-      data += n;
-      length -= (gsize) n;
-    }
-  return TRUE;
-}
-
 /* tmp + fsync + rename + fsync of the folder, relative to an open folder so
  * the game root cannot be swapped under us. */
 static gboolean
@@ -170,7 +147,7 @@ write_atomic_at (int          dir_fd,
   fd = openat (dir_fd, tmp_name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (fd < 0)
     goto fail;
-  if (!write_all (fd, data, length) || fsync (fd) != 0)
+  if (!lsp_fs_write_all (fd, data, length) || fsync (fd) != 0)
     {
       saved_errno = errno;
       close (fd);
@@ -669,7 +646,7 @@ copy_file_at (int          from_fd,
           ok = n == 0;
           break;
         }
-      if (!write_all (out, buffer, (gsize) n))
+      if (!lsp_fs_write_all (out, buffer, (gsize) n))
         {
           ok = FALSE;
           break;
