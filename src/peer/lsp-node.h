@@ -1,0 +1,51 @@
+/* lsp-node.h: this peer on the LAN: listens, finds and syncs with others */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "lsp-identity.h"
+#include "lsp-library.h"
+#include "lsp-peer.h"
+
+G_BEGIN_DECLS
+
+/* Library changes within this window go out as one delta. */
+#define LSP_NODE_PUSH_DEBOUNCE_MS 250
+/* Static peers that cannot be reached are retried with this backoff. */
+#define LSP_NODE_RETRY_MIN_MS     1000
+#define LSP_NODE_RETRY_MAX_MS     30000
+
+#define LSP_TYPE_NODE (lsp_node_get_type ())
+G_DECLARE_FINAL_TYPE (LspNode, lsp_node, LSP, NODE, GObject)
+
+LspNode    *lsp_node_new              (LspLibrary          *library,
+                                       LspIdentity         *identity,
+                                       const char          *hostname);
+gboolean    lsp_node_start            (LspNode             *self,
+                                       GInetSocketAddress  *bind_address,
+                                       GError             **error);
+void        lsp_node_stop             (LspNode             *self,
+                                       const char          *reason);
+gboolean    lsp_node_enable_discovery (LspNode             *self,
+                                       gboolean             loopback_only,
+                                       GError             **error);
+void        lsp_node_add_static_peer  (LspNode             *self,
+                                       GInetSocketAddress  *address);
+
+LspLibrary *lsp_node_get_library      (LspNode             *self);
+const char *lsp_node_get_peer_id      (LspNode             *self);
+const char *lsp_node_get_hostname     (LspNode             *self);
+guint16     lsp_node_get_port         (LspNode             *self);
+LspPeer    *lsp_node_lookup_peer      (LspNode             *self,
+                                       const char          *peer_id);
+
+/* Liveness timing; tests shorten it. */
+void        lsp_node_set_liveness     (LspNode             *self,
+                                       guint                idle_ping_ms,
+                                       guint                stale_ms);
+/* The protocol versions we speak; tests use it to stage a mismatch. */
+void        lsp_node_set_proto_range  (LspNode             *self,
+                                       guint                min_version,
+                                       guint                max_version);
+
+G_END_DECLS

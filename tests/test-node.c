@@ -1,0 +1,433 @@
+#include "config.h"
+
+#include <string.h>
+
+#include "lsp-node.h"
+#include "lsp-quic-endpoint.h"
+#include "lsp-test-util.h"
+
+static const char * const catalog_ids[] = { "alpha", "beta", "gamma", "delta", NULL };
+
+typedef struct
+{
+  char        *games;
+  char        *state;
+  LspLibrary  *library;
+  LspIdentity *identity;
+  LspNode     *node;
+} TestPeer;
+
+static void
+test_peer_start (TestPeer   *peer,
+                 const char *name)
+{
+  g_autoptr(LspCatalog) catalog = lsp_test_catalog_new (catalog_ids);
+  g_autoptr(GFile) dir = g_file_new_for_path (peer->games);
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) bind = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GError) error = NULL;
+
+  peer->library = lsp_library_new (dir, catalog);
+  lsp_test_load_library (peer->library);
+  lsp_library_watch (peer->library);
+  peer->identity = lsp_identity_load_or_create (peer->state, &error);
+  g_assert_no_error (error);
+  peer->node = lsp_node_new (peer->library, peer->identity, name);
+  lsp_node_set_liveness (peer->node, 500, 3000);
+  g_assert_true (lsp_node_start (peer->node, G_INET_SOCKET_ADDRESS (bind), &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_peer_init (TestPeer   *peer,
+                const char *name)
+{
+  peer->games = lsp_test_make_temp_dir ();
+  peer->state = lsp_test_make_temp_dir ();
+  test_peer_start (peer, name);
+}
+
+static void
+test_peer_shutdown (TestPeer *peer)
+{
+  g_clear_object (&peer->node);
+  g_clear_object (&peer->identity);
+  g_clear_object (&peer->library);
+}
+
+static void
+test_peer_clear (TestPeer *peer)
+{
+  test_peer_shutdown (peer);
+  lsp_test_remove_tree (peer->games);
+  lsp_test_remove_tree (peer->state);
+  g_free (peer->games);
+  g_free (peer->state);
+}
+
+static void
+connect_to (TestPeer *from,
+            TestPeer *to)
+{
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, lsp_node_get_port (to->node));
+
+  lsp_node_add_static_peer (from->node, G_INET_SOCKET_ADDRESS (address));
+}
+
+typedef struct
+{
+  TestPeer   *viewer;
+  TestPeer   *seen;
+  const char *game_id;   /* NULL: just connected and synced */
+  gboolean    present;
+} SeeGame;
+
+static gboolean
+sees_game (gpointer data)
+{
+  SeeGame *see = data;
+  LspPeer *peer = lsp_node_lookup_peer (see->viewer->node, lsp_node_get_peer_id (see->seen->node));
+
+  if (peer == NULL || !lsp_peer_get_connected (peer) || !lsp_peer_get_has_library (peer))
+    return see->game_id == NULL && !see->present;
+  if (see->game_id == NULL)
+    return see->present && g_strcmp0 (lsp_peer_get_library_digest (peer),
+                                      lsp_library_get_digest (see->seen->library)) == 0;
+  return (lsp_peer_lookup_game (peer, see->game_id) != NULL) == see->present;
+}
+
+static void
+wait_synced (TestPeer *viewer,
+             TestPeer *seen)
+{
+  SeeGame see = { viewer, seen, NULL, TRUE };
+  g_assert_true (lsp_test_wait_until (sees_game, &see, 20000));
+}
+
+static void
+wait_game (TestPeer   *viewer,
+           TestPeer   *seen,
+           const char *game_id,
+           gboolean    present)
+{
+  SeeGame see = { viewer, seen, game_id, present };
+  g_assert_true (lsp_test_wait_until (sees_game, &see, 20000));
+}
+
+static LspPeer *
+peer_of (TestPeer *viewer,
+         TestPeer *seen)
+{
+  LspPeer *peer = lsp_node_lookup_peer (viewer->node, lsp_node_get_peer_id (seen->node));
+  g_assert_nonnull (peer);
+  return peer;
+}
+
+static void
+test_two_peers_sync (void)
+{
+  TestPeer a = { 0 }, b = { 0 };
+  const LspGameSummary *summary;
+  LspPeer *peer;
+
+  test_peer_init (&a, "peer-a");
+  test_peer_init (&b, "peer-b");
+  lsp_test_make_game (a.games, "alpha", "1.0", 1000);
+  lsp_test_make_game (b.games, "beta", "2.0", 2000);
+  lsp_test_wait_idle (a.library);
+  lsp_test_wait_idle (b.library);
+
+  connect_to (&b, &a);
+  wait_synced (&a, &b);
+  wait_synced (&b, &a);
+
+  peer = peer_of (&b, &a);
+  g_assert_cmpstr (lsp_peer_get_hostname (peer), ==, "peer-a");
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (b.node)), ==, 1);
+  summary = lsp_peer_lookup_game (peer, "alpha");
+  g_assert_nonnull (summary);
+  g_assert_cmpstr (summary->version, ==, "1.0");
+  g_assert_cmpuint (summary->size, ==, 1000);
+  g_assert_cmpint (summary->availability, ==, LSP_AVAILABILITY_READY);
+  g_assert_cmpstr (summary->manifest_hash, ==,
+                   lsp_local_game_get_manifest_hash (lsp_library_lookup (a.library, "alpha")));
+  g_assert_null (lsp_peer_lookup_game (peer, "beta"));
+
+  peer = peer_of (&a, &b);
+  g_assert_nonnull (lsp_peer_lookup_game (peer, "beta"));
+  /* The listener address, never the dialler's source port. */
+  {
+    g_autofree char *expected = g_strdup_printf ("127.0.0.1:%u", lsp_node_get_port (b.node));
+    g_assert_cmpstr (lsp_peer_get_address (peer), ==, expected);
+  }
+
+  test_peer_clear (&a);
+  test_peer_clear (&b);
+}
+
+static void
+test_changes_travel_as_deltas (void)
+{
+  TestPeer a = { 0 }, b = { 0 };
+  g_autofree char *gamma = NULL;
+  LspPeer *peer;
+  guint snapshots;
+
+  test_peer_init (&a, "peer-a");
+  test_peer_init (&b, "peer-b");
+  lsp_test_make_game (a.games, "alpha", "1.0", 1000);
+  lsp_test_wait_idle (a.library);
+  connect_to (&b, &a);
+  wait_synced (&b, &a);
+
+  peer = peer_of (&b, &a);
+  snapshots = lsp_peer_get_n_snapshots (peer);
+  g_assert_cmpuint (lsp_peer_get_n_deltas (peer), ==, 0);
+
+  lsp_test_make_game (a.games, "gamma", "3.0", 300);
+  wait_game (&b, &a, "gamma", TRUE);
+  g_assert_cmpuint (lsp_peer_get_n_snapshots (peer), ==, snapshots);
+  g_assert_cmpuint (lsp_peer_get_n_deltas (peer), >=, 1);
+
+  gamma = g_build_filename (a.games, "gamma", NULL);
+  lsp_test_remove_tree (gamma);
+  wait_game (&b, &a, "gamma", FALSE);
+  wait_synced (&b, &a);
+  g_assert_cmpuint (lsp_peer_get_n_snapshots (peer), ==, snapshots);
+  g_assert_nonnull (lsp_peer_lookup_game (peer, "alpha"));
+
+  test_peer_clear (&a);
+  test_peer_clear (&b);
+}
+
+static void
+test_three_peers (void)
+{
+  TestPeer p[3] = { 0 };
+  static const char * const games[] = { "alpha", "beta", "gamma" };
+
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("peer-%u", i);
+      test_peer_init (&p[i], name);
+      lsp_test_make_game (p[i].games, games[i], "1", 100 * (i + 1));
+      lsp_test_wait_idle (p[i].library);
+    }
+  connect_to (&p[0], &p[1]);
+  connect_to (&p[1], &p[2]);
+  connect_to (&p[2], &p[0]);
+
+  for (guint i = 0; i < 3; i++)
+    for (guint j = 0; j < 3; j++)
+      if (i != j)
+        wait_game (&p[i], &p[j], games[j], TRUE);
+
+  for (guint i = 0; i < 3; i++)
+    g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (p[i].node)), ==, 2);
+  for (guint i = 0; i < 3; i++)
+    test_peer_clear (&p[i]);
+}
+
+static void
+test_goodbye_and_restart (void)
+{
+  TestPeer a = { 0 }, b = { 0 };
+  g_autofree char *a_id = NULL;
+  gint64 start;
+
+  test_peer_init (&a, "peer-a");
+  test_peer_init (&b, "peer-b");
+  lsp_test_make_game (a.games, "alpha", "1.0", 1000);
+  lsp_test_wait_idle (a.library);
+  connect_to (&b, &a);
+  wait_synced (&b, &a);
+  a_id = g_strdup (lsp_node_get_peer_id (a.node));
+
+  /* Goodbye removes the peer at once, well before the stale timeout. */
+  start = g_get_monotonic_time ();
+  lsp_node_stop (a.node, "test over");
+  {
+    SeeGame gone = { &b, &a, NULL, FALSE };
+    g_assert_true (lsp_test_wait_until (sees_game, &gone, 20000));
+  }
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 2500 * 1000);
+  g_assert_null (lsp_node_lookup_peer (b.node, a_id));
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (b.node)), ==, 0);
+
+  /* Restarted from the same state folder, it is the same peer. B keeps
+   * dialling the address it was given. */
+  test_peer_shutdown (&a);
+  test_peer_start (&a, "peer-a");
+  g_assert_cmpstr (lsp_node_get_peer_id (a.node), ==, a_id);
+  connect_to (&a, &b);
+  wait_synced (&b, &a);
+  g_assert_nonnull (lsp_node_lookup_peer (b.node, a_id));
+
+  test_peer_clear (&a);
+  test_peer_clear (&b);
+}
+
+static gboolean
+peer_count_is_zero (gpointer data)
+{
+  return g_list_model_get_n_items (G_LIST_MODEL (data)) == 0;
+}
+
+static void
+test_proto_mismatch (void)
+{
+  TestPeer a = { 0 }, b = { 0 };
+
+  test_peer_init (&a, "peer-a");
+  test_peer_init (&b, "peer-b");
+  lsp_node_set_proto_range (a.node, 2, 2);
+
+  g_test_expect_message ("lsp-node", G_LOG_LEVEL_WARNING, "Dropping peer*no common protocol version*");
+  connect_to (&b, &a);
+  lsp_test_run_for (700);
+  g_test_assert_expected_messages ();
+  g_assert_true (peer_count_is_zero (a.node));
+  g_assert_true (peer_count_is_zero (b.node));
+
+  test_peer_clear (&a);
+  test_peer_clear (&b);
+}
+
+/* A hostile client: a real QUIC connection that sends garbage on the
+ * control stream gets a fatal Error and is closed; the node carries on. */
+typedef struct
+{
+  LspQuicConnection *conn;
+  GString           *received;
+  gboolean           finished;
+  gboolean           closed;
+} Hostile;
+
+static void
+on_hostile_connected (GObject      *object,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  Hostile *hostile = user_data;
+  g_autoptr(GError) error = NULL;
+
+  hostile->conn = lsp_quic_endpoint_connect_finish (LSP_QUIC_ENDPOINT (object), result, &error);
+  g_assert_no_error (error);
+}
+
+static void
+on_hostile_read (LspQuicStream *stream,
+                 const guint8  *data,
+                 gsize          length,
+                 gboolean       fin,
+                 const GError  *error,
+                 gpointer       user_data)
+{
+  Hostile *hostile = user_data;
+
+  g_string_append_len (hostile->received, (const char *) data, (gssize) length);
+  if (fin || error != NULL)
+    hostile->finished = TRUE;
+}
+
+static gboolean
+hostile_connected (gpointer data)
+{
+  return ((Hostile *) data)->conn != NULL;
+}
+
+static gboolean
+hostile_finished (gpointer data)
+{
+  return ((Hostile *) data)->finished;
+}
+
+static void
+send_hostile (TestPeer      *target,
+              const guint8  *bytes,
+              gsize          length,
+              const char    *expected_code)
+{
+  g_autofree char *state = lsp_test_make_temp_dir ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LspIdentity) identity = lsp_identity_load_or_create (state, &error);
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) bind = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) target_address = g_inet_socket_address_new (loopback, lsp_node_get_port (target->node));
+  g_autoptr(LspQuicEndpoint) endpoint = lsp_quic_endpoint_new (identity, G_INET_SOCKET_ADDRESS (bind), &error);
+  g_autoptr(LspQuicStream) stream = NULL;
+  Hostile hostile = { NULL, g_string_new (NULL), FALSE, FALSE };
+
+  g_assert_no_error (error);
+  lsp_quic_endpoint_connect_async (endpoint, G_INET_SOCKET_ADDRESS (target_address), NULL, NULL,
+                                   on_hostile_connected, &hostile);
+  g_assert_true (lsp_test_wait_until (hostile_connected, &hostile, 10000));
+
+  stream = lsp_quic_connection_open_stream (hostile.conn, TRUE, &error);
+  g_assert_no_error (error);
+  lsp_quic_stream_set_read_func (stream, on_hostile_read, &hostile, NULL);
+  {
+    g_autoptr(GBytes) data = g_bytes_new (bytes, length);
+    lsp_quic_stream_write_bytes_async (stream, data, FALSE, NULL, NULL, NULL);
+  }
+  g_assert_true (lsp_test_wait_until (hostile_finished, &hostile, 10000));
+  g_test_message ("answer: %s", hostile.received->str + MIN (hostile.received->len, 4));
+  g_assert_nonnull (strstr (hostile.received->str + 4, expected_code));
+  g_assert_nonnull (strstr (hostile.received->str + 4, "\"fatal\":true"));
+
+  lsp_quic_stream_set_read_func (stream, NULL, NULL, NULL);
+  g_clear_object (&hostile.conn);
+  g_string_free (hostile.received, TRUE);
+  lsp_test_remove_tree (state);
+}
+
+static void
+test_hostile_input (void)
+{
+  TestPeer a = { 0 }, b = { 0 };
+  static const guint8 oversized[] = { 0x7f, 0xff, 0xff, 0xff, '{' };
+  static const guint8 not_json[] = { 0, 0, 0, 5, 'h', 'e', 'l', 'l', 'o' };
+  static const char not_hello[] = "\0\0\0\x0e{\"type\":\"Ping\"}";
+  g_autofree char *hello_template = NULL;
+
+  test_peer_init (&a, "peer-a");
+  test_peer_init (&b, "peer-b");
+  lsp_test_make_game (a.games, "alpha", "1.0", 1000);
+  lsp_test_wait_idle (a.library);
+  connect_to (&b, &a);
+  wait_synced (&b, &a);
+
+  g_test_expect_message ("lsp-node", G_LOG_LEVEL_WARNING, "Dropping peer*");
+  send_hostile (&a, oversized, sizeof oversized, "frame_too_large");
+  g_test_expect_message ("lsp-node", G_LOG_LEVEL_WARNING, "Dropping peer*");
+  send_hostile (&a, not_json, sizeof not_json, "bad_message");
+  g_test_expect_message ("lsp-node", G_LOG_LEVEL_WARNING, "Dropping peer*");
+  send_hostile (&a, (const guint8 *) not_hello, sizeof not_hello - 1, "bad_message");
+  g_test_assert_expected_messages ();
+
+  /* The honest peer never noticed. */
+  g_assert_true (lsp_peer_get_connected (peer_of (&b, &a)));
+  lsp_test_make_game (a.games, "beta", "1.0", 10);
+  wait_game (&b, &a, "beta", TRUE);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (a.node)), ==, 1);
+
+  test_peer_clear (&a);
+  test_peer_clear (&b);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/peer/node/two-peers-sync", test_two_peers_sync);
+  g_test_add_func ("/peer/node/changes-travel-as-deltas", test_changes_travel_as_deltas);
+  g_test_add_func ("/peer/node/three-peers", test_three_peers);
+  g_test_add_func ("/peer/node/goodbye-and-restart", test_goodbye_and_restart);
+  g_test_add_func ("/peer/node/proto-mismatch", test_proto_mismatch);
+  g_test_add_func ("/peer/node/hostile-input", test_hostile_input);
+
+  return g_test_run ();
+}
