@@ -24,9 +24,12 @@ typedef struct
   GDataInputStream *events;
 } Peer;
 
+/* extra: more options for serve; without mdns in them, the peer runs
+ * with --no-mdns so unrelated tests never find each other. */
 static void
-peer_start (Peer       *peer,
-            const char *crash_at)
+peer_start_with (Peer               *peer,
+                 const char         *crash_at,
+                 const char * const *extra)
 {
   g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
                                                                        G_SUBPROCESS_FLAGS_STDOUT_PIPE);
@@ -39,10 +42,38 @@ peer_start (Peer       *peer,
   else
     g_subprocess_launcher_unsetenv (launcher, "LANSPREAD_CRASH_AT");
 
-  peer->process = g_subprocess_launcher_spawn (launcher, &error, binary, "serve", "--games", peer->games, NULL);
+  {
+    g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+    gboolean mdns = FALSE;
+
+    g_ptr_array_add (argv, g_strdup (binary));
+    g_ptr_array_add (argv, g_strdup ("serve"));
+    g_ptr_array_add (argv, g_strdup ("--games"));
+    g_ptr_array_add (argv, g_strdup (peer->games));
+    g_ptr_array_add (argv, g_strdup ("--state-dir"));
+    g_ptr_array_add (argv, g_build_filename (peer->games, ".peer-state", NULL));
+    for (guint i = 0; extra != NULL && extra[i] != NULL; i++)
+      {
+        if (strcmp (extra[i], "mdns") == 0)
+          mdns = TRUE;
+        else
+          g_ptr_array_add (argv, g_strdup (extra[i]));
+      }
+    if (!mdns)
+      g_ptr_array_add (argv, g_strdup ("--no-mdns"));
+    g_ptr_array_add (argv, NULL);
+    peer->process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
+  }
   g_assert_no_error (error);
   peer->stdin_pipe = g_object_ref (g_subprocess_get_stdin_pipe (peer->process));
   peer->events = g_data_input_stream_new (g_subprocess_get_stdout_pipe (peer->process));
+}
+
+static void
+peer_start (Peer       *peer,
+            const char *crash_at)
+{
+  peer_start_with (peer, crash_at, NULL);
 }
 
 static void
@@ -184,7 +215,7 @@ make_game (Peer *peer)
   g_autofree char *b_path = g_build_filename (peer->games, GAME, "b.eti", NULL);
   g_autofree char *version = g_build_filename (peer->games, GAME, LSP_VERSION_FILE, NULL);
   g_autofree char *catalog = g_build_filename (peer->games, "catalog.json", NULL);
-  static const char * const ids[] = { GAME, NULL };
+  static const char * const ids[] = { GAME, "game2", NULL };
 
   lsp_test_write_archive (a_path, format, a, G_N_ELEMENTS (a));
   lsp_test_write_archive (b_path, "zip", b, G_N_ELEMENTS (b));
@@ -388,6 +419,151 @@ test_crash_then_recover (Peer          *peer,
   peer_quit (peer);
 }
 
+/* ---- two peers on loopback ---- */
+
+static char *
+expect_ready (Peer *peer,
+              guint *port)
+{
+  JsonObject *ready = peer_expect (peer, "ready");
+  char *peer_id;
+
+  g_assert_nonnull (ready);
+  peer_id = g_strdup (json_object_get_string_member (ready, "peer_id"));
+  if (port != NULL)
+    *port = (guint) json_object_get_int_member (ready, "port");
+  json_object_unref (ready);
+  return peer_id;
+}
+
+static void
+expect_peer_added (Peer       *peer,
+                   const char *peer_id)
+{
+  JsonObject *event = peer_expect (peer, "peer-added");
+  JsonObject *added;
+
+  g_assert_nonnull (event);
+  added = json_object_get_object_member (event, "peer");
+  g_assert_cmpstr (json_object_get_string_member (added, "peer_id"), ==, peer_id);
+  json_object_unref (event);
+}
+
+/* Waits for a peer-games-changed event of peer_id naming game_id. */
+static void
+expect_peer_game (Peer       *peer,
+                  const char *peer_id,
+                  const char *game_id,
+                  const char *list)
+{
+  for (;;)
+    {
+      JsonObject *event = peer_expect (peer, "peer-games-changed");
+      JsonArray *ids;
+
+      g_assert_nonnull (event);
+      ids = json_object_get_array_member (event, list);
+      for (guint i = 0; i < json_array_get_length (ids); i++)
+        {
+          if (strcmp (json_array_get_string_element (ids, i), game_id) == 0 &&
+              strcmp (json_object_get_string_member (event, "peer_id"), peer_id) == 0)
+            {
+              json_object_unref (event);
+              return;
+            }
+        }
+      json_object_unref (event);
+    }
+}
+
+static void
+test_peers_static (Peer          *a,
+                   gconstpointer  data)
+{
+  Peer b = { lsp_test_make_temp_dir (), NULL, NULL, NULL };
+  g_autofree char *b_catalog = g_build_filename (b.games, "catalog.json", NULL);
+  g_autofree char *a_id = NULL;
+  g_autofree char *b_id = NULL;
+  g_autofree char *peer_arg = NULL;
+  JsonObject *event;
+  JsonArray *peers;
+  guint port;
+
+  lsp_test_write_file (b_catalog, "{\"games\": []}", -1);
+  peer_start (a, NULL);
+  a_id = expect_ready (a, &port);
+  peer_arg = g_strdup_printf ("127.0.0.1:%u", port);
+  peer_start_with (&b, NULL, (const char * const []) { "--peer", peer_arg, "--stale-seconds", "3", "--name", "peer-b", NULL });
+  b_id = expect_ready (&b, NULL);
+
+  expect_peer_added (&b, a_id);
+  expect_peer_added (a, b_id);
+  expect_peer_game (&b, a_id, GAME, "changed");
+
+  peer_send (&b, "peers");
+  event = peer_expect (&b, "peers");
+  peers = json_object_get_array_member (event, "peers");
+  g_assert_cmpuint (json_array_get_length (peers), ==, 1);
+  {
+    JsonObject *peer = json_array_get_object_element (peers, 0);
+    JsonObject *game = json_array_get_object_element (json_object_get_array_member (peer, "games"), 0);
+
+    g_assert_cmpstr (json_object_get_string_member (peer, "peer_id"), ==, a_id);
+    g_assert_cmpstr (json_object_get_string_member (peer, "address"), ==, peer_arg);
+    g_assert_cmpstr (json_object_get_string_member (game, "id"), ==, GAME);
+    g_assert_cmpstr (json_object_get_string_member (game, "availability"), ==, "ready");
+  }
+  json_object_unref (event);
+
+  /* A game added on A reaches B by itself. */
+  lsp_test_make_game (a->games, "game2", "7", 100);
+  expect_peer_game (&b, a_id, "game2", "changed");
+
+  /* A vanishes without a Goodbye: B drops it after the stale timeout. */
+  g_subprocess_send_signal (a->process, SIGKILL);
+  event = peer_expect (&b, "peer-removed");
+  g_assert_nonnull (event);
+  g_assert_cmpstr (json_object_get_string_member (event, "peer_id"), ==, a_id);
+  json_object_unref (event);
+
+  peer_quit (&b);
+  lsp_test_remove_tree (b.games);
+  g_free (b.games);
+}
+
+static void
+test_peers_mdns (Peer          *a,
+                 gconstpointer  data)
+{
+  Peer b = { lsp_test_make_temp_dir (), NULL, NULL, NULL };
+  g_autofree char *b_catalog = g_build_filename (b.games, "catalog.json", NULL);
+  g_autofree char *a_id = NULL;
+  g_autofree char *b_id = NULL;
+  JsonObject *event;
+
+  lsp_test_write_file (b_catalog, "{\"games\": []}", -1);
+  peer_start_with (a, NULL, (const char * const []) { "mdns", "--name", "mdns-a", NULL });
+  a_id = expect_ready (a, NULL);
+  peer_start_with (&b, NULL, (const char * const []) { "mdns", "--name", "mdns-b", NULL });
+  b_id = expect_ready (&b, NULL);
+
+  /* No --peer anywhere: they find each other through avahi-daemon. */
+  expect_peer_added (&b, a_id);
+  expect_peer_added (a, b_id);
+  expect_peer_game (&b, a_id, GAME, "changed");
+
+  /* A Goodbye removes the peer at once. */
+  peer_quit (a);
+  event = peer_expect (&b, "peer-removed");
+  g_assert_nonnull (event);
+  g_assert_cmpstr (json_object_get_string_member (event, "peer_id"), ==, a_id);
+  json_object_unref (event);
+
+  peer_quit (&b);
+  lsp_test_remove_tree (b.games);
+  g_free (b.games);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -406,6 +582,9 @@ main (int    argc,
               setup, test_crash_then_recover, teardown);
   g_test_add ("/cli/serve/crash/install-after-rename", Peer, "install:after-rename",
               setup, test_crash_then_recover, teardown);
+
+  g_test_add ("/cli/serve/peers/static", Peer, NULL, setup, test_peers_static, teardown);
+  g_test_add ("/cli/serve/peers/mdns", Peer, NULL, setup, test_peers_mdns, teardown);
 
   return g_test_run ();
 }

@@ -9,6 +9,7 @@
 #include "lsp-installer.h"
 #include "lsp-launcher.h"
 #include "lsp-library.h"
+#include "lsp-node.h"
 
 #include <gio/gunixinputstream.h>
 #include <glib-unix.h>
@@ -31,6 +32,15 @@ typedef struct
   GDataInputStream *input;
   GCancellable     *cancellable;
   GHashTable       *running;   /* ids of games being played */
+  LspIdentity      *identity;
+  LspNode          *node;
+  GHashTable       *peers;     /* peer_id → LspPeer we reported */
+  char             *state_dir;
+  char             *name;
+  char            **static_peers;
+  int               port;
+  int               stale_seconds;
+  gboolean          no_mdns;
   guint             pending;   /* install/update/uninstall not yet finished */
   gboolean          quitting;
   gboolean          stopping;
@@ -169,6 +179,64 @@ cmd_games (Serve       *serve,
     {
       g_autoptr(LspLocalGame) game = g_list_model_get_item (model, i);
       add_game (serve, builder, game);
+    }
+  json_builder_end_array (builder);
+  event_end (builder);
+  return TRUE;
+}
+
+static void
+add_peer (JsonBuilder *builder,
+          LspPeer     *peer,
+          gboolean     with_games)
+{
+  json_builder_begin_object (builder);
+  add_string (builder, "peer_id", lsp_peer_get_id (peer));
+  add_string (builder, "hostname", lsp_peer_get_hostname (peer));
+  add_string (builder, "address", lsp_peer_get_address (peer));
+  add_bool (builder, "connected", lsp_peer_get_connected (peer));
+  add_int (builder, "library_rev", (gint64) lsp_peer_get_library_rev (peer));
+  add_int (builder, "game_count", lsp_peer_get_n_games (peer));
+  if (with_games)
+    {
+      g_autoptr(GPtrArray) games = lsp_peer_dup_games (peer);
+
+      json_builder_set_member_name (builder, "games");
+      json_builder_begin_array (builder);
+      for (guint i = 0; i < games->len; i++)
+        {
+          const LspGameSummary *game = g_ptr_array_index (games, i);
+
+          json_builder_begin_object (builder);
+          add_string (builder, "id", game->id);
+          add_string (builder, "name", game->name);
+          add_string (builder, "version", game->version);
+          add_int (builder, "size", (gint64) game->size);
+          add_bool (builder, "downloaded", game->downloaded);
+          add_bool (builder, "installed", game->installed);
+          add_string (builder, "manifest_hash", game->manifest_hash);
+          add_string (builder, "availability", lsp_availability_to_string (game->availability));
+          json_builder_end_object (builder);
+        }
+      json_builder_end_array (builder);
+    }
+  json_builder_end_object (builder);
+}
+
+static gboolean
+cmd_peers (Serve       *serve,
+           const char  *arg,
+           GError     **error)
+{
+  JsonBuilder *builder = event_begin ("peers");
+  GListModel *model = G_LIST_MODEL (serve->node);
+
+  json_builder_set_member_name (builder, "peers");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < g_list_model_get_n_items (model); i++)
+    {
+      g_autoptr(LspPeer) peer = g_list_model_get_item (model, i);
+      add_peer (builder, peer, TRUE);
     }
   json_builder_end_array (builder);
   event_end (builder);
@@ -347,6 +415,8 @@ cmd_quit (Serve       *serve,
 {
   serve->quitting = TRUE;
   g_cancellable_cancel (serve->cancellable);
+  if (serve->node != NULL)
+    lsp_node_stop (serve->node, "quit");
   maybe_finish_quit (serve);
   return TRUE;
 }
@@ -354,6 +424,7 @@ cmd_quit (Serve       *serve,
 /* Later work (peers, download, cancel) adds rows here. */
 static const Command commands[] = {
   { "games", NULL, cmd_games, "Print the library" },
+  { "peers", NULL, cmd_peers, "Print the peers we are connected to and their games" },
   { "status", NULL, cmd_status, "Print operations in flight and games running" },
   { "install", "ID", cmd_install, "Install a downloaded game" },
   { "update", "ID", cmd_update, "Install the downloaded version over the installed one" },
@@ -498,7 +569,8 @@ maybe_finish_quit (Serve *serve)
         }
       return;
     }
-  g_main_loop_quit (serve->loop);
+  /* Goodbyes are hints; a moment lets them reach the wire. */
+  g_timeout_add_once (200, (GSourceOnceFunc) g_main_loop_quit, serve->loop);
 }
 
 static gboolean
@@ -603,6 +675,116 @@ on_game_exited (LspLauncher *launcher,
 }
 
 static void
+on_peer_games_changed (LspPeer            *peer,
+                       const char * const *changed,
+                       const char * const *removed,
+                       Serve              *serve)
+{
+  JsonBuilder *builder = event_begin ("peer-games-changed");
+
+  add_string (builder, "peer_id", lsp_peer_get_id (peer));
+  add_int (builder, "library_rev", (gint64) lsp_peer_get_library_rev (peer));
+  add_strv (builder, "changed", changed);
+  add_strv (builder, "removed", removed);
+  event_end (builder);
+}
+
+/* Reports the difference between the node's peers and what we reported. */
+static void
+on_peers_changed (GListModel *model,
+                  guint       position,
+                  guint       removed,
+                  guint       added,
+                  Serve      *serve)
+{
+  g_autoptr(GHashTable) present = g_hash_table_new (g_str_hash, g_str_equal);
+  GHashTableIter iter;
+  gpointer key, value;
+
+  for (guint i = 0; i < g_list_model_get_n_items (model); i++)
+    {
+      g_autoptr(LspPeer) peer = g_list_model_get_item (model, i);
+      const char *id = lsp_peer_get_id (peer);
+
+      g_hash_table_add (present, (gpointer) id);
+      if (!g_hash_table_contains (serve->peers, id))
+        {
+          JsonBuilder *builder = event_begin ("peer-added");
+
+          json_builder_set_member_name (builder, "peer");
+          add_peer (builder, peer, FALSE);
+          event_end (builder);
+          g_hash_table_insert (serve->peers, g_strdup (id), g_object_ref (peer));
+          g_signal_connect (peer, "games-changed", G_CALLBACK (on_peer_games_changed), serve);
+        }
+    }
+
+  g_hash_table_iter_init (&iter, serve->peers);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      if (!g_hash_table_contains (present, key))
+        {
+          JsonBuilder *builder = event_begin ("peer-removed");
+
+          add_string (builder, "peer_id", key);
+          event_end (builder);
+          g_signal_handlers_disconnect_by_data (value, serve);
+          g_hash_table_iter_remove (&iter);
+        }
+    }
+}
+
+static gboolean
+start_node (Serve   *serve,
+            GError **error)
+{
+  g_autoptr(GInetAddress) any6 = g_inet_address_new_any (G_SOCKET_FAMILY_IPV6);
+  g_autoptr(GInetAddress) any4 = g_inet_address_new_any (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) bind6 = g_inet_socket_address_new (any6, (guint16) serve->port);
+  g_autoptr(GSocketAddress) bind4 = g_inet_socket_address_new (any4, (guint16) serve->port);
+  g_autoptr(GError) local_error = NULL;
+
+  serve->identity = lsp_identity_load_or_create (serve->state_dir, error);
+  if (serve->identity == NULL)
+    return FALSE;
+
+  serve->node = lsp_node_new (serve->library, serve->identity, serve->name);
+  if (serve->stale_seconds > 0)
+    lsp_node_set_liveness (serve->node, MAX (serve->stale_seconds * 1000 / 3, 1), serve->stale_seconds * 1000);
+  g_signal_connect (serve->node, "items-changed", G_CALLBACK (on_peers_changed), serve);
+
+  /* Dual stack where the machine has IPv6, IPv4 alone where it has not. */
+  if (!lsp_node_start (serve->node, G_INET_SOCKET_ADDRESS (bind6), &local_error))
+    {
+      g_debug ("No IPv6 listener (%s); using IPv4 only", local_error->message);
+      if (!lsp_node_start (serve->node, G_INET_SOCKET_ADDRESS (bind4), error))
+        return FALSE;
+    }
+
+  for (guint i = 0; serve->static_peers != NULL && serve->static_peers[i] != NULL; i++)
+    {
+      g_autoptr(GSocketAddress) address = NULL;
+      g_autofree char *host = NULL;
+      guint16 port = 0;
+
+      if (!lsp_proto_parse_listen_addr (serve->static_peers[i], &host, &port))
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                       "--peer %s is not an IP address and port like 192.0.2.7:41000 or [2001:db8::7]:41000",
+                       serve->static_peers[i]);
+          return FALSE;
+        }
+      address = g_inet_socket_address_new_from_string (host, port);
+      lsp_node_add_static_peer (serve->node, G_INET_SOCKET_ADDRESS (address));
+    }
+
+  if (!serve->no_mdns && !lsp_node_enable_discovery (serve->node, FALSE, &local_error))
+    g_printerr ("lanspread-peer serve: %s; use --peer HOST:PORT to reach other peers\n", local_error->message);
+
+  return TRUE;
+}
+
+static void
 on_loaded (GObject      *object,
            GAsyncResult *result,
            gpointer      user_data)
@@ -621,6 +803,13 @@ on_loaded (GObject      *object,
     }
 
   lsp_library_watch (serve->library);
+  if (!start_node (serve, &error))
+    {
+      g_printerr ("lanspread-peer serve: %s\n", error->message);
+      serve->exit_code = 1;
+      g_main_loop_quit (serve->loop);
+      return;
+    }
   g_signal_connect (serve->library, "changed", G_CALLBACK (on_library_changed), serve);
   g_signal_connect (serve->installer, "operation-started", G_CALLBACK (on_operation_started), serve);
   g_signal_connect (serve->launcher, "started", G_CALLBACK (on_game_started), serve);
@@ -631,6 +820,8 @@ on_loaded (GObject      *object,
   add_string (builder, "games_dir", games_path);
   add_int (builder, "library_rev", (gint64) lsp_library_get_rev (serve->library));
   add_int (builder, "games", g_list_model_get_n_items (G_LIST_MODEL (serve->library)));
+  add_string (builder, "peer_id", lsp_node_get_peer_id (serve->node));
+  add_int (builder, "port", lsp_node_get_port (serve->node));
   event_end (builder);
 
   read_next_line (serve);
@@ -661,21 +852,27 @@ lsp_cli_serve (int    argc,
 {
   g_autofree char *games_path = NULL;
   g_autofree char *catalog_path = NULL;
+  Serve serve = { 0 };
   GOptionEntry entries[] = {
     { "games", 'g', 0, G_OPTION_ARG_FILENAME, &games_path, "The games folder", "DIR" },
     { "catalog", 'c', 0, G_OPTION_ARG_FILENAME, &catalog_path, "The game catalog (default: DIR/catalog.json)", "FILE" },
+    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &serve.state_dir, "Where this peer keeps its identity (default: ~/.local/state/lanspread)", "DIR" },
+    { "port", 'p', 0, G_OPTION_ARG_INT, &serve.port, "The UDP port to listen on (default: any free port)", "N" },
+    { "name", 'n', 0, G_OPTION_ARG_STRING, &serve.name, "The name other players see (default: the host name)", "NAME" },
+    { "peer", 0, 0, G_OPTION_ARG_STRING_ARRAY, &serve.static_peers, "Connect to the peer at HOST:PORT (repeatable)", "HOST:PORT" },
+    { "no-mdns", 0, 0, G_OPTION_ARG_NONE, &serve.no_mdns, "Do not announce or look for peers with mDNS", NULL },
+    { "stale-seconds", 0, 0, G_OPTION_ARG_INT, &serve.stale_seconds, "Drop a peer not heard from for this long (default: 45)", "N" },
     { NULL }
   };
   g_autoptr(GOptionContext) context = g_option_context_new ("— run a peer driven by commands on stdin");
   g_autoptr(GError) error = NULL;
   g_autoptr(GFile) catalog_file = NULL;
   g_autoptr(GInputStream) stdin_stream = NULL;
-  Serve serve = { 0 };
   guint sigint_id, sigterm_id;
 
   g_option_context_add_main_entries (context, entries, NULL);
   g_option_context_set_description (context,
-    "Commands (one per line on stdin): games, status, install ID, update ID, uninstall ID,\n"
+    "Commands (one per line on stdin): games, peers, status, install ID, update ID, uninstall ID,\n"
     "play ID, stop ID, help, quit. Events are printed one JSON object per line on stdout.");
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
@@ -690,6 +887,16 @@ lsp_cli_serve (int    argc,
   if (games_path == NULL)
     {
       fprintf (stderr, "lanspread-peer serve: --games DIR is required\n");
+      return 2;
+    }
+  if (serve.port < 0 || serve.port > G_MAXUINT16 || serve.stale_seconds < 0)
+    {
+      fprintf (stderr, "lanspread-peer serve: --port must be 0–65535 and --stale-seconds positive\n");
+      return 2;
+    }
+  if (serve.name != NULL && !lsp_proto_hostname_is_valid (serve.name))
+    {
+      fprintf (stderr, "lanspread-peer serve: --name must be 1–63 bytes without control characters\n");
       return 2;
     }
 
@@ -711,9 +918,14 @@ lsp_cli_serve (int    argc,
       return 1;
     }
 
+  if (serve.state_dir == NULL)
+    serve.state_dir = g_build_filename (g_get_user_state_dir (), "lanspread", NULL);
+  if (serve.name == NULL)
+    serve.name = lsp_proto_sanitize_hostname (g_get_host_name ());
   serve.loop = g_main_loop_new (NULL, FALSE);
   serve.cancellable = g_cancellable_new ();
   serve.running = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  serve.peers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   serve.library = lsp_library_new (serve.games_dir, serve.catalog);
   serve.launcher = lsp_launcher_new (serve.library);
   serve.installer = lsp_installer_new (serve.library, serve.launcher);
@@ -734,6 +946,23 @@ lsp_cli_serve (int    argc,
   g_signal_handlers_disconnect_by_data (serve.library, &serve);
   g_signal_handlers_disconnect_by_data (serve.installer, &serve);
   g_signal_handlers_disconnect_by_data (serve.launcher, &serve);
+  if (serve.node != NULL)
+    g_signal_handlers_disconnect_by_data (serve.node, &serve);
+  if (serve.peers != NULL)
+    {
+      GHashTableIter iter;
+      gpointer peer;
+
+      g_hash_table_iter_init (&iter, serve.peers);
+      while (g_hash_table_iter_next (&iter, NULL, &peer))
+        g_signal_handlers_disconnect_by_data (peer, &serve);
+    }
+  g_clear_pointer (&serve.peers, g_hash_table_unref);
+  g_clear_object (&serve.node);
+  g_clear_object (&serve.identity);
+  g_clear_pointer (&serve.state_dir, g_free);
+  g_clear_pointer (&serve.name, g_free);
+  g_clear_pointer (&serve.static_peers, g_strfreev);
   g_clear_object (&serve.input);
   g_clear_object (&serve.installer);
   g_clear_object (&serve.launcher);

@@ -80,6 +80,8 @@ struct _Session
   guint64            ping_nonce;
   gboolean           ping_outstanding;
   guint              liveness_id;
+  guint              close_id;
+  char              *close_reason;
 };
 
 static void list_model_iface_init (GListModelInterface *iface);
@@ -399,6 +401,8 @@ static void
 session_free (Session *session)
 {
   g_clear_handle_id (&session->liveness_id, g_source_remove);
+  g_clear_handle_id (&session->close_id, g_source_remove);
+  g_clear_pointer (&session->close_reason, g_free);
   if (session->control != NULL)
     lsp_quic_stream_set_read_func (session->control, NULL, NULL, NULL);
   g_signal_handlers_disconnect_by_data (session->conn, session);
@@ -444,16 +448,30 @@ session_end (Session    *session,
   g_ptr_array_remove (self->sessions, session);
 }
 
+static gboolean
+session_close_now (gpointer user_data)
+{
+  Session *session = user_data;
+  g_autoptr(LspQuicConnection) conn = g_object_ref (session->conn);
+  g_autofree char *reason = g_steal_pointer (&session->close_reason);
+
+  session->close_id = 0;
+  session_end (session, reason);
+  lsp_quic_connection_close (conn, APP_ERROR_CLOSE, reason);
+  return G_SOURCE_REMOVE;
+}
+
+/* Closing is deferred to an idle: it frees the session, and it is asked
+ * for from inside the session's own callbacks. */
 static void
 session_close (Session    *session,
                const char *reason)
 {
-  LspQuicConnection *conn = g_object_ref (session->conn);
-
+  if (session->close_id != 0)
+    return;
   session->closing = TRUE;
-  session_end (session, reason);
-  lsp_quic_connection_close (conn, APP_ERROR_CLOSE, reason);
-  g_object_unref (conn);
+  session->close_reason = g_strdup (reason);
+  session->close_id = g_idle_add (session_close_now, session);
 }
 
 static gboolean
@@ -868,10 +886,10 @@ on_control_read (LspQuicStream *stream,
 {
   Session *session = user_data;
 
-  if (error != NULL || fin)
+  if (error != NULL)
     {
       if (!session->closing)
-        session_close (session, error != NULL ? error->message : "closed its control stream");
+        session_close (session, error->message);
       return;
     }
 
@@ -910,6 +928,10 @@ on_control_read (LspQuicStream *stream,
           handle_message (session, message);
         }
     }
+
+  /* The frames that came with the end of the stream (a Goodbye) count. */
+  if (fin && !session->closing)
+    session_close (session, "closed its control stream");
 }
 
 static void
@@ -1257,9 +1279,10 @@ lsp_node_stop (LspNode    *self,
       g_autoptr(LspMessage) goodbye = lsp_message_new_goodbye (lsp_identity_get_peer_id (self->identity), reason);
       g_autoptr(GBytes) frame = lsp_message_encode (goodbye, LSP_PROTO_MAX_FRAME, NULL);
 
+      /* The peer closes the connection when it reads the Goodbye; closing
+       * it here could overtake the frame. */
       if (session->established && session->control != NULL && frame != NULL)
-        lsp_quic_stream_write_bytes_async (session->control, frame, TRUE, NULL, on_error_sent,
-                                           g_object_ref (session->conn));
+        lsp_quic_stream_write_bytes_async (session->control, frame, TRUE, NULL, on_write_done, NULL);
       else
         lsp_quic_connection_close (session->conn, APP_ERROR_CLOSE, reason);
       session->closing = TRUE;
