@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "lsp-game-root.h"
+#include "lsp-lan-library.h"
 #include "lsp-node.h"
 #include "lsp-quic-endpoint.h"
 #include "lsp-test-util.h"
@@ -416,6 +418,109 @@ test_hostile_input (void)
   test_peer_clear (&b);
 }
 
+static void
+test_version_compare (void)
+{
+  g_assert_cmpint (lsp_version_compare ("1.10", "1.9"), >, 0);
+  g_assert_cmpint (lsp_version_compare ("1.9", "1.10"), <, 0);
+  g_assert_cmpint (lsp_version_compare ("20240101", "20231231"), >, 0);
+  g_assert_cmpint (lsp_version_compare ("1.0", "1.0"), ==, 0);
+  g_assert_cmpint (lsp_version_compare ("1.01", "1.1"), ==, 0);
+  g_assert_cmpint (lsp_version_compare ("1.0", "1.0b"), <, 0);
+  g_assert_cmpint (lsp_version_compare ("2", "10"), <, 0);
+  g_assert_cmpint (lsp_version_compare ("v2", "v10"), <, 0);
+}
+
+typedef struct
+{
+  LspLanLibrary *lan;
+  const char    *id;
+  gboolean       present;
+  guint          n_sources;
+} SeeLanGame;
+
+static gboolean
+lan_game_is (gpointer data)
+{
+  SeeLanGame *see = data;
+  LspLanGame *game = lsp_lan_library_lookup (see->lan, see->id);
+
+  if (!see->present)
+    return game == NULL;
+  return game != NULL && lsp_lan_game_get_n_sources (game) == see->n_sources;
+}
+
+static void
+wait_lan_game (LspLanLibrary *lan,
+               const char    *id,
+               gboolean       present,
+               guint          n_sources)
+{
+  SeeLanGame see = { lan, id, present, n_sources };
+  g_assert_true (lsp_test_wait_until (lan_game_is, &see, 20000));
+}
+
+static void
+test_lan_library (void)
+{
+  TestPeer a = { 0 }, b = { 0 }, c = { 0 };
+  g_autoptr(LspLanLibrary) lan = NULL;
+  g_autofree char *beta_local = NULL;
+  LspLanGame *game;
+
+  test_peer_init (&a, "peer-a");
+  test_peer_init (&b, "peer-b");
+  test_peer_init (&c, "peer-c");
+  lsp_test_make_game (a.games, "alpha", "1.0", 1000);
+  lsp_test_make_game (b.games, "alpha", "2.0", 2000);
+  beta_local = g_build_filename (b.games, "beta", "local", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (beta_local, 0755), ==, 0);
+  lsp_test_make_game (c.games, "alpha", "2.0", 2000);
+  lsp_test_make_game (c.games, "gamma", "5", 500);
+  lsp_test_wait_idle (a.library);
+  lsp_test_wait_idle (b.library);
+  lsp_test_wait_idle (c.library);
+
+  lan = lsp_lan_library_new (a.library, a.node);
+  game = lsp_lan_library_lookup (lan, "alpha");
+  g_assert_nonnull (game);
+  g_assert_cmpint (lsp_lan_game_get_state (game), ==, LSP_LAN_GAME_DOWNLOADED);
+  g_assert_false (lsp_lan_game_get_update_available (game));
+
+  connect_to (&a, &b);
+  connect_to (&a, &c);
+  wait_lan_game (lan, "alpha", TRUE, 2);
+  wait_lan_game (lan, "gamma", TRUE, 1);
+  wait_lan_game (lan, "beta", TRUE, 0);
+
+  /* Two peers have a newer version than ours: an update, from either. */
+  game = lsp_lan_library_lookup (lan, "alpha");
+  g_assert_cmpstr (lsp_lan_game_get_local_version (game), ==, "1.0");
+  g_assert_cmpstr (lsp_lan_game_get_newest_version (game), ==, "2.0");
+  g_assert_true (lsp_lan_game_get_update_available (game));
+  g_assert_cmpuint (lsp_lan_game_get_size (game), ==, 2000);
+
+  /* Only elsewhere, and downloadable. */
+  game = lsp_lan_library_lookup (lan, "gamma");
+  g_assert_cmpint (lsp_lan_game_get_state (game), ==, LSP_LAN_GAME_REMOTE);
+  g_assert_cmpstr (lsp_lan_game_get_sources (game)[0], ==, lsp_node_get_peer_id (c.node));
+  g_assert_cmpstr (lsp_lan_game_get_name (game), ==, "Game gamma");
+
+  /* Installed on B but not downloaded there: visible, not downloadable. */
+  game = lsp_lan_library_lookup (lan, "beta");
+  g_assert_null (lsp_lan_game_get_newest_version (game));
+
+  /* C leaves: its games leave with it. */
+  lsp_node_stop (c.node, "test over");
+  wait_lan_game (lan, "gamma", FALSE, 0);
+  wait_lan_game (lan, "alpha", TRUE, 1);
+
+  g_clear_object (&lan);
+  test_peer_clear (&a);
+  test_peer_clear (&b);
+  test_peer_clear (&c);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -428,6 +533,8 @@ main (int    argc,
   g_test_add_func ("/peer/node/goodbye-and-restart", test_goodbye_and_restart);
   g_test_add_func ("/peer/node/proto-mismatch", test_proto_mismatch);
   g_test_add_func ("/peer/node/hostile-input", test_hostile_input);
+  g_test_add_func ("/peer/node/version-compare", test_version_compare);
+  g_test_add_func ("/peer/node/lan-library", test_lan_library);
 
   return g_test_run ();
 }

@@ -125,6 +125,46 @@ lsp_version_is_valid (const char *version)
   return TRUE;
 }
 
+/* Orders versions the way people read them: runs of digits compare as
+ * numbers ("1.10" > "1.9", "20240101" > "20231231"), everything else byte
+ * by byte. */
+int
+lsp_version_compare (const char *a,
+                     const char *b)
+{
+  while (*a != '\0' && *b != '\0')
+    {
+      if (g_ascii_isdigit (*a) && g_ascii_isdigit (*b))
+        {
+          const char *a_end, *b_end;
+          gsize a_len, b_len;
+          int cmp;
+
+          while (*a == '0' && g_ascii_isdigit (a[1]))
+            a++;
+          while (*b == '0' && g_ascii_isdigit (b[1]))
+            b++;
+          for (a_end = a; g_ascii_isdigit (*a_end); a_end++);
+          for (b_end = b; g_ascii_isdigit (*b_end); b_end++);
+          a_len = (gsize) (a_end - a);
+          b_len = (gsize) (b_end - b);
+          if (a_len != b_len)
+            return a_len < b_len ? -1 : 1;
+          if ((cmp = strncmp (a, b, a_len)) != 0)
+            return cmp < 0 ? -1 : 1;
+          a = a_end;
+          b = b_end;
+          continue;
+        }
+      if (*a != *b)
+        return (guchar) *a < (guchar) *b ? -1 : 1;
+      a++;
+      b++;
+    }
+
+  return *a == *b ? 0 : (*a == '\0' ? -1 : 1);
+}
+
 /* Reads version.ini relative to an open game root. Returns NULL with
  * G_IO_ERROR_NOT_FOUND when the game is not downloaded. */
 char *

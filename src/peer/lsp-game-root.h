@@ -30,6 +30,8 @@ gboolean  lsp_game_id_is_valid          (const char *game_id);
 gboolean  lsp_relative_path_is_safe     (const char *path);
 gboolean  lsp_game_child_is_reserved    (const char *name);
 gboolean  lsp_version_is_valid          (const char *version);
+int       lsp_version_compare           (const char *a,
+                                         const char *b);
 char     *lsp_game_root_read_version    (int          root_fd,
                                          GError     **error);
 
