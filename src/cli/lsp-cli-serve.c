@@ -738,10 +738,6 @@ static gboolean
 start_node (Serve   *serve,
             GError **error)
 {
-  g_autoptr(GInetAddress) any6 = g_inet_address_new_any (G_SOCKET_FAMILY_IPV6);
-  g_autoptr(GInetAddress) any4 = g_inet_address_new_any (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) bind6 = g_inet_socket_address_new (any6, (guint16) serve->port);
-  g_autoptr(GSocketAddress) bind4 = g_inet_socket_address_new (any4, (guint16) serve->port);
   g_autoptr(GError) local_error = NULL;
 
   serve->identity = lsp_identity_load_or_create (serve->state_dir, error);
@@ -753,29 +749,12 @@ start_node (Serve   *serve,
     lsp_node_set_liveness (serve->node, MAX (serve->stale_seconds * 1000 / 3, 1), serve->stale_seconds * 1000);
   g_signal_connect (serve->node, "items-changed", G_CALLBACK (on_peers_changed), serve);
 
-  /* Dual stack where the machine has IPv6, IPv4 alone where it has not. */
-  if (!lsp_node_start (serve->node, G_INET_SOCKET_ADDRESS (bind6), &local_error))
-    {
-      g_debug ("No IPv6 listener (%s); using IPv4 only", local_error->message);
-      if (!lsp_node_start (serve->node, G_INET_SOCKET_ADDRESS (bind4), error))
-        return FALSE;
-    }
-
+  if (!lsp_node_start_any (serve->node, (guint16) serve->port, error))
+    return FALSE;
   for (guint i = 0; serve->static_peers != NULL && serve->static_peers[i] != NULL; i++)
     {
-      g_autoptr(GSocketAddress) address = NULL;
-      g_autofree char *host = NULL;
-      guint16 port = 0;
-
-      if (!lsp_proto_parse_listen_addr (serve->static_peers[i], &host, &port))
-        {
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                       "--peer %s is not an IP address and port like 192.0.2.7:41000 or [2001:db8::7]:41000",
-                       serve->static_peers[i]);
-          return FALSE;
-        }
-      address = g_inet_socket_address_new_from_string (host, port);
-      lsp_node_add_static_peer (serve->node, G_INET_SOCKET_ADDRESS (address));
+      if (!lsp_node_add_peer_address (serve->node, serve->static_peers[i], error))
+        return FALSE;
     }
 
   if (!serve->no_mdns && !lsp_node_enable_discovery (serve->node, FALSE, &local_error))

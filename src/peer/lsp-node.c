@@ -1213,6 +1213,57 @@ lsp_node_start (LspNode             *self,
   return TRUE;
 }
 
+/* Listens on every address: dual stack where the machine has IPv6, IPv4
+ * alone where it has not. */
+gboolean
+lsp_node_start_any (LspNode  *self,
+                    guint16   port,
+                    GError  **error)
+{
+  g_autoptr(GInetAddress) any6 = g_inet_address_new_any (G_SOCKET_FAMILY_IPV6);
+  g_autoptr(GInetAddress) any4 = g_inet_address_new_any (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) bind6 = g_inet_socket_address_new (any6, port);
+  g_autoptr(GSocketAddress) bind4 = g_inet_socket_address_new (any4, port);
+  g_autoptr(GError) local_error = NULL;
+
+  if (lsp_node_start (self, G_INET_SOCKET_ADDRESS (bind6), &local_error))
+    return TRUE;
+  g_debug ("No IPv6 listener (%s); using IPv4 only", local_error->message);
+  return lsp_node_start (self, G_INET_SOCKET_ADDRESS (bind4), error);
+}
+
+/* A static peer from the command line or the settings: "192.0.2.7:41000"
+ * or "[2001:db8::7]:41000". */
+gboolean
+lsp_node_add_peer_address (LspNode     *self,
+                           const char  *host_port,
+                           GError     **error)
+{
+  g_autoptr(GSocketAddress) address = NULL;
+  g_autofree char *host = NULL;
+  guint16 port = 0;
+
+  g_return_val_if_fail (LSP_IS_NODE (self), FALSE);
+
+  if (!lsp_proto_parse_listen_addr (host_port, &host, &port) ||
+      (address = g_inet_socket_address_new_from_string (host, port)) == NULL)
+    {
+      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_ARGUMENT,
+                   "“%s” is not an IP address and port like 192.0.2.7:41000 or [2001:db8::7]:41000",
+                   host_port);
+      return FALSE;
+    }
+  lsp_node_add_static_peer (self, G_INET_SOCKET_ADDRESS (address));
+  return TRUE;
+}
+
+LspDiscovery *
+lsp_node_get_discovery (LspNode *self)
+{
+  g_return_val_if_fail (LSP_IS_NODE (self), NULL);
+  return self->discovery;
+}
+
 gboolean
 lsp_node_enable_discovery (LspNode   *self,
                            gboolean   loopback_only,

@@ -3,6 +3,7 @@
 
 #include <gio/gio.h>
 
+#include "lsp-discovery.h"
 #include "lsp-identity.h"
 #include "lsp-library.h"
 #include "lsp-peer.h"
@@ -24,6 +25,13 @@ LspNode    *lsp_node_new              (LspLibrary          *library,
 gboolean    lsp_node_start            (LspNode             *self,
                                        GInetSocketAddress  *bind_address,
                                        GError             **error);
+gboolean    lsp_node_start_any        (LspNode             *self,
+                                       guint16              port,
+                                       GError             **error);
+gboolean    lsp_node_add_peer_address (LspNode             *self,
+                                       const char          *host_port,
+                                       GError             **error);
+LspDiscovery *lsp_node_get_discovery  (LspNode             *self);
 void        lsp_node_stop             (LspNode             *self,
                                        const char          *reason);
 gboolean    lsp_node_enable_discovery (LspNode             *self,

@@ -15,6 +15,8 @@ struct _LspApplication
   GSettings      *settings;
   char           *games_path;    /* from --games, overrides the setting */
   char           *catalog_path;  /* from --catalog */
+  char          **peers;         /* from --peer, added to the setting's */
+  gboolean        no_mdns;
 };
 
 G_DEFINE_FINAL_TYPE (LspApplication, lsp_application, ADW_TYPE_APPLICATION)
@@ -77,6 +79,8 @@ lsp_application_handle_local_options (GApplication *app,
 
   g_variant_dict_lookup (options, "games", "^ay", &self->games_path);
   g_variant_dict_lookup (options, "catalog", "^ay", &self->catalog_path);
+  g_variant_dict_lookup (options, "peer", "^as", &self->peers);
+  self->no_mdns = g_variant_dict_contains (options, "no-mdns");
 
   return -1;
 }
@@ -127,6 +131,7 @@ lsp_application_finalize (GObject *object)
   g_clear_object (&self->settings);
   g_clear_pointer (&self->games_path, g_free);
   g_clear_pointer (&self->catalog_path, g_free);
+  g_clear_pointer (&self->peers, g_strfreev);
 
   G_OBJECT_CLASS (lsp_application_parent_class)->finalize (object);
 }
@@ -153,11 +158,48 @@ lsp_application_init (LspApplication *self)
   static const GOptionEntry options[] = {
     { "games", 'g', 0, G_OPTION_ARG_FILENAME, NULL, N_("Use DIR as the games folder"), N_("DIR") },
     { "catalog", 'c', 0, G_OPTION_ARG_FILENAME, NULL, N_("Read the game catalog from FILE"), N_("FILE") },
+    { "peer", 0, 0, G_OPTION_ARG_STRING_ARRAY, NULL, N_("Connect to the player at HOST:PORT"), N_("HOST:PORT") },
+    { "no-mdns", 0, 0, G_OPTION_ARG_NONE, NULL, N_("Do not announce or look for players with mDNS"), NULL },
     { NULL }
   };
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), actions, G_N_ELEMENTS (actions), self);
   g_application_add_main_option_entries (G_APPLICATION (self), options);
+}
+
+GStrv
+lsp_application_dup_peers (LspApplication *self)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto(GStrv) configured = NULL;
+
+  g_return_val_if_fail (LSP_IS_APPLICATION (self), NULL);
+
+  configured = g_settings_get_strv (self->settings, "peers");
+  g_strv_builder_addv (builder, (const char **) configured);
+  if (self->peers != NULL)
+    g_strv_builder_addv (builder, (const char **) self->peers);
+  return g_strv_builder_end (builder);
+}
+
+guint16
+lsp_application_get_port (LspApplication *self)
+{
+  g_return_val_if_fail (LSP_IS_APPLICATION (self), 0);
+  return (guint16) g_settings_get_uint (self->settings, "port");
+}
+
+gboolean
+lsp_application_get_use_mdns (LspApplication *self)
+{
+  g_return_val_if_fail (LSP_IS_APPLICATION (self), FALSE);
+  return !self->no_mdns;
+}
+
+char *
+lsp_application_dup_state_dir (LspApplication *self)
+{
+  return g_build_filename (g_get_user_state_dir (), "lanspread", NULL);
 }
 
 LspApplication *

@@ -5,6 +5,8 @@
 #include "lsp-window.h"
 
 #include "lsp-install-recovery.h"
+#include "lsp-lan-library.h"
+#include "lsp-node.h"
 
 #include <glib/gi18n.h>
 
@@ -13,40 +15,59 @@ struct _LspWindow
   AdwApplicationWindow  parent_instance;
 
   LspLibrary           *library;
+  LspIdentity          *identity;
+  LspNode              *node;
+  LspLanLibrary        *lan;
   GCancellable         *cancellable;
 
   GtkStack             *stack;
   AdwStatusPage        *status_page;
   GtkListBox           *games_list;
   GtkSpinner           *scan_spinner;
+  AdwWindowTitle       *window_title;
+  AdwToastOverlay      *toasts;
 };
 
 G_DEFINE_FINAL_TYPE (LspWindow, lsp_window, ADW_TYPE_APPLICATION_WINDOW)
 
 static char *
-describe_game (LspLocalGame *game)
+describe_game (LspLanGame *game)
 {
-  g_autofree char *size = g_format_size (lsp_local_game_get_size (game));
-  const char *version = lsp_local_game_get_version (game);
+  g_autofree char *size = g_format_size (lsp_lan_game_get_size (game));
+  const char *local_version = lsp_lan_game_get_local_version (game);
+  const char *newest = lsp_lan_game_get_newest_version (game);
+  guint n_sources = lsp_lan_game_get_n_sources (game);
 
-  if (lsp_local_game_get_error (game) != NULL)
-    return g_strdup (lsp_local_game_get_error (game));
-  if (lsp_local_game_get_downloaded (game) && lsp_local_game_get_installed (game))
-    return g_strdup_printf (_("Version %s · %s · Installed"), version, size);
-  if (lsp_local_game_get_downloaded (game))
-    return g_strdup_printf (_("Version %s · %s · Downloaded"), version, size);
-  if (lsp_local_game_get_installed (game))
-    return g_strdup (_("Installed · archives not present"));
-  return g_strdup (_("Incomplete download"));
+  switch (lsp_lan_game_get_state (game))
+    {
+    case LSP_LAN_GAME_INSTALLED:
+      if (lsp_lan_game_get_update_available (game))
+        return g_strdup_printf (_("Installed · Version %s · Version %s available"), local_version, newest);
+      if (local_version != NULL)
+        return g_strdup_printf (_("Installed · Version %s"), local_version);
+      return g_strdup (_("Installed"));
+    case LSP_LAN_GAME_DOWNLOADED:
+      if (lsp_lan_game_get_update_available (game))
+        return g_strdup_printf (_("Downloaded · Version %s · Version %s available"), local_version, newest);
+      return g_strdup_printf (_("Downloaded · Version %s · %s"), local_version, size);
+    case LSP_LAN_GAME_REMOTE:
+    default:
+      if (n_sources == 0)
+        return g_strdup (_("On the network · not downloadable right now"));
+      return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "Version %s · %s · from %u player",
+                                           "Version %s · %s · from %u players", n_sources),
+                              newest, size, n_sources);
+    }
 }
 
 static void
-update_row (LspLocalGame *game,
-            GParamSpec   *pspec,
-            GtkWidget    *row)
+update_row (LspLanGame *game,
+            GParamSpec *pspec,
+            GtkWidget  *row)
 {
   g_autofree char *subtitle = describe_game (game);
 
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), lsp_lan_game_get_name (game));
   adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle);
 }
 
@@ -54,12 +75,11 @@ static GtkWidget *
 create_game_row (gpointer item,
                  gpointer user_data)
 {
-  LspLocalGame *game = item;
+  LspLanGame *game = item;
   GtkWidget *row = adw_action_row_new ();
 
-  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), lsp_local_game_get_name (game));
   adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
-  gtk_widget_set_name (row, lsp_local_game_get_id (game));
+  gtk_widget_set_name (row, lsp_lan_game_get_id (game));
   update_row (game, NULL, row);
   g_signal_connect_object (game, "notify", G_CALLBACK (update_row), row, 0);
 
@@ -69,7 +89,7 @@ create_game_row (gpointer item,
 static void
 update_view (LspWindow *self)
 {
-  guint n_games = g_list_model_get_n_items (G_LIST_MODEL (self->library));
+  guint n_games = self->lan != NULL ? g_list_model_get_n_items (G_LIST_MODEL (self->lan)) : 0;
 
   gtk_stack_set_visible_child_name (self->stack, n_games > 0 ? "games" : "empty");
 }
@@ -83,6 +103,87 @@ on_items_changed (GListModel *model,
 {
   update_view (self);
 }
+
+static void
+update_players (LspWindow *self)
+{
+  guint n_peers = g_list_model_get_n_items (G_LIST_MODEL (self->node));
+  g_autofree char *subtitle = NULL;
+
+  if (n_peers == 0)
+    subtitle = g_strdup (_("No other players yet"));
+  else
+    subtitle = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u other player", "%u other players", n_peers), n_peers);
+  adw_window_title_set_subtitle (self->window_title, subtitle);
+}
+
+static void
+on_peers_changed (GListModel *model,
+                  guint       position,
+                  guint       removed,
+                  guint       added,
+                  LspWindow  *self)
+{
+  update_players (self);
+}
+
+static void
+on_discovery_available (LspDiscovery *discovery,
+                        GParamSpec   *pspec,
+                        LspWindow    *self)
+{
+  if (!lsp_discovery_get_available (discovery))
+    adw_toast_overlay_add_toast (self->toasts,
+                                 adw_toast_new (_("Cannot look for players: avahi-daemon is not running. "
+                                                  "Players added by address still work.")));
+}
+
+/* Joins the LAN once our own library is known, so the first thing peers
+ * hear from us is complete. */
+static void
+start_network (LspWindow *self)
+{
+  LspApplication *app = LSP_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)));
+  g_autofree char *state_dir = lsp_application_dup_state_dir (app);
+  g_auto(GStrv) peers = lsp_application_dup_peers (app);
+  g_autoptr(GError) error = NULL;
+
+  self->identity = lsp_identity_load_or_create (state_dir, &error);
+  if (self->identity == NULL)
+    {
+      adw_toast_overlay_add_toast (self->toasts, adw_toast_new (error->message));
+      return;
+    }
+
+  self->node = lsp_node_new (self->library, self->identity, g_get_host_name ());
+  self->lan = lsp_lan_library_new (self->library, self->node);
+  gtk_list_box_bind_model (self->games_list, G_LIST_MODEL (self->lan), create_game_row, NULL, NULL);
+  g_signal_connect_object (self->lan, "items-changed", G_CALLBACK (on_items_changed), self, 0);
+  g_signal_connect_object (self->node, "items-changed", G_CALLBACK (on_peers_changed), self, 0);
+  update_players (self);
+
+  if (!lsp_node_start_any (self->node, lsp_application_get_port (app), &error))
+    {
+      adw_toast_overlay_add_toast (self->toasts, adw_toast_new (error->message));
+      return;
+    }
+  for (guint i = 0; peers[i] != NULL; i++)
+    {
+      g_autoptr(GError) peer_error = NULL;
+
+      if (!lsp_node_add_peer_address (self->node, peers[i], &peer_error))
+        adw_toast_overlay_add_toast (self->toasts, adw_toast_new (peer_error->message));
+    }
+  if (lsp_application_get_use_mdns (app))
+    {
+      if (!lsp_node_enable_discovery (self->node, FALSE, &error))
+        adw_toast_overlay_add_toast (self->toasts, adw_toast_new (error->message));
+      else
+        g_signal_connect_object (lsp_node_get_discovery (self->node), "notify::available",
+                                 G_CALLBACK (on_discovery_available), self, 0);
+    }
+}
+
 
 static void
 on_library_loaded (GObject      *object,
@@ -102,6 +203,7 @@ on_library_loaded (GObject      *object,
     }
 
   lsp_library_watch (self->library);
+  start_network (self);
   update_view (self);
 }
 
@@ -141,7 +243,12 @@ lsp_window_dispose (GObject *object)
   LspWindow *self = LSP_WINDOW (object);
 
   g_cancellable_cancel (self->cancellable);
+  if (self->node != NULL)
+    lsp_node_stop (self->node, "closed");
   g_clear_object (&self->cancellable);
+  g_clear_object (&self->lan);
+  g_clear_object (&self->node);
+  g_clear_object (&self->identity);
   g_clear_object (&self->library);
 
   gtk_widget_dispose_template (GTK_WIDGET (self), LSP_TYPE_WINDOW);
@@ -162,6 +269,8 @@ lsp_window_class_init (LspWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, LspWindow, status_page);
   gtk_widget_class_bind_template_child (widget_class, LspWindow, games_list);
   gtk_widget_class_bind_template_child (widget_class, LspWindow, scan_spinner);
+  gtk_widget_class_bind_template_child (widget_class, LspWindow, window_title);
+  gtk_widget_class_bind_template_child (widget_class, LspWindow, toasts);
 }
 
 static void
@@ -195,11 +304,16 @@ lsp_window_new (LspApplication *application,
 
   self->library = lsp_library_new (games_dir, catalog);
   g_object_bind_property (self->library, "scanning", self->scan_spinner, "spinning", G_BINDING_SYNC_CREATE);
-  gtk_list_box_bind_model (self->games_list, G_LIST_MODEL (self->library), create_game_row, NULL, NULL);
-  g_signal_connect_object (self->library, "items-changed", G_CALLBACK (on_items_changed), self, 0);
   lsp_install_recover_games_folder_async (games_dir, self->cancellable, on_recovered, g_object_ref (self));
 
   return self;
+}
+
+LspNode *
+lsp_window_get_node (LspWindow *self)
+{
+  g_return_val_if_fail (LSP_IS_WINDOW (self), NULL);
+  return self->node;
 }
 
 LspLibrary *

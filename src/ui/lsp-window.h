@@ -5,6 +5,7 @@
 
 #include "lsp-application.h"
 #include "lsp-library.h"
+#include "lsp-node.h"
 
 G_BEGIN_DECLS
 
@@ -15,5 +16,6 @@ LspWindow  *lsp_window_new         (LspApplication *application,
                                     GFile          *games_dir,
                                     GFile          *catalog_file);
 LspLibrary *lsp_window_get_library (LspWindow      *self);
+LspNode    *lsp_window_get_node    (LspWindow      *self);
 
 G_END_DECLS
