@@ -345,6 +345,7 @@ hostile_finished (gpointer data)
   return ((Hostile *) data)->finished;
 }
 
+/* bytes NULL: a valid Hello, then a flood of Pings. */
 static void
 send_hostile (TestPeer      *target,
               const guint8  *bytes,
@@ -369,14 +370,41 @@ send_hostile (TestPeer      *target,
   stream = lsp_quic_connection_open_stream (hostile.conn, TRUE, &error);
   g_assert_no_error (error);
   lsp_quic_stream_set_read_func (stream, on_hostile_read, &hostile, NULL);
-  {
-    g_autoptr(GBytes) data = g_bytes_new (bytes, length);
-    lsp_quic_stream_write_bytes_async (stream, data, FALSE, NULL, NULL, NULL);
-  }
+  if (bytes != NULL)
+    {
+      g_autoptr(GBytes) data = g_bytes_new (bytes, length);
+      lsp_quic_stream_write_bytes_async (stream, data, FALSE, NULL, NULL, NULL);
+    }
+  else
+    {
+      static const char * const no_features[] = { NULL };
+      g_autoptr(LspMessage) hello = lsp_message_new_hello (LSP_MESSAGE_HELLO, lsp_identity_get_peer_id (identity),
+                                                           "127.0.0.1:9", 0,
+                                                           "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+                                                           no_features, "flooder");
+      g_autoptr(GByteArray) flood = g_byte_array_new ();
+      g_autoptr(GBytes) hello_frame = lsp_message_encode (hello, LSP_PROTO_MAX_FRAME, &error);
+
+      g_assert_no_error (error);
+      g_byte_array_append (flood, g_bytes_get_data (hello_frame, NULL), (guint) g_bytes_get_size (hello_frame));
+      for (guint i = 0; i < 3000; i++)
+        {
+          g_autoptr(LspMessage) ping = lsp_message_new_ping (LSP_MESSAGE_PING, i);
+          g_autoptr(GBytes) frame = lsp_message_encode (ping, LSP_PROTO_MAX_FRAME, &error);
+
+          g_byte_array_append (flood, g_bytes_get_data (frame, NULL), (guint) g_bytes_get_size (frame));
+        }
+      {
+        g_autoptr(GBytes) data = g_byte_array_free_to_bytes (g_steal_pointer (&flood));
+        lsp_quic_stream_write_bytes_async (stream, data, FALSE, NULL, NULL, NULL);
+      }
+    }
   g_assert_true (lsp_test_wait_until (hostile_finished, &hostile, 10000));
-  g_test_message ("answer: %s", hostile.received->str + MIN (hostile.received->len, 4));
-  g_assert_nonnull (strstr (hostile.received->str + 4, expected_code));
-  g_assert_nonnull (strstr (hostile.received->str + 4, "\"fatal\":true"));
+  {
+    g_autofree char *code = g_strdup_printf ("\"code\":\"%s\"", expected_code);
+    g_assert_nonnull (memmem (hostile.received->str, hostile.received->len, code, strlen (code)));
+    g_assert_nonnull (memmem (hostile.received->str, hostile.received->len, "\"fatal\":true", strlen ("\"fatal\":true")));
+  }
 
   lsp_quic_stream_set_read_func (stream, NULL, NULL, NULL);
   g_clear_object (&hostile.conn);
@@ -406,6 +434,11 @@ test_hostile_input (void)
   send_hostile (&a, not_json, sizeof not_json, "bad_message");
   g_test_expect_message ("lsp-node", G_LOG_LEVEL_WARNING, "Dropping peer*");
   send_hostile (&a, (const guint8 *) not_hello, sizeof not_hello - 1, "bad_message");
+  g_test_expect_message ("lsp-node", G_LOG_LEVEL_MESSAGE, "Peer flooder*joined");
+  g_test_expect_message ("lsp-node", G_LOG_LEVEL_WARNING, "Dropping peer*too many messages*");
+  g_test_expect_message ("lsp-node", G_LOG_LEVEL_MESSAGE, "Peer flooder*left*");
+  send_hostile (&a, NULL, 0, "bad_message");
+  lsp_test_run_for (500);
   g_test_assert_expected_messages ();
 
   /* The honest peer never noticed. */

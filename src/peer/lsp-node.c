@@ -15,6 +15,13 @@
 
 /* QUIC application error code for a connection we close on purpose. */
 #define APP_ERROR_CLOSE 1
+/* A peer may send this many control frames per second (with bursts up to
+ * FRAME_BURST) before it is dropped as a flood. */
+#define FRAME_RATE  200
+#define FRAME_BURST 1000
+/* Library answers to one peer are at most this often; requests in between
+ * are answered together. */
+#define LIBRARY_ANSWER_INTERVAL_MS 1000
 
 typedef struct _Session Session;
 
@@ -82,6 +89,12 @@ struct _Session
   guint              liveness_id;
   guint              close_id;
   char              *close_reason;
+  double             frame_budget;
+  gint64             budget_time;
+  gint64             last_library_answer;
+  guint              library_answer_id;
+  gboolean           pending_has_since;
+  guint64            pending_since_rev;
 };
 
 static void list_model_iface_init (GListModelInterface *iface);
@@ -402,6 +415,7 @@ session_free (Session *session)
 {
   g_clear_handle_id (&session->liveness_id, g_source_remove);
   g_clear_handle_id (&session->close_id, g_source_remove);
+  g_clear_handle_id (&session->library_answer_id, g_source_remove);
   g_clear_pointer (&session->close_reason, g_free);
   if (session->control != NULL)
     lsp_quic_stream_set_read_func (session->control, NULL, NULL, NULL);
@@ -667,19 +681,52 @@ check_sender (Session    *session,
 }
 
 static void
-answer_get_library (Session                 *session,
-                    const LspGetLibraryBody *request)
+send_library_answer (Session  *session,
+                     gboolean  has_since_rev,
+                     guint64   since_rev)
 {
   LspNode *self = session->node;
   LspMessage *answer = NULL;
 
-  if (request->has_since_rev)
-    answer = new_delta_since (self, request->since_rev);
+  if (has_since_rev)
+    answer = new_delta_since (self, since_rev);
   if (answer == NULL)
     answer = new_snapshot (self);
 
   session->sent_rev = lsp_library_get_rev (self->library);
+  session->last_library_answer = g_get_monotonic_time ();
   send_message (session, answer);
+}
+
+static gboolean
+on_library_answer_due (gpointer user_data)
+{
+  Session *session = user_data;
+
+  session->library_answer_id = 0;
+  send_library_answer (session, session->pending_has_since, session->pending_since_rev);
+  return G_SOURCE_REMOVE;
+}
+
+/* A snapshot can be large: a peer asking again and again gets one answer
+ * per interval, for the last thing it asked. */
+static void
+answer_get_library (Session                 *session,
+                    const LspGetLibraryBody *request)
+{
+  gint64 since_last_ms = (g_get_monotonic_time () - session->last_library_answer) / 1000;
+
+  if (session->last_library_answer == 0 || since_last_ms >= LIBRARY_ANSWER_INTERVAL_MS)
+    {
+      send_library_answer (session, request->has_since_rev, request->since_rev);
+      return;
+    }
+
+  session->pending_has_since = request->has_since_rev;
+  session->pending_since_rev = request->since_rev;
+  if (session->library_answer_id == 0)
+    session->library_answer_id = g_timeout_add ((guint) (LIBRARY_ANSWER_INTERVAL_MS - since_last_ms),
+                                                on_library_answer_due, session);
 }
 
 static void
@@ -876,6 +923,21 @@ handle_message (Session    *session,
     }
 }
 
+/* A token bucket: FRAME_RATE frames a second, FRAME_BURST at once. */
+static gboolean
+spend_frame_budget (Session *session)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  session->frame_budget = MIN ((double) FRAME_BURST,
+                               session->frame_budget + (now - session->budget_time) * FRAME_RATE / 1e6);
+  session->budget_time = now;
+  if (session->frame_budget < 1.0)
+    return FALSE;
+  session->frame_budget -= 1.0;
+  return TRUE;
+}
+
 static void
 on_control_read (LspQuicStream *stream,
                  const guint8  *data,
@@ -918,6 +980,12 @@ on_control_read (LspQuicStream *stream,
           g_autoptr(LspMessage) message = NULL;
           gsize size;
           const guint8 *bytes = g_bytes_get_data (owned, &size);
+
+          if (!spend_frame_budget (session))
+            {
+              session_fail (session, LSP_PROTO_ERROR_BAD_MESSAGE, "too many messages: more than the flood limit");
+              return;
+            }
 
           message = lsp_message_parse (bytes, size, &local_error);
           if (message == NULL)
@@ -977,6 +1045,8 @@ session_new (LspNode           *self,
   session->is_client = is_client;
   session->decoder = lsp_frame_decoder_new (LSP_PROTO_MAX_FRAME);
   session->last_received = g_get_monotonic_time ();
+  session->frame_budget = FRAME_BURST;
+  session->budget_time = session->last_received;
   g_ptr_array_add (self->sessions, session);
 
   g_signal_connect (conn, "incoming-stream", G_CALLBACK (on_incoming_stream), session);
