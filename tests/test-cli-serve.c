@@ -56,6 +56,12 @@ peer_start_with (Peer               *peer,
       {
         if (strcmp (extra[i], "mdns") == 0)
           mdns = TRUE;
+        else if (strcmp (extra[i], "no-avahi") == 0)
+          {
+            /* mDNS asked for, but no system bus to reach avahi-daemon by. */
+            mdns = TRUE;
+            g_subprocess_launcher_setenv (launcher, "DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent", TRUE);
+          }
         else
           g_ptr_array_add (argv, g_strdup (extra[i]));
       }
@@ -564,6 +570,38 @@ test_peers_mdns (Peer          *a,
   g_free (b.games);
 }
 
+static void
+test_peers_without_avahi (Peer          *a,
+                          gconstpointer  data)
+{
+  Peer b = { lsp_test_make_temp_dir (), NULL, NULL, NULL };
+  g_autofree char *b_catalog = g_build_filename (b.games, "catalog.json", NULL);
+  g_autofree char *a_id = NULL;
+  g_autofree char *peer_arg = NULL;
+  JsonObject *event;
+  guint port;
+
+  lsp_test_write_file (b_catalog, "{\"games\": []}", -1);
+  peer_start (a, NULL);
+  a_id = expect_ready (a, &port);
+  peer_arg = g_strdup_printf ("127.0.0.1:%u", port);
+
+  /* It says mDNS is unavailable, and still reaches a peer given by address. */
+  peer_start_with (&b, NULL, (const char * const []) { "no-avahi", "--peer", peer_arg, NULL });
+  event = peer_expect (&b, "discovery");
+  g_assert_nonnull (event);
+  g_assert_false (json_object_get_boolean_member (event, "available"));
+  g_assert_nonnull (strstr (json_object_get_string_member (event, "status"), "unavailable"));
+  json_object_unref (event);
+  expect_peer_added (&b, a_id);
+  expect_peer_game (&b, a_id, GAME, "changed");
+
+  peer_quit (&b);
+  peer_quit (a);
+  lsp_test_remove_tree (b.games);
+  g_free (b.games);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -585,6 +623,7 @@ main (int    argc,
 
   g_test_add ("/cli/serve/peers/static", Peer, NULL, setup, test_peers_static, teardown);
   g_test_add ("/cli/serve/peers/mdns", Peer, NULL, setup, test_peers_mdns, teardown);
+  g_test_add ("/cli/serve/peers/without-avahi", Peer, NULL, setup, test_peers_without_avahi, teardown);
 
   return g_test_run ();
 }

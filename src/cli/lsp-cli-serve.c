@@ -734,6 +734,18 @@ on_peers_changed (GListModel *model,
     }
 }
 
+static void
+on_discovery_available (LspDiscovery *discovery,
+                        GParamSpec   *pspec,
+                        Serve        *serve)
+{
+  JsonBuilder *builder = event_begin ("discovery");
+
+  add_bool (builder, "available", lsp_discovery_get_available (discovery));
+  add_string (builder, "status", lsp_discovery_get_status (discovery));
+  event_end (builder);
+}
+
 static gboolean
 start_node (Serve   *serve,
             GError **error)
@@ -757,8 +769,18 @@ start_node (Serve   *serve,
         return FALSE;
     }
 
-  if (!serve->no_mdns && !lsp_node_enable_discovery (serve->node, FALSE, &local_error))
-    g_printerr ("lanspread-peer serve: %s; use --peer HOST:PORT to reach other peers\n", local_error->message);
+  if (!serve->no_mdns)
+    {
+      if (lsp_node_enable_discovery (serve->node, FALSE, &local_error))
+        {
+          g_signal_connect (lsp_node_get_discovery (serve->node), "notify::available",
+                            G_CALLBACK (on_discovery_available), serve);
+          if (!lsp_discovery_get_available (lsp_node_get_discovery (serve->node)))
+            on_discovery_available (lsp_node_get_discovery (serve->node), NULL, serve);
+        }
+      else
+        g_printerr ("lanspread-peer serve: %s; use --peer HOST:PORT to reach other peers\n", local_error->message);
+    }
 
   return TRUE;
 }
@@ -926,7 +948,11 @@ lsp_cli_serve (int    argc,
   g_signal_handlers_disconnect_by_data (serve.installer, &serve);
   g_signal_handlers_disconnect_by_data (serve.launcher, &serve);
   if (serve.node != NULL)
-    g_signal_handlers_disconnect_by_data (serve.node, &serve);
+    {
+      g_signal_handlers_disconnect_by_data (serve.node, &serve);
+      if (lsp_node_get_discovery (serve.node) != NULL)
+        g_signal_handlers_disconnect_by_data (lsp_node_get_discovery (serve.node), &serve);
+    }
   if (serve.peers != NULL)
     {
       GHashTableIter iter;

@@ -179,8 +179,11 @@ start_network (LspWindow *self)
       if (!lsp_node_enable_discovery (self->node, FALSE, &error))
         adw_toast_overlay_add_toast (self->toasts, adw_toast_new (error->message));
       else
-        g_signal_connect_object (lsp_node_get_discovery (self->node), "notify::available",
-                                 G_CALLBACK (on_discovery_available), self, 0);
+        {
+          g_signal_connect_object (lsp_node_get_discovery (self->node), "notify::available",
+                                   G_CALLBACK (on_discovery_available), self, 0);
+          on_discovery_available (lsp_node_get_discovery (self->node), NULL, self);
+        }
     }
 }
 
