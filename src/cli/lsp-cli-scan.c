@@ -118,11 +118,11 @@ lsp_cli_scan (int    argc,
   g_autoptr(GOptionContext) context = g_option_context_new ("— scan a games folder");
   g_autoptr(GError) error = NULL;
   g_autoptr(GFile) games_dir = NULL;
-  g_autoptr(GFile) catalog_file = NULL;
   g_autoptr(LspCatalog) catalog = NULL;
   g_autoptr(LspLibrary) library = NULL;
   g_autoptr(GMainLoop) loop = NULL;
   LoadState state = { 0 };
+  int status;
 
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
@@ -135,27 +135,8 @@ lsp_cli_scan (int    argc,
       fprintf (stderr, "lanspread-peer scan: unexpected argument “%s”\n", argv[1]);
       return 2;
     }
-  if (games_path == NULL)
-    {
-      fprintf (stderr, "lanspread-peer scan: --games DIR is required\n");
-      return 2;
-    }
-
-  games_dir = g_file_new_for_commandline_arg (games_path);
-  if (g_file_query_file_type (games_dir, G_FILE_QUERY_INFO_NONE, NULL) != G_FILE_TYPE_DIRECTORY)
-    {
-      fprintf (stderr, "lanspread-peer scan: the games folder %s does not exist or is not a folder\n", games_path);
-      return 1;
-    }
-
-  catalog_file = catalog_path != NULL ? g_file_new_for_commandline_arg (catalog_path)
-                                      : g_file_get_child (games_dir, "catalog.json");
-  catalog = lsp_catalog_new_from_file (catalog_file, NULL, &error);
-  if (catalog == NULL)
-    {
-      fprintf (stderr, "lanspread-peer scan: %s\n", error->message);
-      return 1;
-    }
+  if ((status = lsp_cli_open_games ("scan", games_path, catalog_path, &games_dir, &catalog)) != 0)
+    return status;
 
   library = lsp_library_new (games_dir, catalog);
   loop = g_main_loop_new (NULL, FALSE);

@@ -867,9 +867,9 @@ lsp_cli_serve (int    argc,
   };
   g_autoptr(GOptionContext) context = g_option_context_new ("— run a peer driven by commands on stdin");
   g_autoptr(GError) error = NULL;
-  g_autoptr(GFile) catalog_file = NULL;
   g_autoptr(GInputStream) stdin_stream = NULL;
   guint sigint_id, sigterm_id;
+  int status;
 
   g_option_context_add_main_entries (context, entries, NULL);
   g_option_context_set_description (context,
@@ -885,11 +885,6 @@ lsp_cli_serve (int    argc,
       fprintf (stderr, "lanspread-peer serve: unexpected argument “%s”\n", argv[1]);
       return 2;
     }
-  if (games_path == NULL)
-    {
-      fprintf (stderr, "lanspread-peer serve: --games DIR is required\n");
-      return 2;
-    }
   if (serve.port < 0 || serve.port > G_MAXUINT16 || serve.stale_seconds < 0)
     {
       fprintf (stderr, "lanspread-peer serve: --port must be 0–65535 and --stale-seconds positive\n");
@@ -901,23 +896,8 @@ lsp_cli_serve (int    argc,
       return 2;
     }
 
-  serve.games_dir = g_file_new_for_commandline_arg (games_path);
-  if (g_file_query_file_type (serve.games_dir, G_FILE_QUERY_INFO_NONE, NULL) != G_FILE_TYPE_DIRECTORY)
-    {
-      fprintf (stderr, "lanspread-peer serve: the games folder %s does not exist or is not a folder\n", games_path);
-      g_object_unref (serve.games_dir);
-      return 1;
-    }
-
-  catalog_file = catalog_path != NULL ? g_file_new_for_commandline_arg (catalog_path)
-                                      : g_file_get_child (serve.games_dir, "catalog.json");
-  serve.catalog = lsp_catalog_new_from_file (catalog_file, NULL, &error);
-  if (serve.catalog == NULL)
-    {
-      fprintf (stderr, "lanspread-peer serve: %s\n", error->message);
-      g_object_unref (serve.games_dir);
-      return 1;
-    }
+  if ((status = lsp_cli_open_games ("serve", games_path, catalog_path, &serve.games_dir, &serve.catalog)) != 0)
+    return status;
 
   if (serve.state_dir == NULL)
     serve.state_dir = g_build_filename (g_get_user_state_dir (), "lanspread", NULL);
