@@ -451,6 +451,53 @@ test_hostile_input (void)
   test_peer_clear (&b);
 }
 
+/* A connection that never says Hello is still open when we stop. */
+static void
+test_stop_with_silent_connection (void)
+{
+  TestPeer a = { 0 };
+  g_autofree char *state = lsp_test_make_temp_dir ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LspIdentity) identity = lsp_identity_load_or_create (state, &error);
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) bind = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) target = NULL;
+  g_autoptr(LspQuicEndpoint) endpoint = lsp_quic_endpoint_new (identity, G_INET_SOCKET_ADDRESS (bind), &error);
+  Hostile silent = { NULL, NULL, FALSE, FALSE };
+
+  g_assert_no_error (error);
+  test_peer_init (&a, "peer-a");
+  target = g_inet_socket_address_new (loopback, lsp_node_get_port (a.node));
+  lsp_quic_endpoint_connect_async (endpoint, G_INET_SOCKET_ADDRESS (target), NULL, NULL,
+                                   on_hostile_connected, &silent);
+  g_assert_true (lsp_test_wait_until (hostile_connected, &silent, 10000));
+  lsp_test_run_for (200);
+
+  lsp_node_stop (a.node, "quit");
+  lsp_test_run_for (200);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (a.node)), ==, 0);
+
+  g_clear_object (&silent.conn);
+  test_peer_clear (&a);
+  lsp_test_remove_tree (state);
+}
+
+/* Linux allows 64-byte host names, the protocol 63. */
+static void
+test_long_hostname (void)
+{
+  TestPeer a = { 0 }, b = { 0 };
+  g_autofree char *name = g_strnfill (64, 'a');
+
+  test_peer_init (&a, name);
+  test_peer_init (&b, "peer-b");
+  connect_to (&b, &a);
+  wait_synced (&b, &a);
+  g_assert_cmpuint (strlen (lsp_peer_get_hostname (peer_of (&b, &a))), <=, 63);
+  test_peer_clear (&a);
+  test_peer_clear (&b);
+}
+
 static void
 test_version_compare (void)
 {
@@ -566,6 +613,8 @@ main (int    argc,
   g_test_add_func ("/peer/node/goodbye-and-restart", test_goodbye_and_restart);
   g_test_add_func ("/peer/node/proto-mismatch", test_proto_mismatch);
   g_test_add_func ("/peer/node/hostile-input", test_hostile_input);
+  g_test_add_func ("/peer/node/stop-with-silent-connection", test_stop_with_silent_connection);
+  g_test_add_func ("/peer/node/long-hostname", test_long_hostname);
   g_test_add_func ("/peer/node/version-compare", test_version_compare);
   g_test_add_func ("/peer/node/lan-library", test_lan_library);
 

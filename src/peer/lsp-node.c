@@ -22,6 +22,9 @@
 /* Library answers to one peer are at most this often; requests in between
  * are answered together. */
 #define LIBRARY_ANSWER_INTERVAL_MS 1000
+/* Manifests being read for peers at once; more requests are told “busy”,
+ * so peers cannot make us hold many large manifests in memory. */
+#define MAX_MANIFEST_LOADS 4
 
 typedef struct _Session Session;
 
@@ -64,6 +67,7 @@ struct _LspNode
   guint64          history_rev;    /* the library rev the history ends at */
   guint            push_id;
 
+  guint            manifest_loads;
   guint            idle_ping_ms;
   guint            stale_ms;
   guint            proto_min;
@@ -241,17 +245,22 @@ new_delta_since (LspNode *self,
   g_autoptr(GPtrArray) updated = NULL;
   g_autoptr(GPtrArray) added = g_ptr_array_new_with_free_func ((GDestroyNotify) lsp_game_summary_free);
   guint64 rev = lsp_library_get_rev (self->library);
-  gboolean started = since_rev == rev;
+  gboolean started = FALSE;
   GHashTableIter iter;
   gpointer key;
 
   if (since_rev > rev || self->history_rev != rev)
     return NULL;
+  /* Up to date: an empty delta, not the whole history. */
+  if (since_rev == rev)
+    started = TRUE;
 
   for (GList *l = self->history.head; l != NULL; l = l->next)
     {
       HistoryEntry *entry = l->data;
 
+      if (since_rev == rev)
+        break;
       if (!started && entry->from_rev == since_rev)
         started = TRUE;
       if (!started)
@@ -261,7 +270,7 @@ new_delta_since (LspNode *self,
       for (guint i = 0; entry->removed[i] != NULL; i++)
         g_hash_table_add (removed, entry->removed[i]);
     }
-  if (!started)
+  if (!started || g_hash_table_size (changed) + g_hash_table_size (removed) > LSP_PROTO_MAX_GAMES)
     return NULL;
 
   g_hash_table_iter_init (&iter, changed);
@@ -352,6 +361,12 @@ session_send (Session    *session,
 
   if (session->closing || session->control == NULL)
     return;
+  if (message == NULL)
+    {
+      /* A constructor refused its arguments (a library over the protocol's
+       * limits, say); it already said why. */
+      return;
+    }
 
   frame = lsp_message_encode (message, LSP_PROTO_MAX_FRAME, &error);
   if (frame == NULL)
@@ -596,6 +611,10 @@ resolve_duplicate (Session *session)
                      lsp_quic_connection_get_peer_id (session->conn)) != 0)
         continue;
 
+      /* Both dialled by the same side: that side alone picks, so the two
+       * ends cannot close different ones; here the other end waits. */
+      if (strcmp (session_dialler (session), session_dialler (other)) == 0 && !session->is_client)
+        return TRUE;
       if (strcmp (session_dialler (session), session_dialler (other)) < 0)
         {
           if (session->static_peer == NULL && other->static_peer != NULL)
@@ -753,6 +772,7 @@ handle_delta (Session                   *session,
 
 typedef struct
 {
+  LspNode       *node;
   LspQuicStream *control;
   char          *game_id;
   char          *manifest_hash;
@@ -761,6 +781,8 @@ typedef struct
 static void
 manifest_request_free (ManifestRequest *request)
 {
+  request->node->manifest_loads--;
+  g_clear_object (&request->node);
   g_clear_object (&request->control);
   g_free (request->game_id);
   g_free (request->manifest_hash);
@@ -816,6 +838,13 @@ answer_get_manifest (Session               *session,
   g_autoptr(GFile) file = NULL;
   ManifestRequest *pending;
 
+  if (self->manifest_loads >= MAX_MANIFEST_LOADS)
+    {
+      send_message (session, lsp_message_new_error (LSP_PROTO_ERROR_BUSY, FALSE,
+                                                    "Too many manifest requests at once; ask again later"));
+      return;
+    }
+
   if (game == NULL || lsp_local_game_get_busy (game) ||
       g_strcmp0 (lsp_local_game_get_manifest_hash (game), request->manifest_hash) != 0)
     {
@@ -834,6 +863,8 @@ answer_get_manifest (Session               *session,
   }
 
   pending = g_new0 (ManifestRequest, 1);
+  pending->node = g_object_ref (self);
+  self->manifest_loads++;
   pending->control = g_object_ref (session->control);
   pending->game_id = g_strdup (request->game_id);
   pending->manifest_hash = g_strdup (request->manifest_hash);
@@ -1139,12 +1170,21 @@ on_dialled (GObject      *object,
       return;
     }
 
+  if (self->stopping)
+    {
+      lsp_quic_connection_close (conn, APP_ERROR_CLOSE, "shutting down");
+      dial_free (dial);
+      return;
+    }
+
   session = session_new (self, conn, TRUE);
   control = lsp_quic_connection_open_stream (conn, TRUE, &error);
   if (control == NULL)
     {
       g_message ("Could not open a control stream to %s: %s", lsp_quic_connection_get_peer_id (conn), error->message);
       session_close (session, "no control stream");
+      if (dial->static_peer != NULL)
+        schedule_static_retry (dial->static_peer);
       dial_free (dial);
       return;
     }
@@ -1166,7 +1206,7 @@ dial_static_peer (LspNode    *self,
 {
   Dial *dial;
 
-  if (static_peer->connecting || static_peer->session != NULL || self->endpoint == NULL)
+  if (self->stopping || static_peer->connecting || static_peer->session != NULL || self->endpoint == NULL)
     return;
 
   static_peer->connecting = TRUE;
@@ -1392,22 +1432,27 @@ lsp_node_stop (LspNode    *self,
   if (self->stopping)
     return;
   self->stopping = TRUE;
+  g_cancellable_cancel (self->cancellable);
   g_clear_handle_id (&self->push_id, g_source_remove);
+  for (guint i = 0; i < self->static_peers->len; i++)
+    g_clear_handle_id (&((StaticPeer *) g_ptr_array_index (self->static_peers, i))->retry_id, g_source_remove);
 
   while (self->sessions->len > 0)
     {
       Session *session = g_ptr_array_index (self->sessions, self->sessions->len - 1);
+      g_autoptr(LspQuicConnection) conn = g_object_ref (session->conn);
       g_autoptr(LspMessage) goodbye = lsp_message_new_goodbye (lsp_identity_get_peer_id (self->identity), reason);
       g_autoptr(GBytes) frame = lsp_message_encode (goodbye, LSP_PROTO_MAX_FRAME, NULL);
+      gboolean say_goodbye = session->established && session->control != NULL && frame != NULL;
 
       /* The peer closes the connection when it reads the Goodbye; closing
        * it here could overtake the frame. */
-      if (session->established && session->control != NULL && frame != NULL)
+      if (say_goodbye)
         lsp_quic_stream_write_bytes_async (session->control, frame, TRUE, NULL, on_write_done, NULL);
-      else
-        lsp_quic_connection_close (session->conn, APP_ERROR_CLOSE, reason);
       session->closing = TRUE;
       session_end (session, "we are shutting down");
+      if (!say_goodbye)
+        lsp_quic_connection_close (conn, APP_ERROR_CLOSE, reason);
     }
 }
 
@@ -1560,6 +1605,7 @@ lsp_node_new (LspLibrary  *library,
   self = g_object_new (LSP_TYPE_NODE, NULL);
   self->library = g_object_ref (library);
   self->identity = g_object_ref (identity);
-  self->hostname = g_strdup (hostname);
+  /* Host names may be longer than the protocol's 63 bytes. */
+  self->hostname = lsp_proto_sanitize_hostname (hostname);
   return self;
 }

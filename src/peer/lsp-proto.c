@@ -473,7 +473,6 @@ lsp_game_summary_new_from_local_game (LspLocalGame *game)
 {
   LspGameSummary *summary;
   const char *name, *version, *hash;
-  gboolean busy;
 
   g_return_val_if_fail (LSP_IS_LOCAL_GAME (game), NULL);
 
@@ -490,7 +489,6 @@ lsp_game_summary_new_from_local_game (LspLocalGame *game)
   summary->size = MIN (lsp_local_game_get_size (game), (guint64) LSP_PROTO_MAX_INT);
   summary->downloaded = lsp_local_game_get_downloaded (game);
   summary->installed = lsp_local_game_get_installed (game);
-  busy = lsp_local_game_get_busy (game);
 
   version = lsp_local_game_get_version (game);
   hash = lsp_local_game_get_manifest_hash (game);
@@ -501,10 +499,11 @@ lsp_game_summary_new_from_local_game (LspLocalGame *game)
   if (summary->downloaded && lsp_proto_hex_digest_is_valid (hash))
     summary->manifest_hash = g_strdup (hash);
 
-  if (summary->downloaded && summary->manifest_hash != NULL && !busy)
+  /* Only what the library revision covers goes into a summary, so equal
+   * digests really mean equal libraries: an operation in flight does not
+   * change it, and chunk requests meanwhile are answered “busy”. */
+  if (summary->downloaded && summary->manifest_hash != NULL)
     summary->availability = LSP_AVAILABILITY_READY;
-  else if (busy && !summary->downloaded)
-    summary->availability = LSP_AVAILABILITY_DOWNLOADING;
   else
     summary->availability = LSP_AVAILABILITY_LOCAL_ONLY;
 
