@@ -272,6 +272,12 @@ test_install_play_uninstall (Peer          *peer,
   json_object_unref (event);
   wait_installed (peer, TRUE);
   g_assert_true (game_file_exists (peer, "local/data/two.dat"));
+  {
+    /* The library reads the installed version from the install record. */
+    JsonObject *game = find_game (peer);
+    g_assert_cmpstr (json_object_get_string_member (game, "installed_version"), ==, "1.0");
+    json_object_unref (game);
+  }
 
   peer_send (peer, "play " GAME);
   peer_expect_ok (peer, "game-started");

@@ -153,6 +153,7 @@ add_game (Serve        *serve,
   add_string (builder, "id", id);
   add_string (builder, "name", lsp_local_game_get_name (game));
   add_string (builder, "version", lsp_local_game_get_version (game));
+  add_string (builder, "installed_version", lsp_local_game_get_installed_version (game));
   add_int (builder, "size", (gint64) lsp_local_game_get_size (game));
   add_bool (builder, "downloaded", lsp_local_game_get_downloaded (game));
   add_bool (builder, "installed", lsp_local_game_get_installed (game));

@@ -113,7 +113,11 @@ refresh_game (LspLanLibrary *self,
     facts.state = LSP_LAN_GAME_INSTALLED;
   else if (local != NULL && lsp_local_game_get_downloaded (local))
     facts.state = LSP_LAN_GAME_DOWNLOADED;
-  facts.local_version = local != NULL ? lsp_local_game_get_version (local) : NULL;
+  /* Our version: the archives we have, or else the install's record, so an
+   * installed game whose archives were removed still sees updates. */
+  facts.local_version = local == NULL ? NULL
+                      : lsp_local_game_get_version (local) != NULL ? lsp_local_game_get_version (local)
+                      : lsp_local_game_get_installed_version (local);
   facts.newest_version = newest != NULL ? newest->version : facts.local_version;
   if (facts.local_version != NULL && newest != NULL &&
       lsp_version_compare (facts.local_version, newest->version) > 0)

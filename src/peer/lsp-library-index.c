@@ -16,8 +16,10 @@
  * half the time, and a warm start waits for it. */
 static const char * const columns[] = {
   "id", "fingerprint", "downloaded", "installed", "size", "version", "manifest_hash", "error",
+  "install_stamp", "installed_version",
 };
-enum { COL_ID, COL_FINGERPRINT, COL_DOWNLOADED, COL_INSTALLED, COL_SIZE, COL_VERSION, COL_MANIFEST_HASH, COL_ERROR };
+enum { COL_ID, COL_FINGERPRINT, COL_DOWNLOADED, COL_INSTALLED, COL_SIZE, COL_VERSION, COL_MANIFEST_HASH, COL_ERROR,
+       COL_INSTALL_STAMP, COL_INSTALLED_VERSION };
 
 static gboolean
 member_is (JsonObject *object,
@@ -80,7 +82,7 @@ record_from_json (JsonNode *node)
 {
   g_autoptr(LspGameRecord) record = NULL;
   guint8 digest[LSP_SHA256_LEN];
-  const char *version, *manifest_hash, *error_text;
+  const char *version, *manifest_hash, *error_text, *install_stamp, *installed_version;
   JsonArray *row;
 
   if (!JSON_NODE_HOLDS_ARRAY (node))
@@ -99,7 +101,11 @@ record_from_json (JsonNode *node)
       json_array_get_int_element (row, COL_SIZE) < 0 ||
       !optional_string_cell (row, COL_VERSION, &version) ||
       !optional_string_cell (row, COL_MANIFEST_HASH, &manifest_hash) ||
-      !optional_string_cell (row, COL_ERROR, &error_text))
+      !optional_string_cell (row, COL_ERROR, &error_text) ||
+      !optional_string_cell (row, COL_INSTALL_STAMP, &install_stamp) ||
+      !optional_string_cell (row, COL_INSTALLED_VERSION, &installed_version))
+    return NULL;
+  if (installed_version != NULL && !lsp_version_is_valid (installed_version))
     return NULL;
 
   if (version != NULL && !lsp_version_is_valid (version))
@@ -115,6 +121,8 @@ record_from_json (JsonNode *node)
   record->version = g_strdup (version);
   record->manifest_hash = g_strdup (manifest_hash);
   record->error = g_strdup (error_text);
+  record->install_stamp = g_strdup (install_stamp);
+  record->installed_version = g_strdup (installed_version);
 
   /* A downloaded game always has both; anything else is not our writing. */
   if (record->downloaded != (record->version != NULL && record->manifest_hash != NULL))
@@ -282,6 +290,8 @@ lsp_library_index_save (const char  *path,
       add_nullable_string (builder, record->version);
       add_nullable_string (builder, record->manifest_hash);
       add_nullable_string (builder, record->error);
+      add_nullable_string (builder, record->install_stamp);
+      add_nullable_string (builder, record->installed_version);
       json_builder_end_array (builder);
     }
   json_builder_end_array (builder);

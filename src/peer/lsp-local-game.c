@@ -27,6 +27,7 @@ enum {
   PROP_GENRE,
   PROP_MAX_PLAYERS,
   PROP_VERSION,
+  PROP_INSTALLED_VERSION,
   PROP_SIZE,
   PROP_DOWNLOADED,
   PROP_INSTALLED,
@@ -79,6 +80,9 @@ lsp_local_game_get_property (GObject    *object,
       break;
     case PROP_VERSION:
       g_value_set_string (value, self->record->version);
+      break;
+    case PROP_INSTALLED_VERSION:
+      g_value_set_string (value, self->record->installed_version);
       break;
     case PROP_SIZE:
       g_value_set_uint64 (value, self->record->size);
@@ -133,6 +137,7 @@ lsp_local_game_class_init (LspLocalGameClass *klass)
     g_param_spec_uint ("max-players", NULL, NULL, 0, G_MAXUINT, 0,
                        G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   properties[PROP_VERSION] = string_property ("version");
+  properties[PROP_INSTALLED_VERSION] = string_property ("installed-version");
   properties[PROP_SIZE] =
     g_param_spec_uint64 ("size", NULL, NULL, 0, G_MAXUINT64, 0,
                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
@@ -183,6 +188,8 @@ _lsp_local_game_set_record (LspLocalGame  *self,
   g_object_freeze_notify (G_OBJECT (self));
   if (g_strcmp0 (old->version, record->version) != 0)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_VERSION]);
+  if (g_strcmp0 (old->installed_version, record->installed_version) != 0)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_INSTALLED_VERSION]);
   if (old->size != record->size)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SIZE]);
   if (old->downloaded != record->downloaded)
@@ -222,6 +229,7 @@ DEFINE_GETTER (const char *, description, self->description)
 DEFINE_GETTER (const char *, genre, self->genre)
 DEFINE_GETTER (guint, max_players, self->max_players)
 DEFINE_GETTER (const char *, version, self->record->version)
+DEFINE_GETTER (const char *, installed_version, self->record->installed_version)
 DEFINE_GETTER (guint64, size, self->record->size)
 DEFINE_GETTER (gboolean, downloaded, self->record->downloaded)
 DEFINE_GETTER (gboolean, installed, self->record->installed)

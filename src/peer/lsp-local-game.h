@@ -16,6 +16,7 @@ const char *lsp_local_game_get_description   (LspLocalGame *self);
 const char *lsp_local_game_get_genre         (LspLocalGame *self);
 guint       lsp_local_game_get_max_players   (LspLocalGame *self);
 const char *lsp_local_game_get_version       (LspLocalGame *self);
+const char *lsp_local_game_get_installed_version (LspLocalGame *self);
 guint64     lsp_local_game_get_size          (LspLocalGame *self);
 gboolean    lsp_local_game_get_downloaded    (LspLocalGame *self);
 gboolean    lsp_local_game_get_installed     (LspLocalGame *self);

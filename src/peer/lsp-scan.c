@@ -13,6 +13,7 @@
 
 #include "lsp-fs.h"
 #include "lsp-game-root.h"
+#include "lsp-install-private.h"
 #include "lsp-sha256.h"
 
 static void
@@ -22,6 +23,8 @@ game_record_clear (LspGameRecord *record)
   g_free (record->fingerprint);
   g_free (record->version);
   g_free (record->manifest_hash);
+  g_free (record->install_stamp);
+  g_free (record->installed_version);
   g_free (record->error);
 }
 
@@ -57,6 +60,7 @@ lsp_game_record_same_summary (const LspGameRecord *a,
          a->size == b->size &&
          g_strcmp0 (a->version, b->version) == 0 &&
          g_strcmp0 (a->manifest_hash, b->manifest_hash) == 0 &&
+         g_strcmp0 (a->installed_version, b->installed_version) == 0 &&
          g_strcmp0 (a->error, b->error) == 0;
 }
 
@@ -65,7 +69,8 @@ lsp_game_record_equal (const LspGameRecord *a,
                        const LspGameRecord *b)
 {
   return lsp_game_record_same_summary (a, b) &&
-         g_strcmp0 (a->fingerprint, b->fingerprint) == 0;
+         g_strcmp0 (a->fingerprint, b->fingerprint) == 0 &&
+         g_strcmp0 (a->install_stamp, b->install_stamp) == 0;
 }
 
 static int
@@ -88,6 +93,20 @@ remove_transient (int         root_fd,
     g_warning ("Could not remove %s/%s: %s", game_id, name, g_strerror (errno));
 }
 
+/* The install record's size and mtime: it is rewritten by every install
+ * and update, so it tells when the installed version may have changed
+ * without reading it. */
+static char *
+read_install_stamp (int root_fd)
+{
+  struct stat st;
+
+  if (fstatat (root_fd, LSP_LOCAL_DIR "/" LSP_OWNED_MARKER, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG (st.st_mode))
+    return NULL;
+  return g_strdup_printf ("%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT ".%09ld", (gint64) st.st_size,
+                          (gint64) st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+}
+
 /* The cheap per-game fingerprint: one line per root-level entry that is not
  * user-owned install state (name, type, size, mtime), with version.ini among
  * them; the presence of local/ is read alongside. Only a changed fingerprint
@@ -99,6 +118,7 @@ read_fingerprint (int         root_fd,
                   char      **out_fingerprint,
                   gboolean   *out_downloaded,
                   gboolean   *out_installed,
+                  char      **out_install_stamp,
                   GError    **error)
 {
   g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
@@ -148,6 +168,8 @@ read_fingerprint (int         root_fd,
            * or uninstalling changes nothing in the payload, so it must not
            * cost a rehash. Its contents belong to the player. */
           *out_installed = S_ISDIR (st.st_mode);
+          if (*out_installed)
+            *out_install_stamp = read_install_stamp (root_fd);
           continue;
         }
 
@@ -194,6 +216,7 @@ void
 lsp_game_probe_clear (LspGameProbe *probe)
 {
   g_clear_pointer (&probe->fingerprint, g_free);
+  g_clear_pointer (&probe->install_stamp, g_free);
   g_clear_pointer (&probe->error, g_free);
 }
 
@@ -248,10 +271,35 @@ lsp_scan_probe_game (int            games_fd,
     }
 
   if (!read_fingerprint (root_fd, game_id, recover, &probe->fingerprint,
-                         &probe->downloaded, &probe->installed, &local_error))
+                         &probe->downloaded, &probe->installed, &probe->install_stamp, &local_error))
     probe->error = g_strdup (local_error->message);
 
   return TRUE;
+}
+
+static void
+set_install_state (LspGameRecord      *record,
+                   int                 games_fd,
+                   const LspGameProbe *probe)
+{
+  g_autofree char *local_path = NULL;
+  g_autofree char *version = NULL;
+  g_autoptr(GHashTable) files = NULL;
+  int local_fd;
+
+  record->installed = probe->installed;
+  record->install_stamp = g_strdup (probe->install_stamp);
+  if (probe->install_stamp == NULL)
+    return;
+
+  local_path = g_build_filename (record->id, LSP_LOCAL_DIR, NULL);
+  local_fd = openat (games_fd, local_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (local_fd < 0)
+    return;
+  files = _lsp_owned_marker_read (local_fd, &version);
+  close (local_fd);
+  if (lsp_version_is_valid (version))
+    record->installed_version = g_steal_pointer (&version);
 }
 
 /* Turns a probe into a record: the cached one when the fingerprint is
@@ -278,16 +326,16 @@ lsp_scan_game (int                   games_fd,
   if (cached != NULL && cached->error == NULL && probe->error == NULL &&
       g_strcmp0 (cached->fingerprint, probe->fingerprint) == 0)
     {
-      if (cached->installed == probe->installed)
+      if (cached->installed == probe->installed && g_strcmp0 (cached->install_stamp, probe->install_stamp) == 0)
         return lsp_game_record_ref ((LspGameRecord *) cached);
 
       record = lsp_game_record_new (game_id);
       record->fingerprint = g_strdup (cached->fingerprint);
       record->downloaded = cached->downloaded;
-      record->installed = probe->installed;
       record->version = g_strdup (cached->version);
       record->size = cached->size;
       record->manifest_hash = g_strdup (cached->manifest_hash);
+      set_install_state (record, games_fd, probe);
       return g_steal_pointer (&record);
     }
 
@@ -299,7 +347,7 @@ lsp_scan_game (int                   games_fd,
     }
 
   record->fingerprint = g_strdup (probe->fingerprint);
-  record->installed = probe->installed;
+  set_install_state (record, games_fd, probe);
   if (!probe->downloaded)
     return g_steal_pointer (&record);
 

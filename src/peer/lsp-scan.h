@@ -19,6 +19,8 @@ struct _LspGameRecord
   char        *version;       /* NULL unless downloaded */
   guint64      size;          /* payload bytes; 0 unless downloaded */
   char        *manifest_hash; /* NULL unless downloaded and readable */
+  char        *install_stamp; /* size and mtime of local/'s install record, or NULL */
+  char        *installed_version; /* from local/'s install record, or NULL */
   char        *error;         /* why the game could not be hashed, or NULL */
 };
 
@@ -33,6 +35,7 @@ typedef struct
   char     *fingerprint;  /* hex SHA-256 of the root-level facts, or NULL */
   gboolean  downloaded;
   gboolean  installed;
+  char     *install_stamp; /* size and mtime of local/'s install record, or NULL */
   char     *error;        /* why the root could not be read, or NULL */
 } LspGameProbe;
 
