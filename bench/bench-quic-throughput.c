@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "lsp-fs.h"
+#include "lsp-proto.h"
 #include "lsp-identity.h"
 #include "lsp-quic-endpoint.h"
 
@@ -97,7 +98,7 @@ run_receiver (const char *state_dir,
       g_printerr ("receiver: %s\n", error->message);
       return 1;
     }
-  endpoint = lsp_quic_endpoint_new (identity, G_INET_SOCKET_ADDRESS (addr), &error);
+  endpoint = lsp_quic_endpoint_new (identity, LSP_PROTO_ALPN, G_INET_SOCKET_ADDRESS (addr), &error);
   if (endpoint == NULL)
     {
       g_printerr ("receiver: %s\n", error->message);
@@ -286,7 +287,7 @@ main (int   argc,
 
   identity = lsp_identity_load_or_create (sender_dir, &error);
   if (identity != NULL)
-    endpoint = lsp_quic_endpoint_new (identity, G_INET_SOCKET_ADDRESS (local), &error);
+    endpoint = lsp_quic_endpoint_new (identity, LSP_PROTO_ALPN, G_INET_SOCKET_ADDRESS (local), &error);
   if (endpoint == NULL)
     {
       g_printerr ("%s\n", error->message);

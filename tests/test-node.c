@@ -358,7 +358,7 @@ send_hostile (TestPeer      *target,
   g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
   g_autoptr(GSocketAddress) bind = g_inet_socket_address_new (loopback, 0);
   g_autoptr(GSocketAddress) target_address = g_inet_socket_address_new (loopback, lsp_node_get_port (target->node));
-  g_autoptr(LspQuicEndpoint) endpoint = lsp_quic_endpoint_new (identity, G_INET_SOCKET_ADDRESS (bind), &error);
+  g_autoptr(LspQuicEndpoint) endpoint = lsp_quic_endpoint_new (identity, LSP_PROTO_ALPN, G_INET_SOCKET_ADDRESS (bind), &error);
   g_autoptr(LspQuicStream) stream = NULL;
   Hostile hostile = { NULL, g_string_new (NULL), FALSE, FALSE };
 
@@ -462,7 +462,7 @@ test_stop_with_silent_connection (void)
   g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
   g_autoptr(GSocketAddress) bind = g_inet_socket_address_new (loopback, 0);
   g_autoptr(GSocketAddress) target = NULL;
-  g_autoptr(LspQuicEndpoint) endpoint = lsp_quic_endpoint_new (identity, G_INET_SOCKET_ADDRESS (bind), &error);
+  g_autoptr(LspQuicEndpoint) endpoint = lsp_quic_endpoint_new (identity, LSP_PROTO_ALPN, G_INET_SOCKET_ADDRESS (bind), &error);
   Hostile silent = { NULL, NULL, FALSE, FALSE };
 
   g_assert_no_error (error);

@@ -7,6 +7,7 @@
 #include "lsp-error.h"
 #include "lsp-frame-decoder.h"
 #include "lsp-library.h"
+#include "lsp-local-summary.h"
 #include "lsp-proto.h"
 #include "lsp-sync.h"
 #include "lsp-test-util.h"

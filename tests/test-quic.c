@@ -13,6 +13,9 @@
 #include "lsp-sha256.h"
 #include "lsp-test-util.h"
 
+/* The transport is protocol-neutral: its tests speak an ALPN of their own. */
+#define TEST_ALPN "lanspread-test/1"
+
 /* Fixture: a server and a client endpoint on loopback, each with its own
  * identity in its own state directory. */
 typedef struct
@@ -44,7 +47,7 @@ make_endpoint (LspIdentity *identity,
   g_autoptr(GError) error = NULL;
   g_autoptr(GInetAddress) inet = g_inet_address_new_from_string (host);
   g_autoptr(GSocketAddress) addr = g_inet_socket_address_new (inet, 0);
-  LspQuicEndpoint *endpoint = lsp_quic_endpoint_new (identity, G_INET_SOCKET_ADDRESS (addr), &error);
+  LspQuicEndpoint *endpoint = lsp_quic_endpoint_new (identity, TEST_ALPN, G_INET_SOCKET_ADDRESS (addr), &error);
 
   g_assert_no_error (error);
   return endpoint;
@@ -1064,7 +1067,7 @@ test_peer_restarted (Fixture       *f,
 
   child_id = lsp_identity_load_or_create (child_dir, &error);
   g_assert_no_error (error);
-  reborn = lsp_quic_endpoint_new (child_id, G_INET_SOCKET_ADDRESS (addr), &error);
+  reborn = lsp_quic_endpoint_new (child_id, TEST_ALPN, G_INET_SOCKET_ADDRESS (addr), &error);
   g_assert_no_error (error);
 
   stream = lsp_quic_connection_open_stream (conn, TRUE, &error);

@@ -4,6 +4,8 @@
 
 #include "lsp-fs.h"
 
+#include "lsp-error.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,17 +13,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static gboolean
-set_errno_error (GError    **error,
-                 int         saved_errno,
-                 const char *what,
-                 const char *path)
-{
-  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-               "Could not %s %s: %s", what, path, g_strerror (saved_errno));
-  return FALSE;
-}
 
 /* Writes everything or fails with errno set; a write that makes no
  * progress is a full disk. */
@@ -63,28 +54,28 @@ write_replace (const char  *path,
 
   fd = open (tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (fd < 0)
-    return set_errno_error (error, errno, "create", tmp_path);
+    return lsp_error_set_errno (error, errno, "Could not create %s", tmp_path);
 
   if (!lsp_fs_write_all (fd, data, length) || (durable && fsync (fd) != 0))
     {
       saved_errno = errno;
       close (fd);
       g_unlink (tmp_path);
-      return set_errno_error (error, saved_errno, "write", tmp_path);
+      return lsp_error_set_errno (error, saved_errno, "Could not write %s", tmp_path);
     }
 
   if (close (fd) != 0)
     {
       saved_errno = errno;
       g_unlink (tmp_path);
-      return set_errno_error (error, saved_errno, "write", tmp_path);
+      return lsp_error_set_errno (error, saved_errno, "Could not write %s", tmp_path);
     }
 
   if (rename (tmp_path, path) != 0)
     {
       saved_errno = errno;
       g_unlink (tmp_path);
-      return set_errno_error (error, saved_errno, "replace", path);
+      return lsp_error_set_errno (error, saved_errno, "Could not replace %s", path);
     }
 
   if (durable && (dir_fd = open (dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
@@ -135,26 +126,26 @@ lsp_fs_remove_tree_at (int          dir_fd,
     {
       if (errno == ENOENT)
         return TRUE;
-      return set_errno_error (error, errno, "inspect", name);
+      return lsp_error_set_errno (error, errno, "Could not inspect %s", name);
     }
 
   if (!S_ISDIR (st.st_mode))
     {
       if (unlinkat (dir_fd, name, 0) != 0 && errno != ENOENT)
-        return set_errno_error (error, errno, "remove", name);
+        return lsp_error_set_errno (error, errno, "Could not remove %s", name);
       return TRUE;
     }
 
   fd = openat (dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
-    return set_errno_error (error, errno, "open", name);
+    return lsp_error_set_errno (error, errno, "Could not open %s", name);
 
   dir = fdopendir (fd);
   if (dir == NULL)
     {
       int saved_errno = errno;
       close (fd);
-      return set_errno_error (error, saved_errno, "list", name);
+      return lsp_error_set_errno (error, saved_errno, "Could not list %s", name);
     }
 
   while ((entry = readdir (dir)) != NULL)
@@ -170,7 +161,7 @@ lsp_fs_remove_tree_at (int          dir_fd,
   closedir (dir);
 
   if (unlinkat (dir_fd, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
-    return set_errno_error (error, errno, "remove", name);
+    return lsp_error_set_errno (error, errno, "Could not remove %s", name);
 
   return TRUE;
 }
@@ -180,6 +171,84 @@ lsp_fs_mkdir_p (const char  *path,
                 GError     **error)
 {
   if (g_mkdir_with_parents (path, 0755) != 0)
-    return set_errno_error (error, errno, "create the folder", path);
+    return lsp_error_set_errno (error, errno, "Could not create the folder %s", path);
   return TRUE;
+}
+
+/* tmp + fsync + rename + fsync of the folder, relative to an open folder so
+ * the folder cannot be swapped under us. */
+gboolean
+lsp_fs_write_atomic_at (int          dir_fd,
+                        const char  *name,
+                        const char  *tmp_name,
+                        const char  *data,
+                        gsize        length,
+                        GError     **error)
+{
+  int saved_errno;
+  int fd;
+
+  fd = openat (dir_fd, tmp_name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (fd < 0)
+    return lsp_error_set_errno (error, errno, "Could not write %s", name);
+  if (!lsp_fs_write_all (fd, data, length) || fsync (fd) != 0)
+    {
+      saved_errno = errno;
+      close (fd);
+      unlinkat (dir_fd, tmp_name, 0);
+      return lsp_error_set_errno (error, saved_errno, "Could not write %s", name);
+    }
+  if (close (fd) != 0 || renameat (dir_fd, tmp_name, dir_fd, name) != 0)
+    {
+      saved_errno = errno;
+      unlinkat (dir_fd, tmp_name, 0);
+      return lsp_error_set_errno (error, saved_errno, "Could not write %s", name);
+    }
+  fsync (dir_fd);
+  return TRUE;
+}
+
+/* Reads a whole regular file of at most max_size bytes, NUL-terminated,
+ * without following a symbolic link or blocking on a FIFO. */
+char *
+lsp_fs_read_small_at (int          dir_fd,
+                      const char  *name,
+                      gsize        max_size,
+                      gsize       *out_length,
+                      GError     **error)
+{
+  g_autofree char *data = NULL;
+  struct stat st;
+  gsize done = 0;
+  int fd;
+
+  fd = openat (dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0)
+    {
+      lsp_error_set_errno (error, errno, "Cannot open %s", name);
+      return NULL;
+    }
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode) || (guint64) st.st_size > max_size)
+    {
+      close (fd);
+      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
+                   "%s is not a regular file of at most %" G_GSIZE_FORMAT " bytes", name, max_size);
+      return NULL;
+    }
+
+  data = g_malloc ((gsize) st.st_size + 1);
+  while (done < (gsize) st.st_size)
+    {
+      ssize_t n = read (fd, data + done, (gsize) st.st_size - done);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break;
+      done += (gsize) n;
+    }
+  close (fd);
+  data[done] = '\0';
+  *out_length = done;
+  return g_steal_pointer (&data);
 }

@@ -98,11 +98,11 @@ handshake_completed_cb (ngtcp2_conn *conn,
       return NGTCP2_ERR_CALLBACK_FAILURE;
     }
   if (gnutls_alpn_get_selected_protocol (self->session, &alpn) != 0 ||
-      alpn.size != strlen (LSP_QUIC_ALPN) ||
-      memcmp (alpn.data, LSP_QUIC_ALPN, alpn.size) != 0)
+      alpn.size != strlen (self->alpn) ||
+      memcmp (alpn.data, self->alpn, alpn.size) != 0)
     {
       g_free (self->verify_error);
-      self->verify_error = g_strdup ("The peer does not speak " LSP_QUIC_ALPN);
+      self->verify_error = g_strdup_printf ("The peer does not speak %s", self->alpn);
       return NGTCP2_ERR_CALLBACK_FAILURE;
     }
   self->handshake_pending = TRUE;
@@ -430,8 +430,12 @@ lsp_quic_connection_setup_tls (LspQuicConnection *self,
            GError           **error)
 {
   LspIdentity *identity = lsp_quic_endpoint_get_identity (self->endpoint);
-  gnutls_datum_t alpn = { (unsigned char *) LSP_QUIC_ALPN, strlen (LSP_QUIC_ALPN) };
+  gnutls_datum_t alpn;
   int rv;
+
+  self->alpn = g_strdup (lsp_quic_endpoint_get_alpn (self->endpoint));
+  alpn.data = (unsigned char *) self->alpn;
+  alpn.size = strlen (self->alpn);
 
   rv = gnutls_init (&self->session, self->is_server ? GNUTLS_SERVER : GNUTLS_CLIENT);
   if (rv == 0)

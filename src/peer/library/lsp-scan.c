@@ -13,7 +13,7 @@
 
 #include "lsp-fs.h"
 #include "lsp-game-root.h"
-#include "lsp-install-private.h"
+#include "lsp-install-record.h"
 #include "lsp-sha256.h"
 
 static void
@@ -296,7 +296,7 @@ set_install_state (LspGameRecord      *record,
   local_fd = openat (games_fd, local_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (local_fd < 0)
     return;
-  files = _lsp_owned_marker_read (local_fd, &version);
+  files = lsp_install_record_read (local_fd, &version);
   close (local_fd);
   if (lsp_version_is_valid (version))
     record->installed_version = g_steal_pointer (&version);

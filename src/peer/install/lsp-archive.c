@@ -30,7 +30,7 @@ struct _LspExtractor
   char                   *parent_path;
   int                     parent_fd;
 
-  GHashTable             *files;   /* path → LspExtractedFile */
+  GHashTable             *files;   /* path → LspInstalledFile */
   GPtrArray              *links;   /* paths of symbolic links, checked at the end */
   guint64                 bytes;
   guint64                 entries;
@@ -406,7 +406,7 @@ write_file (LspExtractor          *self,
             GCancellable          *cancellable,
             GError               **error)
 {
-  LspExtractedFile *record;
+  LspInstalledFile *record;
   struct timespec times[2];
   guint64 end = 0;
   int fd;
@@ -481,7 +481,7 @@ write_file (LspExtractor          *self,
   if (close (fd) != 0)
     return set_write_error (error, errno, archive_path, path);
 
-  record = g_new0 (LspExtractedFile, 1);
+  record = g_new0 (LspInstalledFile, 1);
   record->size = end;
   record->mtime = (gint64) archive_entry_mtime (entry);
   g_hash_table_replace (self->files, g_strdup (path), record);
@@ -500,7 +500,7 @@ write_hardlink (LspExtractor  *self,
   g_autofree char *source = normalize_entry_path (raw_source);
   g_autofree char *source_dir = NULL;
   g_autofree char *source_base = NULL;
-  LspExtractedFile *source_record;
+  LspInstalledFile *source_record;
   struct stat st;
   gboolean ok = TRUE;
   int source_fd;
@@ -618,7 +618,7 @@ extract_entry (LspExtractor          *self,
           return set_write_error (error, errno, archive_path, path);
         g_ptr_array_add (self->links, g_strdup (path));
         {
-          LspExtractedFile *record = g_new0 (LspExtractedFile, 1);
+          LspInstalledFile *record = g_new0 (LspInstalledFile, 1);
 
           record->size = strlen (target);
           record->mtime = (gint64) archive_entry_mtime (entry);

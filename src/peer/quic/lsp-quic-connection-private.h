@@ -13,6 +13,7 @@ struct _LspQuicConnection
   GObject                 parent_instance;
 
   LspQuicEndpoint        *endpoint;        /* weak; NULL once the connection ended */
+  char                   *alpn;            /* the endpoint's, kept for the handshake */
   ngtcp2_crypto_conn_ref  conn_ref;
   ngtcp2_conn            *conn;
   gnutls_session_t        session;

@@ -8,7 +8,6 @@
 
 G_BEGIN_DECLS
 
-#define LSP_OWNED_TMP_FILE   ".lanspread_owned.tmp"
 /* A player's copy of a file the new version also ships is kept under this suffix. */
 #define LSP_PLAYER_COPY_SUFFIX ".lanspread-old"
 
@@ -48,10 +47,6 @@ gboolean            _lsp_intent_write           (int                  root_fd,
                                                  LspIntent            intent,
                                                  GError             **error);
 
-gboolean            _lsp_owned_marker_present   (int                  root_fd,
-                                                 const char          *dir_name);
-GHashTable         *_lsp_owned_marker_read      (int                  dir_fd,
-                                                 char               **out_version);
 gboolean            _lsp_remove_owned_dir       (int                  root_fd,
                                                  const char          *dir_name,
                                                  GError             **error);

@@ -4,6 +4,8 @@
 
 #include "lsp-node.h"
 
+#include "lsp-local-summary.h"
+
 #include <string.h>
 
 #include "lsp-discovery.h"
@@ -1310,7 +1312,7 @@ lsp_node_start (LspNode             *self,
   g_return_val_if_fail (LSP_IS_NODE (self), FALSE);
   g_return_val_if_fail (self->endpoint == NULL, FALSE);
 
-  self->endpoint = lsp_quic_endpoint_new (self->identity, bind_address, error);
+  self->endpoint = lsp_quic_endpoint_new (self->identity, LSP_PROTO_ALPN, bind_address, error);
   if (self->endpoint == NULL)
     return FALSE;
   g_signal_connect_object (self->endpoint, "incoming-connection", G_CALLBACK (on_incoming_connection), self, 0);

@@ -63,6 +63,7 @@ lsp_quic_connection_finalize (GObject *object)
   g_clear_pointer (&self->peer_id, g_free);
   g_clear_pointer (&self->expected_peer_id, g_free);
   g_clear_pointer (&self->verify_error, g_free);
+  g_clear_pointer (&self->alpn, g_free);
   g_clear_pointer (&self->close_reason, g_free);
   g_clear_pointer (&self->streams, g_hash_table_unref);
   g_clear_pointer (&self->incoming, g_ptr_array_unref);

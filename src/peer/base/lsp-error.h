@@ -15,6 +15,13 @@ typedef enum {
   LSP_ERROR_IO,               /* reading or writing a file failed */
 } LspErrorCode;
 
-GQuark lsp_error_quark (void);
+GQuark   lsp_error_quark (void);
+
+/* Sets a G_IO_ERROR from errno with the message "<format>: <strerror>";
+ * returns FALSE so a failing path can end with `return lsp_error_set_errno (...)`. */
+gboolean lsp_error_set_errno (GError     **error,
+                              int          saved_errno,
+                              const char  *format,
+                              ...) G_GNUC_PRINTF (3, 4);
 
 G_END_DECLS

@@ -29,6 +29,7 @@ struct _LspQuicEndpoint
 
   GMainContext       *context;
   LspIdentity        *identity;
+  char               *alpn;
   LspKnownPeers      *known_peers;
   GSocket            *socket;
   LspUdpBatch        *udp;
@@ -147,6 +148,7 @@ lsp_quic_endpoint_finalize (GObject *object)
 {
   LspQuicEndpoint *self = LSP_QUIC_ENDPOINT (object);
 
+  g_clear_pointer (&self->alpn, g_free);
   g_clear_pointer (&self->udp, lsp_udp_batch_free);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_pointer (&self->cids, g_hash_table_unref);
@@ -678,6 +680,7 @@ lsp_quic_endpoint_connection_ready (LspQuicEndpoint   *self,
 
 /**
  * lsp_quic_endpoint_new:
+ * @alpn: the application protocol both sides must speak (TLS ALPN)
  * @bind_address: where to listen; an IPv6 wildcard address also accepts
  *   IPv4 (dual stack); port 0 picks a free port
  *
@@ -686,6 +689,7 @@ lsp_quic_endpoint_connection_ready (LspQuicEndpoint   *self,
  */
 LspQuicEndpoint *
 lsp_quic_endpoint_new (LspIdentity         *identity,
+                       const char          *alpn,
                        GInetSocketAddress  *bind_address,
                        GError             **error)
 {
@@ -698,12 +702,14 @@ lsp_quic_endpoint_new (LspIdentity         *identity,
   int size = SOCKET_BUFFER_SIZE;
 
   g_return_val_if_fail (LSP_IS_IDENTITY (identity), NULL);
+  g_return_val_if_fail (alpn != NULL && alpn[0] != '\0' && strlen (alpn) < 256, NULL);
   g_return_val_if_fail (G_IS_INET_SOCKET_ADDRESS (bind_address), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   self = g_object_new (LSP_TYPE_QUIC_ENDPOINT, NULL);
   self->context = g_main_context_ref_thread_default ();
   self->identity = g_object_ref (identity);
+  self->alpn = g_strdup (alpn);
   known_path = g_build_filename (lsp_identity_get_state_dir (identity), "known-peers", NULL);
   self->known_peers = lsp_known_peers_new (known_path);
 
@@ -745,6 +751,14 @@ lsp_quic_endpoint_new (LspIdentity         *identity,
   g_source_attach (self->read_source, self->context);
 
   return g_steal_pointer (&self);
+}
+
+const char *
+lsp_quic_endpoint_get_alpn (LspQuicEndpoint *self)
+{
+  g_return_val_if_fail (LSP_IS_QUIC_ENDPOINT (self), NULL);
+
+  return self->alpn;
 }
 
 LspIdentity *

@@ -3,16 +3,9 @@
 
 #include <gio/gio.h>
 
-G_BEGIN_DECLS
+#include "lsp-install-record.h"
 
-/* What extraction wrote for one file or symbolic link; an update compares
- * it with what is on disk to tell shipped files from the player's. */
-typedef struct
-{
-  guint64  size;     /* a link's: the length of its target */
-  gint64   mtime;
-  gboolean is_link;
-} LspExtractedFile;
+G_BEGIN_DECLS
 
 typedef struct _LspExtractor LspExtractor;
 

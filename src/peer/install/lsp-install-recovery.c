@@ -6,6 +6,7 @@
 
 #include "lsp-game-root.h"
 #include "lsp-install-private.h"
+#include "lsp-install-record.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -111,11 +112,11 @@ lsp_install_recover_game (int          games_fd,
   if (intent == LSP_INTENT_NONE)
     {
       if (is_present (root_fd, LSP_LOCAL_INSTALLING_DIR) &&
-          _lsp_owned_marker_present (root_fd, LSP_LOCAL_INSTALLING_DIR))
+          lsp_install_record_present (root_fd, LSP_LOCAL_INSTALLING_DIR))
         ok = remove_dir (root_fd, game_id, LSP_LOCAL_INSTALLING_DIR, error);
 
       if (ok && is_directory (root_fd, LSP_LOCAL_BACKUP_DIR) &&
-          _lsp_owned_marker_present (root_fd, LSP_LOCAL_BACKUP_DIR))
+          lsp_install_record_present (root_fd, LSP_LOCAL_BACKUP_DIR))
         {
           if (is_present (root_fd, LSP_LOCAL_DIR))
             ok = remove_dir (root_fd, game_id, LSP_LOCAL_BACKUP_DIR, error);
@@ -147,7 +148,7 @@ lsp_install_recover_game (int          games_fd,
           break;
         case LSP_INTENT_INSTALLING:
           /* An install never makes a backup: only a marker makes it ours. */
-          if (_lsp_owned_marker_present (root_fd, LSP_LOCAL_BACKUP_DIR))
+          if (lsp_install_record_present (root_fd, LSP_LOCAL_BACKUP_DIR))
             ok = has_local ? remove_dir (root_fd, game_id, LSP_LOCAL_BACKUP_DIR, error)
                            : restore_backup (root_fd, game_id, error);
           break;

@@ -8,6 +8,7 @@
 #include "lsp-error.h"
 #include "lsp-fs.h"
 #include "lsp-game-root.h"
+#include "lsp-install-record.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -21,8 +22,6 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#define MARKER_HEADER   "lanspread-owned 1"
-#define MARKER_MAX_SIZE (256 * 1024 * 1024)
 #define INTENT_MAX_SIZE (64 * 1024)
 
 typedef struct
@@ -126,95 +125,7 @@ set_errno_error (GError    **error,
                  const char *game_id,
                  const char *what)
 {
-  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-               "Could not %s of %s: %s", what, game_id, g_strerror (saved_errno));
-  return FALSE;
-}
-
-/* tmp + fsync + rename + fsync of the folder, relative to an open folder so
- * the game root cannot be swapped under us. */
-static gboolean
-write_atomic_at (int          dir_fd,
-                 const char  *name,
-                 const char  *tmp_name,
-                 const char  *data,
-                 gsize        length,
-                 GError     **error)
-{
-  int saved_errno;
-  int fd;
-
-  fd = openat (dir_fd, tmp_name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (fd < 0)
-    goto fail;
-  if (!lsp_fs_write_all (fd, data, length) || fsync (fd) != 0)
-    {
-      saved_errno = errno;
-      close (fd);
-      unlinkat (dir_fd, tmp_name, 0);
-      errno = saved_errno;
-      goto fail;
-    }
-  if (close (fd) != 0 || renameat (dir_fd, tmp_name, dir_fd, name) != 0)
-    {
-      saved_errno = errno;
-      unlinkat (dir_fd, tmp_name, 0);
-      errno = saved_errno;
-      goto fail;
-    }
-  fsync (dir_fd);
-  return TRUE;
-
-fail:
-  saved_errno = errno;
-  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-               "Could not write %s: %s", name, g_strerror (saved_errno));
-  return FALSE;
-}
-
-static char *
-read_small_file_at (int          dir_fd,
-                    const char  *name,
-                    gsize        max_size,
-                    gsize       *out_length,
-                    GError     **error)
-{
-  g_autofree char *data = NULL;
-  struct stat st;
-  gsize done = 0;
-  int fd;
-
-  fd = openat (dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-  if (fd < 0)
-    {
-      int saved_errno = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                   "Cannot open %s: %s", name, g_strerror (saved_errno));
-      return NULL;
-    }
-  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode) || (guint64) st.st_size > max_size)
-    {
-      close (fd);
-      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
-                   "%s is not a regular file of at most %" G_GSIZE_FORMAT " bytes", name, max_size);
-      return NULL;
-    }
-
-  data = g_malloc ((gsize) st.st_size + 1);
-  while (done < (gsize) st.st_size)
-    {
-      ssize_t n = read (fd, data + done, (gsize) st.st_size - done);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        break;
-      done += (gsize) n;
-    }
-  close (fd);
-  data[done] = '\0';
-  *out_length = done;
-  return g_steal_pointer (&data);
+  return lsp_error_set_errno (error, saved_errno, "Could not %s of %s", what, game_id);
 }
 
 static const char * const intent_names[] = {
@@ -246,7 +157,7 @@ _lsp_intent_read (int         root_fd,
 
   *out_intent = LSP_INTENT_NONE;
 
-  data = read_small_file_at (root_fd, LSP_INTENT_FILE, INTENT_MAX_SIZE, &length, &local_error);
+  data = lsp_fs_read_small_at (root_fd, LSP_INTENT_FILE, INTENT_MAX_SIZE, &length, &local_error);
   if (data == NULL)
     {
       if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
@@ -299,97 +210,7 @@ _lsp_intent_write (int          root_fd,
   root = json_builder_get_root (builder);
   data = json_to_string (root, FALSE);
 
-  return write_atomic_at (root_fd, LSP_INTENT_FILE, LSP_INTENT_TMP_FILE, data, strlen (data), error);
-}
-
-gboolean
-_lsp_owned_marker_present (int         root_fd,
-                           const char *dir_name)
-{
-  g_autofree char *path = g_build_filename (dir_name, LSP_OWNED_MARKER, NULL);
-  struct stat st;
-
-  return fstatat (root_fd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG (st.st_mode);
-}
-
-/* The marker doubles as the install record: the version and every file the
- * archives wrote, with size and mtime, so an update can tell the files the
- * player created or changed from the ones the game shipped. */
-static gboolean
-owned_marker_write (int          dir_fd,
-                    const char  *version,
-                    GHashTable  *files,
-                    GError     **error)
-{
-  g_autoptr(GString) text = g_string_new (MARKER_HEADER "\n");
-  GHashTableIter iter;
-  gpointer key, value;
-
-  if (version != NULL)
-    g_string_append_printf (text, "version %s\n", version);
-  if (files != NULL)
-    {
-      g_hash_table_iter_init (&iter, files);
-      while (g_hash_table_iter_next (&iter, &key, &value))
-        {
-          const LspExtractedFile *file = value;
-          g_string_append_printf (text, "%c %" G_GUINT64_FORMAT " %" G_GINT64_FORMAT " %s\n",
-                                  file->is_link ? 'l' : 'f', file->size, file->mtime, (const char *) key);
-        }
-    }
-
-  return write_atomic_at (dir_fd, LSP_OWNED_MARKER, LSP_OWNED_TMP_FILE, text->str, text->len, error);
-}
-
-/* Returns the recorded files, or NULL when the folder has no record (it was
- * installed by another tool, or before the record existed). */
-GHashTable *
-_lsp_owned_marker_read (int    dir_fd,
-                        char **out_version)
-{
-  g_autoptr(GHashTable) files = NULL;
-  g_autofree char *data = NULL;
-  g_auto(GStrv) lines = NULL;
-  gsize length;
-
-  if (out_version != NULL)
-    *out_version = NULL;
-
-  data = read_small_file_at (dir_fd, LSP_OWNED_MARKER, MARKER_MAX_SIZE, &length, NULL);
-  if (data == NULL || !g_str_has_prefix (data, MARKER_HEADER "\n"))
-    return NULL;
-
-  files = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  lines = g_strsplit (data, "\n", -1);
-  for (guint i = 1; lines[i] != NULL; i++)
-    {
-      const char *line = lines[i];
-
-      if (g_str_has_prefix (line, "version ") && out_version != NULL)
-        {
-          g_free (*out_version);
-          *out_version = g_strdup (line + strlen ("version "));
-        }
-      else if (g_str_has_prefix (line, "f ") || g_str_has_prefix (line, "l "))
-        {
-          LspExtractedFile file = { 0 };
-          char *end;
-          const char *path;
-
-          file.is_link = line[0] == 'l';
-          file.size = g_ascii_strtoull (line + 2, &end, 10);
-          if (*end != ' ')
-            continue;
-          file.mtime = g_ascii_strtoll (end + 1, &end, 10);
-          if (*end != ' ')
-            continue;
-          path = end + 1;
-          if (lsp_relative_path_is_safe (path))
-            g_hash_table_replace (files, g_strdup (path), g_memdup2 (&file, sizeof file));
-        }
-    }
-
-  return g_steal_pointer (&files);
+  return lsp_fs_write_atomic_at (root_fd, LSP_INTENT_FILE, LSP_INTENT_TMP_FILE, data, strlen (data), error);
 }
 
 gboolean
@@ -553,7 +374,7 @@ extract_into_staging (Txn           *txn,
       set_errno_error (error, errno, txn->game_id, "open " LSP_LOCAL_INSTALLING_DIR);
       return NULL;
     }
-  if (!owned_marker_write (staging_fd, version, NULL, error))
+  if (!lsp_install_record_write (staging_fd, version, NULL, error))
     {
       close (staging_fd);
       return NULL;
@@ -596,7 +417,7 @@ commit_staging (Txn           *txn,
   staging_fd = openat (txn->root_fd, LSP_LOCAL_INSTALLING_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (staging_fd < 0)
     return set_errno_error (error, errno, txn->game_id, "open " LSP_LOCAL_INSTALLING_DIR);
-  ok = owned_marker_write (staging_fd, version, lsp_extractor_get_files (extractor), error);
+  ok = lsp_install_record_write (staging_fd, version, lsp_extractor_get_files (extractor), error);
   if (ok)
     syncfs (staging_fd);
   close (staging_fd);
@@ -765,7 +586,7 @@ carry_player_files (Txn         *txn,
 
       if (old_files != NULL)
         {
-          const LspExtractedFile *shipped = g_hash_table_lookup (old_files, path);
+          const LspInstalledFile *shipped = g_hash_table_lookup (old_files, path);
 
           /* Links keep the mtime of their creation, so a shipped link is
            * recognised by its kind and the length of its target. */
@@ -813,7 +634,7 @@ carry_over (Txn     *txn,
       return set_errno_error (error, errno, txn->game_id, "open " LSP_LOCAL_INSTALLING_DIR);
     }
 
-  old_files = _lsp_owned_marker_read (from_fd, NULL);
+  old_files = lsp_install_record_read (from_fd, NULL);
   ok = carry_player_files (txn, from_fd, to_fd, "", old_files, error);
   close (from_fd);
   close (to_fd);

@@ -10,8 +10,6 @@
 
 G_BEGIN_DECLS
 
-#define LSP_QUIC_ALPN "lanspread/1"
-
 /* Limits, documented in ARCHITECTURE.md and PROTOCOL.md. */
 #define LSP_QUIC_MAX_CONNECTIONS            1024
 #define LSP_QUIC_MAX_HANDSHAKES_PER_ADDRESS 32
@@ -24,9 +22,11 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (LspQuicEndpoint, lsp_quic_endpoint, LSP, QUIC_ENDPOINT, GObject)
 
 LspQuicEndpoint    *lsp_quic_endpoint_new                   (LspIdentity          *identity,
+                                                             const char           *alpn,
                                                              GInetSocketAddress   *bind_address,
                                                              GError              **error);
 LspIdentity        *lsp_quic_endpoint_get_identity          (LspQuicEndpoint      *self);
+const char         *lsp_quic_endpoint_get_alpn              (LspQuicEndpoint      *self);
 LspKnownPeers      *lsp_quic_endpoint_get_known_peers       (LspQuicEndpoint      *self);
 GInetSocketAddress *lsp_quic_endpoint_get_local_address     (LspQuicEndpoint      *self);
 guint16             lsp_quic_endpoint_get_port              (LspQuicEndpoint      *self);

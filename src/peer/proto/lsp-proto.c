@@ -10,7 +10,6 @@
 #include "lsp-error.h"
 #include "lsp-frame-decoder.h"
 #include "lsp-game-root.h"
-#include "lsp-local-game.h"
 #include "lsp-sha256.h"
 
 static const char * const message_names[] = {
@@ -466,19 +465,24 @@ lsp_proto_sanitize_hostname (const char *text)
   return g_steal_pointer (&clean);
 }
 
-/* Our own game as peers see it. A game under an operation is not ready:
- * its files may change under a reader. */
+/* A game of ours as peers see it; name and sizes are made safe for the
+ * wire. A game under an operation is not ready: its files may change
+ * under a reader. */
 LspGameSummary *
-lsp_game_summary_new_from_local_game (LspLocalGame *game)
+lsp_game_summary_new_for_game (const char *id,
+                               const char *name,
+                               guint64     size,
+                               gboolean    downloaded,
+                               gboolean    installed,
+                               const char *version,
+                               const char *manifest_hash)
 {
   LspGameSummary *summary;
-  const char *name, *version, *hash;
 
-  g_return_val_if_fail (LSP_IS_LOCAL_GAME (game), NULL);
+  g_return_val_if_fail (lsp_game_id_is_valid (id), NULL);
 
-  name = lsp_local_game_get_name (game);
   summary = g_new0 (LspGameSummary, 1);
-  summary->id = g_strdup (lsp_local_game_get_id (game));
+  summary->id = g_strdup (id);
   summary->name = sanitize_display_text (name != NULL && name[0] ? name : summary->id,
                                          LSP_PROTO_MAX_NAME_LEN);
   if (summary->name[0] == '\0' || g_str_equal (g_strstrip (summary->name), ""))
@@ -486,18 +490,16 @@ lsp_game_summary_new_from_local_game (LspLocalGame *game)
       g_free (summary->name);
       summary->name = g_strdup (summary->id);
     }
-  summary->size = MIN (lsp_local_game_get_size (game), (guint64) LSP_PROTO_MAX_INT);
-  summary->downloaded = lsp_local_game_get_downloaded (game);
-  summary->installed = lsp_local_game_get_installed (game);
+  summary->size = MIN (size, (guint64) LSP_PROTO_MAX_INT);
+  summary->downloaded = downloaded;
+  summary->installed = installed;
 
-  version = lsp_local_game_get_version (game);
-  hash = lsp_local_game_get_manifest_hash (game);
   if (summary->downloaded && lsp_version_is_valid (version))
     summary->version = g_strdup (version);
   else
     summary->downloaded = FALSE;
-  if (summary->downloaded && lsp_proto_hex_digest_is_valid (hash))
-    summary->manifest_hash = g_strdup (hash);
+  if (summary->downloaded && lsp_proto_hex_digest_is_valid (manifest_hash))
+    summary->manifest_hash = g_strdup (manifest_hash);
 
   /* Only what the library revision covers goes into a summary, so equal
    * digests really mean equal libraries: an operation in flight does not

@@ -4,8 +4,8 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
-#include "lsp-identity.h"
 #include "lsp-manifest.h"
+#include "lsp-peer-id.h"
 #include "lsp-types.h"
 
 G_BEGIN_DECLS
@@ -187,7 +187,13 @@ struct _LspMessage
 GType            lsp_game_summary_get_type            (void) G_GNUC_CONST;
 LspGameSummary  *lsp_game_summary_new                 (const char      *id,
                                                        const char      *name);
-LspGameSummary  *lsp_game_summary_new_from_local_game (LspLocalGame    *game);
+LspGameSummary  *lsp_game_summary_new_for_game        (const char      *id,
+                                                       const char      *name,
+                                                       guint64          size,
+                                                       gboolean         downloaded,
+                                                       gboolean         installed,
+                                                       const char      *version,
+                                                       const char      *manifest_hash);
 LspGameSummary  *lsp_game_summary_copy                (const LspGameSummary *summary);
 void             lsp_game_summary_free                (LspGameSummary  *summary);
 JsonNode        *lsp_game_summary_to_json             (const LspGameSummary *summary);
