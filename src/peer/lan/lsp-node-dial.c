@@ -1,0 +1,156 @@
+#define G_LOG_DOMAIN "lsp-node"
+
+#include "config.h"
+
+#include "lsp-node-private.h"
+
+/* Dialling: static peers with backoff, and peers that discovery finds. */
+
+typedef struct
+{
+  LspNode    *node;
+  StaticPeer *static_peer;   /* NULL for a discovered peer */
+  char       *peer_id;       /* the discovered peer's id */
+} Dial;
+
+static void
+dial_free (Dial *dial)
+{
+  g_clear_object (&dial->node);
+  g_free (dial->peer_id);
+  g_free (dial);
+}
+
+static gboolean
+on_retry_static (gpointer user_data)
+{
+  StaticPeer *static_peer = user_data;
+  LspNode *self = g_object_get_data (G_OBJECT (static_peer->address), "lsp-node");
+
+  static_peer->retry_id = 0;
+  _lsp_node_dial_static_peer (self, static_peer);
+  return G_SOURCE_REMOVE;
+}
+
+/* A static peer that cannot be reached, or that dropped us, is dialled
+ * again after a growing pause, so a peer we cannot talk to is not hammered. */
+void
+_lsp_node_schedule_static_retry (StaticPeer *static_peer)
+{
+  static_peer->retry_id = g_timeout_add (static_peer->retry_ms, on_retry_static, static_peer);
+  static_peer->retry_ms = MIN (static_peer->retry_ms * 2, LSP_NODE_RETRY_MAX_MS);
+}
+
+static void
+on_dialled (GObject      *object,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  Dial *dial = user_data;
+  LspNode *self = dial->node;
+  g_autoptr(LspQuicConnection) conn = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LspQuicStream) control = NULL;
+  Session *session;
+
+  conn = lsp_quic_endpoint_connect_finish (LSP_QUIC_ENDPOINT (object), result, &error);
+  if (dial->peer_id != NULL)
+    g_hash_table_remove (self->dialing, dial->peer_id);
+  if (dial->static_peer != NULL)
+    dial->static_peer->connecting = FALSE;
+
+  if (conn == NULL)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          g_message ("Could not reach %s: %s",
+                     dial->static_peer ? dial->static_peer->key : dial->peer_id, error->message);
+          if (dial->static_peer != NULL && !self->stopping)
+            _lsp_node_schedule_static_retry (dial->static_peer);
+        }
+      dial_free (dial);
+      return;
+    }
+
+  if (self->stopping)
+    {
+      lsp_quic_connection_close (conn, APP_ERROR_CLOSE, "shutting down");
+      dial_free (dial);
+      return;
+    }
+
+  session = _lsp_session_new (self, conn, TRUE);
+  control = lsp_quic_connection_open_stream (conn, TRUE, &error);
+  if (control == NULL)
+    {
+      g_message ("Could not open a control stream to %s: %s", lsp_quic_connection_get_peer_id (conn), error->message);
+      _lsp_session_close (session, "no control stream");
+      if (dial->static_peer != NULL)
+        _lsp_node_schedule_static_retry (dial->static_peer);
+      dial_free (dial);
+      return;
+    }
+
+  if (dial->static_peer != NULL)
+    {
+      session->static_peer = dial->static_peer;
+      dial->static_peer->session = session;
+    }
+  _lsp_session_attach_control (session, control);
+  _lsp_session_send_message (session, _lsp_node_new_hello (self, LSP_MESSAGE_HELLO));
+  _lsp_session_start_liveness (session);
+  dial_free (dial);
+}
+
+void
+_lsp_node_dial_static_peer (LspNode    *self,
+                            StaticPeer *static_peer)
+{
+  Dial *dial;
+
+  if (self->stopping || static_peer->connecting || static_peer->session != NULL || self->endpoint == NULL)
+    return;
+
+  static_peer->connecting = TRUE;
+  dial = g_new0 (Dial, 1);
+  dial->node = g_object_ref (self);
+  dial->static_peer = static_peer;
+  lsp_quic_endpoint_connect_async (self->endpoint, static_peer->address, NULL,
+                                   self->cancellable, on_dialled, dial);
+}
+
+void
+_lsp_node_on_peer_found (LspDiscovery            *discovery,
+                         const LspDiscoveredPeer *found,
+                         LspNode                 *self)
+{
+  g_autoptr(GInetAddress) inet = NULL;
+  g_autoptr(GSocketAddress) address = NULL;
+  LspPeer *known;
+  Dial *dial;
+
+  /* Of two peers that see each other, the smaller peer_id dials. */
+  if (self->stopping || strcmp (lsp_identity_get_peer_id (self->identity), found->peer_id) >= 0)
+    return;
+  if (found->proto_ver < self->proto_min)
+    {
+      g_message ("Not connecting to %s: it speaks protocol %u, we need %u or newer",
+                 found->peer_id, found->proto_ver, self->proto_min);
+      return;
+    }
+  known = g_hash_table_lookup (self->peers, found->peer_id);
+  if ((known != NULL && lsp_peer_get_connected (known)) || g_hash_table_contains (self->dialing, found->peer_id))
+    return;
+
+  inet = g_inet_address_new_from_string (found->host);
+  if (inet == NULL)
+    return;
+  address = g_inet_socket_address_new (inet, found->port);
+
+  g_hash_table_add (self->dialing, g_strdup (found->peer_id));
+  dial = g_new0 (Dial, 1);
+  dial->node = g_object_ref (self);
+  dial->peer_id = g_strdup (found->peer_id);
+  lsp_quic_endpoint_connect_async (self->endpoint, G_INET_SOCKET_ADDRESS (address), found->peer_id,
+                                   self->cancellable, on_dialled, dial);
+}

@@ -1,0 +1,128 @@
+/* lsp-node-private.h: what the files of LspNode share */
+#pragma once
+
+#include "lsp-node.h"
+
+#include "lsp-frame-decoder.h"
+#include "lsp-proto.h"
+#include "lsp-quic-endpoint.h"
+
+G_BEGIN_DECLS
+
+/* QUIC application error code for a connection we close on purpose. */
+#define APP_ERROR_CLOSE 1
+/* A peer may send this many control frames per second (with bursts up to
+ * FRAME_BURST) before it is dropped as a flood. */
+#define FRAME_RATE  200
+#define FRAME_BURST 1000
+/* Library answers to one peer are at most this often; requests in between
+ * are answered together. */
+#define LIBRARY_ANSWER_INTERVAL_MS 1000
+/* Manifests being read for peers at once; more requests are told “busy”,
+ * so peers cannot make us hold many large manifests in memory. */
+#define MAX_MANIFEST_LOADS 4
+
+typedef struct _Session Session;
+
+typedef struct
+{
+  guint64  from_rev;
+  guint64  to_rev;
+  GStrv    changed;
+  GStrv    removed;
+} HistoryEntry;
+
+typedef struct
+{
+  char               *key;       /* "host:port" as given */
+  GInetSocketAddress *address;
+  guint               retry_ms;
+  guint               retry_id;
+  Session            *session;   /* while connected */
+  gboolean            connecting;
+} StaticPeer;
+
+struct _LspNode
+{
+  GObject          parent_instance;
+
+  LspLibrary      *library;
+  LspIdentity     *identity;
+  char            *hostname;
+  LspQuicEndpoint *endpoint;
+  LspDiscovery    *discovery;
+  GCancellable    *cancellable;
+
+  GPtrArray       *sessions;       /* Session, owned */
+  GHashTable      *peers;          /* peer_id → LspPeer */
+  GPtrArray       *peer_list;      /* LspPeer, the GListModel, in arrival order */
+  GPtrArray       *static_peers;   /* StaticPeer */
+  GHashTable      *dialing;        /* peer_ids being dialled after discovery */
+
+  GQueue           history;        /* HistoryEntry, oldest first */
+  guint64          history_rev;    /* the library rev the history ends at */
+  guint            push_id;
+
+  guint            manifest_loads;
+  guint            idle_ping_ms;
+  guint            stale_ms;
+  guint            proto_min;
+  guint            proto_max;
+  gboolean         stopping;
+};
+
+struct _Session
+{
+  LspNode           *node;
+  LspQuicConnection *conn;
+  LspQuicStream     *control;
+  LspFrameDecoder   *decoder;
+  LspPeer           *peer;          /* once the handshake is done */
+  StaticPeer        *static_peer;   /* when we dialled a --peer address */
+  gboolean           is_client;
+  gboolean           established;
+  gboolean           closing;
+  guint64            sent_rev;      /* our revision this peer has been brought to */
+  gint64             last_received;
+  guint64            ping_nonce;
+  gboolean           ping_outstanding;
+  guint              liveness_id;
+  guint              close_id;
+  char              *close_reason;
+  double             frame_budget;
+  gint64             budget_time;
+  gint64             last_library_answer;
+  guint              library_answer_id;
+  gboolean           pending_has_since;
+  guint64            pending_since_rev;
+};
+
+/* lsp-node-dial.c */
+void _lsp_node_dial_static_peer (LspNode *self, StaticPeer *static_peer);
+void _lsp_node_on_peer_found (LspDiscovery *discovery, const LspDiscoveredPeer *found, LspNode *self);
+void _lsp_node_schedule_static_retry (StaticPeer *static_peer);
+
+/* lsp-node-library.c */
+void _lsp_node_history_entry_free (HistoryEntry *entry);
+char * _lsp_node_listen_addr (LspNode *self);
+LspMessage * _lsp_node_new_delta_since (LspNode *self, guint64 since_rev);
+LspMessage * _lsp_node_new_hello (LspNode *self, LspMessageType type);
+LspMessage * _lsp_node_new_snapshot (LspNode *self);
+LspMessage * _lsp_node_new_summary (LspNode *self);
+void _lsp_node_on_library_changed (LspLibrary *library, guint64 rev, const char * const *changed, const char * const *removed, LspNode *self);
+
+/* lsp-node-session.c */
+void _lsp_node_on_incoming_connection (LspQuicEndpoint *endpoint, LspQuicConnection *conn, LspNode *self);
+void _lsp_session_send_message (Session *session, LspMessage *message);
+void _lsp_session_attach_control (Session *session, LspQuicStream *stream);
+void _lsp_session_close (Session *session, const char *reason);
+void _lsp_session_free (Session *session);
+Session * _lsp_session_new (LspNode *self, LspQuicConnection *conn, gboolean is_client);
+void _lsp_session_say_goodbye (Session *session, const char *reason);
+void _lsp_session_start_liveness (Session *session);
+
+/* lsp-node.c */
+void _lsp_node_add_peer_to_model (LspNode *self, LspPeer *peer);
+void _lsp_node_remove_peer (LspNode *self, LspPeer *peer, const char *reason);
+
+G_END_DECLS
