@@ -4,6 +4,8 @@
 
 #include "lsp-cli.h"
 
+#include "lsp-cli-json.h"
+
 #include <json-glib/json-glib.h>
 #include <stdio.h>
 
@@ -28,51 +30,14 @@ on_loaded (GObject      *object,
 }
 
 static void
-add_nullable_string (JsonBuilder *builder,
-                     const char  *member,
-                     const char  *value)
-{
-  json_builder_set_member_name (builder, member);
-  if (value != NULL)
-    json_builder_add_string_value (builder, value);
-  else
-    json_builder_add_null_value (builder);
-}
-
-static void
 print_json (LspLibrary *library)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new ();
   g_autoptr(JsonNode) root = NULL;
   g_autofree char *text = NULL;
-  guint n = g_list_model_get_n_items (G_LIST_MODEL (library));
 
   json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "library_rev");
-  json_builder_add_int_value (builder, (gint64) lsp_library_get_rev (library));
-  json_builder_set_member_name (builder, "library_digest");
-  json_builder_add_string_value (builder, lsp_library_get_digest (library));
-  json_builder_set_member_name (builder, "games");
-  json_builder_begin_array (builder);
-  for (guint i = 0; i < n; i++)
-    {
-      g_autoptr(LspLocalGame) game = g_list_model_get_item (G_LIST_MODEL (library), i);
-
-      json_builder_begin_object (builder);
-      add_nullable_string (builder, "id", lsp_local_game_get_id (game));
-      add_nullable_string (builder, "name", lsp_local_game_get_name (game));
-      add_nullable_string (builder, "version", lsp_local_game_get_version (game));
-      json_builder_set_member_name (builder, "size");
-      json_builder_add_int_value (builder, (gint64) lsp_local_game_get_size (game));
-      json_builder_set_member_name (builder, "downloaded");
-      json_builder_add_boolean_value (builder, lsp_local_game_get_downloaded (game));
-      json_builder_set_member_name (builder, "installed");
-      json_builder_add_boolean_value (builder, lsp_local_game_get_installed (game));
-      add_nullable_string (builder, "manifest_hash", lsp_local_game_get_manifest_hash (game));
-      add_nullable_string (builder, "error", lsp_local_game_get_error (game));
-      json_builder_end_object (builder);
-    }
-  json_builder_end_array (builder);
+  lsp_cli_json_add_library (builder, library, NULL);
   json_builder_end_object (builder);
 
   root = json_builder_get_root (builder);

@@ -7,6 +7,11 @@
 
 G_BEGIN_DECLS
 
+int lsp_cli_resolve_games (const char  *command,
+                           const char  *games_path,
+                           const char  *catalog_path,
+                           GFile      **out_games_dir,
+                           GFile      **out_catalog_file);
 int lsp_cli_open_games (const char  *command,
                         const char  *games_path,
                         const char  *catalog_path,

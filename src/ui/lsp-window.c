@@ -4,9 +4,7 @@
 
 #include "lsp-window.h"
 
-#include "lsp-install-recovery.h"
-#include "lsp-lan-library.h"
-#include "lsp-node.h"
+#include "lsp-engine.h"
 
 #include <glib/gi18n.h>
 
@@ -14,8 +12,8 @@ struct _LspWindow
 {
   AdwApplicationWindow  parent_instance;
 
-  LspLibrary           *library;
-  LspIdentity          *identity;
+  LspEngine            *engine;
+  LspLibrary           *library;   /* the engine's, once they exist */
   LspNode              *node;
   LspLanLibrary        *lan;
   GCancellable         *cancellable;
@@ -138,95 +136,69 @@ on_discovery_available (LspDiscovery *discovery,
                                                   "Players added by address still work.")));
 }
 
-/* Joins the LAN once our own library is known, so the first thing peers
- * hear from us is complete. */
 static void
-start_network (LspWindow *self)
+on_engine_warning (LspEngine  *engine,
+                   const char *message,
+                   LspWindow  *self)
 {
-  LspApplication *app = LSP_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)));
-  g_autofree char *state_dir = lsp_application_dup_state_dir (app);
-  g_auto(GStrv) peers = lsp_application_dup_peers (app);
-  g_autoptr(GError) error = NULL;
+  adw_toast_overlay_add_toast (self->toasts, adw_toast_new (message));
+}
 
-  self->identity = lsp_identity_load_or_create (state_dir, &error);
-  if (self->identity == NULL)
-    {
-      adw_toast_overlay_add_toast (self->toasts, adw_toast_new (error->message));
-      return;
-    }
+static void
+on_library_created (LspEngine  *engine,
+                    GParamSpec *pspec,
+                    LspWindow  *self)
+{
+  self->library = lsp_engine_get_library (engine);
+  g_object_bind_property (self->library, "scanning", self->scan_spinner, "spinning", G_BINDING_SYNC_CREATE);
+}
 
-  self->node = lsp_node_new (self->library, self->identity, g_get_host_name ());
-  self->lan = lsp_lan_library_new (self->library, self->node);
+static void
+on_lan_created (LspEngine  *engine,
+                GParamSpec *pspec,
+                LspWindow  *self)
+{
+  self->node = lsp_engine_get_node (engine);
+  self->lan = lsp_engine_get_lan_library (engine);
   gtk_list_box_bind_model (self->games_list, G_LIST_MODEL (self->lan), create_game_row, NULL, NULL);
   g_signal_connect_object (self->lan, "items-changed", G_CALLBACK (on_items_changed), self, 0);
   g_signal_connect_object (self->node, "items-changed", G_CALLBACK (on_peers_changed), self, 0);
   update_players (self);
-
-  if (!lsp_node_start_any (self->node, lsp_application_get_port (app), &error))
-    {
-      adw_toast_overlay_add_toast (self->toasts, adw_toast_new (error->message));
-      return;
-    }
-  for (guint i = 0; peers[i] != NULL; i++)
-    {
-      g_autoptr(GError) peer_error = NULL;
-
-      if (!lsp_node_add_peer_address (self->node, peers[i], &peer_error))
-        adw_toast_overlay_add_toast (self->toasts, adw_toast_new (peer_error->message));
-    }
-  if (lsp_application_get_use_mdns (app))
-    {
-      if (!lsp_node_enable_discovery (self->node, FALSE, &error))
-        adw_toast_overlay_add_toast (self->toasts, adw_toast_new (error->message));
-      else
-        {
-          g_signal_connect_object (lsp_node_get_discovery (self->node), "notify::available",
-                                   G_CALLBACK (on_discovery_available), self, 0);
-          on_discovery_available (lsp_node_get_discovery (self->node), NULL, self);
-        }
-    }
 }
 
-
 static void
-on_library_loaded (GObject      *object,
+on_engine_started (GObject      *object,
                    GAsyncResult *result,
                    gpointer      user_data)
 {
   g_autoptr(LspWindow) self = user_data;
   g_autoptr(GError) error = NULL;
+  LspDiscovery *discovery;
 
-  if (!lsp_library_load_finish (LSP_LIBRARY (object), result, &error))
+  if (!lsp_engine_start_finish (self->engine, result, &error))
     {
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         return;
-      adw_status_page_set_title (self->status_page, _("Cannot Read the Games Folder"));
-      adw_status_page_set_description (self->status_page, error->message);
-      return;
+      if (g_error_matches (error, LSP_ENGINE_ERROR, LSP_ENGINE_ERROR_NETWORK))
+        adw_toast_overlay_add_toast (self->toasts, adw_toast_new (error->message));
+      else
+        {
+          adw_status_page_set_title (self->status_page,
+                                     g_error_matches (error, LSP_ENGINE_ERROR, LSP_ENGINE_ERROR_CATALOG)
+                                       ? _("Cannot Read the Game Catalog")
+                                       : _("Cannot Read the Games Folder"));
+          adw_status_page_set_description (self->status_page, error->message);
+          return;
+        }
     }
 
-  lsp_library_watch (self->library);
-  start_network (self);
+  discovery = self->node != NULL ? lsp_node_get_discovery (self->node) : NULL;
+  if (discovery != NULL)
+    {
+      g_signal_connect_object (discovery, "notify::available", G_CALLBACK (on_discovery_available), self, 0);
+      on_discovery_available (discovery, NULL, self);
+    }
   update_view (self);
-}
-
-/* Interrupted installs, updates and uninstalls are settled before the
- * library's first scan looks at the folder. */
-static void
-on_recovered (GObject      *object,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  g_autoptr(LspWindow) self = user_data;
-  g_autoptr(GError) error = NULL;
-
-  if (!lsp_install_recover_games_folder_finish (result, &error))
-    {
-      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        return;
-      g_warning ("Could not recover interrupted operations: %s", error->message);
-    }
-  lsp_library_load_async (self->library, self->cancellable, on_library_loaded, g_object_ref (self));
 }
 
 static void
@@ -246,13 +218,13 @@ lsp_window_dispose (GObject *object)
   LspWindow *self = LSP_WINDOW (object);
 
   g_cancellable_cancel (self->cancellable);
-  if (self->node != NULL)
-    lsp_node_stop (self->node, "closed");
+  if (self->engine != NULL)
+    g_signal_handlers_disconnect_by_data (self->engine, self);
+  self->lan = NULL;
+  self->node = NULL;
+  self->library = NULL;
+  g_clear_object (&self->engine);
   g_clear_object (&self->cancellable);
-  g_clear_object (&self->lan);
-  g_clear_object (&self->node);
-  g_clear_object (&self->identity);
-  g_clear_object (&self->library);
 
   gtk_widget_dispose_template (GTK_WIDGET (self), LSP_TYPE_WINDOW);
 
@@ -288,8 +260,9 @@ lsp_window_new (LspApplication *application,
                 GFile          *games_dir,
                 GFile          *catalog_file)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(LspCatalog) catalog = NULL;
+  g_autofree char *state_dir = NULL;
+  g_auto(GStrv) peers = NULL;
+  LspEngineConfig config = { 0 };
   LspWindow *self;
 
   g_return_val_if_fail (LSP_IS_APPLICATION (application), NULL);
@@ -297,17 +270,19 @@ lsp_window_new (LspApplication *application,
   self = g_object_new (LSP_TYPE_WINDOW, "application", application, NULL);
   show_folder_hint (self, games_dir);
 
-  catalog = lsp_catalog_new_from_file (catalog_file, NULL, &error);
-  if (catalog == NULL)
-    {
-      adw_status_page_set_title (self->status_page, _("Cannot Read the Game Catalog"));
-      adw_status_page_set_description (self->status_page, error->message);
-      return self;
-    }
-
-  self->library = lsp_library_new (games_dir, catalog);
-  g_object_bind_property (self->library, "scanning", self->scan_spinner, "spinning", G_BINDING_SYNC_CREATE);
-  lsp_install_recover_games_folder_async (games_dir, self->cancellable, on_recovered, g_object_ref (self));
+  state_dir = lsp_application_dup_state_dir (application);
+  peers = lsp_application_dup_peers (application);
+  config.games_dir = games_dir;
+  config.catalog_file = catalog_file;
+  config.state_dir = state_dir;
+  config.port = lsp_application_get_port (application);
+  config.static_peers = (const char * const *) peers;
+  config.use_mdns = lsp_application_get_use_mdns (application);
+  self->engine = lsp_engine_new (&config);
+  g_signal_connect_object (self->engine, "warning", G_CALLBACK (on_engine_warning), self, 0);
+  g_signal_connect_object (self->engine, "notify::library", G_CALLBACK (on_library_created), self, 0);
+  g_signal_connect_object (self->engine, "notify::lan-library", G_CALLBACK (on_lan_created), self, 0);
+  lsp_engine_start_async (self->engine, self->cancellable, on_engine_started, g_object_ref (self));
 
   return self;
 }

@@ -69,6 +69,9 @@ struct _LspNode
   guint            proto_min;
   guint            proto_max;
   gboolean         stopping;
+  guint            goodbyes_pending;
+  GPtrArray       *stop_tasks;     /* GTask of lsp_node_stop_async */
+  guint            stop_timeout_id;
 };
 
 struct _Session
@@ -122,6 +125,7 @@ void _lsp_session_say_goodbye (Session *session, const char *reason);
 void _lsp_session_start_liveness (Session *session);
 
 /* lsp-node.c */
+void _lsp_node_goodbyes_sent (LspNode *self);
 void _lsp_node_add_peer_to_model (LspNode *self, LspPeer *peer);
 void _lsp_node_remove_peer (LspNode *self, LspPeer *peer, const char *reason);
 

@@ -775,6 +775,19 @@ _lsp_node_on_incoming_connection (LspQuicEndpoint   *endpoint,
   _lsp_session_start_liveness (session);
 }
 
+static void
+on_goodbye_written (GObject      *object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(LspNode) self = user_data;
+
+  on_write_done (object, result, NULL);
+  g_assert (self->goodbyes_pending > 0);
+  if (--self->goodbyes_pending == 0)
+    _lsp_node_goodbyes_sent (self);
+}
+
 /* Ends the session with a Goodbye where it can carry one. */
 void
 _lsp_session_say_goodbye (Session    *session,
@@ -789,7 +802,11 @@ _lsp_session_say_goodbye (Session    *session,
   /* The peer closes the connection when it reads the Goodbye; closing
    * it here could overtake the frame. */
   if (say_goodbye)
-    lsp_quic_stream_write_bytes_async (session->control, frame, TRUE, NULL, on_write_done, NULL);
+    {
+      self->goodbyes_pending++;
+      lsp_quic_stream_write_bytes_async (session->control, frame, TRUE, NULL,
+                                         on_goodbye_written, g_object_ref (self));
+    }
   session->closing = TRUE;
   session_end (session, "we are shutting down");
   if (!say_goodbye)

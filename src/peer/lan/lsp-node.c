@@ -136,11 +136,28 @@ lsp_node_add_peer_address (LspNode     *self,
                            const char  *host_port,
                            GError     **error)
 {
+  g_autoptr(GInetSocketAddress) address = NULL;
+
+  g_return_val_if_fail (LSP_IS_NODE (self), FALSE);
+
+  if (!lsp_node_parse_peer_address (host_port, &address, error))
+    return FALSE;
+  lsp_node_add_static_peer (self, address);
+  return TRUE;
+}
+
+/* "192.0.2.7:41000" or "[2001:db8::7]:41000"; out_address may be NULL to
+ * only check. */
+gboolean
+lsp_node_parse_peer_address (const char          *host_port,
+                             GInetSocketAddress **out_address,
+                             GError             **error)
+{
   g_autoptr(GSocketAddress) address = NULL;
   g_autofree char *host = NULL;
   guint16 port = 0;
 
-  g_return_val_if_fail (LSP_IS_NODE (self), FALSE);
+  g_return_val_if_fail (host_port != NULL, FALSE);
 
   if (!lsp_proto_parse_listen_addr (host_port, &host, &port) ||
       (address = g_inet_socket_address_new_from_string (host, port)) == NULL)
@@ -150,7 +167,8 @@ lsp_node_add_peer_address (LspNode     *self,
                    host_port);
       return FALSE;
     }
-  lsp_node_add_static_peer (self, G_INET_SOCKET_ADDRESS (address));
+  if (out_address != NULL)
+    *out_address = G_INET_SOCKET_ADDRESS (g_steal_pointer (&address));
   return TRUE;
 }
 
@@ -226,6 +244,70 @@ lsp_node_stop (LspNode    *self,
 
   while (self->sessions->len > 0)
     _lsp_session_say_goodbye (g_ptr_array_index (self->sessions, self->sessions->len - 1), reason);
+}
+
+static gboolean
+complete_stop_tasks (gpointer user_data)
+{
+  LspNode *self = user_data;
+  g_autoptr(GPtrArray) tasks = g_steal_pointer (&self->stop_tasks);
+
+  g_clear_handle_id (&self->stop_timeout_id, g_source_remove);
+  for (guint i = 0; tasks != NULL && i < tasks->len; i++)
+    g_task_return_boolean (g_ptr_array_index (tasks, i), TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+/* The last Goodbye was handed to QUIC; its packets go out when the
+ * connections flush, which runs before a low-priority idle does. */
+void
+_lsp_node_goodbyes_sent (LspNode *self)
+{
+  if (self->stop_tasks != NULL)
+    g_idle_add_full (G_PRIORITY_LOW, complete_stop_tasks, g_object_ref (self), g_object_unref);
+}
+
+/**
+ * lsp_node_stop_async:
+ *
+ * Like lsp_node_stop(), and completes once every Goodbye is on its way,
+ * so a process can exit without cutting them off.
+ */
+void
+lsp_node_stop_async (LspNode             *self,
+                     const char          *reason,
+                     GAsyncReadyCallback  callback,
+                     gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (LSP_IS_NODE (self));
+
+  task = g_task_new (self, NULL, callback, user_data);
+  g_task_set_source_tag (task, lsp_node_stop_async);
+  lsp_node_stop (self, reason);
+  if (self->stop_tasks == NULL)
+    self->stop_tasks = g_ptr_array_new_with_free_func (g_object_unref);
+  g_ptr_array_add (self->stop_tasks, g_steal_pointer (&task));
+  if (self->goodbyes_pending == 0)
+    _lsp_node_goodbyes_sent (self);
+  else if (self->stop_timeout_id == 0)
+    {
+      /* A peer that stopped reading holds its Goodbye back at flow
+       * control; Goodbye is a hint, so waiting is bounded. */
+      self->stop_timeout_id = g_timeout_add_full (G_PRIORITY_DEFAULT, LSP_NODE_GOODBYE_TIMEOUT_MS,
+                                                  complete_stop_tasks, g_object_ref (self), g_object_unref);
+    }
+}
+
+gboolean
+lsp_node_stop_finish (LspNode       *self,
+                      GAsyncResult  *result,
+                      GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 LspLibrary *
@@ -326,6 +408,8 @@ lsp_node_finalize (GObject *object)
   LspNode *self = LSP_NODE (object);
 
   g_clear_pointer (&self->sessions, g_ptr_array_unref);
+  g_clear_pointer (&self->stop_tasks, g_ptr_array_unref);
+  g_clear_handle_id (&self->stop_timeout_id, g_source_remove);
   g_clear_pointer (&self->peers, g_hash_table_unref);
   g_clear_pointer (&self->peer_list, g_ptr_array_unref);
   g_clear_pointer (&self->dialing, g_hash_table_unref);

@@ -15,6 +15,8 @@ G_BEGIN_DECLS
 /* Static peers that cannot be reached are retried with this backoff. */
 #define LSP_NODE_RETRY_MIN_MS     1000
 #define LSP_NODE_RETRY_MAX_MS     30000
+/* Stopping waits at most this long for Goodbyes to go out. */
+#define LSP_NODE_GOODBYE_TIMEOUT_MS 1000
 
 #define LSP_TYPE_NODE (lsp_node_get_type ())
 G_DECLARE_FINAL_TYPE (LspNode, lsp_node, LSP, NODE, GObject)
@@ -31,9 +33,19 @@ gboolean    lsp_node_start_any        (LspNode             *self,
 gboolean    lsp_node_add_peer_address (LspNode             *self,
                                        const char          *host_port,
                                        GError             **error);
+gboolean    lsp_node_parse_peer_address (const char        *host_port,
+                                         GInetSocketAddress **out_address,
+                                         GError           **error);
 LspDiscovery *lsp_node_get_discovery  (LspNode             *self);
 void        lsp_node_stop             (LspNode             *self,
                                        const char          *reason);
+void        lsp_node_stop_async       (LspNode             *self,
+                                       const char          *reason,
+                                       GAsyncReadyCallback  callback,
+                                       gpointer             user_data);
+gboolean    lsp_node_stop_finish      (LspNode             *self,
+                                       GAsyncResult        *result,
+                                       GError             **error);
 gboolean    lsp_node_enable_discovery (LspNode             *self,
                                        gboolean             loopback_only,
                                        GError             **error);

@@ -1,0 +1,169 @@
+#define G_LOG_DOMAIN "lanspread-peer"
+
+#include "config.h"
+
+#include "lsp-cli-json.h"
+
+#include "lsp-proto.h"
+
+#include <stdio.h>
+
+void
+lsp_cli_json_add_string (JsonBuilder *builder,
+                         const char  *member,
+                         const char  *value)
+{
+  json_builder_set_member_name (builder, member);
+  if (value != NULL)
+    json_builder_add_string_value (builder, value);
+  else
+    json_builder_add_null_value (builder);
+}
+
+void
+lsp_cli_json_add_int (JsonBuilder *builder,
+                      const char  *member,
+                      gint64       value)
+{
+  json_builder_set_member_name (builder, member);
+  json_builder_add_int_value (builder, value);
+}
+
+void
+lsp_cli_json_add_bool (JsonBuilder *builder,
+                       const char  *member,
+                       gboolean     value)
+{
+  json_builder_set_member_name (builder, member);
+  json_builder_add_boolean_value (builder, value);
+}
+
+void
+lsp_cli_json_add_strv (JsonBuilder        *builder,
+                       const char         *member,
+                       const char * const *values)
+{
+  json_builder_set_member_name (builder, member);
+  json_builder_begin_array (builder);
+  for (guint i = 0; values != NULL && values[i] != NULL; i++)
+    json_builder_add_string_value (builder, values[i]);
+  json_builder_end_array (builder);
+}
+
+static void
+add_local_game (JsonBuilder  *builder,
+                LspLocalGame *game,
+                LspLauncher  *launcher)
+{
+  const char *id = lsp_local_game_get_id (game);
+
+  json_builder_begin_object (builder);
+  lsp_cli_json_add_string (builder, "id", id);
+  lsp_cli_json_add_string (builder, "name", lsp_local_game_get_name (game));
+  lsp_cli_json_add_string (builder, "version", lsp_local_game_get_version (game));
+  lsp_cli_json_add_string (builder, "installed_version", lsp_local_game_get_installed_version (game));
+  lsp_cli_json_add_int (builder, "size", (gint64) lsp_local_game_get_size (game));
+  lsp_cli_json_add_bool (builder, "downloaded", lsp_local_game_get_downloaded (game));
+  lsp_cli_json_add_bool (builder, "installed", lsp_local_game_get_installed (game));
+  lsp_cli_json_add_bool (builder, "busy", lsp_local_game_get_busy (game));
+  lsp_cli_json_add_bool (builder, "running", launcher != NULL && lsp_launcher_is_running (launcher, id));
+  lsp_cli_json_add_string (builder, "manifest_hash", lsp_local_game_get_manifest_hash (game));
+  lsp_cli_json_add_string (builder, "error", lsp_local_game_get_error (game));
+  json_builder_end_object (builder);
+}
+
+/* The library's revision, digest and games; launcher (may be NULL) tells
+ * which games are running. */
+void
+lsp_cli_json_add_library (JsonBuilder *builder,
+                          LspLibrary  *library,
+                          LspLauncher *launcher)
+{
+  GListModel *model = G_LIST_MODEL (library);
+
+  lsp_cli_json_add_int (builder, "library_rev", (gint64) lsp_library_get_rev (library));
+  lsp_cli_json_add_string (builder, "library_digest", lsp_library_get_digest (library));
+  json_builder_set_member_name (builder, "games");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < g_list_model_get_n_items (model); i++)
+    {
+      g_autoptr(LspLocalGame) game = g_list_model_get_item (model, i);
+      add_local_game (builder, game, launcher);
+    }
+  json_builder_end_array (builder);
+}
+
+/* A peer's games are printed as the protocol carries them. */
+void
+lsp_cli_json_add_peer (JsonBuilder *builder,
+                       LspPeer     *peer,
+                       gboolean     with_games)
+{
+  json_builder_begin_object (builder);
+  lsp_cli_json_add_string (builder, "peer_id", lsp_peer_get_id (peer));
+  lsp_cli_json_add_string (builder, "hostname", lsp_peer_get_hostname (peer));
+  lsp_cli_json_add_string (builder, "address", lsp_peer_get_address (peer));
+  lsp_cli_json_add_bool (builder, "connected", lsp_peer_get_connected (peer));
+  lsp_cli_json_add_int (builder, "library_rev", (gint64) lsp_peer_get_library_rev (peer));
+  lsp_cli_json_add_int (builder, "game_count", lsp_peer_get_n_games (peer));
+  if (with_games)
+    {
+      g_autoptr(GPtrArray) games = lsp_peer_dup_games (peer);
+
+      json_builder_set_member_name (builder, "games");
+      json_builder_begin_array (builder);
+      for (guint i = 0; i < games->len; i++)
+        json_builder_add_value (builder, lsp_game_summary_to_json (g_ptr_array_index (games, i)));
+      json_builder_end_array (builder);
+    }
+  json_builder_end_object (builder);
+}
+
+void
+lsp_cli_json_add_operation (JsonBuilder  *builder,
+                            LspOperation *operation)
+{
+  lsp_cli_json_add_string (builder, "id", lsp_operation_get_game_id (operation));
+  lsp_cli_json_add_string (builder, "kind", lsp_operation_kind_to_string (lsp_operation_get_kind (operation)));
+  lsp_cli_json_add_int (builder, "bytes_done", (gint64) lsp_operation_get_bytes_done (operation));
+  lsp_cli_json_add_int (builder, "bytes_total", (gint64) lsp_operation_get_bytes_total (operation));
+  lsp_cli_json_add_int (builder, "entries_done", (gint64) lsp_operation_get_entries_done (operation));
+}
+
+JsonBuilder *
+lsp_cli_event_begin (const char *name)
+{
+  JsonBuilder *builder = json_builder_new ();
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "event");
+  json_builder_add_string_value (builder, name);
+  return builder;
+}
+
+void
+lsp_cli_event_end (JsonBuilder *builder)
+{
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *text = NULL;
+
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  text = json_to_string (root, FALSE);
+  fprintf (stdout, "%s\n", text);
+  fflush (stdout);
+  g_object_unref (builder);
+}
+
+void
+lsp_cli_emit_error (const char *command,
+                    const char *id,
+                    const char *message)
+{
+  JsonBuilder *builder = lsp_cli_event_begin ("error");
+
+  lsp_cli_json_add_string (builder, "command", command);
+  lsp_cli_json_add_string (builder, "id", id);
+  lsp_cli_json_add_string (builder, "message", message);
+  lsp_cli_event_end (builder);
+}

@@ -1,0 +1,279 @@
+#define G_LOG_DOMAIN "lanspread-peer"
+
+#include "config.h"
+
+#include "lsp-cli-serve-private.h"
+
+#include "lsp-cli-json.h"
+
+#include <string.h>
+
+/* The commands of `serve`, one per line on stdin. */
+
+static gboolean
+cmd_games (Serve       *serve,
+           const char  *arg,
+           GError     **error)
+{
+  JsonBuilder *builder = lsp_cli_event_begin ("games");
+
+  lsp_cli_json_add_library (builder, serve->library, serve->launcher);
+  lsp_cli_event_end (builder);
+  return TRUE;
+}
+
+static gboolean
+cmd_peers (Serve       *serve,
+           const char  *arg,
+           GError     **error)
+{
+  JsonBuilder *builder = lsp_cli_event_begin ("peers");
+  GListModel *model = G_LIST_MODEL (serve->node);
+
+  json_builder_set_member_name (builder, "peers");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < g_list_model_get_n_items (model); i++)
+    {
+      g_autoptr(LspPeer) peer = g_list_model_get_item (model, i);
+      lsp_cli_json_add_peer (builder, peer, TRUE);
+    }
+  json_builder_end_array (builder);
+  lsp_cli_event_end (builder);
+  return TRUE;
+}
+
+static gboolean
+cmd_status (Serve       *serve,
+            const char  *arg,
+            GError     **error)
+{
+  JsonBuilder *builder = lsp_cli_event_begin ("status");
+  GListModel *model = G_LIST_MODEL (serve->library);
+  GHashTableIter iter;
+  gpointer key;
+
+  lsp_cli_json_add_int (builder, "library_rev", (gint64) lsp_library_get_rev (serve->library));
+  lsp_cli_json_add_bool (builder, "scanning", lsp_library_get_scanning (serve->library));
+  lsp_cli_json_add_int (builder, "games", g_list_model_get_n_items (model));
+  json_builder_set_member_name (builder, "operations");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < g_list_model_get_n_items (model); i++)
+    {
+      g_autoptr(LspLocalGame) game = g_list_model_get_item (model, i);
+      LspOperation *operation = lsp_installer_lookup_operation (serve->installer, lsp_local_game_get_id (game));
+
+      if (operation == NULL)
+        continue;
+      json_builder_begin_object (builder);
+      lsp_cli_json_add_operation (builder, operation);
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  json_builder_set_member_name (builder, "running");
+  json_builder_begin_array (builder);
+  g_hash_table_iter_init (&iter, serve->running);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    json_builder_add_string_value (builder, key);
+  json_builder_end_array (builder);
+  lsp_cli_event_end (builder);
+  return TRUE;
+}
+
+typedef struct
+{
+  Serve            *serve;
+  LspOperationKind  kind;
+  char             *id;
+} OperationCall;
+
+static void
+on_operation_done (GObject      *object,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  OperationCall *call = user_data;
+  LspInstaller *installer = LSP_INSTALLER (object);
+  g_autoptr(GError) error = NULL;
+  JsonBuilder *builder;
+
+  switch (call->kind)
+    {
+    case LSP_OPERATION_INSTALL:
+      lsp_installer_install_finish (installer, result, &error);
+      break;
+    case LSP_OPERATION_UPDATE:
+      lsp_installer_update_finish (installer, result, &error);
+      break;
+    case LSP_OPERATION_UNINSTALL:
+      lsp_installer_uninstall_finish (installer, result, &error);
+      break;
+    }
+
+  builder = lsp_cli_event_begin (error == NULL ? "operation-done" : "operation-failed");
+  lsp_cli_json_add_string (builder, "id", call->id);
+  lsp_cli_json_add_string (builder, "kind", lsp_operation_kind_to_string (call->kind));
+  if (error != NULL)
+    {
+      lsp_cli_json_add_string (builder, "reason", error->message);
+      lsp_cli_json_add_bool (builder, "cancelled", g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED));
+    }
+  lsp_cli_event_end (builder);
+
+  call->serve->pending--;
+  lsp_cli_serve_maybe_finish_quit (call->serve);
+  g_free (call->id);
+  g_free (call);
+}
+
+static gboolean
+start_operation (Serve             *serve,
+                 LspOperationKind   kind,
+                 const char        *id)
+{
+  OperationCall *call = g_new0 (OperationCall, 1);
+
+  call->serve = serve;
+  call->kind = kind;
+  call->id = g_strdup (id);
+  serve->pending++;
+
+  switch (kind)
+    {
+    case LSP_OPERATION_INSTALL:
+      lsp_installer_install_async (serve->installer, id, serve->cancellable, on_operation_done, call);
+      break;
+    case LSP_OPERATION_UPDATE:
+      lsp_installer_update_async (serve->installer, id, serve->cancellable, on_operation_done, call);
+      break;
+    case LSP_OPERATION_UNINSTALL:
+      lsp_installer_uninstall_async (serve->installer, id, serve->cancellable, on_operation_done, call);
+      break;
+    }
+  return TRUE;
+}
+
+static gboolean
+cmd_install (Serve       *serve,
+             const char  *arg,
+             GError     **error)
+{
+  return start_operation (serve, LSP_OPERATION_INSTALL, arg);
+}
+
+static gboolean
+cmd_update (Serve       *serve,
+            const char  *arg,
+            GError     **error)
+{
+  return start_operation (serve, LSP_OPERATION_UPDATE, arg);
+}
+
+static gboolean
+cmd_uninstall (Serve       *serve,
+               const char  *arg,
+               GError     **error)
+{
+  return start_operation (serve, LSP_OPERATION_UNINSTALL, arg);
+}
+
+static gboolean
+cmd_play (Serve       *serve,
+          const char  *arg,
+          GError     **error)
+{
+  return lsp_launcher_play (serve->launcher, arg, error);
+}
+
+static gboolean
+cmd_stop (Serve       *serve,
+          const char  *arg,
+          GError     **error)
+{
+  return lsp_launcher_stop (serve->launcher, arg, error);
+}
+
+static gboolean cmd_help (Serve *serve, const char *arg, GError **error);
+
+
+static const Command commands[] = {
+  { "games", NULL, cmd_games, "Print the library" },
+  { "peers", NULL, cmd_peers, "Print the peers we are connected to and their games" },
+  { "status", NULL, cmd_status, "Print operations in flight and games running" },
+  { "install", "ID", cmd_install, "Install a downloaded game" },
+  { "update", "ID", cmd_update, "Install the downloaded version over the installed one" },
+  { "uninstall", "ID", cmd_uninstall, "Uninstall a game (its archives stay)" },
+  { "play", "ID", cmd_play, "Start an installed game" },
+  { "stop", "ID", cmd_stop, "Stop a running game" },
+  { "help", NULL, cmd_help, "List the commands" },
+  { "quit", NULL, lsp_cli_serve_quit, "Finish operations in flight (cancelling them) and exit" },
+};
+
+static gboolean
+cmd_help (Serve       *serve,
+          const char  *arg,
+          GError     **error)
+{
+  JsonBuilder *builder = lsp_cli_event_begin ("help");
+
+  json_builder_set_member_name (builder, "commands");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    {
+      json_builder_begin_object (builder);
+      lsp_cli_json_add_string (builder, "name", commands[i].name);
+      lsp_cli_json_add_string (builder, "argument", commands[i].arg_name);
+      lsp_cli_json_add_string (builder, "summary", commands[i].summary);
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  lsp_cli_event_end (builder);
+  return TRUE;
+}
+
+void
+lsp_cli_serve_run_command (Serve      *serve,
+                           const char *line)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *arg = NULL;
+  const char *space;
+
+  while (g_ascii_isspace (*line))
+    line++;
+  if (*line == '\0' || *line == '#')
+    return;
+
+  space = strpbrk (line, " \t");
+  name = space ? g_strndup (line, (gsize) (space - line)) : g_strdup (line);
+  arg = space ? g_strstrip (g_strdup (space)) : NULL;
+  if (arg != NULL && *arg == '\0')
+    g_clear_pointer (&arg, g_free);
+
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    {
+      const Command *command = &commands[i];
+      g_autofree char *message = NULL;
+
+      if (strcmp (command->name, name) != 0)
+        continue;
+
+      if (command->arg_name != NULL && arg == NULL)
+        message = g_strdup_printf ("“%s” needs %s: %s %s", name, command->arg_name, name, command->arg_name);
+      else if (command->arg_name == NULL && arg != NULL)
+        message = g_strdup_printf ("“%s” takes no argument", name);
+      else if (serve->quitting && command->func != lsp_cli_serve_quit)
+        message = g_strdup ("Quitting; no new commands are accepted.");
+      else if (!command->func (serve, arg, &error))
+        message = g_strdup (error->message);
+
+      if (message != NULL)
+        lsp_cli_emit_error (name, arg, message);
+      return;
+    }
+
+  {
+    g_autofree char *message = g_strdup_printf ("Unknown command “%s”; “help” lists the commands.", name);
+    lsp_cli_emit_error (name, arg, message);
+  }
+}

@@ -1,0 +1,64 @@
+/* lsp-engine.h: the whole peer, started in one place for the app and the
+ * headless peer */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "lsp-installer.h"
+#include "lsp-lan-library.h"
+#include "lsp-launcher.h"
+#include "lsp-library.h"
+#include "lsp-node.h"
+
+G_BEGIN_DECLS
+
+#define LSP_ENGINE_ERROR (lsp_engine_error_quark ())
+
+/* Which step of the start-up chain failed. */
+typedef enum {
+  LSP_ENGINE_ERROR_CATALOG,       /* the catalog cannot be read: nothing starts */
+  LSP_ENGINE_ERROR_GAMES_FOLDER,  /* the games folder cannot be read: nothing starts */
+  LSP_ENGINE_ERROR_NETWORK,       /* the library works, but we are not on the LAN */
+} LspEngineErrorCode;
+
+typedef struct
+{
+  GFile              *games_dir;
+  GFile              *catalog_file;   /* NULL: catalog.json in the games folder */
+  const char         *state_dir;      /* NULL: lanspread in the user state folder */
+  const char         *hostname;       /* NULL: this machine's host name */
+  guint16             port;           /* 0: any free port */
+  const char * const *static_peers;   /* "HOST:PORT", dialled as well as discovered ones */
+  gboolean            use_mdns;
+  guint               stale_seconds;  /* 0: the protocol's default */
+} LspEngineConfig;
+
+#define LSP_TYPE_ENGINE (lsp_engine_get_type ())
+G_DECLARE_FINAL_TYPE (LspEngine, lsp_engine, LSP, ENGINE, GObject)
+
+GQuark         lsp_engine_error_quark     (void);
+
+LspEngine     *lsp_engine_new             (const LspEngineConfig *config);
+void           lsp_engine_start_async     (LspEngine             *self,
+                                           GCancellable          *cancellable,
+                                           GAsyncReadyCallback    callback,
+                                           gpointer               user_data);
+gboolean       lsp_engine_start_finish    (LspEngine             *self,
+                                           GAsyncResult          *result,
+                                           GError               **error);
+void           lsp_engine_stop_async      (LspEngine             *self,
+                                           const char            *reason,
+                                           GAsyncReadyCallback    callback,
+                                           gpointer               user_data);
+gboolean       lsp_engine_stop_finish     (LspEngine             *self,
+                                           GAsyncResult          *result,
+                                           GError               **error);
+
+GFile         *lsp_engine_get_games_dir   (LspEngine             *self);
+LspLibrary    *lsp_engine_get_library     (LspEngine             *self);
+LspInstaller  *lsp_engine_get_installer   (LspEngine             *self);
+LspLauncher   *lsp_engine_get_launcher    (LspEngine             *self);
+LspNode       *lsp_engine_get_node        (LspEngine             *self);
+LspLanLibrary *lsp_engine_get_lan_library (LspEngine             *self);
+
+G_END_DECLS
