@@ -9,6 +9,7 @@
 #include "lsp-fs.h"
 #include "lsp-game-root.h"
 #include "lsp-install-record.h"
+#include "lsp-util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -253,13 +254,6 @@ rename_at (Txn         *txn,
   return TRUE;
 }
 
-static int
-compare_strings (gconstpointer a,
-                 gconstpointer b)
-{
-  return strcmp (*(const char * const *) a, *(const char * const *) b);
-}
-
 static GPtrArray *
 list_archives (Txn     *txn,
                GError **error)
@@ -299,7 +293,7 @@ list_archives (Txn     *txn,
       return NULL;
     }
 
-  g_ptr_array_sort (names, compare_strings);
+  g_ptr_array_sort (names, lsp_strcmp_ptr);
   return g_steal_pointer (&names);
 }
 

@@ -16,6 +16,7 @@
 #include "lsp-local-game-private.h"
 #include "lsp-scan.h"
 #include "lsp-sha256.h"
+#include "lsp-util.h"
 
 struct _LspLibrary
 {
@@ -149,13 +150,6 @@ string_set_copy (GHashTable *set)
   return copy;
 }
 
-static int
-compare_strings (gconstpointer a,
-                 gconstpointer b)
-{
-  return strcmp (*(const char * const *) a, *(const char * const *) b);
-}
-
 /* library_digest: SHA-256 over every game's summary, sorted by id. Two peers
  * with the same digest have nothing to tell each other. */
 static char *
@@ -173,7 +167,7 @@ compute_digest (GHashTable *records,
   while (g_hash_table_iter_next (&iter, &key, NULL))
     g_ptr_array_add (ids, key);
 
-  g_ptr_array_sort (ids, compare_strings);
+  g_ptr_array_sort (ids, lsp_strcmp_ptr);
   for (guint i = 0; i < ids->len; i++)
     {
       const LspGameRecord *record = g_hash_table_lookup (records, g_ptr_array_index (ids, i));
@@ -627,8 +621,8 @@ apply_scan (LspLibrary *self,
       if (old == NULL || !lsp_game_record_same_summary (old, record))
         g_ptr_array_add (changed, g_strdup (record->id));
     }
-  g_ptr_array_sort (changed, compare_strings);
-  g_ptr_array_sort (removed, compare_strings);
+  g_ptr_array_sort (changed, lsp_strcmp_ptr);
+  g_ptr_array_sort (removed, lsp_strcmp_ptr);
 
   g_clear_pointer (&self->records, g_hash_table_unref);
   self->records = g_steal_pointer (&job->new_records);
