@@ -166,6 +166,7 @@ prune_manifest_cache (const char *manifest_dir,
 #define MAX_SCAN_THREADS 4
 
 typedef void (*ParallelFunc) (guint index, gpointer data);
+typedef void (*ParallelWork) (gpointer data);
 
 typedef struct
 {
@@ -175,37 +176,57 @@ typedef struct
   gint         next;
 } ParallelFor;
 
-static gpointer
-parallel_for_thread (gpointer user_data)
+/* What the pool runs: a ParallelFor's loop, or the extra work. */
+typedef struct
+{
+  ParallelWork func;
+  gpointer     data;
+} ParallelTask;
+
+static void
+parallel_for_run (gpointer user_data)
 {
   ParallelFor *loop = user_data;
   guint i;
 
   while ((i = (guint) g_atomic_int_add (&loop->next, 1)) < loop->n_items)
     loop->func (i, loop->data);
-  return NULL;
+}
+
+static void
+run_parallel_task (gpointer task,
+                   gpointer pool_data)
+{
+  ParallelTask *parallel_task = task;
+
+  parallel_task->func (parallel_task->data);
 }
 
 /* Runs func for every index on up to MAX_SCAN_THREADS threads, this one
- * included; extra_work, if any, runs on one more thread at the same time. */
+ * included; extra_work, if any, runs on one more thread at the same time.
+ * The pool is not exclusive: its threads come from, and go back to, the
+ * ones GLib keeps idle, so a scan does not start threads of its own. */
 static void
 parallel_for (guint        n_items,
               ParallelFunc func,
               gpointer     data,
-              GThreadFunc  extra_work,
+              ParallelWork extra_work,
               gpointer     extra_data)
 {
   ParallelFor loop = { func, data, n_items, 0 };
-  g_autoptr(GPtrArray) threads = g_ptr_array_new ();
+  ParallelTask loop_task = { parallel_for_run, &loop };
+  ParallelTask extra_task = { extra_work, extra_data };
   guint n_threads = MIN (CLAMP (g_get_num_processors (), 1, MAX_SCAN_THREADS), MAX (n_items, 1));
+  guint n_helpers = n_threads - 1 + (extra_work != NULL ? 1 : 0);
+  GThreadPool *pool;
 
+  pool = g_thread_pool_new (run_parallel_task, NULL, (gint) MAX (n_helpers, 1), FALSE, NULL);
   if (extra_work != NULL)
-    g_ptr_array_add (threads, g_thread_new ("lsp-scan-extra", extra_work, extra_data));
+    g_thread_pool_push (pool, &extra_task, NULL);
   for (guint t = 1; t < n_threads; t++)
-    g_ptr_array_add (threads, g_thread_new ("lsp-scan", parallel_for_thread, &loop));
-  parallel_for_thread (&loop);
-  for (guint t = 0; t < threads->len; t++)
-    g_thread_join (g_ptr_array_index (threads, t));
+    g_thread_pool_push (pool, &loop_task, NULL);
+  parallel_for_run (&loop);
+  g_thread_pool_free (pool, FALSE, TRUE);
 }
 
 typedef struct
@@ -255,8 +276,8 @@ scan_one (guint    i,
 
 /* Loads the index while the games are probed: on a warm start the two take
  * about as long as each other. */
-static gpointer
-load_index_thread (gpointer data)
+static void
+load_index_work (gpointer data)
 {
   ParallelScan *scan = data;
   LspScanJob *job = scan->job;
@@ -270,7 +291,6 @@ load_index_thread (gpointer data)
       job->old_records = g_steal_pointer (&loaded);
       job->rev = rev;
     }
-  return NULL;
 }
 
 void
@@ -315,7 +335,7 @@ _lsp_library_scan_worker (GTask        *task,
   scan.errors = g_new0 (GError *, ids->len + 1);
   scan.results = g_new0 (LspGameRecord *, ids->len + 1);
 
-  parallel_for (ids->len, probe_one, &scan, job->load_index ? load_index_thread : NULL, &scan);
+  parallel_for (ids->len, probe_one, &scan, job->load_index ? load_index_work : NULL, &scan);
 
   if (job->load_index && scan.index_error != NULL)
     {
