@@ -51,6 +51,19 @@ gboolean            _lsp_remove_owned_dir       (int                  root_fd,
                                                  const char          *dir_name,
                                                  GError             **error);
 
+/* Every failed system call of a transaction reads "Could not <what> of
+ * <game_id>: <strerror>"; returns FALSE. */
+gboolean            _lsp_install_set_errno      (GError             **error,
+                                                 int                  saved_errno,
+                                                 const char          *game_id,
+                                                 const char          *what);
+
+/* The update's player-file policy: from .local.backup/ into
+ * .local.installing/ (lsp-install-carry.c). */
+gboolean            _lsp_install_carry_over     (int                  root_fd,
+                                                 const char          *game_id,
+                                                 GError             **error);
+
 gboolean            _lsp_install_run            (const char          *games_path,
                                                  const char          *game_id,
                                                  LspOperationKind     kind,
