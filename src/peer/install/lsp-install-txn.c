@@ -33,66 +33,12 @@ typedef struct
   LspInstallProgress *progress;
 } Txn;
 
-LspInstallProgress *
-_lsp_install_progress_new (void)
-{
-  LspInstallProgress *progress = g_atomic_rc_box_new0 (LspInstallProgress);
-
-  g_mutex_init (&progress->mutex);
-  return progress;
-}
-
-LspInstallProgress *
-_lsp_install_progress_ref (LspInstallProgress *progress)
-{
-  return g_atomic_rc_box_acquire (progress);
-}
-
-static void
-progress_clear (LspInstallProgress *progress)
-{
-  g_mutex_clear (&progress->mutex);
-}
-
-void
-_lsp_install_progress_unref (LspInstallProgress *progress)
-{
-  g_atomic_rc_box_release_full (progress, (GDestroyNotify) progress_clear);
-}
-
-void
-_lsp_install_progress_get (LspInstallProgress *progress,
-                           guint64            *bytes_done,
-                           guint64            *bytes_total,
-                           guint64            *entries_done)
-{
-  g_mutex_lock (&progress->mutex);
-  *bytes_done = progress->bytes_done;
-  *bytes_total = progress->bytes_total;
-  *entries_done = progress->entries_done;
-  g_mutex_unlock (&progress->mutex);
-}
-
-static void
-progress_set_total (LspInstallProgress *progress,
-                    guint64             total)
-{
-  g_mutex_lock (&progress->mutex);
-  progress->bytes_total = total;
-  g_mutex_unlock (&progress->mutex);
-}
-
 static void
 on_extract_progress (guint64  bytes,
                      guint64  entries,
                      gpointer user_data)
 {
-  LspInstallProgress *progress = user_data;
-
-  g_mutex_lock (&progress->mutex);
-  progress->bytes_done = bytes;
-  progress->entries_done = entries;
-  g_mutex_unlock (&progress->mutex);
+  _lsp_install_progress_set_done (user_data, bytes, entries);
 }
 
 /* Tests name a step in LANSPREAD_CRASH_AT to kill the process exactly there,
@@ -318,7 +264,7 @@ check_free_space (Txn        *txn,
       all_exact = all_exact && exact;
     }
 
-  progress_set_total (txn->progress, all_exact ? needed : 0);
+  _lsp_install_progress_set_total (txn->progress, all_exact ? needed : 0);
 
   if (fstatvfs (txn->root_fd, &vfs) != 0)
     return TRUE;  /* cannot tell: extraction reports a full disk itself */
@@ -598,8 +544,8 @@ run_uninstall (Txn           *txn,
                           txn->game_id);
           return FALSE;
         }
-      progress_set_total (txn->progress, 0);
-      on_extract_progress (0, ++removed, txn->progress);
+      _lsp_install_progress_set_total (txn->progress, 0);
+      _lsp_install_progress_set_done (txn->progress, 0, ++removed);
       if (removed == 1)
         txn_crash_point (txn, "mid-delete");
     }
