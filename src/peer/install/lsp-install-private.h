@@ -1,5 +1,5 @@
 /* lsp-install-private.h: the transactions behind LspInstaller and recovery
- * (worker-thread code) */
+ * (worker-thread code), and how their progress reaches the main context */
 #pragma once
 
 #include <gio/gio.h>
@@ -18,23 +18,20 @@ typedef enum {
   LSP_INTENT_UNINSTALLING,
 } LspIntent;
 
-/* Shared between the worker that fills it and the main thread that polls
- * it into LspOperation's properties. */
-typedef struct
-{
-  GMutex  mutex;
-  guint64 bytes_done;
-  guint64 bytes_total;
-  guint64 entries_done;
-} LspInstallProgress;
+/* The worker's progress, delivered to an LspOperation's properties on the
+ * main context that made it (lsp-install-progress.c). The worker sets it;
+ * the main context flushes it once the worker is done. */
+typedef struct _LspInstallProgress LspInstallProgress;
 
-LspInstallProgress *_lsp_install_progress_new   (void);
-LspInstallProgress *_lsp_install_progress_ref   (LspInstallProgress  *progress);
-void                _lsp_install_progress_unref (LspInstallProgress  *progress);
-void                _lsp_install_progress_get   (LspInstallProgress  *progress,
-                                                 guint64             *bytes_done,
-                                                 guint64             *bytes_total,
-                                                 guint64             *entries_done);
+LspInstallProgress *_lsp_install_progress_new       (LspOperation        *operation);
+LspInstallProgress *_lsp_install_progress_ref       (LspInstallProgress  *progress);
+void                _lsp_install_progress_unref     (LspInstallProgress  *progress);
+void                _lsp_install_progress_set_total (LspInstallProgress  *progress,
+                                                     guint64              bytes_total);
+void                _lsp_install_progress_set_done  (LspInstallProgress  *progress,
+                                                     guint64              bytes_done,
+                                                     guint64              entries_done);
+void                _lsp_install_progress_flush     (LspInstallProgress  *progress);
 
 void                _lsp_install_crash_point    (const char          *step);
 
@@ -49,6 +46,19 @@ gboolean            _lsp_intent_write           (int                  root_fd,
 
 gboolean            _lsp_remove_owned_dir       (int                  root_fd,
                                                  const char          *dir_name,
+                                                 GError             **error);
+
+/* Every failed system call of a transaction reads "Could not <what> of
+ * <game_id>: <strerror>"; returns FALSE. */
+gboolean            _lsp_install_set_errno      (GError             **error,
+                                                 int                  saved_errno,
+                                                 const char          *game_id,
+                                                 const char          *what);
+
+/* The update's player-file policy: from .local.backup/ into
+ * .local.installing/ (lsp-install-carry.c). */
+gboolean            _lsp_install_carry_over     (int                  root_fd,
+                                                 const char          *game_id,
                                                  GError             **error);
 
 gboolean            _lsp_install_run            (const char          *games_path,

@@ -9,12 +9,12 @@
 #include "lsp-fs.h"
 #include "lsp-game-root.h"
 #include "lsp-install-record.h"
+#include "lsp-util.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <json-glib/json-glib.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,66 +33,12 @@ typedef struct
   LspInstallProgress *progress;
 } Txn;
 
-LspInstallProgress *
-_lsp_install_progress_new (void)
-{
-  LspInstallProgress *progress = g_atomic_rc_box_new0 (LspInstallProgress);
-
-  g_mutex_init (&progress->mutex);
-  return progress;
-}
-
-LspInstallProgress *
-_lsp_install_progress_ref (LspInstallProgress *progress)
-{
-  return g_atomic_rc_box_acquire (progress);
-}
-
-static void
-progress_clear (LspInstallProgress *progress)
-{
-  g_mutex_clear (&progress->mutex);
-}
-
-void
-_lsp_install_progress_unref (LspInstallProgress *progress)
-{
-  g_atomic_rc_box_release_full (progress, (GDestroyNotify) progress_clear);
-}
-
-void
-_lsp_install_progress_get (LspInstallProgress *progress,
-                           guint64            *bytes_done,
-                           guint64            *bytes_total,
-                           guint64            *entries_done)
-{
-  g_mutex_lock (&progress->mutex);
-  *bytes_done = progress->bytes_done;
-  *bytes_total = progress->bytes_total;
-  *entries_done = progress->entries_done;
-  g_mutex_unlock (&progress->mutex);
-}
-
-static void
-progress_set_total (LspInstallProgress *progress,
-                    guint64             total)
-{
-  g_mutex_lock (&progress->mutex);
-  progress->bytes_total = total;
-  g_mutex_unlock (&progress->mutex);
-}
-
 static void
 on_extract_progress (guint64  bytes,
                      guint64  entries,
                      gpointer user_data)
 {
-  LspInstallProgress *progress = user_data;
-
-  g_mutex_lock (&progress->mutex);
-  progress->bytes_done = bytes;
-  progress->entries_done = entries;
-  g_mutex_unlock (&progress->mutex);
+  _lsp_install_progress_set_done (user_data, bytes, entries);
 }
 
 /* Tests name a step in LANSPREAD_CRASH_AT to kill the process exactly there,
@@ -119,11 +65,11 @@ txn_crash_point (Txn        *txn,
   _lsp_install_crash_point (name);
 }
 
-static gboolean
-set_errno_error (GError    **error,
-                 int         saved_errno,
-                 const char *game_id,
-                 const char *what)
+gboolean
+_lsp_install_set_errno (GError     **error,
+                        int          saved_errno,
+                        const char  *game_id,
+                        const char  *what)
 {
   return lsp_error_set_errno (error, saved_errno, "Could not %s of %s", what, game_id);
 }
@@ -253,13 +199,6 @@ rename_at (Txn         *txn,
   return TRUE;
 }
 
-static int
-compare_strings (gconstpointer a,
-                 gconstpointer b)
-{
-  return strcmp (*(const char * const *) a, *(const char * const *) b);
-}
-
 static GPtrArray *
 list_archives (Txn     *txn,
                GError **error)
@@ -275,7 +214,7 @@ list_archives (Txn     *txn,
       int saved_errno = errno;
       if (fd >= 0)
         close (fd);
-      set_errno_error (error, saved_errno, txn->game_id, "list the folder");
+      _lsp_install_set_errno (error, saved_errno, txn->game_id, "list the folder");
       return NULL;
     }
   rewinddir (dir);
@@ -299,7 +238,7 @@ list_archives (Txn     *txn,
       return NULL;
     }
 
-  g_ptr_array_sort (names, compare_strings);
+  g_ptr_array_sort (names, lsp_strcmp_ptr);
   return g_steal_pointer (&names);
 }
 
@@ -325,7 +264,7 @@ check_free_space (Txn        *txn,
       all_exact = all_exact && exact;
     }
 
-  progress_set_total (txn->progress, all_exact ? needed : 0);
+  _lsp_install_progress_set_total (txn->progress, all_exact ? needed : 0);
 
   if (fstatvfs (txn->root_fd, &vfs) != 0)
     return TRUE;  /* cannot tell: extraction reports a full disk itself */
@@ -365,13 +304,13 @@ extract_into_staging (Txn           *txn,
 
   if (mkdirat (txn->root_fd, LSP_LOCAL_INSTALLING_DIR, 0755) != 0)
     {
-      set_errno_error (error, errno, txn->game_id, "create the staging folder " LSP_LOCAL_INSTALLING_DIR);
+      _lsp_install_set_errno (error, errno, txn->game_id, "create the staging folder " LSP_LOCAL_INSTALLING_DIR);
       return NULL;
     }
   staging_fd = openat (txn->root_fd, LSP_LOCAL_INSTALLING_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (staging_fd < 0)
     {
-      set_errno_error (error, errno, txn->game_id, "open " LSP_LOCAL_INSTALLING_DIR);
+      _lsp_install_set_errno (error, errno, txn->game_id, "open " LSP_LOCAL_INSTALLING_DIR);
       return NULL;
     }
   if (!lsp_install_record_write (staging_fd, version, NULL, error))
@@ -416,229 +355,13 @@ commit_staging (Txn           *txn,
 
   staging_fd = openat (txn->root_fd, LSP_LOCAL_INSTALLING_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (staging_fd < 0)
-    return set_errno_error (error, errno, txn->game_id, "open " LSP_LOCAL_INSTALLING_DIR);
+    return _lsp_install_set_errno (error, errno, txn->game_id, "open " LSP_LOCAL_INSTALLING_DIR);
   ok = lsp_install_record_write (staging_fd, version, lsp_extractor_get_files (extractor), error);
   if (ok)
     syncfs (staging_fd);
   close (staging_fd);
 
   return ok && rename_at (txn, LSP_LOCAL_INSTALLING_DIR, LSP_LOCAL_DIR, error);
-}
-
-static gboolean
-copy_file_at (int          from_fd,
-              const char  *from_name,
-              int          to_fd,
-              const char  *to_name,
-              const struct stat *st)
-{
-  char buffer[64 * 1024];
-  gboolean ok = TRUE;
-  int in, out;
-
-  if (S_ISLNK (st->st_mode))
-    {
-      char target[PATH_MAX];
-      ssize_t n = readlinkat (from_fd, from_name, target, sizeof target - 1);
-
-      if (n < 0)
-        return FALSE;
-      target[n] = '\0';
-      return symlinkat (target, to_fd, to_name) == 0;
-    }
-
-  in = openat (from_fd, from_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (in < 0)
-    return FALSE;
-  out = openat (to_fd, to_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, st->st_mode & 0777);
-  if (out < 0)
-    {
-      close (in);
-      return FALSE;
-    }
-  for (;;)
-    {
-      ssize_t n = read (in, buffer, sizeof buffer);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        {
-          ok = n == 0;
-          break;
-        }
-      if (!lsp_fs_write_all (out, buffer, (gsize) n))
-        {
-          ok = FALSE;
-          break;
-        }
-    }
-  if (ok)
-    {
-      struct timespec times[2] = { st->st_atim, st->st_mtim };
-      futimens (out, times);
-    }
-  close (in);
-  if (close (out) != 0)
-    ok = FALSE;
-  return ok;
-}
-
-/* Hard links make carrying a file over free and leave the backup intact
- * until the swap; file systems without hard links get a copy. */
-static gboolean
-carry_entry (int                from_fd,
-             const char        *name,
-             int                to_fd,
-             const char        *to_name,
-             const struct stat *st)
-{
-  if (linkat (from_fd, name, to_fd, to_name, 0) == 0)
-    return TRUE;
-  if (errno != EXDEV && errno != EPERM && errno != EMLINK && errno != EOPNOTSUPP)
-    return FALSE;
-  return copy_file_at (from_fd, name, to_fd, to_name, st);
-}
-
-/* The update policy for the player's files, walked over the previous
- * install (now the backup) into the new version's staging folder:
- * - a file the old version shipped, unchanged since (same size and mtime
- *   as recorded in the marker), is the game's: it is dropped, so files the
- *   new version no longer ships go away;
- * - any other file (saves, configs, screenshots, mods) is the player's: it
- *   is carried over to the same path, or, where the new version ships a file
- *   of that name, kept next to it as NAME.lanspread-old;
- * - without a record (an install by another tool), nothing is dropped and
- *   the new version's files win where names clash. */
-static gboolean
-carry_player_files (Txn         *txn,
-                    int          from_fd,
-                    int          to_fd,
-                    const char  *prefix,
-                    GHashTable  *old_files,
-                    GError     **error)
-{
-  struct dirent *entry;
-  gboolean ok = TRUE;
-  DIR *dir;
-  int fd;
-
-  fd = dup (from_fd);
-  if (fd < 0 || (dir = fdopendir (fd)) == NULL)
-    {
-      int saved_errno = errno;
-      if (fd >= 0)
-        close (fd);
-      return set_errno_error (error, saved_errno, txn->game_id, "list the previous install");
-    }
-  rewinddir (dir);
-
-  while (ok && (entry = readdir (dir)) != NULL)
-    {
-      const char *name = entry->d_name;
-      g_autofree char *path = NULL;
-      struct stat st, existing;
-      gboolean clash;
-
-      if (strcmp (name, ".") == 0 || strcmp (name, "..") == 0)
-        continue;
-      if (prefix[0] == '\0' && (strcmp (name, LSP_OWNED_MARKER) == 0 || strcmp (name, LSP_OWNED_TMP_FILE) == 0))
-        continue;
-      if (fstatat (from_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-        continue;
-
-      path = prefix[0] ? g_strconcat (prefix, "/", name, NULL) : g_strdup (name);
-      clash = path_exists_at (to_fd, name, &existing);
-
-      if (S_ISDIR (st.st_mode))
-        {
-          int sub_from, sub_to;
-
-          if (clash && !S_ISDIR (existing.st_mode))
-            {
-              g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
-                           "Cannot keep your folder “%s” of %s: the new version ships a file with that name. "
-                           "The update was undone; move the folder away and update again.",
-                           path, txn->game_id);
-              ok = FALSE;
-              break;
-            }
-          if (!clash && mkdirat (to_fd, name, st.st_mode & 0777) != 0)
-            {
-              ok = set_errno_error (error, errno, txn->game_id, "keep a folder of the player's files");
-              break;
-            }
-          sub_from = openat (from_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-          sub_to = openat (to_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-          if (sub_from < 0 || sub_to < 0)
-            ok = set_errno_error (error, errno, txn->game_id, "open a folder of the player's files");
-          else
-            ok = carry_player_files (txn, sub_from, sub_to, path, old_files, error);
-          if (sub_from >= 0)
-            close (sub_from);
-          if (sub_to >= 0)
-            close (sub_to);
-          continue;
-        }
-
-      if (!S_ISREG (st.st_mode) && !S_ISLNK (st.st_mode))
-        continue;
-
-      if (old_files != NULL)
-        {
-          const LspInstalledFile *shipped = g_hash_table_lookup (old_files, path);
-
-          /* Links keep the mtime of their creation, so a shipped link is
-           * recognised by its kind and the length of its target. */
-          if (shipped != NULL && !shipped->is_link && S_ISREG (st.st_mode) &&
-              (guint64) st.st_size == shipped->size && (gint64) st.st_mtim.tv_sec == shipped->mtime)
-            continue;
-          if (shipped != NULL && shipped->is_link && S_ISLNK (st.st_mode) &&
-              (guint64) st.st_size == shipped->size)
-            continue;
-        }
-      else if (clash)
-        continue;
-
-      if (clash)
-        {
-          g_autofree char *kept = g_strconcat (name, LSP_PLAYER_COPY_SUFFIX, NULL);
-
-          lsp_fs_remove_tree_at (to_fd, kept, NULL);
-          if (!carry_entry (from_fd, name, to_fd, kept, &st))
-            ok = set_errno_error (error, errno, txn->game_id, "keep one of the player's files");
-        }
-      else if (!carry_entry (from_fd, name, to_fd, name, &st))
-        ok = set_errno_error (error, errno, txn->game_id, "keep one of the player's files");
-    }
-
-  closedir (dir);
-  return ok;
-}
-
-static gboolean
-carry_over (Txn     *txn,
-            GError **error)
-{
-  g_autoptr(GHashTable) old_files = NULL;
-  int from_fd, to_fd;
-  gboolean ok;
-
-  from_fd = openat (txn->root_fd, LSP_LOCAL_BACKUP_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (from_fd < 0)
-    return set_errno_error (error, errno, txn->game_id, "open the previous install");
-  to_fd = openat (txn->root_fd, LSP_LOCAL_INSTALLING_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (to_fd < 0)
-    {
-      close (from_fd);
-      return set_errno_error (error, errno, txn->game_id, "open " LSP_LOCAL_INSTALLING_DIR);
-    }
-
-  old_files = lsp_install_record_read (from_fd, NULL);
-  ok = carry_player_files (txn, from_fd, to_fd, "", old_files, error);
-  close (from_fd);
-  close (to_fd);
-  return ok;
 }
 
 /* Puts things back after a failed install or update; when even that fails,
@@ -745,7 +468,7 @@ run_update (Txn           *txn,
   txn_crash_point (txn, "after-backup");
 
   if ((extractor = extract_into_staging (txn, version, cancellable, error)) == NULL ||
-      !carry_over (txn, error))
+      !_lsp_install_carry_over (txn->root_fd, txn->game_id, error))
     {
       roll_back (txn, TRUE, error);
       return FALSE;
@@ -808,7 +531,7 @@ run_uninstall (Txn           *txn,
     {
       if (fd >= 0)
         close (fd);
-      return set_errno_error (error, errno, txn->game_id, "open the install being removed");
+      return _lsp_install_set_errno (error, errno, txn->game_id, "open the install being removed");
     }
   while ((entry = readdir (dir)) != NULL)
     {
@@ -821,15 +544,15 @@ run_uninstall (Txn           *txn,
                           txn->game_id);
           return FALSE;
         }
-      progress_set_total (txn->progress, 0);
-      on_extract_progress (0, ++removed, txn->progress);
+      _lsp_install_progress_set_total (txn->progress, 0);
+      _lsp_install_progress_set_done (txn->progress, 0, ++removed);
       if (removed == 1)
         txn_crash_point (txn, "mid-delete");
     }
   closedir (dir);
 
   if (unlinkat (txn->root_fd, LSP_LOCAL_BACKUP_DIR, AT_REMOVEDIR) != 0 && errno != ENOENT)
-    return set_errno_error (error, errno, txn->game_id, "remove " LSP_LOCAL_BACKUP_DIR);
+    return _lsp_install_set_errno (error, errno, txn->game_id, "remove " LSP_LOCAL_BACKUP_DIR);
   fsync (txn->root_fd);
   txn_crash_point (txn, "after-delete");
 

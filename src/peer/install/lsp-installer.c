@@ -10,10 +10,6 @@
 #include "lsp-launcher.h"
 #include "lsp-operation-private.h"
 
-/* How often the worker's progress is copied into the operation's
- * properties: often enough for a progress bar, rare enough to cost nothing. */
-#define PROGRESS_POLL_MS 100
-
 struct _LspInstaller
 {
   GObject      parent_instance;
@@ -47,7 +43,6 @@ typedef struct
   LspOperation       *operation;
   LspInstallProgress *progress;
   GTask              *task;      /* the caller's */
-  guint               poll_id;
 } Running;
 
 typedef struct
@@ -61,7 +56,6 @@ typedef struct
 static void
 running_free (Running *running)
 {
-  g_clear_handle_id (&running->poll_id, g_source_remove);
   g_clear_object (&running->operation);
   g_clear_pointer (&running->progress, _lsp_install_progress_unref);
   g_clear_object (&running->task);
@@ -75,22 +69,6 @@ job_free (Job *job)
   g_free (job->game_id);
   g_clear_pointer (&job->progress, _lsp_install_progress_unref);
   g_free (job);
-}
-
-static void
-copy_progress (Running *running)
-{
-  guint64 done, total, entries;
-
-  _lsp_install_progress_get (running->progress, &done, &total, &entries);
-  _lsp_operation_set_progress (running->operation, done, total, entries);
-}
-
-static gboolean
-on_poll_progress (gpointer user_data)
-{
-  copy_progress (user_data);
-  return G_SOURCE_CONTINUE;
 }
 
 static void
@@ -124,7 +102,7 @@ on_operation_done (GObject      *object,
 
   running = g_hash_table_lookup (self->running, job->game_id);
   g_assert (running != NULL);
-  copy_progress (running);
+  _lsp_install_progress_flush (running->progress);
   task = g_steal_pointer (&running->task);
   operation = g_object_ref (running->operation);
   g_hash_table_remove (self->running, job->game_id);
@@ -180,9 +158,8 @@ start_operation (LspInstaller        *self,
 
   running = g_new0 (Running, 1);
   running->operation = _lsp_operation_new (game_id, kind, cancellable);
-  running->progress = _lsp_install_progress_new ();
+  running->progress = _lsp_install_progress_new (running->operation);
   running->task = g_steal_pointer (&task);
-  running->poll_id = g_timeout_add (PROGRESS_POLL_MS, on_poll_progress, running);
   g_hash_table_insert (self->running, g_strdup (game_id), running);
 
   job = g_new0 (Job, 1);

@@ -15,6 +15,7 @@
 #include "lsp-game-root.h"
 #include "lsp-install-record.h"
 #include "lsp-sha256.h"
+#include "lsp-util.h"
 
 static void
 game_record_clear (LspGameRecord *record)
@@ -71,13 +72,6 @@ lsp_game_record_equal (const LspGameRecord *a,
   return lsp_game_record_same_summary (a, b) &&
          g_strcmp0 (a->fingerprint, b->fingerprint) == 0 &&
          g_strcmp0 (a->install_stamp, b->install_stamp) == 0;
-}
-
-static int
-compare_strings (gconstpointer a,
-                 gconstpointer b)
-{
-  return strcmp (*(const char * const *) a, *(const char * const *) b);
 }
 
 /* The version sentinel's scratch files are only ever left by a download
@@ -180,7 +174,7 @@ read_fingerprint (int         root_fd,
     }
   closedir (dir);
 
-  g_ptr_array_sort (lines, compare_strings);
+  g_ptr_array_sort (lines, lsp_strcmp_ptr);
   for (guint i = 0; i < lines->len; i++)
     g_string_append_len (buffer, g_ptr_array_index (lines, i), (gssize) strlen (g_ptr_array_index (lines, i)) + 1);
   lsp_sha256_buffer (buffer->str, buffer->len, digest);
