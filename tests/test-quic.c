@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "lsp-identity.h"
+#include "lsp-known-peers.h"
 #include "lsp-quic-endpoint.h"
 #include "lsp-sha256.h"
 #include "lsp-test-util.h"
@@ -1573,6 +1574,61 @@ test_dual_stack (void)
   fixture_teardown (&f, NULL);
 }
 
+static char *
+fake_peer_id (guint i)
+{
+  g_autofree char *seed = g_strdup_printf ("peer %u", i);
+
+  return g_compute_checksum_for_string (G_CHECKSUM_SHA256, seed, -1);
+}
+
+typedef struct
+{
+  const char *path;
+  guint       expected;
+} SavedPeers;
+
+static gboolean
+saved_peers_reached (gpointer data)
+{
+  SavedPeers *saved = data;
+  g_autoptr(LspKnownPeers) reloaded = lsp_known_peers_new (saved->path);
+
+  return lsp_known_peers_get_size (reloaded) == saved->expected;
+}
+
+/* Records are saved off the main loop, a burst in few writes, and what is
+ * recorded just before the store goes away is not lost. */
+static void
+test_known_peers_saved (void)
+{
+  g_autofree char *dir = lsp_test_make_temp_dir ();
+  g_autofree char *path = g_build_filename (dir, "known-peers", NULL);
+  g_autoptr(LspKnownPeers) known = lsp_known_peers_new (path);
+  g_autoptr(LspKnownPeers) reloaded = NULL;
+  g_autofree char *last = fake_peer_id (200);
+  SavedPeers saved = { path, 200 };
+  struct stat st;
+
+  for (guint i = 0; i < 200; i++)
+    {
+      g_autofree char *peer_id = fake_peer_id (i);
+      lsp_known_peers_record (known, peer_id, "127.0.0.1:4000");
+    }
+  /* Recording wrote nothing yet: the main loop was not reached. */
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_assert_true (lsp_test_wait_until (saved_peers_reached, &saved, 10000));
+  g_assert_cmpint (stat (path, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+
+  lsp_known_peers_record (known, last, NULL);
+  g_clear_object (&known);
+  reloaded = lsp_known_peers_new (path);
+  g_assert_true (lsp_known_peers_contains (reloaded, last));
+  g_assert_cmpuint (lsp_known_peers_get_size (reloaded), ==, 201);
+  lsp_test_remove_tree (dir);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1602,6 +1658,7 @@ main (int   argc,
   g_test_add_func ("/quic/ipv6", test_ipv6);
   g_test_add_func ("/quic/dual-stack", test_dual_stack);
   g_test_add_func ("/quic/identity-persistent", test_identity_persistent);
+  g_test_add_func ("/quic/known-peers-saved", test_known_peers_saved);
 
   return g_test_run ();
 }

@@ -6,24 +6,177 @@
 
 #include "lsp-identity.h"
 
+#include <gio/gio.h>
+
 /* The file is a GKeyFile: one group per peer_id with the keys
  * "first-seen" and "last-seen" (Unix seconds) and "address". */
+
+/* Shared by the store and the workers that write its file: writes happen
+ * one at a time, and a snapshot older than the one on disk is skipped, so
+ * a flush at shutdown cannot be overwritten by a slower worker. */
+typedef struct
+{
+  char    *path;
+  GMutex   lock;
+  guint64  written;   /* generation of the snapshot on disk */
+} Writer;
+
+typedef struct
+{
+  Writer  *writer;
+  guint64  generation;
+  char    *data;
+  gsize    length;
+} Snapshot;
+
 struct _LspKnownPeers
 {
   GObject   parent_instance;
 
-  char     *path;
+  Writer   *writer;
   GKeyFile *keyfile;
+  guint64   generation;  /* of the newest change */
+  guint64   saved;       /* generation of the newest snapshot taken */
+  guint     save_id;
+  gboolean  writing;
 };
 
 G_DEFINE_FINAL_TYPE (LspKnownPeers, lsp_known_peers, G_TYPE_OBJECT)
+
+static void
+writer_clear (Writer *writer)
+{
+  g_free (writer->path);
+  g_mutex_clear (&writer->lock);
+}
+
+static void
+writer_unref (Writer *writer)
+{
+  g_atomic_rc_box_release_full (writer, (GDestroyNotify) writer_clear);
+}
+
+static void
+snapshot_free (Snapshot *snapshot)
+{
+  writer_unref (snapshot->writer);
+  g_free (snapshot->data);
+  g_free (snapshot);
+}
+
+static Snapshot *
+take_snapshot (LspKnownPeers *self)
+{
+  Snapshot *snapshot = g_new0 (Snapshot, 1);
+
+  snapshot->writer = g_atomic_rc_box_acquire (self->writer);
+  snapshot->generation = self->generation;
+  snapshot->data = g_key_file_to_data (self->keyfile, &snapshot->length, NULL);
+  self->saved = self->generation;
+  return snapshot;
+}
+
+static gboolean
+snapshot_write (Snapshot  *snapshot,
+                GError   **error)
+{
+  Writer *writer = snapshot->writer;
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&writer->lock);
+
+  if (snapshot->generation <= writer->written)
+    return TRUE;
+  if (!g_file_set_contents_full (writer->path, snapshot->data, (gssize) snapshot->length,
+                                 G_FILE_SET_CONTENTS_CONSISTENT, 0600, error))
+    return FALSE;
+  writer->written = snapshot->generation;
+  return TRUE;
+}
+
+static void
+save_worker (GTask        *task,
+             gpointer      source_object,
+             gpointer      task_data,
+             GCancellable *cancellable)
+{
+  GError *error = NULL;
+
+  if (snapshot_write (task_data, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+static void schedule_save (LspKnownPeers *self);
+
+static void
+on_saved (GObject      *object,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  LspKnownPeers *self = LSP_KNOWN_PEERS (object);
+  g_autoptr(GError) error = NULL;
+
+  self->writing = FALSE;
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    g_warning ("Could not save the known peers to “%s”: %s", self->writer->path, error->message);
+  if (self->saved < self->generation)
+    schedule_save (self);
+}
+
+static gboolean
+start_save (gpointer user_data)
+{
+  LspKnownPeers *self = user_data;
+  g_autoptr(GTask) task = g_task_new (self, NULL, on_saved, NULL);
+
+  self->save_id = 0;
+  self->writing = TRUE;
+  g_task_set_source_tag (task, start_save);
+  g_task_set_task_data (task, take_snapshot (self), (GDestroyNotify) snapshot_free);
+  g_task_run_in_thread (task, save_worker);
+  return G_SOURCE_REMOVE;
+}
+
+/* Handshakes come in bursts; a burst is one write, off the main loop, and
+ * changes made during a write go out with the next one. */
+static void
+schedule_save (LspKnownPeers *self)
+{
+  if (self->save_id != 0 || self->writing)
+    return;
+  self->save_id = g_idle_add (start_save, self);
+}
+
+/**
+ * lsp_known_peers_flush:
+ *
+ * Writes what is not saved yet, now: for shutdown, when the main loop may
+ * not run again.
+ */
+void
+lsp_known_peers_flush (LspKnownPeers *self)
+{
+  g_autoptr(GError) error = NULL;
+  Snapshot *snapshot;
+
+  g_return_if_fail (LSP_IS_KNOWN_PEERS (self));
+
+  g_clear_handle_id (&self->save_id, g_source_remove);
+  if (self->saved == self->generation)
+    return;
+  snapshot = take_snapshot (self);
+  if (!snapshot_write (snapshot, &error))
+    g_warning ("Could not save the known peers to “%s”: %s", self->writer->path, error->message);
+  snapshot_free (snapshot);
+}
 
 static void
 lsp_known_peers_finalize (GObject *object)
 {
   LspKnownPeers *self = LSP_KNOWN_PEERS (object);
 
-  g_clear_pointer (&self->path, g_free);
+  lsp_known_peers_flush (self);
+  g_clear_pointer (&self->writer, writer_unref);
   g_clear_pointer (&self->keyfile, g_key_file_unref);
 
   G_OBJECT_CLASS (lsp_known_peers_parent_class)->finalize (object);
@@ -52,7 +205,9 @@ lsp_known_peers_new (const char *path)
   g_return_val_if_fail (path != NULL, NULL);
 
   self = g_object_new (LSP_TYPE_KNOWN_PEERS, NULL);
-  self->path = g_strdup (path);
+  self->writer = g_atomic_rc_box_new0 (Writer);
+  self->writer->path = g_strdup (path);
+  g_mutex_init (&self->writer->lock);
   if (!g_key_file_load_from_file (self->keyfile, path, G_KEY_FILE_NONE, &error) &&
       !g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
     g_warning ("Ignoring the known-peers file “%s”: %s", path, error->message);
@@ -102,19 +257,18 @@ drop_oldest (LspKnownPeers *self)
 /**
  * lsp_known_peers_record:
  *
- * Records that @peer_id was authenticated at @address now, and saves the
- * store (mode 0600).
+ * Records that @peer_id was authenticated at @address now. The store is
+ * saved (mode 0600) soon after, off the main loop.
  */
-gboolean
+void
 lsp_known_peers_record (LspKnownPeers  *self,
                         const char     *peer_id,
-                        const char     *address,
-                        GError        **error)
+                        const char     *address)
 {
   gint64 now = g_get_real_time () / G_USEC_PER_SEC;
 
-  g_return_val_if_fail (LSP_IS_KNOWN_PEERS (self), FALSE);
-  g_return_val_if_fail (lsp_peer_id_is_valid (peer_id), FALSE);
+  g_return_if_fail (LSP_IS_KNOWN_PEERS (self));
+  g_return_if_fail (lsp_peer_id_is_valid (peer_id));
 
   if (!g_key_file_has_group (self->keyfile, peer_id))
     {
@@ -125,12 +279,6 @@ lsp_known_peers_record (LspKnownPeers  *self,
   g_key_file_set_int64 (self->keyfile, peer_id, "last-seen", now);
   if (address != NULL)
     g_key_file_set_string (self->keyfile, peer_id, "address", address);
-
-  {
-    gsize length = 0;
-    g_autofree char *data = g_key_file_to_data (self->keyfile, &length, NULL);
-
-    return g_file_set_contents_full (self->path, data, (gssize) length,
-                                     G_FILE_SET_CONTENTS_CONSISTENT, 0600, error);
-  }
+  self->generation++;
+  schedule_save (self);
 }

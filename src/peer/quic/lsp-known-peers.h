@@ -15,10 +15,10 @@ G_DECLARE_FINAL_TYPE (LspKnownPeers, lsp_known_peers, LSP, KNOWN_PEERS, GObject)
 LspKnownPeers *lsp_known_peers_new      (const char     *path);
 gboolean       lsp_known_peers_contains (LspKnownPeers  *self,
                                          const char     *peer_id);
-gboolean       lsp_known_peers_record   (LspKnownPeers  *self,
+void           lsp_known_peers_record   (LspKnownPeers  *self,
                                          const char     *peer_id,
-                                         const char     *address,
-                                         GError        **error);
+                                         const char     *address);
 guint          lsp_known_peers_get_size (LspKnownPeers  *self);
+void           lsp_known_peers_flush    (LspKnownPeers  *self);
 
 G_END_DECLS

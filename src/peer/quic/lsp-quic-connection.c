@@ -616,7 +616,6 @@ static void
 finish_handshake (LspQuicConnection *self)
 {
   LspKnownPeers *known = lsp_quic_endpoint_get_known_peers (self->endpoint);
-  g_autoptr(GError) error = NULL;
 
   self->handshake_pending = FALSE;
   self->handshake_done = TRUE;
@@ -625,8 +624,7 @@ finish_handshake (LspQuicConnection *self)
 
   if (!lsp_known_peers_contains (known, self->peer_id))
     g_debug ("Trusting new peer %.*s at %s on first use", LSP_PEER_ID_SHORT_LEN, self->peer_id, self->address_key);
-  if (!lsp_known_peers_record (known, self->peer_id, self->address_key, &error))
-    g_warning ("Cannot record peer %.*s: %s", LSP_PEER_ID_SHORT_LEN, self->peer_id, error->message);
+  lsp_known_peers_record (known, self->peer_id, self->address_key);
 
   if (self->is_server)
     {
