@@ -10,7 +10,7 @@
 #include "lsp-error.h"
 #include "lsp-frame-decoder.h"
 #include "lsp-game-root.h"
-#include "lsp-sha256.h"
+#include "lsp-proto-private.h"
 
 static const char * const message_names[] = {
   [LSP_MESSAGE_UNKNOWN] = NULL,
@@ -35,214 +35,6 @@ static const char * const availability_names[] = {
   [LSP_AVAILABILITY_DOWNLOADING] = "downloading",
   [LSP_AVAILABILITY_LOCAL_ONLY] = "local_only",
 };
-
-/* ---- value rules shared by messages and discovery ---- */
-
-static gboolean
-is_lower_hex (const char *s,
-              gsize       len)
-{
-  if (s == NULL || strlen (s) != len)
-    return FALSE;
-  for (gsize i = 0; i < len; i++)
-    {
-      if (!g_ascii_isdigit (s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
-        return FALSE;
-    }
-  return TRUE;
-}
-
-gboolean
-lsp_proto_hex_digest_is_valid (const char *hex)
-{
-  return is_lower_hex (hex, LSP_SHA256_HEX_LEN);
-}
-
-/* Display text: valid UTF-8 without control characters, so it cannot forge
- * log lines or confuse a terminal. */
-static gboolean
-display_text_is_valid (const char *text,
-                       gsize       max_len)
-{
-  gsize len;
-
-  if (text == NULL)
-    return FALSE;
-  len = strlen (text);
-  if (len == 0 || len > max_len || !g_utf8_validate (text, (gssize) len, NULL))
-    return FALSE;
-  for (const char *p = text; *p; p = g_utf8_next_char (p))
-    {
-      gunichar c = g_utf8_get_char (p);
-
-      if (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0))
-        return FALSE;
-    }
-  return TRUE;
-}
-
-gboolean
-lsp_proto_hostname_is_valid (const char *hostname)
-{
-  return display_text_is_valid (hostname, LSP_PROTO_MAX_HOSTNAME_LEN);
-}
-
-static gboolean
-token_is_valid (const char *token,
-                gsize       max_len,
-                const char *extra)
-{
-  gsize len;
-
-  if (token == NULL)
-    return FALSE;
-  len = strlen (token);
-  if (len == 0 || len > max_len)
-    return FALSE;
-  for (const char *p = token; *p; p++)
-    {
-      if (!(*p >= 'a' && *p <= 'z') && strchr (extra, *p) == NULL)
-        return FALSE;
-    }
-  return TRUE;
-}
-
-static gboolean
-feature_is_valid (const char *feature)
-{
-  return token_is_valid (feature, LSP_PROTO_MAX_FEATURE_LEN, "0123456789_-");
-}
-
-static gboolean
-error_code_is_valid (const char *code)
-{
-  return token_is_valid (code, LSP_PROTO_MAX_CODE_LEN, "_");
-}
-
-static gboolean
-parse_port (const char *text,
-            guint16    *out_port)
-{
-  guint64 port;
-
-  if (text[0] == '\0' || text[0] == '0' || strlen (text) > 5)
-    return FALSE;
-  for (const char *p = text; *p; p++)
-    {
-      if (!g_ascii_isdigit (*p))
-        return FALSE;
-    }
-  port = g_ascii_strtoull (text, NULL, 10);
-  if (port == 0 || port > G_MAXUINT16)
-    return FALSE;
-  *out_port = (guint16) port;
-  return TRUE;
-}
-
-/* "192.0.2.7:41000" or "[::1]:41000": an IP literal, never a host name,
- * because a name would make us resolve whatever a peer tells us to. */
-gboolean
-lsp_proto_parse_listen_addr (const char  *listen_addr,
-                             char       **out_host,
-                             guint16     *out_port)
-{
-  g_autofree char *host = NULL;
-  g_autoptr(GInetAddress) address = NULL;
-  const char *port_text;
-  guint16 port;
-
-  if (listen_addr == NULL || strlen (listen_addr) > 64)
-    return FALSE;
-
-  if (listen_addr[0] == '[')
-    {
-      const char *close = strstr (listen_addr, "]:");
-
-      if (close == NULL)
-        return FALSE;
-      host = g_strndup (listen_addr + 1, (gsize) (close - listen_addr - 1));
-      port_text = close + 2;
-      if (strchr (host, ':') == NULL)
-        return FALSE;
-    }
-  else
-    {
-      const char *colon = strrchr (listen_addr, ':');
-
-      if (colon == NULL)
-        return FALSE;
-      host = g_strndup (listen_addr, (gsize) (colon - listen_addr));
-      port_text = colon + 1;
-      if (strchr (host, ':') != NULL)
-        return FALSE;
-    }
-
-  address = g_inet_address_new_from_string (host);
-  if (address == NULL || !parse_port (port_text, &port))
-    return FALSE;
-
-  if (out_host != NULL)
-    *out_host = g_steal_pointer (&host);
-  if (out_port != NULL)
-    *out_port = port;
-  return TRUE;
-}
-
-/* Both sides speak every version in [min, max]; the connection uses the
- * highest one they share. */
-gboolean
-lsp_proto_negotiate_version (guint  our_min,
-                             guint  our_max,
-                             guint  their_min,
-                             guint  their_max,
-                             guint *out_version)
-{
-  guint version = MIN (our_max, their_max);
-
-  if (version < our_min || version < their_min)
-    return FALSE;
-  if (out_version != NULL)
-    *out_version = version;
-  return TRUE;
-}
-
-/* The first path component names a game root child; reserved ones such as
- * local/ are never payload. */
-static gboolean
-payload_path_is_valid (const char *path)
-{
-  g_autofree char *first = NULL;
-
-  if (!lsp_relative_path_is_safe (path))
-    return FALSE;
-  first = g_strndup (path, strcspn (path, "/"));
-  return !lsp_game_child_is_reserved (first);
-}
-
-/* Cuts at a character boundary, for messages we build from local text. */
-static char *
-utf8_truncate (const char *text,
-               gsize       max_len)
-{
-  const char *end;
-
-  if (text == NULL)
-    return NULL;
-  if (!g_utf8_validate (text, -1, &end))
-    return g_strndup (text, MIN ((gsize) (end - text), max_len));
-  if (strlen (text) <= max_len)
-    return g_strdup (text);
-  end = text + max_len;
-  while (end > text && (((guchar) *end) & 0xc0) == 0x80)
-    end--;
-  return g_strndup (text, (gsize) (end - text));
-}
-
-static gboolean
-listen_addr_is_valid (const char *listen_addr)
-{
-  return lsp_proto_parse_listen_addr (listen_addr, NULL, NULL);
-}
 
 /* ---- reading JSON objects field by field ---- */
 
@@ -396,24 +188,6 @@ read_rev (Reader     *r,
   return read_int (r, field, TRUE, 0, LSP_PROTO_MAX_INT, NULL, out);
 }
 
-static gboolean
-game_name_is_valid (const char *name)
-{
-  return display_text_is_valid (name, LSP_PROTO_MAX_NAME_LEN);
-}
-
-static gboolean
-reason_is_valid (const char *reason)
-{
-  return display_text_is_valid (reason, LSP_PROTO_MAX_REASON_LEN);
-}
-
-static gboolean
-message_text_is_valid (const char *message)
-{
-  return strlen (message) <= LSP_PROTO_MAX_MESSAGE_LEN;
-}
-
 /* ---- GameSummary ---- */
 
 G_DEFINE_BOXED_TYPE (LspGameSummary, lsp_game_summary, lsp_game_summary_copy, lsp_game_summary_free)
@@ -431,38 +205,6 @@ lsp_game_summary_new (const char *id,
   summary->name = g_strdup (name != NULL ? name : id);
   summary->availability = LSP_AVAILABILITY_LOCAL_ONLY;
   return summary;
-}
-
-static char *
-sanitize_display_text (const char *text,
-                       gsize       max_len)
-{
-  g_autofree char *cut = utf8_truncate (text, max_len);
-  GString *out = g_string_new (NULL);
-
-  for (const char *p = cut; *p; p = g_utf8_next_char (p))
-    {
-      gunichar c = g_utf8_get_char (p);
-
-      if (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0))
-        g_string_append_c (out, ' ');
-      else
-        g_string_append_unichar (out, c);
-    }
-  return g_string_free (out, FALSE);
-}
-
-/* A display name that passes lsp_proto_hostname_is_valid, from whatever the
- * system or the user gave us (a 64-byte Linux hostname, a name with a tab). */
-char *
-lsp_proto_sanitize_hostname (const char *text)
-{
-  g_autofree char *clean = sanitize_display_text (text != NULL ? text : "", LSP_PROTO_MAX_HOSTNAME_LEN);
-
-  g_strstrip (clean);
-  if (clean[0] == '\0')
-    return g_strdup ("lanspread");
-  return g_steal_pointer (&clean);
 }
 
 /* A game of ours as peers see it; name and sizes are made safe for the
@@ -483,7 +225,7 @@ lsp_game_summary_new_for_game (const char *id,
 
   summary = g_new0 (LspGameSummary, 1);
   summary->id = g_strdup (id);
-  summary->name = sanitize_display_text (name != NULL && name[0] ? name : summary->id,
+  summary->name = _lsp_proto_sanitize_display_text (name != NULL && name[0] ? name : summary->id,
                                          LSP_PROTO_MAX_NAME_LEN);
   if (summary->name[0] == '\0' || g_str_equal (g_strstrip (summary->name), ""))
     {
@@ -629,7 +371,7 @@ read_game_summary (const char  *message,
   r.object = json_node_get_object (node);
 
   if (!read_string (&r, "id", TRUE, lsp_game_id_is_valid, "a valid game id", &summary->id) ||
-      !read_string (&r, "name", TRUE, game_name_is_valid,
+      !read_string (&r, "name", TRUE, _lsp_proto_game_name_is_valid,
                     "1–256 bytes of text without control characters", &summary->name) ||
       !read_string (&r, "version", FALSE, lsp_version_is_valid,
                     "1–64 printable ASCII characters", &summary->version) ||
@@ -945,7 +687,7 @@ lsp_message_new_goodbye (const char *peer_id,
   self = message_new (LSP_MESSAGE_GOODBYE);
   self->goodbye.peer_id = g_strdup (peer_id);
   if (reason != NULL && reason[0] != '\0')
-    self->goodbye.reason = sanitize_display_text (reason, LSP_PROTO_MAX_REASON_LEN);
+    self->goodbye.reason = _lsp_proto_sanitize_display_text (reason, LSP_PROTO_MAX_REASON_LEN);
   return self;
 }
 
@@ -959,7 +701,7 @@ lsp_message_new_error (const char *code,
   LspMessage *self;
   va_list args;
 
-  g_return_val_if_fail (error_code_is_valid (code), NULL);
+  g_return_val_if_fail (_lsp_proto_error_code_is_valid (code), NULL);
 
   va_start (args, format);
   text = g_strdup_vprintf (format, args);
@@ -967,7 +709,7 @@ lsp_message_new_error (const char *code,
 
   self = message_new (LSP_MESSAGE_ERROR);
   self->error.code = g_strdup (code);
-  self->error.message = utf8_truncate (text, LSP_PROTO_MAX_MESSAGE_LEN);
+  self->error.message = _lsp_proto_utf8_truncate (text, LSP_PROTO_MAX_MESSAGE_LEN);
   self->error.fatal = fatal;
   return self;
 }
@@ -983,7 +725,7 @@ lsp_message_new_get_chunk (const char *game_id,
 
   g_return_val_if_fail (lsp_game_id_is_valid (game_id), NULL);
   g_return_val_if_fail (lsp_proto_hex_digest_is_valid (manifest_hash), NULL);
-  g_return_val_if_fail (payload_path_is_valid (path), NULL);
+  g_return_val_if_fail (_lsp_proto_payload_path_is_valid (path), NULL);
   g_return_val_if_fail (offset <= LSP_MANIFEST_MAX_FILE_SIZE, NULL);
   g_return_val_if_fail (length >= 1 && length <= LSP_MANIFEST_CHUNK_SIZE, NULL);
 
@@ -1357,7 +1099,7 @@ read_features (Reader  *r,
 
       if (!node_is_type (node, G_TYPE_STRING))
         return field_error (r, field, "must be a string");
-      if (!feature_is_valid (json_node_get_string (node)))
+      if (!_lsp_proto_feature_is_valid (json_node_get_string (node)))
         return field_error (r, field, "is not 1–32 characters of a–z, 0–9, “_” or “-”");
       g_strv_builder_add (builder, json_node_get_string (node));
     }
@@ -1374,7 +1116,7 @@ read_hello (Reader       *r,
   if (!read_string (r, "peer_id", TRUE, lsp_peer_id_is_valid, "a peer id (64 lowercase hex characters)", &hello->peer_id) ||
       !read_proto_ver (r, "proto_ver", TRUE, NULL, &hello->proto_ver) ||
       !read_proto_ver (r, "min_proto_ver", FALSE, &has_min, &hello->min_proto_ver) ||
-      !read_string (r, "listen_addr", TRUE, listen_addr_is_valid,
+      !read_string (r, "listen_addr", TRUE, _lsp_proto_listen_addr_is_valid,
                     "an IP address and port such as 192.0.2.7:41000 or [::1]:41000", &hello->listen_addr) ||
       !read_rev (r, "library_rev", &hello->library_rev) ||
       !read_string (r, "library_digest", TRUE, lsp_proto_hex_digest_is_valid, "a SHA-256 in lowercase hex",
@@ -1523,7 +1265,7 @@ read_chunk (Reader       *r,
       (!read_string (r, "game_id", TRUE, lsp_game_id_is_valid, "a valid game id", &chunk->game_id) ||
        !read_string (r, "manifest_hash", TRUE, lsp_proto_hex_digest_is_valid, "a SHA-256 in lowercase hex",
                      &chunk->manifest_hash) ||
-       !read_string (r, "path", TRUE, payload_path_is_valid,
+       !read_string (r, "path", TRUE, _lsp_proto_payload_path_is_valid,
                      "a safe relative path outside the reserved names", &chunk->path)))
     return FALSE;
 
@@ -1572,7 +1314,7 @@ lsp_message_new_from_json (JsonNode  *node,
     {
       /* Kept for the Error answer and the log; bounded so a hostile name
        * cannot grow them. */
-      self->type_name = utf8_truncate (type_name, 64);
+      self->type_name = _lsp_proto_utf8_truncate (type_name, 64);
       return g_steal_pointer (&self);
     }
 
@@ -1617,12 +1359,12 @@ lsp_message_new_from_json (JsonNode  *node,
     case LSP_MESSAGE_GOODBYE:
       ok = read_string (&r, "peer_id", TRUE, lsp_peer_id_is_valid, "a peer id (64 lowercase hex characters)",
                         &self->goodbye.peer_id) &&
-           read_string (&r, "reason", FALSE, reason_is_valid,
+           read_string (&r, "reason", FALSE, _lsp_proto_reason_is_valid,
                         "1–256 bytes of text without control characters", &self->goodbye.reason);
       break;
     case LSP_MESSAGE_ERROR:
-      ok = read_string (&r, "code", TRUE, error_code_is_valid, "1–32 characters of a–z or “_”", &self->error.code) &&
-           read_string (&r, "message", TRUE, message_text_is_valid, "at most 1,024 bytes", &self->error.message) &&
+      ok = read_string (&r, "code", TRUE, _lsp_proto_error_code_is_valid, "1–32 characters of a–z or “_”", &self->error.code) &&
+           read_string (&r, "message", TRUE, _lsp_proto_message_text_is_valid, "at most 1,024 bytes", &self->error.message) &&
            read_bool (&r, "fatal", FALSE, &self->error.fatal);
       break;
     case LSP_MESSAGE_GET_CHUNK:
