@@ -36,158 +36,6 @@ static const char * const availability_names[] = {
   [LSP_AVAILABILITY_LOCAL_ONLY] = "local_only",
 };
 
-/* ---- reading JSON objects field by field ---- */
-
-typedef struct
-{
-  const char  *message;  /* "Hello", "LibrarySnapshot" */
-  const char  *prefix;   /* "games[3]." for nested objects, or "" */
-  JsonObject  *object;
-  GError     **error;
-} Reader;
-
-G_GNUC_PRINTF (3, 4)
-static gboolean
-field_error (Reader     *r,
-             const char *field,
-             const char *format,
-             ...)
-{
-  g_autofree char *detail = NULL;
-  va_list args;
-
-  va_start (args, format);
-  detail = g_strdup_vprintf (format, args);
-  va_end (args);
-
-  g_set_error (r->error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
-               "%s: field “%s%s” %s", r->message, r->prefix, field, detail);
-  return FALSE;
-}
-
-/* Absent and null both mean "not set". */
-static JsonNode *
-get_member (Reader     *r,
-            const char *field)
-{
-  JsonNode *node = json_object_get_member (r->object, field);
-
-  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
-    return NULL;
-  return node;
-}
-
-static gboolean
-node_is_type (JsonNode *node,
-              GType     type)
-{
-  return JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == type;
-}
-
-typedef gboolean (*StringCheck) (const char *value);
-
-static gboolean
-read_string (Reader      *r,
-             const char  *field,
-             gboolean     required,
-             StringCheck  check,
-             const char  *rule,
-             char       **out)
-{
-  JsonNode *node = get_member (r, field);
-  const char *value;
-
-  *out = NULL;
-  if (node == NULL)
-    return required ? field_error (r, field, "is missing") : TRUE;
-  if (!node_is_type (node, G_TYPE_STRING))
-    return field_error (r, field, "must be a string");
-  value = json_node_get_string (node);
-  if (!check (value))
-    return field_error (r, field, "is not %s", rule);
-  *out = g_strdup (value);
-  return TRUE;
-}
-
-static gboolean
-read_int (Reader     *r,
-          const char *field,
-          gboolean    required,
-          gint64      min,
-          gint64      max,
-          gboolean   *out_present,
-          guint64    *out)
-{
-  JsonNode *node = get_member (r, field);
-  gint64 value;
-
-  if (out_present != NULL)
-    *out_present = FALSE;
-  if (node == NULL)
-    return required ? field_error (r, field, "is missing") : TRUE;
-  if (!node_is_type (node, G_TYPE_INT64))
-    return field_error (r, field, "must be an integer");
-  value = json_node_get_int (node);
-  if (value < min || value > max)
-    return field_error (r, field, "is %" G_GINT64_FORMAT ", out of range %" G_GINT64_FORMAT "–%" G_GINT64_FORMAT,
-                        value, min, max);
-  if (out_present != NULL)
-    *out_present = TRUE;
-  *out = (guint64) value;
-  return TRUE;
-}
-
-static gboolean
-read_bool (Reader     *r,
-           const char *field,
-           gboolean    required,
-           gboolean   *out)
-{
-  JsonNode *node = get_member (r, field);
-
-  if (node == NULL)
-    return required ? field_error (r, field, "is missing") : TRUE;
-  if (!node_is_type (node, G_TYPE_BOOLEAN))
-    return field_error (r, field, "must be true or false");
-  *out = json_node_get_boolean (node);
-  return TRUE;
-}
-
-static JsonArray *
-read_array (Reader     *r,
-            const char *field,
-            guint       max_len)
-{
-  JsonNode *node = get_member (r, field);
-  JsonArray *array;
-
-  if (node == NULL)
-    {
-      field_error (r, field, "is missing");
-      return NULL;
-    }
-  if (!JSON_NODE_HOLDS_ARRAY (node))
-    {
-      field_error (r, field, "must be an array");
-      return NULL;
-    }
-  array = json_node_get_array (node);
-  if (json_array_get_length (array) > max_len)
-    {
-      field_error (r, field, "has %u entries, more than %u", json_array_get_length (array), max_len);
-      return NULL;
-    }
-  return array;
-}
-
-static gboolean
-read_rev (Reader     *r,
-          const char *field,
-          guint64    *out)
-{
-  return read_int (r, field, TRUE, 0, LSP_PROTO_MAX_INT, NULL, out);
-}
-
 /* ---- GameSummary ---- */
 
 G_DEFINE_BOXED_TYPE (LspGameSummary, lsp_game_summary, lsp_game_summary_copy, lsp_game_summary_free)
@@ -356,7 +204,7 @@ read_game_summary (const char  *message,
                    GError     **error)
 {
   g_autoptr(LspGameSummary) summary = g_new0 (LspGameSummary, 1);
-  Reader r = { message, prefix, NULL, error };
+  LspProtoReader r = { message, prefix, NULL, error };
   JsonNode *avail_node;
   guint i;
 
@@ -370,38 +218,38 @@ read_game_summary (const char  *message,
     }
   r.object = json_node_get_object (node);
 
-  if (!read_string (&r, "id", TRUE, lsp_game_id_is_valid, "a valid game id", &summary->id) ||
-      !read_string (&r, "name", TRUE, _lsp_proto_game_name_is_valid,
-                    "1–256 bytes of text without control characters", &summary->name) ||
-      !read_string (&r, "version", FALSE, lsp_version_is_valid,
-                    "1–64 printable ASCII characters", &summary->version) ||
-      !read_int (&r, "size", TRUE, 0, LSP_PROTO_MAX_INT, NULL, &summary->size) ||
-      !read_bool (&r, "downloaded", TRUE, &summary->downloaded) ||
-      !read_bool (&r, "installed", TRUE, &summary->installed) ||
-      !read_string (&r, "manifest_hash", FALSE, lsp_proto_hex_digest_is_valid,
-                    "a SHA-256 in lowercase hex", &summary->manifest_hash))
+  if (!_lsp_proto_read_string (&r, "id", TRUE, lsp_game_id_is_valid, "a valid game id", &summary->id) ||
+      !_lsp_proto_read_string (&r, "name", TRUE, _lsp_proto_game_name_is_valid,
+                               "1–256 bytes of text without control characters", &summary->name) ||
+      !_lsp_proto_read_string (&r, "version", FALSE, lsp_version_is_valid,
+                               "1–64 printable ASCII characters", &summary->version) ||
+      !_lsp_proto_read_int (&r, "size", TRUE, 0, LSP_PROTO_MAX_INT, NULL, &summary->size) ||
+      !_lsp_proto_read_bool (&r, "downloaded", TRUE, &summary->downloaded) ||
+      !_lsp_proto_read_bool (&r, "installed", TRUE, &summary->installed) ||
+      !_lsp_proto_read_string (&r, "manifest_hash", FALSE, lsp_proto_hex_digest_is_valid,
+                               "a SHA-256 in lowercase hex", &summary->manifest_hash))
     return NULL;
 
-  avail_node = get_member (&r, "availability");
+  avail_node = _lsp_proto_get_member (&r, "availability");
   if (avail_node == NULL)
-    return field_error (&r, "availability", "is missing"), NULL;
-  if (!node_is_type (avail_node, G_TYPE_STRING))
-    return field_error (&r, "availability", "must be a string"), NULL;
+    return _lsp_proto_field_error (&r, "availability", "is missing"), NULL;
+  if (!_lsp_proto_node_is_type (avail_node, G_TYPE_STRING))
+    return _lsp_proto_field_error (&r, "availability", "must be a string"), NULL;
   for (i = 0; i < G_N_ELEMENTS (availability_names); i++)
     {
       if (g_str_equal (json_node_get_string (avail_node), availability_names[i]))
         break;
     }
   if (i == G_N_ELEMENTS (availability_names))
-    return field_error (&r, "availability", "must be “ready”, “downloading” or “local_only”"), NULL;
+    return _lsp_proto_field_error (&r, "availability", "must be “ready”, “downloading” or “local_only”"), NULL;
   summary->availability = (LspAvailability) i;
 
   if (summary->downloaded != (summary->version != NULL))
-    return field_error (&r, "version", "must be set exactly when “downloaded” is true"), NULL;
+    return _lsp_proto_field_error (&r, "version", "must be set exactly when “downloaded” is true"), NULL;
   if (summary->manifest_hash != NULL && !summary->downloaded)
-    return field_error (&r, "manifest_hash", "must not be set when “downloaded” is false"), NULL;
+    return _lsp_proto_field_error (&r, "manifest_hash", "must not be set when “downloaded” is false"), NULL;
   if (summary->availability == LSP_AVAILABILITY_READY && summary->manifest_hash == NULL)
-    return field_error (&r, "availability", "is “ready” without a downloaded game and manifest_hash"), NULL;
+    return _lsp_proto_field_error (&r, "availability", "is “ready” without a downloaded game and manifest_hash"), NULL;
 
   return g_steal_pointer (&summary);
 }
@@ -1057,7 +905,7 @@ lsp_proto_parse_payload (const guint8  *payload,
       return NULL;
     }
   type = json_object_get_member (json_node_get_object (root), "type");
-  if (type == NULL || !node_is_type (type, G_TYPE_STRING))
+  if (type == NULL || !_lsp_proto_node_is_type (type, G_TYPE_STRING))
     {
       g_set_error_literal (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
                            "Frame has no string member “type”");
@@ -1068,25 +916,33 @@ lsp_proto_parse_payload (const guint8  *payload,
 }
 
 static gboolean
-read_proto_ver (Reader     *r,
-                const char *field,
-                gboolean    required,
-                gboolean   *present,
-                guint      *out)
+read_rev (LspProtoReader *r,
+          const char     *field,
+          guint64        *out)
+{
+  return _lsp_proto_read_int (r, field, TRUE, 0, LSP_PROTO_MAX_INT, NULL, out);
+}
+
+static gboolean
+read_proto_ver (LspProtoReader *r,
+                const char     *field,
+                gboolean        required,
+                gboolean       *present,
+                guint          *out)
 {
   guint64 value = 0;
 
-  if (!read_int (r, field, required, 1, LSP_PROTO_MAX_VERSION_VALUE, present, &value))
+  if (!_lsp_proto_read_int (r, field, required, 1, LSP_PROTO_MAX_VERSION_VALUE, present, &value))
     return FALSE;
   *out = (guint) value;
   return TRUE;
 }
 
 static gboolean
-read_features (Reader  *r,
-               char  ***out)
+read_features (LspProtoReader   *r,
+               char           ***out)
 {
-  JsonArray *array = read_array (r, "features", LSP_PROTO_MAX_FEATURES);
+  JsonArray *array = _lsp_proto_read_array (r, "features", LSP_PROTO_MAX_FEATURES);
   g_autoptr(GStrvBuilder) builder = NULL;
 
   if (array == NULL)
@@ -1097,10 +953,10 @@ read_features (Reader  *r,
       JsonNode *node = json_array_get_element (array, i);
       g_autofree char *field = g_strdup_printf ("features[%u]", i);
 
-      if (!node_is_type (node, G_TYPE_STRING))
-        return field_error (r, field, "must be a string");
+      if (!_lsp_proto_node_is_type (node, G_TYPE_STRING))
+        return _lsp_proto_field_error (r, field, "must be a string");
       if (!_lsp_proto_feature_is_valid (json_node_get_string (node)))
-        return field_error (r, field, "is not 1–32 characters of a–z, 0–9, “_” or “-”");
+        return _lsp_proto_field_error (r, field, "is not 1–32 characters of a–z, 0–9, “_” or “-”");
       g_strv_builder_add (builder, json_node_get_string (node));
     }
   *out = g_strv_builder_end (builder);
@@ -1108,39 +964,39 @@ read_features (Reader  *r,
 }
 
 static gboolean
-read_hello (Reader       *r,
-            LspHelloBody *hello)
+read_hello (LspProtoReader *r,
+            LspHelloBody   *hello)
 {
   gboolean has_min;
 
-  if (!read_string (r, "peer_id", TRUE, lsp_peer_id_is_valid, "a peer id (64 lowercase hex characters)", &hello->peer_id) ||
+  if (!_lsp_proto_read_string (r, "peer_id", TRUE, lsp_peer_id_is_valid, "a peer id (64 lowercase hex characters)", &hello->peer_id) ||
       !read_proto_ver (r, "proto_ver", TRUE, NULL, &hello->proto_ver) ||
       !read_proto_ver (r, "min_proto_ver", FALSE, &has_min, &hello->min_proto_ver) ||
-      !read_string (r, "listen_addr", TRUE, _lsp_proto_listen_addr_is_valid,
-                    "an IP address and port such as 192.0.2.7:41000 or [::1]:41000", &hello->listen_addr) ||
+      !_lsp_proto_read_string (r, "listen_addr", TRUE, _lsp_proto_listen_addr_is_valid,
+                               "an IP address and port such as 192.0.2.7:41000 or [::1]:41000", &hello->listen_addr) ||
       !read_rev (r, "library_rev", &hello->library_rev) ||
-      !read_string (r, "library_digest", TRUE, lsp_proto_hex_digest_is_valid, "a SHA-256 in lowercase hex",
-                    &hello->library_digest) ||
+      !_lsp_proto_read_string (r, "library_digest", TRUE, lsp_proto_hex_digest_is_valid, "a SHA-256 in lowercase hex",
+                               &hello->library_digest) ||
       !read_features (r, &hello->features) ||
-      !read_string (r, "hostname", TRUE, lsp_proto_hostname_is_valid,
-                    "1–63 bytes of text without control characters", &hello->hostname))
+      !_lsp_proto_read_string (r, "hostname", TRUE, lsp_proto_hostname_is_valid,
+                               "1–63 bytes of text without control characters", &hello->hostname))
     return FALSE;
 
   if (!has_min)
     hello->min_proto_ver = hello->proto_ver;
   if (hello->min_proto_ver > hello->proto_ver)
-    return field_error (r, "min_proto_ver", "is above “proto_ver”");
+    return _lsp_proto_field_error (r, "min_proto_ver", "is above “proto_ver”");
   return TRUE;
 }
 
 static GPtrArray *
-read_summaries (Reader     *r,
-                const char *field,
-                guint       max_len,
-                GHashTable *seen)
+read_summaries (LspProtoReader *r,
+                const char     *field,
+                guint           max_len,
+                GHashTable     *seen)
 {
   g_autoptr(GPtrArray) games = NULL;
-  JsonArray *array = read_array (r, field, max_len);
+  JsonArray *array = _lsp_proto_read_array (r, field, max_len);
 
   if (array == NULL)
     return NULL;
@@ -1156,7 +1012,7 @@ read_summaries (Reader     *r,
       if (!g_hash_table_add (seen, summary->id))
         {
           g_autofree char *id_field = g_strdup_printf ("%s[%u].id", field, i);
-          field_error (r, id_field, "“%s” appears more than once", summary->id);
+          _lsp_proto_field_error (r, id_field, "“%s” appears more than once", summary->id);
           return NULL;
         }
     }
@@ -1164,20 +1020,20 @@ read_summaries (Reader     *r,
 }
 
 static gboolean
-read_snapshot (Reader                 *r,
+read_snapshot (LspProtoReader         *r,
                LspLibrarySnapshotBody *snapshot)
 {
   g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
 
-  return read_string (r, "peer_id", TRUE, lsp_peer_id_is_valid, "a peer id (64 lowercase hex characters)", &snapshot->peer_id) &&
+  return _lsp_proto_read_string (r, "peer_id", TRUE, lsp_peer_id_is_valid, "a peer id (64 lowercase hex characters)", &snapshot->peer_id) &&
          read_rev (r, "library_rev", &snapshot->library_rev) &&
-         read_string (r, "library_digest", TRUE, lsp_proto_hex_digest_is_valid, "a SHA-256 in lowercase hex",
-                      &snapshot->library_digest) &&
+         _lsp_proto_read_string (r, "library_digest", TRUE, lsp_proto_hex_digest_is_valid, "a SHA-256 in lowercase hex",
+                                 &snapshot->library_digest) &&
          (snapshot->games = read_summaries (r, "games", LSP_PROTO_MAX_GAMES, seen)) != NULL;
 }
 
 static gboolean
-read_delta (Reader              *r,
+read_delta (LspProtoReader      *r,
             LspLibraryDeltaBody *delta)
 {
   g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
@@ -1186,20 +1042,20 @@ read_delta (Reader              *r,
   JsonArray *array;
   guint total;
 
-  if (!read_string (r, "peer_id", TRUE, lsp_peer_id_is_valid, "a peer id (64 lowercase hex characters)", &delta->peer_id) ||
+  if (!_lsp_proto_read_string (r, "peer_id", TRUE, lsp_peer_id_is_valid, "a peer id (64 lowercase hex characters)", &delta->peer_id) ||
       !read_rev (r, "from_rev", &delta->from_rev) ||
       !read_rev (r, "to_rev", &delta->to_rev) ||
-      !read_string (r, "library_digest", TRUE, lsp_proto_hex_digest_is_valid, "a SHA-256 in lowercase hex",
-                    &delta->library_digest) ||
-      !read_int (r, "game_count", TRUE, 0, LSP_PROTO_MAX_GAMES, NULL, &game_count))
+      !_lsp_proto_read_string (r, "library_digest", TRUE, lsp_proto_hex_digest_is_valid, "a SHA-256 in lowercase hex",
+                               &delta->library_digest) ||
+      !_lsp_proto_read_int (r, "game_count", TRUE, 0, LSP_PROTO_MAX_GAMES, NULL, &game_count))
     return FALSE;
   delta->game_count = (guint) game_count;
   if (delta->to_rev < delta->from_rev)
-    return field_error (r, "to_rev", "must not be below “from_rev”");
+    return _lsp_proto_field_error (r, "to_rev", "must not be below “from_rev”");
 
   if ((delta->added = read_summaries (r, "added", LSP_PROTO_MAX_GAMES, seen)) == NULL ||
       (delta->updated = read_summaries (r, "updated", LSP_PROTO_MAX_GAMES - delta->added->len, seen)) == NULL ||
-      (array = read_array (r, "removed", LSP_PROTO_MAX_GAMES - delta->added->len - delta->updated->len)) == NULL)
+      (array = _lsp_proto_read_array (r, "removed", LSP_PROTO_MAX_GAMES - delta->added->len - delta->updated->len)) == NULL)
     return FALSE;
 
   total = json_array_get_length (array);
@@ -1209,13 +1065,13 @@ read_delta (Reader              *r,
       g_autofree char *field = g_strdup_printf ("removed[%u]", i);
       const char *id;
 
-      if (!node_is_type (node, G_TYPE_STRING))
-        return field_error (r, field, "must be a string");
+      if (!_lsp_proto_node_is_type (node, G_TYPE_STRING))
+        return _lsp_proto_field_error (r, field, "must be a string");
       id = json_node_get_string (node);
       if (!lsp_game_id_is_valid (id))
-        return field_error (r, field, "is not a valid game id");
+        return _lsp_proto_field_error (r, field, "is not a valid game id");
       if (!g_hash_table_add (seen, (gpointer) id))
-        return field_error (r, field, "“%s” appears more than once", id);
+        return _lsp_proto_field_error (r, field, "“%s” appears more than once", id);
       g_strv_builder_add (removed, id);
     }
   delta->removed = g_strv_builder_end (removed);
@@ -1223,54 +1079,54 @@ read_delta (Reader              *r,
 }
 
 static gboolean
-read_manifest (Reader          *r,
+read_manifest (LspProtoReader  *r,
                gboolean         with_body,
                LspManifestBody *body)
 {
   g_autoptr(GError) local_error = NULL;
   JsonNode *node;
 
-  if (!read_string (r, "game_id", TRUE, lsp_game_id_is_valid, "a valid game id", &body->game_id) ||
-      !read_string (r, "manifest_hash", TRUE, lsp_proto_hex_digest_is_valid, "a SHA-256 in lowercase hex",
-                    &body->manifest_hash))
+  if (!_lsp_proto_read_string (r, "game_id", TRUE, lsp_game_id_is_valid, "a valid game id", &body->game_id) ||
+      !_lsp_proto_read_string (r, "manifest_hash", TRUE, lsp_proto_hex_digest_is_valid, "a SHA-256 in lowercase hex",
+                               &body->manifest_hash))
     return FALSE;
   if (!with_body)
     return TRUE;
 
-  node = get_member (r, "manifest");
+  node = _lsp_proto_get_member (r, "manifest");
   if (node == NULL)
-    return field_error (r, "manifest", "is missing");
+    return _lsp_proto_field_error (r, "manifest", "is missing");
   if (!JSON_NODE_HOLDS_OBJECT (node))
-    return field_error (r, "manifest", "must be an object");
+    return _lsp_proto_field_error (r, "manifest", "must be an object");
   body->manifest = lsp_manifest_new_from_json (node, &local_error);
   if (body->manifest == NULL)
-    return field_error (r, "manifest", "is not valid: %s", local_error->message);
+    return _lsp_proto_field_error (r, "manifest", "is not valid: %s", local_error->message);
   if (!g_str_equal (lsp_manifest_get_hash (body->manifest), body->manifest_hash))
-    return field_error (r, "manifest", "hashes to %s, not to manifest_hash %s",
-                        lsp_manifest_get_hash (body->manifest), body->manifest_hash);
+    return _lsp_proto_field_error (r, "manifest", "hashes to %s, not to manifest_hash %s",
+                                   lsp_manifest_get_hash (body->manifest), body->manifest_hash);
   if (!g_str_equal (lsp_manifest_get_game_id (body->manifest), body->game_id))
-    return field_error (r, "manifest", "is for game “%s”, not “%s”",
-                        lsp_manifest_get_game_id (body->manifest), body->game_id);
+    return _lsp_proto_field_error (r, "manifest", "is for game “%s”, not “%s”",
+                                   lsp_manifest_get_game_id (body->manifest), body->game_id);
   return TRUE;
 }
 
 static gboolean
-read_chunk (Reader       *r,
-            gboolean      request,
-            LspChunkBody *chunk)
+read_chunk (LspProtoReader *r,
+            gboolean        request,
+            LspChunkBody   *chunk)
 {
   guint64 length;
 
   if (request &&
-      (!read_string (r, "game_id", TRUE, lsp_game_id_is_valid, "a valid game id", &chunk->game_id) ||
-       !read_string (r, "manifest_hash", TRUE, lsp_proto_hex_digest_is_valid, "a SHA-256 in lowercase hex",
-                     &chunk->manifest_hash) ||
-       !read_string (r, "path", TRUE, _lsp_proto_payload_path_is_valid,
-                     "a safe relative path outside the reserved names", &chunk->path)))
+      (!_lsp_proto_read_string (r, "game_id", TRUE, lsp_game_id_is_valid, "a valid game id", &chunk->game_id) ||
+       !_lsp_proto_read_string (r, "manifest_hash", TRUE, lsp_proto_hex_digest_is_valid, "a SHA-256 in lowercase hex",
+                                &chunk->manifest_hash) ||
+       !_lsp_proto_read_string (r, "path", TRUE, _lsp_proto_payload_path_is_valid,
+                                "a safe relative path outside the reserved names", &chunk->path)))
     return FALSE;
 
-  if (!read_int (r, "offset", TRUE, 0, (gint64) LSP_MANIFEST_MAX_FILE_SIZE, NULL, &chunk->offset) ||
-      !read_int (r, "length", TRUE, 1, LSP_MANIFEST_CHUNK_SIZE, NULL, &length))
+  if (!_lsp_proto_read_int (r, "offset", TRUE, 0, (gint64) LSP_MANIFEST_MAX_FILE_SIZE, NULL, &chunk->offset) ||
+      !_lsp_proto_read_int (r, "length", TRUE, 1, LSP_MANIFEST_CHUNK_SIZE, NULL, &length))
     return FALSE;
   chunk->length = (guint32) length;
   return TRUE;
@@ -1285,7 +1141,7 @@ lsp_message_new_from_json (JsonNode  *node,
   JsonObject *object;
   JsonNode *type_node;
   const char *type_name;
-  Reader r = { NULL, "", NULL, error };
+  LspProtoReader r = { NULL, "", NULL, error };
   gboolean ok = FALSE;
   guint64 value = 0;
 
@@ -1296,7 +1152,7 @@ lsp_message_new_from_json (JsonNode  *node,
     }
   object = json_node_get_object (node);
   type_node = json_object_get_member (object, "type");
-  if (type_node == NULL || !node_is_type (type_node, G_TYPE_STRING))
+  if (type_node == NULL || !_lsp_proto_node_is_type (type_node, G_TYPE_STRING))
     {
       g_set_error_literal (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, "Message has no string member “type”");
       return NULL;
@@ -1328,16 +1184,16 @@ lsp_message_new_from_json (JsonNode  *node,
       ok = read_hello (&r, &self->hello);
       break;
     case LSP_MESSAGE_GET_LIBRARY:
-      ok = read_int (&r, "since_rev", FALSE, 0, LSP_PROTO_MAX_INT,
-                     &self->get_library.has_since_rev, &self->get_library.since_rev);
+      ok = _lsp_proto_read_int (&r, "since_rev", FALSE, 0, LSP_PROTO_MAX_INT,
+                                &self->get_library.has_since_rev, &self->get_library.since_rev);
       break;
     case LSP_MESSAGE_LIBRARY_SUMMARY:
-      ok = read_string (&r, "peer_id", TRUE, lsp_peer_id_is_valid, "a peer id (64 lowercase hex characters)",
-                        &self->summary.peer_id) &&
+      ok = _lsp_proto_read_string (&r, "peer_id", TRUE, lsp_peer_id_is_valid, "a peer id (64 lowercase hex characters)",
+                                   &self->summary.peer_id) &&
            read_rev (&r, "library_rev", &self->summary.library_rev) &&
-           read_string (&r, "library_digest", TRUE, lsp_proto_hex_digest_is_valid, "a SHA-256 in lowercase hex",
-                        &self->summary.library_digest) &&
-           read_int (&r, "game_count", TRUE, 0, LSP_PROTO_MAX_GAMES, NULL, &value);
+           _lsp_proto_read_string (&r, "library_digest", TRUE, lsp_proto_hex_digest_is_valid, "a SHA-256 in lowercase hex",
+                                   &self->summary.library_digest) &&
+           _lsp_proto_read_int (&r, "game_count", TRUE, 0, LSP_PROTO_MAX_GAMES, NULL, &value);
       self->summary.game_count = (guint) value;
       break;
     case LSP_MESSAGE_LIBRARY_SNAPSHOT:
@@ -1354,18 +1210,18 @@ lsp_message_new_from_json (JsonNode  *node,
       break;
     case LSP_MESSAGE_PING:
     case LSP_MESSAGE_PONG:
-      ok = read_int (&r, "nonce", TRUE, 0, LSP_PROTO_MAX_INT, NULL, &self->ping.nonce);
+      ok = _lsp_proto_read_int (&r, "nonce", TRUE, 0, LSP_PROTO_MAX_INT, NULL, &self->ping.nonce);
       break;
     case LSP_MESSAGE_GOODBYE:
-      ok = read_string (&r, "peer_id", TRUE, lsp_peer_id_is_valid, "a peer id (64 lowercase hex characters)",
-                        &self->goodbye.peer_id) &&
-           read_string (&r, "reason", FALSE, _lsp_proto_reason_is_valid,
-                        "1–256 bytes of text without control characters", &self->goodbye.reason);
+      ok = _lsp_proto_read_string (&r, "peer_id", TRUE, lsp_peer_id_is_valid, "a peer id (64 lowercase hex characters)",
+                                   &self->goodbye.peer_id) &&
+           _lsp_proto_read_string (&r, "reason", FALSE, _lsp_proto_reason_is_valid,
+                                   "1–256 bytes of text without control characters", &self->goodbye.reason);
       break;
     case LSP_MESSAGE_ERROR:
-      ok = read_string (&r, "code", TRUE, _lsp_proto_error_code_is_valid, "1–32 characters of a–z or “_”", &self->error.code) &&
-           read_string (&r, "message", TRUE, _lsp_proto_message_text_is_valid, "at most 1,024 bytes", &self->error.message) &&
-           read_bool (&r, "fatal", FALSE, &self->error.fatal);
+      ok = _lsp_proto_read_string (&r, "code", TRUE, _lsp_proto_error_code_is_valid, "1–32 characters of a–z or “_”", &self->error.code) &&
+           _lsp_proto_read_string (&r, "message", TRUE, _lsp_proto_message_text_is_valid, "at most 1,024 bytes", &self->error.message) &&
+           _lsp_proto_read_bool (&r, "fatal", FALSE, &self->error.fatal);
       break;
     case LSP_MESSAGE_GET_CHUNK:
       ok = read_chunk (&r, TRUE, &self->chunk);
