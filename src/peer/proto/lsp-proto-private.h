@@ -59,4 +59,14 @@ JsonArray *_lsp_proto_read_array   (LspProtoReader       *r,
                                     const char           *field,
                                     guint                 max_len);
 
+/* Game summaries inside messages (lsp-game-summary.c); prefix names the
+ * entry in errors, as in "games[3].". */
+void             _lsp_game_summary_build (JsonBuilder           *builder,
+                                          const LspGameSummary  *summary);
+LspGameSummary  *_lsp_game_summary_read  (const char            *message,
+                                          const char            *prefix,
+                                          JsonNode              *node,
+                                          GError               **error);
+GPtrArray       *_lsp_game_summaries_new (void);
+
 G_END_DECLS
