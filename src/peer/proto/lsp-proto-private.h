@@ -69,4 +69,8 @@ LspGameSummary  *_lsp_game_summary_read  (const char            *message,
                                           GError               **error);
 GPtrArray       *_lsp_game_summaries_new (void);
 
+/* Messages (lsp-proto.c) */
+LspMessage      *_lsp_message_new              (LspMessageType  type);
+LspMessageType   _lsp_message_type_from_string (const char     *name);
+
 G_END_DECLS
