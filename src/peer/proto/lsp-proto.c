@@ -4,13 +4,10 @@
 
 #include "lsp-proto.h"
 
-#include <stdarg.h>
-#include <string.h>
-
-#include "lsp-error.h"
-#include "lsp-frame-decoder.h"
 #include "lsp-game-root.h"
-#include "lsp-sha256.h"
+#include "lsp-proto-private.h"
+
+#include <stdarg.h>
 
 static const char * const message_names[] = {
   [LSP_MESSAGE_UNKNOWN] = NULL,
@@ -29,649 +26,6 @@ static const char * const message_names[] = {
   [LSP_MESSAGE_GET_CHUNK] = "GetChunk",
   [LSP_MESSAGE_CHUNK] = "Chunk",
 };
-
-static const char * const availability_names[] = {
-  [LSP_AVAILABILITY_READY] = "ready",
-  [LSP_AVAILABILITY_DOWNLOADING] = "downloading",
-  [LSP_AVAILABILITY_LOCAL_ONLY] = "local_only",
-};
-
-/* ---- value rules shared by messages and discovery ---- */
-
-static gboolean
-is_lower_hex (const char *s,
-              gsize       len)
-{
-  if (s == NULL || strlen (s) != len)
-    return FALSE;
-  for (gsize i = 0; i < len; i++)
-    {
-      if (!g_ascii_isdigit (s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
-        return FALSE;
-    }
-  return TRUE;
-}
-
-gboolean
-lsp_proto_hex_digest_is_valid (const char *hex)
-{
-  return is_lower_hex (hex, LSP_SHA256_HEX_LEN);
-}
-
-/* Display text: valid UTF-8 without control characters, so it cannot forge
- * log lines or confuse a terminal. */
-static gboolean
-display_text_is_valid (const char *text,
-                       gsize       max_len)
-{
-  gsize len;
-
-  if (text == NULL)
-    return FALSE;
-  len = strlen (text);
-  if (len == 0 || len > max_len || !g_utf8_validate (text, (gssize) len, NULL))
-    return FALSE;
-  for (const char *p = text; *p; p = g_utf8_next_char (p))
-    {
-      gunichar c = g_utf8_get_char (p);
-
-      if (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0))
-        return FALSE;
-    }
-  return TRUE;
-}
-
-gboolean
-lsp_proto_hostname_is_valid (const char *hostname)
-{
-  return display_text_is_valid (hostname, LSP_PROTO_MAX_HOSTNAME_LEN);
-}
-
-static gboolean
-token_is_valid (const char *token,
-                gsize       max_len,
-                const char *extra)
-{
-  gsize len;
-
-  if (token == NULL)
-    return FALSE;
-  len = strlen (token);
-  if (len == 0 || len > max_len)
-    return FALSE;
-  for (const char *p = token; *p; p++)
-    {
-      if (!(*p >= 'a' && *p <= 'z') && strchr (extra, *p) == NULL)
-        return FALSE;
-    }
-  return TRUE;
-}
-
-static gboolean
-feature_is_valid (const char *feature)
-{
-  return token_is_valid (feature, LSP_PROTO_MAX_FEATURE_LEN, "0123456789_-");
-}
-
-static gboolean
-error_code_is_valid (const char *code)
-{
-  return token_is_valid (code, LSP_PROTO_MAX_CODE_LEN, "_");
-}
-
-static gboolean
-parse_port (const char *text,
-            guint16    *out_port)
-{
-  guint64 port;
-
-  if (text[0] == '\0' || text[0] == '0' || strlen (text) > 5)
-    return FALSE;
-  for (const char *p = text; *p; p++)
-    {
-      if (!g_ascii_isdigit (*p))
-        return FALSE;
-    }
-  port = g_ascii_strtoull (text, NULL, 10);
-  if (port == 0 || port > G_MAXUINT16)
-    return FALSE;
-  *out_port = (guint16) port;
-  return TRUE;
-}
-
-/* "192.0.2.7:41000" or "[::1]:41000": an IP literal, never a host name,
- * because a name would make us resolve whatever a peer tells us to. */
-gboolean
-lsp_proto_parse_listen_addr (const char  *listen_addr,
-                             char       **out_host,
-                             guint16     *out_port)
-{
-  g_autofree char *host = NULL;
-  g_autoptr(GInetAddress) address = NULL;
-  const char *port_text;
-  guint16 port;
-
-  if (listen_addr == NULL || strlen (listen_addr) > 64)
-    return FALSE;
-
-  if (listen_addr[0] == '[')
-    {
-      const char *close = strstr (listen_addr, "]:");
-
-      if (close == NULL)
-        return FALSE;
-      host = g_strndup (listen_addr + 1, (gsize) (close - listen_addr - 1));
-      port_text = close + 2;
-      if (strchr (host, ':') == NULL)
-        return FALSE;
-    }
-  else
-    {
-      const char *colon = strrchr (listen_addr, ':');
-
-      if (colon == NULL)
-        return FALSE;
-      host = g_strndup (listen_addr, (gsize) (colon - listen_addr));
-      port_text = colon + 1;
-      if (strchr (host, ':') != NULL)
-        return FALSE;
-    }
-
-  address = g_inet_address_new_from_string (host);
-  if (address == NULL || !parse_port (port_text, &port))
-    return FALSE;
-
-  if (out_host != NULL)
-    *out_host = g_steal_pointer (&host);
-  if (out_port != NULL)
-    *out_port = port;
-  return TRUE;
-}
-
-/* Both sides speak every version in [min, max]; the connection uses the
- * highest one they share. */
-gboolean
-lsp_proto_negotiate_version (guint  our_min,
-                             guint  our_max,
-                             guint  their_min,
-                             guint  their_max,
-                             guint *out_version)
-{
-  guint version = MIN (our_max, their_max);
-
-  if (version < our_min || version < their_min)
-    return FALSE;
-  if (out_version != NULL)
-    *out_version = version;
-  return TRUE;
-}
-
-/* The first path component names a game root child; reserved ones such as
- * local/ are never payload. */
-static gboolean
-payload_path_is_valid (const char *path)
-{
-  g_autofree char *first = NULL;
-
-  if (!lsp_relative_path_is_safe (path))
-    return FALSE;
-  first = g_strndup (path, strcspn (path, "/"));
-  return !lsp_game_child_is_reserved (first);
-}
-
-/* Cuts at a character boundary, for messages we build from local text. */
-static char *
-utf8_truncate (const char *text,
-               gsize       max_len)
-{
-  const char *end;
-
-  if (text == NULL)
-    return NULL;
-  if (!g_utf8_validate (text, -1, &end))
-    return g_strndup (text, MIN ((gsize) (end - text), max_len));
-  if (strlen (text) <= max_len)
-    return g_strdup (text);
-  end = text + max_len;
-  while (end > text && (((guchar) *end) & 0xc0) == 0x80)
-    end--;
-  return g_strndup (text, (gsize) (end - text));
-}
-
-static gboolean
-listen_addr_is_valid (const char *listen_addr)
-{
-  return lsp_proto_parse_listen_addr (listen_addr, NULL, NULL);
-}
-
-/* ---- reading JSON objects field by field ---- */
-
-typedef struct
-{
-  const char  *message;  /* "Hello", "LibrarySnapshot" */
-  const char  *prefix;   /* "games[3]." for nested objects, or "" */
-  JsonObject  *object;
-  GError     **error;
-} Reader;
-
-G_GNUC_PRINTF (3, 4)
-static gboolean
-field_error (Reader     *r,
-             const char *field,
-             const char *format,
-             ...)
-{
-  g_autofree char *detail = NULL;
-  va_list args;
-
-  va_start (args, format);
-  detail = g_strdup_vprintf (format, args);
-  va_end (args);
-
-  g_set_error (r->error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
-               "%s: field “%s%s” %s", r->message, r->prefix, field, detail);
-  return FALSE;
-}
-
-/* Absent and null both mean "not set". */
-static JsonNode *
-get_member (Reader     *r,
-            const char *field)
-{
-  JsonNode *node = json_object_get_member (r->object, field);
-
-  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
-    return NULL;
-  return node;
-}
-
-static gboolean
-node_is_type (JsonNode *node,
-              GType     type)
-{
-  return JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == type;
-}
-
-typedef gboolean (*StringCheck) (const char *value);
-
-static gboolean
-read_string (Reader      *r,
-             const char  *field,
-             gboolean     required,
-             StringCheck  check,
-             const char  *rule,
-             char       **out)
-{
-  JsonNode *node = get_member (r, field);
-  const char *value;
-
-  *out = NULL;
-  if (node == NULL)
-    return required ? field_error (r, field, "is missing") : TRUE;
-  if (!node_is_type (node, G_TYPE_STRING))
-    return field_error (r, field, "must be a string");
-  value = json_node_get_string (node);
-  if (!check (value))
-    return field_error (r, field, "is not %s", rule);
-  *out = g_strdup (value);
-  return TRUE;
-}
-
-static gboolean
-read_int (Reader     *r,
-          const char *field,
-          gboolean    required,
-          gint64      min,
-          gint64      max,
-          gboolean   *out_present,
-          guint64    *out)
-{
-  JsonNode *node = get_member (r, field);
-  gint64 value;
-
-  if (out_present != NULL)
-    *out_present = FALSE;
-  if (node == NULL)
-    return required ? field_error (r, field, "is missing") : TRUE;
-  if (!node_is_type (node, G_TYPE_INT64))
-    return field_error (r, field, "must be an integer");
-  value = json_node_get_int (node);
-  if (value < min || value > max)
-    return field_error (r, field, "is %" G_GINT64_FORMAT ", out of range %" G_GINT64_FORMAT "–%" G_GINT64_FORMAT,
-                        value, min, max);
-  if (out_present != NULL)
-    *out_present = TRUE;
-  *out = (guint64) value;
-  return TRUE;
-}
-
-static gboolean
-read_bool (Reader     *r,
-           const char *field,
-           gboolean    required,
-           gboolean   *out)
-{
-  JsonNode *node = get_member (r, field);
-
-  if (node == NULL)
-    return required ? field_error (r, field, "is missing") : TRUE;
-  if (!node_is_type (node, G_TYPE_BOOLEAN))
-    return field_error (r, field, "must be true or false");
-  *out = json_node_get_boolean (node);
-  return TRUE;
-}
-
-static JsonArray *
-read_array (Reader     *r,
-            const char *field,
-            guint       max_len)
-{
-  JsonNode *node = get_member (r, field);
-  JsonArray *array;
-
-  if (node == NULL)
-    {
-      field_error (r, field, "is missing");
-      return NULL;
-    }
-  if (!JSON_NODE_HOLDS_ARRAY (node))
-    {
-      field_error (r, field, "must be an array");
-      return NULL;
-    }
-  array = json_node_get_array (node);
-  if (json_array_get_length (array) > max_len)
-    {
-      field_error (r, field, "has %u entries, more than %u", json_array_get_length (array), max_len);
-      return NULL;
-    }
-  return array;
-}
-
-static gboolean
-read_rev (Reader     *r,
-          const char *field,
-          guint64    *out)
-{
-  return read_int (r, field, TRUE, 0, LSP_PROTO_MAX_INT, NULL, out);
-}
-
-static gboolean
-game_name_is_valid (const char *name)
-{
-  return display_text_is_valid (name, LSP_PROTO_MAX_NAME_LEN);
-}
-
-static gboolean
-reason_is_valid (const char *reason)
-{
-  return display_text_is_valid (reason, LSP_PROTO_MAX_REASON_LEN);
-}
-
-static gboolean
-message_text_is_valid (const char *message)
-{
-  return strlen (message) <= LSP_PROTO_MAX_MESSAGE_LEN;
-}
-
-/* ---- GameSummary ---- */
-
-G_DEFINE_BOXED_TYPE (LspGameSummary, lsp_game_summary, lsp_game_summary_copy, lsp_game_summary_free)
-
-LspGameSummary *
-lsp_game_summary_new (const char *id,
-                      const char *name)
-{
-  LspGameSummary *summary;
-
-  g_return_val_if_fail (lsp_game_id_is_valid (id), NULL);
-
-  summary = g_new0 (LspGameSummary, 1);
-  summary->id = g_strdup (id);
-  summary->name = g_strdup (name != NULL ? name : id);
-  summary->availability = LSP_AVAILABILITY_LOCAL_ONLY;
-  return summary;
-}
-
-static char *
-sanitize_display_text (const char *text,
-                       gsize       max_len)
-{
-  g_autofree char *cut = utf8_truncate (text, max_len);
-  GString *out = g_string_new (NULL);
-
-  for (const char *p = cut; *p; p = g_utf8_next_char (p))
-    {
-      gunichar c = g_utf8_get_char (p);
-
-      if (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0))
-        g_string_append_c (out, ' ');
-      else
-        g_string_append_unichar (out, c);
-    }
-  return g_string_free (out, FALSE);
-}
-
-/* A display name that passes lsp_proto_hostname_is_valid, from whatever the
- * system or the user gave us (a 64-byte Linux hostname, a name with a tab). */
-char *
-lsp_proto_sanitize_hostname (const char *text)
-{
-  g_autofree char *clean = sanitize_display_text (text != NULL ? text : "", LSP_PROTO_MAX_HOSTNAME_LEN);
-
-  g_strstrip (clean);
-  if (clean[0] == '\0')
-    return g_strdup ("lanspread");
-  return g_steal_pointer (&clean);
-}
-
-/* A game of ours as peers see it; name and sizes are made safe for the
- * wire. A game under an operation is not ready: its files may change
- * under a reader. */
-LspGameSummary *
-lsp_game_summary_new_for_game (const char *id,
-                               const char *name,
-                               guint64     size,
-                               gboolean    downloaded,
-                               gboolean    installed,
-                               const char *version,
-                               const char *manifest_hash)
-{
-  LspGameSummary *summary;
-
-  g_return_val_if_fail (lsp_game_id_is_valid (id), NULL);
-
-  summary = g_new0 (LspGameSummary, 1);
-  summary->id = g_strdup (id);
-  summary->name = sanitize_display_text (name != NULL && name[0] ? name : summary->id,
-                                         LSP_PROTO_MAX_NAME_LEN);
-  if (summary->name[0] == '\0' || g_str_equal (g_strstrip (summary->name), ""))
-    {
-      g_free (summary->name);
-      summary->name = g_strdup (summary->id);
-    }
-  summary->size = MIN (size, (guint64) LSP_PROTO_MAX_INT);
-  summary->downloaded = downloaded;
-  summary->installed = installed;
-
-  if (summary->downloaded && lsp_version_is_valid (version))
-    summary->version = g_strdup (version);
-  else
-    summary->downloaded = FALSE;
-  if (summary->downloaded && lsp_proto_hex_digest_is_valid (manifest_hash))
-    summary->manifest_hash = g_strdup (manifest_hash);
-
-  /* Only what the library revision covers goes into a summary, so equal
-   * digests really mean equal libraries: an operation in flight does not
-   * change it, and chunk requests meanwhile are answered “busy”. */
-  if (summary->downloaded && summary->manifest_hash != NULL)
-    summary->availability = LSP_AVAILABILITY_READY;
-  else
-    summary->availability = LSP_AVAILABILITY_LOCAL_ONLY;
-
-  return summary;
-}
-
-LspGameSummary *
-lsp_game_summary_copy (const LspGameSummary *summary)
-{
-  LspGameSummary *copy;
-
-  g_return_val_if_fail (summary != NULL, NULL);
-
-  copy = g_new0 (LspGameSummary, 1);
-  *copy = *summary;
-  copy->id = g_strdup (summary->id);
-  copy->name = g_strdup (summary->name);
-  copy->version = g_strdup (summary->version);
-  copy->manifest_hash = g_strdup (summary->manifest_hash);
-  return copy;
-}
-
-void
-lsp_game_summary_free (LspGameSummary *summary)
-{
-  if (summary == NULL)
-    return;
-  g_free (summary->id);
-  g_free (summary->name);
-  g_free (summary->version);
-  g_free (summary->manifest_hash);
-  g_free (summary);
-}
-
-gboolean
-lsp_game_summary_equal (const LspGameSummary *a,
-                        const LspGameSummary *b)
-{
-  return g_strcmp0 (a->id, b->id) == 0 &&
-         g_strcmp0 (a->name, b->name) == 0 &&
-         g_strcmp0 (a->version, b->version) == 0 &&
-         a->size == b->size &&
-         !a->downloaded == !b->downloaded &&
-         !a->installed == !b->installed &&
-         g_strcmp0 (a->manifest_hash, b->manifest_hash) == 0 &&
-         a->availability == b->availability;
-}
-
-const char *
-lsp_availability_to_string (LspAvailability availability)
-{
-  g_return_val_if_fail (availability <= LSP_AVAILABILITY_LOCAL_ONLY, NULL);
-
-  return availability_names[availability];
-}
-
-static void
-add_string_or_null (JsonBuilder *builder,
-                    const char  *name,
-                    const char  *value)
-{
-  json_builder_set_member_name (builder, name);
-  if (value != NULL)
-    json_builder_add_string_value (builder, value);
-  else
-    json_builder_add_null_value (builder);
-}
-
-static void
-build_game_summary (JsonBuilder          *builder,
-                    const LspGameSummary *summary)
-{
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "id");
-  json_builder_add_string_value (builder, summary->id);
-  json_builder_set_member_name (builder, "name");
-  json_builder_add_string_value (builder, summary->name);
-  add_string_or_null (builder, "version", summary->version);
-  json_builder_set_member_name (builder, "size");
-  json_builder_add_int_value (builder, (gint64) summary->size);
-  json_builder_set_member_name (builder, "downloaded");
-  json_builder_add_boolean_value (builder, summary->downloaded);
-  json_builder_set_member_name (builder, "installed");
-  json_builder_add_boolean_value (builder, summary->installed);
-  add_string_or_null (builder, "manifest_hash", summary->manifest_hash);
-  json_builder_set_member_name (builder, "availability");
-  json_builder_add_string_value (builder, lsp_availability_to_string (summary->availability));
-  json_builder_end_object (builder);
-}
-
-JsonNode *
-lsp_game_summary_to_json (const LspGameSummary *summary)
-{
-  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
-
-  g_return_val_if_fail (summary != NULL, NULL);
-
-  build_game_summary (builder, summary);
-  return json_builder_get_root (builder);
-}
-
-static LspGameSummary *
-read_game_summary (const char  *message,
-                   const char  *prefix,
-                   JsonNode    *node,
-                   GError     **error)
-{
-  g_autoptr(LspGameSummary) summary = g_new0 (LspGameSummary, 1);
-  Reader r = { message, prefix, NULL, error };
-  JsonNode *avail_node;
-  guint i;
-
-  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
-    {
-      g_autofree char *where = g_strndup (prefix, MAX (strlen (prefix), 1) - 1);
-
-      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, "%s: %s%s must be an object",
-                   message, where[0] ? "entry " : "summary", where);
-      return NULL;
-    }
-  r.object = json_node_get_object (node);
-
-  if (!read_string (&r, "id", TRUE, lsp_game_id_is_valid, "a valid game id", &summary->id) ||
-      !read_string (&r, "name", TRUE, game_name_is_valid,
-                    "1–256 bytes of text without control characters", &summary->name) ||
-      !read_string (&r, "version", FALSE, lsp_version_is_valid,
-                    "1–64 printable ASCII characters", &summary->version) ||
-      !read_int (&r, "size", TRUE, 0, LSP_PROTO_MAX_INT, NULL, &summary->size) ||
-      !read_bool (&r, "downloaded", TRUE, &summary->downloaded) ||
-      !read_bool (&r, "installed", TRUE, &summary->installed) ||
-      !read_string (&r, "manifest_hash", FALSE, lsp_proto_hex_digest_is_valid,
-                    "a SHA-256 in lowercase hex", &summary->manifest_hash))
-    return NULL;
-
-  avail_node = get_member (&r, "availability");
-  if (avail_node == NULL)
-    return field_error (&r, "availability", "is missing"), NULL;
-  if (!node_is_type (avail_node, G_TYPE_STRING))
-    return field_error (&r, "availability", "must be a string"), NULL;
-  for (i = 0; i < G_N_ELEMENTS (availability_names); i++)
-    {
-      if (g_str_equal (json_node_get_string (avail_node), availability_names[i]))
-        break;
-    }
-  if (i == G_N_ELEMENTS (availability_names))
-    return field_error (&r, "availability", "must be “ready”, “downloading” or “local_only”"), NULL;
-  summary->availability = (LspAvailability) i;
-
-  if (summary->downloaded != (summary->version != NULL))
-    return field_error (&r, "version", "must be set exactly when “downloaded” is true"), NULL;
-  if (summary->manifest_hash != NULL && !summary->downloaded)
-    return field_error (&r, "manifest_hash", "must not be set when “downloaded” is false"), NULL;
-  if (summary->availability == LSP_AVAILABILITY_READY && summary->manifest_hash == NULL)
-    return field_error (&r, "availability", "is “ready” without a downloaded game and manifest_hash"), NULL;
-
-  return g_steal_pointer (&summary);
-}
-
-LspGameSummary *
-lsp_game_summary_new_from_json (JsonNode  *node,
-                                GError   **error)
-{
-  return read_game_summary ("GameSummary", "", node, error);
-}
-
-/* ---- messages ---- */
 
 static void
 message_clear (LspMessage *self)
@@ -735,8 +89,8 @@ message_clear (LspMessage *self)
 
 G_DEFINE_BOXED_TYPE (LspMessage, lsp_message, lsp_message_ref, lsp_message_unref)
 
-static LspMessage *
-message_new (LspMessageType type)
+LspMessage *
+_lsp_message_new (LspMessageType type)
 {
   LspMessage *self = g_atomic_rc_box_new0 (LspMessage);
 
@@ -765,16 +119,21 @@ lsp_message_type_to_string (LspMessageType type)
   return message_names[type];
 }
 
-static GPtrArray *
-summaries_new (void)
+LspMessageType
+_lsp_message_type_from_string (const char *name)
 {
-  return g_ptr_array_new_with_free_func ((GDestroyNotify) lsp_game_summary_free);
+  for (guint i = 1; i < G_N_ELEMENTS (message_names); i++)
+    {
+      if (g_str_equal (name, message_names[i]))
+        return (LspMessageType) i;
+    }
+  return LSP_MESSAGE_UNKNOWN;
 }
 
 static GPtrArray *
 summaries_ref_or_new (GPtrArray *games)
 {
-  return games != NULL ? g_ptr_array_ref (games) : summaries_new ();
+  return games != NULL ? g_ptr_array_ref (games) : _lsp_game_summaries_new ();
 }
 
 LspMessage *
@@ -795,7 +154,7 @@ lsp_message_new_hello (LspMessageType      type,
   g_return_val_if_fail (lsp_proto_hex_digest_is_valid (library_digest), NULL);
   g_return_val_if_fail (lsp_proto_hostname_is_valid (hostname), NULL);
 
-  self = message_new (type);
+  self = _lsp_message_new (type);
   self->hello.peer_id = g_strdup (peer_id);
   self->hello.proto_ver = LSP_PROTO_VERSION;
   self->hello.min_proto_ver = LSP_PROTO_MIN_VERSION;
@@ -815,7 +174,7 @@ lsp_message_new_get_library (gboolean has_since_rev,
 
   g_return_val_if_fail (since_rev <= LSP_PROTO_MAX_INT, NULL);
 
-  self = message_new (LSP_MESSAGE_GET_LIBRARY);
+  self = _lsp_message_new (LSP_MESSAGE_GET_LIBRARY);
   self->get_library.has_since_rev = has_since_rev;
   self->get_library.since_rev = has_since_rev ? since_rev : 0;
   return self;
@@ -834,7 +193,7 @@ lsp_message_new_library_summary (const char *peer_id,
   g_return_val_if_fail (lsp_proto_hex_digest_is_valid (library_digest), NULL);
   g_return_val_if_fail (game_count <= LSP_PROTO_MAX_GAMES, NULL);
 
-  self = message_new (LSP_MESSAGE_LIBRARY_SUMMARY);
+  self = _lsp_message_new (LSP_MESSAGE_LIBRARY_SUMMARY);
   self->summary.peer_id = g_strdup (peer_id);
   self->summary.library_rev = library_rev;
   self->summary.library_digest = g_strdup (library_digest);
@@ -854,7 +213,7 @@ lsp_message_new_library_snapshot (const char *peer_id,
   g_return_val_if_fail (library_rev <= LSP_PROTO_MAX_INT, NULL);
   g_return_val_if_fail (lsp_proto_hex_digest_is_valid (library_digest), NULL);
 
-  self = message_new (LSP_MESSAGE_LIBRARY_SNAPSHOT);
+  self = _lsp_message_new (LSP_MESSAGE_LIBRARY_SNAPSHOT);
   self->snapshot.peer_id = g_strdup (peer_id);
   self->snapshot.library_rev = library_rev;
   self->snapshot.library_digest = g_strdup (library_digest);
@@ -879,7 +238,7 @@ lsp_message_new_library_delta (const char         *peer_id,
   g_return_val_if_fail (lsp_proto_hex_digest_is_valid (library_digest), NULL);
   g_return_val_if_fail (game_count <= LSP_PROTO_MAX_GAMES, NULL);
 
-  self = message_new (LSP_MESSAGE_LIBRARY_DELTA);
+  self = _lsp_message_new (LSP_MESSAGE_LIBRARY_DELTA);
   self->delta.peer_id = g_strdup (peer_id);
   self->delta.from_rev = from_rev;
   self->delta.to_rev = to_rev;
@@ -900,7 +259,7 @@ lsp_message_new_get_manifest (const char *game_id,
   g_return_val_if_fail (lsp_game_id_is_valid (game_id), NULL);
   g_return_val_if_fail (lsp_proto_hex_digest_is_valid (manifest_hash), NULL);
 
-  self = message_new (LSP_MESSAGE_GET_MANIFEST);
+  self = _lsp_message_new (LSP_MESSAGE_GET_MANIFEST);
   self->manifest.game_id = g_strdup (game_id);
   self->manifest.manifest_hash = g_strdup (manifest_hash);
   return self;
@@ -913,7 +272,7 @@ lsp_message_new_manifest (LspManifest *manifest)
 
   g_return_val_if_fail (manifest != NULL, NULL);
 
-  self = message_new (LSP_MESSAGE_MANIFEST);
+  self = _lsp_message_new (LSP_MESSAGE_MANIFEST);
   self->manifest.game_id = g_strdup (lsp_manifest_get_game_id (manifest));
   self->manifest.manifest_hash = g_strdup (lsp_manifest_get_hash (manifest));
   self->manifest.manifest = lsp_manifest_ref (manifest);
@@ -929,7 +288,7 @@ lsp_message_new_ping (LspMessageType type,
   g_return_val_if_fail (type == LSP_MESSAGE_PING || type == LSP_MESSAGE_PONG, NULL);
   g_return_val_if_fail (nonce <= LSP_PROTO_MAX_INT, NULL);
 
-  self = message_new (type);
+  self = _lsp_message_new (type);
   self->ping.nonce = nonce;
   return self;
 }
@@ -942,10 +301,10 @@ lsp_message_new_goodbye (const char *peer_id,
 
   g_return_val_if_fail (lsp_peer_id_is_valid (peer_id), NULL);
 
-  self = message_new (LSP_MESSAGE_GOODBYE);
+  self = _lsp_message_new (LSP_MESSAGE_GOODBYE);
   self->goodbye.peer_id = g_strdup (peer_id);
   if (reason != NULL && reason[0] != '\0')
-    self->goodbye.reason = sanitize_display_text (reason, LSP_PROTO_MAX_REASON_LEN);
+    self->goodbye.reason = _lsp_proto_sanitize_display_text (reason, LSP_PROTO_MAX_REASON_LEN);
   return self;
 }
 
@@ -959,15 +318,15 @@ lsp_message_new_error (const char *code,
   LspMessage *self;
   va_list args;
 
-  g_return_val_if_fail (error_code_is_valid (code), NULL);
+  g_return_val_if_fail (_lsp_proto_error_code_is_valid (code), NULL);
 
   va_start (args, format);
   text = g_strdup_vprintf (format, args);
   va_end (args);
 
-  self = message_new (LSP_MESSAGE_ERROR);
+  self = _lsp_message_new (LSP_MESSAGE_ERROR);
   self->error.code = g_strdup (code);
-  self->error.message = utf8_truncate (text, LSP_PROTO_MAX_MESSAGE_LEN);
+  self->error.message = _lsp_proto_utf8_truncate (text, LSP_PROTO_MAX_MESSAGE_LEN);
   self->error.fatal = fatal;
   return self;
 }
@@ -983,11 +342,11 @@ lsp_message_new_get_chunk (const char *game_id,
 
   g_return_val_if_fail (lsp_game_id_is_valid (game_id), NULL);
   g_return_val_if_fail (lsp_proto_hex_digest_is_valid (manifest_hash), NULL);
-  g_return_val_if_fail (payload_path_is_valid (path), NULL);
+  g_return_val_if_fail (_lsp_proto_payload_path_is_valid (path), NULL);
   g_return_val_if_fail (offset <= LSP_MANIFEST_MAX_FILE_SIZE, NULL);
   g_return_val_if_fail (length >= 1 && length <= LSP_MANIFEST_CHUNK_SIZE, NULL);
 
-  self = message_new (LSP_MESSAGE_GET_CHUNK);
+  self = _lsp_message_new (LSP_MESSAGE_GET_CHUNK);
   self->chunk.game_id = g_strdup (game_id);
   self->chunk.manifest_hash = g_strdup (manifest_hash);
   self->chunk.path = g_strdup (path);
@@ -1005,653 +364,8 @@ lsp_message_new_chunk (guint64 offset,
   g_return_val_if_fail (offset <= LSP_MANIFEST_MAX_FILE_SIZE, NULL);
   g_return_val_if_fail (length >= 1 && length <= LSP_MANIFEST_CHUNK_SIZE, NULL);
 
-  self = message_new (LSP_MESSAGE_CHUNK);
+  self = _lsp_message_new (LSP_MESSAGE_CHUNK);
   self->chunk.offset = offset;
   self->chunk.length = length;
   return self;
-}
-
-/* ---- encoding ---- */
-
-static void
-add_string (JsonBuilder *builder,
-            const char  *name,
-            const char  *value)
-{
-  json_builder_set_member_name (builder, name);
-  json_builder_add_string_value (builder, value);
-}
-
-static void
-add_int (JsonBuilder *builder,
-         const char  *name,
-         gint64       value)
-{
-  json_builder_set_member_name (builder, name);
-  json_builder_add_int_value (builder, value);
-}
-
-static void
-add_summaries (JsonBuilder *builder,
-               const char  *name,
-               GPtrArray   *games)
-{
-  json_builder_set_member_name (builder, name);
-  json_builder_begin_array (builder);
-  for (guint i = 0; i < games->len; i++)
-    build_game_summary (builder, g_ptr_array_index (games, i));
-  json_builder_end_array (builder);
-}
-
-static void
-add_strv (JsonBuilder *builder,
-          const char  *name,
-          char       **values)
-{
-  json_builder_set_member_name (builder, name);
-  json_builder_begin_array (builder);
-  for (guint i = 0; values != NULL && values[i] != NULL; i++)
-    json_builder_add_string_value (builder, values[i]);
-  json_builder_end_array (builder);
-}
-
-JsonNode *
-lsp_message_to_json (LspMessage *self)
-{
-  g_autoptr(JsonBuilder) builder = NULL;
-
-  g_return_val_if_fail (self != NULL, NULL);
-  g_return_val_if_fail (self->type != LSP_MESSAGE_UNKNOWN, NULL);
-
-  builder = json_builder_new_immutable ();
-  json_builder_begin_object (builder);
-  add_string (builder, "type", message_names[self->type]);
-
-  switch (self->type)
-    {
-    case LSP_MESSAGE_HELLO:
-    case LSP_MESSAGE_HELLO_ACK:
-      add_string (builder, "peer_id", self->hello.peer_id);
-      add_int (builder, "proto_ver", self->hello.proto_ver);
-      add_int (builder, "min_proto_ver", self->hello.min_proto_ver);
-      add_string (builder, "listen_addr", self->hello.listen_addr);
-      add_int (builder, "library_rev", (gint64) self->hello.library_rev);
-      add_string (builder, "library_digest", self->hello.library_digest);
-      add_strv (builder, "features", self->hello.features);
-      add_string (builder, "hostname", self->hello.hostname);
-      break;
-    case LSP_MESSAGE_GET_LIBRARY:
-      if (self->get_library.has_since_rev)
-        add_int (builder, "since_rev", (gint64) self->get_library.since_rev);
-      break;
-    case LSP_MESSAGE_LIBRARY_SUMMARY:
-      add_string (builder, "peer_id", self->summary.peer_id);
-      add_int (builder, "library_rev", (gint64) self->summary.library_rev);
-      add_string (builder, "library_digest", self->summary.library_digest);
-      add_int (builder, "game_count", self->summary.game_count);
-      break;
-    case LSP_MESSAGE_LIBRARY_SNAPSHOT:
-      add_string (builder, "peer_id", self->snapshot.peer_id);
-      add_int (builder, "library_rev", (gint64) self->snapshot.library_rev);
-      add_string (builder, "library_digest", self->snapshot.library_digest);
-      add_summaries (builder, "games", self->snapshot.games);
-      break;
-    case LSP_MESSAGE_LIBRARY_DELTA:
-      add_string (builder, "peer_id", self->delta.peer_id);
-      add_int (builder, "from_rev", (gint64) self->delta.from_rev);
-      add_int (builder, "to_rev", (gint64) self->delta.to_rev);
-      add_string (builder, "library_digest", self->delta.library_digest);
-      add_int (builder, "game_count", self->delta.game_count);
-      add_summaries (builder, "added", self->delta.added);
-      add_summaries (builder, "updated", self->delta.updated);
-      add_strv (builder, "removed", self->delta.removed);
-      break;
-    case LSP_MESSAGE_GET_MANIFEST:
-      add_string (builder, "game_id", self->manifest.game_id);
-      add_string (builder, "manifest_hash", self->manifest.manifest_hash);
-      break;
-    case LSP_MESSAGE_MANIFEST:
-      add_string (builder, "game_id", self->manifest.game_id);
-      add_string (builder, "manifest_hash", self->manifest.manifest_hash);
-      json_builder_set_member_name (builder, "manifest");
-      json_builder_add_value (builder, lsp_manifest_to_json (self->manifest.manifest));
-      break;
-    case LSP_MESSAGE_PING:
-    case LSP_MESSAGE_PONG:
-      add_int (builder, "nonce", (gint64) self->ping.nonce);
-      break;
-    case LSP_MESSAGE_GOODBYE:
-      add_string (builder, "peer_id", self->goodbye.peer_id);
-      if (self->goodbye.reason != NULL)
-        add_string (builder, "reason", self->goodbye.reason);
-      break;
-    case LSP_MESSAGE_ERROR:
-      add_string (builder, "code", self->error.code);
-      add_string (builder, "message", self->error.message);
-      json_builder_set_member_name (builder, "fatal");
-      json_builder_add_boolean_value (builder, self->error.fatal);
-      break;
-    case LSP_MESSAGE_GET_CHUNK:
-      add_string (builder, "game_id", self->chunk.game_id);
-      add_string (builder, "manifest_hash", self->chunk.manifest_hash);
-      add_string (builder, "path", self->chunk.path);
-      add_int (builder, "offset", (gint64) self->chunk.offset);
-      add_int (builder, "length", self->chunk.length);
-      break;
-    case LSP_MESSAGE_CHUNK:
-      add_int (builder, "offset", (gint64) self->chunk.offset);
-      add_int (builder, "length", self->chunk.length);
-      break;
-    case LSP_MESSAGE_UNKNOWN:
-    default:
-      g_assert_not_reached ();
-    }
-
-  json_builder_end_object (builder);
-  return json_builder_get_root (builder);
-}
-
-/* A whole frame: the 4-byte length, then the JSON. The message goes
- * through the same checks as a received one, and must fit in max_frame,
- * so a peer never sends what the other side must reject. */
-GBytes *
-lsp_message_encode (LspMessage  *self,
-                    gsize        max_frame,
-                    GError     **error)
-{
-  g_autoptr(JsonNode) node = NULL;
-  g_autoptr(JsonGenerator) generator = NULL;
-  g_autoptr(LspMessage) check = NULL;
-  g_autoptr(GError) local_error = NULL;
-  g_autofree char *json = NULL;
-  gsize length;
-
-  g_return_val_if_fail (self != NULL, NULL);
-  g_return_val_if_fail (max_frame <= G_MAXUINT32, NULL);
-
-  node = lsp_message_to_json (self);
-  check = lsp_message_new_from_json (node, &local_error);
-  if (check == NULL)
-    {
-      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_ARGUMENT,
-                   "Refusing to send an invalid message: %s", local_error->message);
-      return NULL;
-    }
-  generator = json_generator_new ();
-  json_generator_set_root (generator, node);
-  json = json_generator_to_data (generator, &length);
-
-  if (length > max_frame)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
-                   "%s message of %" G_GSIZE_FORMAT " bytes does not fit in a frame of at most %" G_GSIZE_FORMAT " bytes",
-                   message_names[self->type], length, max_frame);
-      return NULL;
-    }
-
-  return lsp_frame_encode (json, length);
-}
-
-/* ---- parsing ---- */
-
-typedef enum {
-  SHAPE_OK,
-  SHAPE_TOO_DEEP,
-  SHAPE_TRAILING,
-  SHAPE_ESCAPED_NUL,
-} Shape;
-
-/* json-glib's parser recurses once per nesting level, so a frame of
- * brackets would exhaust the stack: depth is checked before parsing. It
- * also accepts text after the top-level value, which PROTOCOL.md forbids,
- * and turns "\u0000" into a NUL that would silently cut a C string short
- * after validation saw only its first part. */
-static Shape
-check_shape (const guint8 *payload,
-             gsize         length,
-             guint         max_depth)
-{
-  gboolean in_string = FALSE, escaped = FALSE, opened = FALSE;
-  guint depth = 0;
-
-  for (gsize i = 0; i < length; i++)
-    {
-      guint8 c = payload[i];
-
-      if (in_string)
-        {
-          if (escaped)
-            {
-              escaped = FALSE;
-              if (c == 'u' && length - i > 4 && memcmp (payload + i + 1, "0000", 4) == 0)
-                return SHAPE_ESCAPED_NUL;
-            }
-          else if (c == '\\')
-            escaped = TRUE;
-          else if (c == '"')
-            in_string = FALSE;
-          continue;
-        }
-      if (opened && depth == 0)
-        {
-          if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
-            return SHAPE_TRAILING;
-          continue;
-        }
-      if (c == '"')
-        in_string = TRUE;
-      else if (c == '{' || c == '[')
-        {
-          opened = TRUE;
-          if (++depth > max_depth)
-            return SHAPE_TOO_DEEP;
-        }
-      else if ((c == '}' || c == ']') && depth > 0)
-        depth--;
-    }
-  return SHAPE_OK;
-}
-
-/* Checks one frame's payload up to "a JSON object with a string type";
- * failures here are bad_frame errors, not bad_message ones. */
-JsonNode *
-lsp_proto_parse_payload (const guint8  *payload,
-                         gsize          length,
-                         GError       **error)
-{
-  g_autoptr(JsonParser) parser = NULL;
-  g_autoptr(GError) local_error = NULL;
-  JsonNode *root, *type;
-
-  g_return_val_if_fail (payload != NULL || length == 0, NULL);
-
-  if (length < LSP_PROTO_MIN_FRAME)
-    {
-      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
-                   "Frame of %" G_GSIZE_FORMAT " bytes is too short to hold a JSON object", length);
-      return NULL;
-    }
-  if (memchr (payload, '\0', length) != NULL)
-    {
-      g_set_error_literal (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, "Frame contains a NUL byte");
-      return NULL;
-    }
-  if (!g_utf8_validate ((const char *) payload, (gssize) length, NULL))
-    {
-      g_set_error_literal (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, "Frame is not valid UTF-8");
-      return NULL;
-    }
-  switch (check_shape (payload, length, LSP_PROTO_MAX_DEPTH))
-    {
-    case SHAPE_TOO_DEEP:
-      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
-                   "Frame nests JSON deeper than %d levels", LSP_PROTO_MAX_DEPTH);
-      return NULL;
-    case SHAPE_TRAILING:
-      g_set_error_literal (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
-                           "Frame is not valid JSON: text follows the top-level value");
-      return NULL;
-    case SHAPE_ESCAPED_NUL:
-      g_set_error_literal (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
-                           "Frame contains an escaped NUL character (\\u0000)");
-      return NULL;
-    case SHAPE_OK:
-    default:
-      break;
-    }
-
-  parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, (const char *) payload, (gssize) length, &local_error))
-    {
-      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
-                   "Frame is not valid JSON: %s", local_error->message);
-      return NULL;
-    }
-
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
-    {
-      g_set_error_literal (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, "Frame is not a JSON object");
-      return NULL;
-    }
-  type = json_object_get_member (json_node_get_object (root), "type");
-  if (type == NULL || !node_is_type (type, G_TYPE_STRING))
-    {
-      g_set_error_literal (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
-                           "Frame has no string member “type”");
-      return NULL;
-    }
-
-  return json_node_ref (root);
-}
-
-static gboolean
-read_proto_ver (Reader     *r,
-                const char *field,
-                gboolean    required,
-                gboolean   *present,
-                guint      *out)
-{
-  guint64 value = 0;
-
-  if (!read_int (r, field, required, 1, LSP_PROTO_MAX_VERSION_VALUE, present, &value))
-    return FALSE;
-  *out = (guint) value;
-  return TRUE;
-}
-
-static gboolean
-read_features (Reader  *r,
-               char  ***out)
-{
-  JsonArray *array = read_array (r, "features", LSP_PROTO_MAX_FEATURES);
-  g_autoptr(GStrvBuilder) builder = NULL;
-
-  if (array == NULL)
-    return FALSE;
-  builder = g_strv_builder_new ();
-  for (guint i = 0; i < json_array_get_length (array); i++)
-    {
-      JsonNode *node = json_array_get_element (array, i);
-      g_autofree char *field = g_strdup_printf ("features[%u]", i);
-
-      if (!node_is_type (node, G_TYPE_STRING))
-        return field_error (r, field, "must be a string");
-      if (!feature_is_valid (json_node_get_string (node)))
-        return field_error (r, field, "is not 1–32 characters of a–z, 0–9, “_” or “-”");
-      g_strv_builder_add (builder, json_node_get_string (node));
-    }
-  *out = g_strv_builder_end (builder);
-  return TRUE;
-}
-
-static gboolean
-read_hello (Reader       *r,
-            LspHelloBody *hello)
-{
-  gboolean has_min;
-
-  if (!read_string (r, "peer_id", TRUE, lsp_peer_id_is_valid, "a peer id (64 lowercase hex characters)", &hello->peer_id) ||
-      !read_proto_ver (r, "proto_ver", TRUE, NULL, &hello->proto_ver) ||
-      !read_proto_ver (r, "min_proto_ver", FALSE, &has_min, &hello->min_proto_ver) ||
-      !read_string (r, "listen_addr", TRUE, listen_addr_is_valid,
-                    "an IP address and port such as 192.0.2.7:41000 or [::1]:41000", &hello->listen_addr) ||
-      !read_rev (r, "library_rev", &hello->library_rev) ||
-      !read_string (r, "library_digest", TRUE, lsp_proto_hex_digest_is_valid, "a SHA-256 in lowercase hex",
-                    &hello->library_digest) ||
-      !read_features (r, &hello->features) ||
-      !read_string (r, "hostname", TRUE, lsp_proto_hostname_is_valid,
-                    "1–63 bytes of text without control characters", &hello->hostname))
-    return FALSE;
-
-  if (!has_min)
-    hello->min_proto_ver = hello->proto_ver;
-  if (hello->min_proto_ver > hello->proto_ver)
-    return field_error (r, "min_proto_ver", "is above “proto_ver”");
-  return TRUE;
-}
-
-static GPtrArray *
-read_summaries (Reader     *r,
-                const char *field,
-                guint       max_len,
-                GHashTable *seen)
-{
-  g_autoptr(GPtrArray) games = NULL;
-  JsonArray *array = read_array (r, field, max_len);
-
-  if (array == NULL)
-    return NULL;
-  games = summaries_new ();
-  for (guint i = 0; i < json_array_get_length (array); i++)
-    {
-      g_autofree char *prefix = g_strdup_printf ("%s[%u].", field, i);
-      LspGameSummary *summary = read_game_summary (r->message, prefix, json_array_get_element (array, i), r->error);
-
-      if (summary == NULL)
-        return NULL;
-      g_ptr_array_add (games, summary);
-      if (!g_hash_table_add (seen, summary->id))
-        {
-          g_autofree char *id_field = g_strdup_printf ("%s[%u].id", field, i);
-          field_error (r, id_field, "“%s” appears more than once", summary->id);
-          return NULL;
-        }
-    }
-  return g_steal_pointer (&games);
-}
-
-static gboolean
-read_snapshot (Reader                 *r,
-               LspLibrarySnapshotBody *snapshot)
-{
-  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
-
-  return read_string (r, "peer_id", TRUE, lsp_peer_id_is_valid, "a peer id (64 lowercase hex characters)", &snapshot->peer_id) &&
-         read_rev (r, "library_rev", &snapshot->library_rev) &&
-         read_string (r, "library_digest", TRUE, lsp_proto_hex_digest_is_valid, "a SHA-256 in lowercase hex",
-                      &snapshot->library_digest) &&
-         (snapshot->games = read_summaries (r, "games", LSP_PROTO_MAX_GAMES, seen)) != NULL;
-}
-
-static gboolean
-read_delta (Reader              *r,
-            LspLibraryDeltaBody *delta)
-{
-  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
-  g_autoptr(GStrvBuilder) removed = g_strv_builder_new ();
-  guint64 game_count;
-  JsonArray *array;
-  guint total;
-
-  if (!read_string (r, "peer_id", TRUE, lsp_peer_id_is_valid, "a peer id (64 lowercase hex characters)", &delta->peer_id) ||
-      !read_rev (r, "from_rev", &delta->from_rev) ||
-      !read_rev (r, "to_rev", &delta->to_rev) ||
-      !read_string (r, "library_digest", TRUE, lsp_proto_hex_digest_is_valid, "a SHA-256 in lowercase hex",
-                    &delta->library_digest) ||
-      !read_int (r, "game_count", TRUE, 0, LSP_PROTO_MAX_GAMES, NULL, &game_count))
-    return FALSE;
-  delta->game_count = (guint) game_count;
-  if (delta->to_rev < delta->from_rev)
-    return field_error (r, "to_rev", "must not be below “from_rev”");
-
-  if ((delta->added = read_summaries (r, "added", LSP_PROTO_MAX_GAMES, seen)) == NULL ||
-      (delta->updated = read_summaries (r, "updated", LSP_PROTO_MAX_GAMES - delta->added->len, seen)) == NULL ||
-      (array = read_array (r, "removed", LSP_PROTO_MAX_GAMES - delta->added->len - delta->updated->len)) == NULL)
-    return FALSE;
-
-  total = json_array_get_length (array);
-  for (guint i = 0; i < total; i++)
-    {
-      JsonNode *node = json_array_get_element (array, i);
-      g_autofree char *field = g_strdup_printf ("removed[%u]", i);
-      const char *id;
-
-      if (!node_is_type (node, G_TYPE_STRING))
-        return field_error (r, field, "must be a string");
-      id = json_node_get_string (node);
-      if (!lsp_game_id_is_valid (id))
-        return field_error (r, field, "is not a valid game id");
-      if (!g_hash_table_add (seen, (gpointer) id))
-        return field_error (r, field, "“%s” appears more than once", id);
-      g_strv_builder_add (removed, id);
-    }
-  delta->removed = g_strv_builder_end (removed);
-  return TRUE;
-}
-
-static gboolean
-read_manifest (Reader          *r,
-               gboolean         with_body,
-               LspManifestBody *body)
-{
-  g_autoptr(GError) local_error = NULL;
-  JsonNode *node;
-
-  if (!read_string (r, "game_id", TRUE, lsp_game_id_is_valid, "a valid game id", &body->game_id) ||
-      !read_string (r, "manifest_hash", TRUE, lsp_proto_hex_digest_is_valid, "a SHA-256 in lowercase hex",
-                    &body->manifest_hash))
-    return FALSE;
-  if (!with_body)
-    return TRUE;
-
-  node = get_member (r, "manifest");
-  if (node == NULL)
-    return field_error (r, "manifest", "is missing");
-  if (!JSON_NODE_HOLDS_OBJECT (node))
-    return field_error (r, "manifest", "must be an object");
-  body->manifest = lsp_manifest_new_from_json (node, &local_error);
-  if (body->manifest == NULL)
-    return field_error (r, "manifest", "is not valid: %s", local_error->message);
-  if (!g_str_equal (lsp_manifest_get_hash (body->manifest), body->manifest_hash))
-    return field_error (r, "manifest", "hashes to %s, not to manifest_hash %s",
-                        lsp_manifest_get_hash (body->manifest), body->manifest_hash);
-  if (!g_str_equal (lsp_manifest_get_game_id (body->manifest), body->game_id))
-    return field_error (r, "manifest", "is for game “%s”, not “%s”",
-                        lsp_manifest_get_game_id (body->manifest), body->game_id);
-  return TRUE;
-}
-
-static gboolean
-read_chunk (Reader       *r,
-            gboolean      request,
-            LspChunkBody *chunk)
-{
-  guint64 length;
-
-  if (request &&
-      (!read_string (r, "game_id", TRUE, lsp_game_id_is_valid, "a valid game id", &chunk->game_id) ||
-       !read_string (r, "manifest_hash", TRUE, lsp_proto_hex_digest_is_valid, "a SHA-256 in lowercase hex",
-                     &chunk->manifest_hash) ||
-       !read_string (r, "path", TRUE, payload_path_is_valid,
-                     "a safe relative path outside the reserved names", &chunk->path)))
-    return FALSE;
-
-  if (!read_int (r, "offset", TRUE, 0, (gint64) LSP_MANIFEST_MAX_FILE_SIZE, NULL, &chunk->offset) ||
-      !read_int (r, "length", TRUE, 1, LSP_MANIFEST_CHUNK_SIZE, NULL, &length))
-    return FALSE;
-  chunk->length = (guint32) length;
-  return TRUE;
-}
-
-LspMessage *
-lsp_message_new_from_json (JsonNode  *node,
-                           GError   **error)
-{
-  g_autoptr(LspMessage) self = NULL;
-  LspMessageType type = LSP_MESSAGE_UNKNOWN;
-  JsonObject *object;
-  JsonNode *type_node;
-  const char *type_name;
-  Reader r = { NULL, "", NULL, error };
-  gboolean ok = FALSE;
-  guint64 value = 0;
-
-  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
-    {
-      g_set_error_literal (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, "Message is not a JSON object");
-      return NULL;
-    }
-  object = json_node_get_object (node);
-  type_node = json_object_get_member (object, "type");
-  if (type_node == NULL || !node_is_type (type_node, G_TYPE_STRING))
-    {
-      g_set_error_literal (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, "Message has no string member “type”");
-      return NULL;
-    }
-  type_name = json_node_get_string (type_node);
-
-  for (guint i = 1; i < G_N_ELEMENTS (message_names); i++)
-    {
-      if (g_str_equal (type_name, message_names[i]))
-        type = (LspMessageType) i;
-    }
-
-  self = message_new (type);
-  if (type == LSP_MESSAGE_UNKNOWN)
-    {
-      /* Kept for the Error answer and the log; bounded so a hostile name
-       * cannot grow them. */
-      self->type_name = utf8_truncate (type_name, 64);
-      return g_steal_pointer (&self);
-    }
-
-  r.message = message_names[type];
-  r.object = object;
-
-  switch (type)
-    {
-    case LSP_MESSAGE_HELLO:
-    case LSP_MESSAGE_HELLO_ACK:
-      ok = read_hello (&r, &self->hello);
-      break;
-    case LSP_MESSAGE_GET_LIBRARY:
-      ok = read_int (&r, "since_rev", FALSE, 0, LSP_PROTO_MAX_INT,
-                     &self->get_library.has_since_rev, &self->get_library.since_rev);
-      break;
-    case LSP_MESSAGE_LIBRARY_SUMMARY:
-      ok = read_string (&r, "peer_id", TRUE, lsp_peer_id_is_valid, "a peer id (64 lowercase hex characters)",
-                        &self->summary.peer_id) &&
-           read_rev (&r, "library_rev", &self->summary.library_rev) &&
-           read_string (&r, "library_digest", TRUE, lsp_proto_hex_digest_is_valid, "a SHA-256 in lowercase hex",
-                        &self->summary.library_digest) &&
-           read_int (&r, "game_count", TRUE, 0, LSP_PROTO_MAX_GAMES, NULL, &value);
-      self->summary.game_count = (guint) value;
-      break;
-    case LSP_MESSAGE_LIBRARY_SNAPSHOT:
-      ok = read_snapshot (&r, &self->snapshot);
-      break;
-    case LSP_MESSAGE_LIBRARY_DELTA:
-      ok = read_delta (&r, &self->delta);
-      break;
-    case LSP_MESSAGE_GET_MANIFEST:
-      ok = read_manifest (&r, FALSE, &self->manifest);
-      break;
-    case LSP_MESSAGE_MANIFEST:
-      ok = read_manifest (&r, TRUE, &self->manifest);
-      break;
-    case LSP_MESSAGE_PING:
-    case LSP_MESSAGE_PONG:
-      ok = read_int (&r, "nonce", TRUE, 0, LSP_PROTO_MAX_INT, NULL, &self->ping.nonce);
-      break;
-    case LSP_MESSAGE_GOODBYE:
-      ok = read_string (&r, "peer_id", TRUE, lsp_peer_id_is_valid, "a peer id (64 lowercase hex characters)",
-                        &self->goodbye.peer_id) &&
-           read_string (&r, "reason", FALSE, reason_is_valid,
-                        "1–256 bytes of text without control characters", &self->goodbye.reason);
-      break;
-    case LSP_MESSAGE_ERROR:
-      ok = read_string (&r, "code", TRUE, error_code_is_valid, "1–32 characters of a–z or “_”", &self->error.code) &&
-           read_string (&r, "message", TRUE, message_text_is_valid, "at most 1,024 bytes", &self->error.message) &&
-           read_bool (&r, "fatal", FALSE, &self->error.fatal);
-      break;
-    case LSP_MESSAGE_GET_CHUNK:
-      ok = read_chunk (&r, TRUE, &self->chunk);
-      break;
-    case LSP_MESSAGE_CHUNK:
-      ok = read_chunk (&r, FALSE, &self->chunk);
-      break;
-    case LSP_MESSAGE_UNKNOWN:
-    default:
-      g_assert_not_reached ();
-    }
-
-  if (!ok)
-    return NULL;
-  return g_steal_pointer (&self);
-}
-
-/* One frame's payload to a message: lsp_proto_parse_payload, then
- * lsp_message_new_from_json. An unknown type is not an error: it comes back
- * as LSP_MESSAGE_UNKNOWN for the caller to answer. */
-LspMessage *
-lsp_message_parse (const guint8  *payload,
-                   gsize          length,
-                   GError       **error)
-{
-  g_autoptr(JsonNode) node = lsp_proto_parse_payload (payload, length, error);
-
-  if (node == NULL)
-    return NULL;
-  return lsp_message_new_from_json (node, error);
 }

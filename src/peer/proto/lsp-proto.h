@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
+#include "lsp-game-summary.h"
 #include "lsp-manifest.h"
 #include "lsp-peer-id.h"
 #include "lsp-types.h"
@@ -64,24 +65,6 @@ typedef enum {
   LSP_MESSAGE_GET_CHUNK,
   LSP_MESSAGE_CHUNK,
 } LspMessageType;
-
-typedef enum {
-  LSP_AVAILABILITY_READY,
-  LSP_AVAILABILITY_DOWNLOADING,
-  LSP_AVAILABILITY_LOCAL_ONLY,
-} LspAvailability;
-
-typedef struct
-{
-  char            *id;
-  char            *name;
-  char            *version;        /* NULL unless downloaded */
-  guint64          size;
-  gboolean         downloaded;
-  gboolean         installed;
-  char            *manifest_hash;  /* NULL unless downloaded */
-  LspAvailability  availability;
-} LspGameSummary;
 
 typedef struct
 {
@@ -183,26 +166,6 @@ struct _LspMessage
   };
 };
 
-#define LSP_TYPE_GAME_SUMMARY (lsp_game_summary_get_type ())
-GType            lsp_game_summary_get_type            (void) G_GNUC_CONST;
-LspGameSummary  *lsp_game_summary_new                 (const char      *id,
-                                                       const char      *name);
-LspGameSummary  *lsp_game_summary_new_for_game        (const char      *id,
-                                                       const char      *name,
-                                                       guint64          size,
-                                                       gboolean         downloaded,
-                                                       gboolean         installed,
-                                                       const char      *version,
-                                                       const char      *manifest_hash);
-LspGameSummary  *lsp_game_summary_copy                (const LspGameSummary *summary);
-void             lsp_game_summary_free                (LspGameSummary  *summary);
-JsonNode        *lsp_game_summary_to_json             (const LspGameSummary *summary);
-LspGameSummary  *lsp_game_summary_new_from_json       (JsonNode        *node,
-                                                       GError         **error);
-gboolean         lsp_game_summary_equal               (const LspGameSummary *a,
-                                                       const LspGameSummary *b);
-const char      *lsp_availability_to_string           (LspAvailability  availability);
-
 #define LSP_TYPE_MESSAGE (lsp_message_get_type ())
 GType        lsp_message_get_type               (void) G_GNUC_CONST;
 LspMessage  *lsp_message_ref                    (LspMessage        *self);
@@ -278,7 +241,6 @@ gboolean     lsp_proto_negotiate_version        (guint              our_min,
                                                  guint              their_max,
                                                  guint             *out_version);
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (LspGameSummary, lsp_game_summary_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LspMessage, lsp_message_unref)
 
 G_END_DECLS
