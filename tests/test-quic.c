@@ -837,17 +837,30 @@ receive_reply (GSocket *socket,
                gsize    size,
                guint    timeout_ms)
 {
-  gint64 deadline = g_get_monotonic_time () + timeout_ms * 1000;
+  g_autoptr(GSource) readable = g_socket_create_source (socket, G_IO_IN, NULL);
+  gboolean timed_out = FALSE;
+  guint timeout_id;
 
-  while (g_get_monotonic_time () < deadline)
+  /* The server runs on this main context: iterate it until the socket is
+   * readable, instead of sleeping. */
+  g_source_set_dummy_callback (readable);
+  g_source_attach (readable, NULL);
+  timeout_id = g_timeout_add (timeout_ms, on_wait_timeout, &timed_out);
+  while (!timed_out)
     {
       gssize n = g_socket_receive (socket, (char *) buf, size, NULL, NULL);
 
       if (n >= 0)
-        return n;
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (1000);
+        {
+          g_source_destroy (readable);
+          g_source_remove (timeout_id);
+          return n;
+        }
+      g_main_context_iteration (NULL, TRUE);
     }
+  g_source_destroy (readable);
+  if (!timed_out)
+    g_source_remove (timeout_id);
   return -1;
 }
 
