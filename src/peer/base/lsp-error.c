@@ -26,3 +26,18 @@ lsp_error_set_errno (GError     **error,
                "%s: %s", what, g_strerror (saved_errno));
   return FALSE;
 }
+
+void
+lsp_error_set_invalid_valist (GError     **error,
+                              const char  *before,
+                              const char  *after,
+                              const char  *format,
+                              va_list      args)
+{
+  g_autofree char *detail = NULL;
+
+  if (error == NULL)
+    return;
+  detail = g_strdup_vprintf (format, args);
+  g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, "%s%s%s", before, detail, after);
+}

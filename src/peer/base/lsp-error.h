@@ -23,5 +23,12 @@ gboolean lsp_error_set_errno (GError     **error,
                               int          saved_errno,
                               const char  *format,
                               ...) G_GNUC_PRINTF (3, 4);
+/* Sets LSP_ERROR_INVALID_DATA with the message before + <format> + after:
+ * the body of the engine's "this file or message is malformed" errors. */
+void     lsp_error_set_invalid_valist (GError     **error,
+                                       const char  *before,
+                                       const char  *after,
+                                       const char  *format,
+                                       va_list      args) G_GNUC_PRINTF (4, 0);
 
 G_END_DECLS

@@ -71,17 +71,14 @@ set_unsafe_error (GError    **error,
                   const char *format,
                   ...)
 {
-  g_autofree char *detail = NULL;
+  g_autofree char *where = g_strdup_printf ("The archive %s is unsafe: entry “%s” ", archive_path, entry_path);
   va_list args;
 
   va_start (args, format);
-  detail = g_strdup_vprintf (format, args);
+  lsp_error_set_invalid_valist (error, where,
+                                ". Nothing was installed; ask whoever shared the game for a clean archive.",
+                                format, args);
   va_end (args);
-
-  g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
-               "The archive %s is unsafe: entry “%s” %s. Nothing was installed; "
-               "ask whoever shared the game for a clean archive.",
-               archive_path, entry_path, detail);
   return FALSE;
 }
 

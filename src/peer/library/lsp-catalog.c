@@ -68,16 +68,12 @@ set_field_error (GError    **error,
                  const char *format,
                  ...)
 {
-  g_autofree char *detail = NULL;
+  g_autofree char *where = g_strdup_printf ("Catalog %s: games[%u]: ", source_name, index);
   va_list args;
 
   va_start (args, format);
-  detail = g_strdup_vprintf (format, args);
+  lsp_error_set_invalid_valist (error, where, ". Fix the catalog file and try again.", format, args);
   va_end (args);
-
-  g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
-               "Catalog %s: games[%u]: %s. Fix the catalog file and try again.",
-               source_name, index, detail);
   return FALSE;
 }
 

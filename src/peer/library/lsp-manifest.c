@@ -367,14 +367,11 @@ invalid (GError    **error,
          const char *format,
          ...)
 {
-  g_autofree char *detail = NULL;
   va_list args;
 
   va_start (args, format);
-  detail = g_strdup_vprintf (format, args);
+  lsp_error_set_invalid_valist (error, "Invalid manifest: ", "", format, args);
   va_end (args);
-
-  g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, "Invalid manifest: %s", detail);
   return NULL;
 }
 
