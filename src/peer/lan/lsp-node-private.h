@@ -98,6 +98,7 @@ struct _Session
   guint              library_answer_id;
   gboolean           pending_has_since;
   guint64            pending_since_rev;
+  GQueue             manifest_fetches;  /* GTask, oldest first */
 };
 
 /* lsp-node-dial.c */
@@ -115,6 +116,7 @@ LspMessage * _lsp_node_new_summary (LspNode *self);
 void _lsp_node_on_library_changed (LspLibrary *library, guint64 rev, const char * const *changed, const char * const *removed, LspNode *self);
 
 /* lsp-node-session.c */
+void _lsp_session_fetch_manifest (Session *session, GTask *task);
 void _lsp_node_on_incoming_connection (LspQuicEndpoint *endpoint, LspQuicConnection *conn, LspNode *self);
 void _lsp_session_send_message (Session *session, LspMessage *message);
 void _lsp_session_attach_control (Session *session, LspQuicStream *stream);
@@ -125,6 +127,11 @@ void _lsp_session_say_goodbye (Session *session, const char *reason);
 void _lsp_session_start_liveness (Session *session);
 
 /* lsp-node.c */
+enum {
+  NODE_SIGNAL_DATA_STREAM,
+  NODE_N_SIGNALS
+};
+extern guint _lsp_node_signals[NODE_N_SIGNALS];
 void _lsp_node_goodbyes_sent (LspNode *self);
 void _lsp_node_add_peer_to_model (LspNode *self, LspPeer *peer);
 void _lsp_node_remove_peer (LspNode *self, LspPeer *peer, const char *reason);

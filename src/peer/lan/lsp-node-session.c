@@ -98,9 +98,52 @@ session_fail (Session    *session,
   session->closing = TRUE;
 }
 
+typedef struct
+{
+  GTask       *task;
+  LspManifest *manifest;   /* or */
+  GError      *error;
+} FetchResult;
+
+static gboolean
+complete_fetch (gpointer user_data)
+{
+  FetchResult *result = user_data;
+
+  if (result->manifest != NULL)
+    g_task_return_pointer (result->task, g_steal_pointer (&result->manifest), (GDestroyNotify) lsp_manifest_unref);
+  else
+    g_task_return_error (result->task, g_steal_pointer (&result->error));
+  g_object_unref (result->task);
+  g_free (result);
+  return G_SOURCE_REMOVE;
+}
+
+/* Fetches complete from an idle: answers arrive inside the session's own
+ * frame handling, and a session is freed inside the node's bookkeeping,
+ * where a caller's callback must not run. Takes the task. */
+static void
+complete_fetch_later (GTask       *task,
+                      LspManifest *manifest,
+                      GError      *error)
+{
+  FetchResult *result = g_new0 (FetchResult, 1);
+
+  result->task = task;
+  result->manifest = manifest;
+  result->error = error;
+  g_idle_add (complete_fetch, result);
+}
+
 void
 _lsp_session_free (Session *session)
 {
+  GTask *fetch;
+
+  while ((fetch = g_queue_pop_head (&session->manifest_fetches)) != NULL)
+    complete_fetch_later (fetch, NULL,
+                          g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                                               "The connection to the peer ended before it sent the manifest"));
   g_clear_handle_id (&session->liveness_id, g_source_remove);
   g_clear_handle_id (&session->close_id, g_source_remove);
   g_clear_handle_id (&session->library_answer_id, g_source_remove);
@@ -544,6 +587,53 @@ answer_get_manifest (Session               *session,
   g_file_load_contents_async (file, self->cancellable, on_manifest_loaded, pending);
 }
 
+/* A Manifest answers the oldest fetch of the same game and hash; one
+ * nobody asked for is dropped. The codec already checked that it hashes
+ * to its name and belongs to its game. */
+static void
+answer_manifest_fetch (Session               *session,
+                       const LspManifestBody *answer)
+{
+  for (GList *l = session->manifest_fetches.head; l != NULL; l = l->next)
+    {
+      GTask *task = l->data;
+      const char * const *asked = g_task_get_task_data (task);
+
+      if (g_str_equal (asked[0], answer->game_id) && g_str_equal (asked[1], answer->manifest_hash))
+        {
+          g_queue_delete_link (&session->manifest_fetches, l);
+          complete_fetch_later (task, lsp_manifest_ref (answer->manifest), NULL);
+          return;
+        }
+    }
+  g_debug ("Dropping a Manifest of %s nobody asked %s for", answer->game_id, lsp_peer_get_id (session->peer));
+}
+
+/* Errors carry no request id; on the control stream only a manifest fetch
+ * is answered by a non-fatal one, in order, so it refuses the oldest. */
+static void
+refuse_manifest_fetch (Session            *session,
+                       const LspErrorBody *error)
+{
+  GTask *task = g_queue_pop_head (&session->manifest_fetches);
+  int code = g_str_equal (error->code, LSP_PROTO_ERROR_BUSY) ? G_IO_ERROR_BUSY : G_IO_ERROR_NOT_FOUND;
+
+  if (task == NULL)
+    return;
+  complete_fetch_later (task, NULL, g_error_new (G_IO_ERROR, code, "%s refused the manifest: %s",
+                                                 lsp_peer_get_hostname (session->peer), error->message));
+}
+
+void
+_lsp_session_fetch_manifest (Session *session,
+                             GTask   *task)
+{
+  const char * const *asked = g_task_get_task_data (task);
+
+  g_queue_push_tail (&session->manifest_fetches, g_object_ref (task));
+  _lsp_session_send_message (session, lsp_message_new_get_manifest (asked[0], asked[1]));
+}
+
 static void
 handle_message (Session    *session,
                 LspMessage *message)
@@ -602,11 +692,16 @@ handle_message (Session    *session,
       if (check_sender (session, message->goodbye.peer_id))
         _lsp_session_close (session, message->goodbye.reason ? message->goodbye.reason : "said goodbye");
       break;
+    case LSP_MESSAGE_MANIFEST:
+      answer_manifest_fetch (session, &message->manifest);
+      break;
     case LSP_MESSAGE_ERROR:
       g_message ("Peer %s reports %s: %s", lsp_peer_get_id (session->peer),
                  message->error.code, message->error.message);
       if (message->error.fatal)
         _lsp_session_close (session, "fatal error from the peer");
+      else
+        refuse_manifest_fetch (session, &message->error);
       break;
     case LSP_MESSAGE_UNKNOWN:
       _lsp_session_send_message (session, lsp_message_new_error (LSP_PROTO_ERROR_UNKNOWN_TYPE, FALSE,
@@ -614,7 +709,6 @@ handle_message (Session    *session,
       break;
     case LSP_MESSAGE_HELLO:
     case LSP_MESSAGE_HELLO_ACK:
-    case LSP_MESSAGE_MANIFEST:
     case LSP_MESSAGE_GET_CHUNK:
     case LSP_MESSAGE_CHUNK:
     default:
@@ -732,8 +826,15 @@ on_incoming_stream (LspQuicConnection *conn,
       _lsp_session_attach_control (session, stream);
       return;
     }
-  /* Data streams arrive with the download engine; until then nothing
-   * else is served. */
+  if (session->established && !session->closing && lsp_quic_stream_is_bidirectional (stream))
+    {
+      gboolean handled = FALSE;
+
+      g_signal_emit (session->node, _lsp_node_signals[NODE_SIGNAL_DATA_STREAM], 0,
+                     session->peer, stream, &handled);
+      if (handled)
+        return;
+    }
   lsp_quic_stream_reset (stream, APP_ERROR_CLOSE);
 }
 

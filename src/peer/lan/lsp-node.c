@@ -6,8 +6,11 @@
 
 #include "lsp-discovery.h"
 #include "lsp-error.h"
+#include "lsp-game-root.h"
 
 static void list_model_iface_init (GListModelInterface *iface);
+
+guint _lsp_node_signals[NODE_N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE_WITH_CODE (LspNode, lsp_node, G_TYPE_OBJECT,
                                G_IMPLEMENT_INTERFACE (G_TYPE_LIST_MODEL, list_model_iface_init))
@@ -429,6 +432,19 @@ lsp_node_class_init (LspNodeClass *klass)
 
   object_class->dispose = lsp_node_dispose;
   object_class->finalize = lsp_node_finalize;
+
+  /**
+   * LspNode::data-stream:
+   * @peer: the established peer that opened it
+   * @stream: a bidirectional stream other than the control stream
+   *
+   * A peer opened a data stream (PROTOCOL.md, "Data streams"). A handler
+   * that takes the stream returns %TRUE; one nobody takes is reset.
+   */
+  _lsp_node_signals[NODE_SIGNAL_DATA_STREAM] =
+    g_signal_new ("data-stream", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  g_signal_accumulator_true_handled, NULL, NULL,
+                  G_TYPE_BOOLEAN, 2, LSP_TYPE_PEER, LSP_TYPE_QUIC_STREAM);
 }
 
 static void
@@ -464,4 +480,92 @@ lsp_node_new (LspLibrary  *library,
   /* Host names may be longer than the protocol's 63 bytes. */
   self->hostname = lsp_proto_sanitize_hostname (hostname);
   return self;
+}
+
+static Session *
+find_established_session (LspNode    *self,
+                          const char *peer_id)
+{
+  for (guint i = 0; i < self->sessions->len; i++)
+    {
+      Session *session = g_ptr_array_index (self->sessions, i);
+
+      if (session->established && !session->closing && session->peer != NULL &&
+          g_str_equal (lsp_peer_get_id (session->peer), peer_id))
+        return session;
+    }
+  return NULL;
+}
+
+/**
+ * lsp_node_get_connection:
+ *
+ * Returns: (transfer none) (nullable): the connection of the established
+ *   session with @peer_id, on which data streams can be opened
+ */
+LspQuicConnection *
+lsp_node_get_connection (LspNode    *self,
+                         const char *peer_id)
+{
+  Session *session;
+
+  g_return_val_if_fail (LSP_IS_NODE (self), NULL);
+  g_return_val_if_fail (peer_id != NULL, NULL);
+
+  session = find_established_session (self, peer_id);
+  return session != NULL ? session->conn : NULL;
+}
+
+/**
+ * lsp_node_fetch_manifest_async:
+ *
+ * Asks @peer_id for the manifest of @game_id named @manifest_hash. Fails
+ * with %G_IO_ERROR_NOT_FOUND or %G_IO_ERROR_BUSY when the peer refuses, and
+ * %G_IO_ERROR_CONNECTION_CLOSED when it is not (or no longer) connected.
+ */
+void
+lsp_node_fetch_manifest_async (LspNode             *self,
+                               const char          *peer_id,
+                               const char          *game_id,
+                               const char          *manifest_hash,
+                               GCancellable        *cancellable,
+                               GAsyncReadyCallback  callback,
+                               gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  Session *session;
+  char **asked;
+
+  g_return_if_fail (LSP_IS_NODE (self));
+  g_return_if_fail (lsp_game_id_is_valid (game_id));
+  g_return_if_fail (lsp_proto_hex_digest_is_valid (manifest_hash));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, lsp_node_fetch_manifest_async);
+  /* A fetch the peer never answers ends with the session. The cancellable
+   * only reaches the callback's error: a caller that must stop at once
+   * stops waiting on its own. */
+  asked = g_new0 (char *, 3);
+  asked[0] = g_strdup (game_id);
+  asked[1] = g_strdup (manifest_hash);
+  g_task_set_task_data (task, asked, (GDestroyNotify) g_strfreev);
+
+  session = find_established_session (self, peer_id);
+  if (session == NULL)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                               "Peer %.12s is not connected", peer_id);
+      return;
+    }
+  _lsp_session_fetch_manifest (session, task);
+}
+
+LspManifest *
+lsp_node_fetch_manifest_finish (LspNode       *self,
+                                GAsyncResult  *result,
+                                GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
 }

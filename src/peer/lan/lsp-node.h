@@ -7,6 +7,7 @@
 #include "lsp-identity.h"
 #include "lsp-library.h"
 #include "lsp-peer.h"
+#include "lsp-quic-connection.h"
 
 G_BEGIN_DECLS
 
@@ -58,6 +59,18 @@ const char *lsp_node_get_hostname     (LspNode             *self);
 guint16     lsp_node_get_port         (LspNode             *self);
 LspPeer    *lsp_node_lookup_peer      (LspNode             *self,
                                        const char          *peer_id);
+LspQuicConnection *lsp_node_get_connection (LspNode        *self,
+                                            const char     *peer_id);
+void        lsp_node_fetch_manifest_async  (LspNode             *self,
+                                            const char          *peer_id,
+                                            const char          *game_id,
+                                            const char          *manifest_hash,
+                                            GCancellable        *cancellable,
+                                            GAsyncReadyCallback  callback,
+                                            gpointer             user_data);
+LspManifest *lsp_node_fetch_manifest_finish (LspNode            *self,
+                                             GAsyncResult       *result,
+                                             GError            **error);
 
 /* Liveness timing; tests shorten it. */
 void        lsp_node_set_liveness     (LspNode             *self,
