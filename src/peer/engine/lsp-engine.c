@@ -26,12 +26,19 @@ struct _LspEngine
   GStrv          static_peers;
   gboolean       use_mdns;
   guint          stale_seconds;
+  guint          upload_slots;
+  guint          upload_slots_per_peer;
+  guint64        upload_rate;
+  guint          max_downloads;
+  guint          wait_seconds;
 
   LspLibrary    *library;
   LspLauncher   *launcher;
   LspInstaller  *installer;
   LspNode       *node;
   LspLanLibrary *lan_library;
+  LspChunkServer *chunk_server;
+  LspDownloadManager *downloads;
 };
 
 enum {
@@ -72,6 +79,17 @@ warn (LspEngine  *self,
 }
 
 static void
+on_resumed (GObject      *object,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!lsp_download_manager_resume_finish (LSP_DOWNLOAD_MANAGER (object), result, &error))
+    g_warning ("Could not look for interrupted downloads: %s", error->message);
+}
+
+static void
 join_lan (GTask       *task,
           LspIdentity *identity)
 {
@@ -82,6 +100,17 @@ join_lan (GTask       *task,
   if (self->stale_seconds > 0)
     lsp_node_set_liveness (self->node, MAX (self->stale_seconds * 1000 / 3, 1), self->stale_seconds * 1000);
   self->lan_library = lsp_lan_library_new (self->library, self->node);
+  self->chunk_server = lsp_chunk_server_new (self->node, self->library);
+  lsp_chunk_server_set_slots (self->chunk_server,
+                              self->upload_slots > 0 ? self->upload_slots : LSP_CHUNK_SERVER_DEFAULT_SLOTS,
+                              self->upload_slots_per_peer > 0 ? self->upload_slots_per_peer
+                                                              : LSP_CHUNK_SERVER_DEFAULT_SLOTS_PER_PEER);
+  lsp_chunk_server_set_rate_limit (self->chunk_server, self->upload_rate);
+  self->downloads = lsp_download_manager_new (self->node, self->library);
+  if (self->max_downloads > 0)
+    lsp_download_manager_set_max_running (self->downloads, self->max_downloads);
+  if (self->wait_seconds > 0)
+    lsp_download_manager_set_wait_timeout (self->downloads, self->wait_seconds);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NODE]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LAN_LIBRARY]);
 
@@ -104,6 +133,8 @@ join_lan (GTask       *task,
       warn (self, message);
     }
 
+  /* Downloads a crash interrupted go on; they wait for their sources. */
+  lsp_download_manager_resume_async (self->downloads, NULL, on_resumed, NULL);
   g_task_return_boolean (task, TRUE);
 }
 
@@ -271,7 +302,20 @@ on_node_stopped (GObject      *object,
   g_task_return_boolean (task, TRUE);
 }
 
-/* Says Goodbye to every peer; completes once the Goodbyes are on their way. */
+static void
+on_downloads_stopped (GObject      *object,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  LspEngine *self = g_task_get_source_object (task);
+
+  lsp_download_manager_stop_finish (LSP_DOWNLOAD_MANAGER (object), result, NULL);
+  lsp_node_stop_async (self->node, g_task_get_task_data (task), on_node_stopped, g_object_ref (task));
+}
+
+/* Stops the downloads (they resume at the next start), then says Goodbye
+ * to every peer; completes once the Goodbyes are on their way. */
 void
 lsp_engine_stop_async (LspEngine           *self,
                        const char          *reason,
@@ -289,7 +333,8 @@ lsp_engine_stop_async (LspEngine           *self,
       g_task_return_boolean (task, TRUE);
       return;
     }
-  lsp_node_stop_async (self->node, reason, on_node_stopped, g_steal_pointer (&task));
+  g_task_set_task_data (task, g_strdup (reason), g_free);
+  lsp_download_manager_stop_async (self->downloads, on_downloads_stopped, g_steal_pointer (&task));
 }
 
 gboolean
@@ -337,6 +382,20 @@ lsp_engine_get_node (LspEngine *self)
   return self->node;
 }
 
+LspDownloadManager *
+lsp_engine_get_downloads (LspEngine *self)
+{
+  g_return_val_if_fail (LSP_IS_ENGINE (self), NULL);
+  return self->downloads;
+}
+
+LspChunkServer *
+lsp_engine_get_chunk_server (LspEngine *self)
+{
+  g_return_val_if_fail (LSP_IS_ENGINE (self), NULL);
+  return self->chunk_server;
+}
+
 LspLanLibrary *
 lsp_engine_get_lan_library (LspEngine *self)
 {
@@ -375,6 +434,8 @@ lsp_engine_dispose (GObject *object)
 
   if (self->node != NULL)
     lsp_node_stop (self->node, "closed");
+  g_clear_object (&self->downloads);
+  g_clear_object (&self->chunk_server);
   g_clear_object (&self->lan_library);
   g_clear_object (&self->node);
   g_clear_object (&self->installer);
@@ -454,5 +515,10 @@ lsp_engine_new (const LspEngineConfig *config)
     self->static_peers = g_new0 (char *, 1);
   self->use_mdns = config->use_mdns;
   self->stale_seconds = config->stale_seconds;
+  self->upload_slots = config->upload_slots;
+  self->upload_slots_per_peer = config->upload_slots_per_peer;
+  self->upload_rate = config->upload_rate;
+  self->max_downloads = config->max_downloads;
+  self->wait_seconds = config->wait_seconds;
   return self;
 }

@@ -4,6 +4,8 @@
 
 #include <gio/gio.h>
 
+#include "lsp-chunk-server.h"
+#include "lsp-download-manager.h"
 #include "lsp-installer.h"
 #include "lsp-lan-library.h"
 #include "lsp-launcher.h"
@@ -31,6 +33,11 @@ typedef struct
   const char * const *static_peers;   /* "HOST:PORT", dialled as well as discovered ones */
   gboolean            use_mdns;
   guint               stale_seconds;  /* 0: the protocol's default */
+  guint               upload_slots;   /* chunk streams served at once; 0: the default */
+  guint               upload_slots_per_peer;
+  guint64             upload_rate;    /* bytes per second; 0: no limit */
+  guint               max_downloads;  /* running at once; 0: the default */
+  guint               wait_seconds;   /* a download without sources gives up after; 0: the default */
 } LspEngineConfig;
 
 #define LSP_TYPE_ENGINE (lsp_engine_get_type ())
@@ -60,5 +67,7 @@ LspInstaller  *lsp_engine_get_installer   (LspEngine             *self);
 LspLauncher   *lsp_engine_get_launcher    (LspEngine             *self);
 LspNode       *lsp_engine_get_node        (LspEngine             *self);
 LspLanLibrary *lsp_engine_get_lan_library (LspEngine             *self);
+LspDownloadManager *lsp_engine_get_downloads (LspEngine          *self);
+LspChunkServer *lsp_engine_get_chunk_server (LspEngine           *self);
 
 G_END_DECLS

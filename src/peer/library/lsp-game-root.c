@@ -93,6 +93,8 @@ lsp_game_child_is_reserved (const char *name)
     LSP_INTENT_TMP_FILE,
     LSP_SOFTLAN_MARKER,
     LSP_SYNC_DIR,
+    LSP_DOWNLOAD_STATE_FILE,
+    LSP_DOWNLOAD_STATE_TMP_FILE,
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (reserved); i++)

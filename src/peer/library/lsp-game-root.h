@@ -18,6 +18,9 @@ G_BEGIN_DECLS
 #define LSP_INTENT_TMP_FILE         ".lanspread.json.tmp"
 #define LSP_SOFTLAN_MARKER          ".softlan_game_installed"
 #define LSP_SYNC_DIR                ".sync"
+/* A download in progress: which chunks of which manifest are verified. */
+#define LSP_DOWNLOAD_STATE_FILE     ".lanspread-download"
+#define LSP_DOWNLOAD_STATE_TMP_FILE ".lanspread-download.tmp"
 #define LSP_ARCHIVE_SUFFIX          ".eti"
 /* Library state inside the games folder, not a game. */
 #define LSP_STATE_DIR               ".lanspread"

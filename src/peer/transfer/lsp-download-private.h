@@ -1,0 +1,133 @@
+/* lsp-download-private.h: what the files of LspDownload share */
+#pragma once
+
+#include "lsp-download.h"
+
+#include "lsp-download-storage.h"
+#include "lsp-frame-decoder.h"
+#include "lsp-manifest.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  CHUNK_MISSING,
+  CHUNK_FETCHING,   /* requested from one source, or two in the end game */
+  CHUNK_WRITING,    /* received, being verified and written */
+  CHUNK_DONE,
+} ChunkState;
+
+typedef struct _Source Source;
+
+typedef struct
+{
+  guint          index;
+  guint          file;
+  guint64        offset;
+  guint32        length;
+  const guint8  *hash;
+  ChunkState     state;
+  guint          n_fetches;
+  Source        *avoid;      /* sent bad bytes for it: ask someone else first */
+} Chunk;
+
+struct _Source
+{
+  LspDownload       *download;
+  char              *peer_id;
+  LspQuicConnection *conn;
+  gulong             streams_handler;
+  guint              window;
+  guint              in_flight;
+  guint              strikes;
+  double             rate;         /* bytes per second, smoothed */
+  guint              retry_id;     /* backing off after "busy" */
+  gboolean           blocked;      /* out of streams until the peer raises its limit */
+};
+
+typedef struct
+{
+  LspDownload     *download;
+  Source          *source;       /* NULL once the source is gone */
+  Chunk           *chunk;
+  LspQuicStream   *stream;
+  LspFrameDecoder *decoder;
+  gboolean         got_header;
+  guint8          *data;
+  gsize            filled;
+  gint64           started;
+} Fetch;
+
+struct _LspDownload
+{
+  GObject           parent_instance;
+
+  LspNode          *node;
+  LspLibrary       *library;
+  char             *game_id;
+  char             *games_path;
+  GTask            *task;
+  GCancellable     *stop;           /* cancels our workers */
+  gulong            cancel_handler;
+  GCancellable     *external;
+
+  LspDownloadPhase  phase;
+  char             *version;
+  char             *manifest_hash;
+  LspManifest      *manifest;
+  GArray           *chunks;         /* Chunk */
+  guint             n_done;
+  GPtrArray        *sources;        /* Source */
+  GPtrArray        *fetches;        /* Fetch */
+  GHashTable       *peer_bytes;     /* peer_id → guint64 *, every source ever */
+  GPtrArray        *watched_peers;  /* LspPeer whose games-changed we follow */
+  guint             workers;        /* verify/write workers in flight */
+  gboolean          lock_held;
+  gboolean          storage_begun;
+  gboolean          finishing;      /* no new work starts */
+  gboolean          ending;         /* the commit or the sweep has begun */
+  gboolean          suspended;      /* stopping with the peer: keep the payload for the next start */
+  GError           *failure;
+  gboolean          manifest_fetching;
+
+  LspDownloadState *state;
+  gboolean          state_saving;
+  gboolean          state_dirty;
+  gint64            state_saved_at;
+  guint             state_timer_id;
+
+  guint64           bytes_done;
+  guint64           bytes_total;
+  guint64           bytes_resumed;
+  guint64           bytes_received;
+  gboolean          resumed;
+  double            rate;
+  gint64            rate_time;
+  guint64           rate_bytes;
+  gint64            notified_at;
+  guint             notify_timer_id;
+  guint             wait_seconds;
+  guint             wait_id;
+};
+
+/* lsp-download.c */
+void     _lsp_download_set_phase        (LspDownload  *self,
+                                         LspDownloadPhase phase);
+void     _lsp_download_fail             (LspDownload  *self,
+                                         GError       *error);
+void     _lsp_download_chunk_done       (LspDownload  *self,
+                                         Chunk        *chunk,
+                                         Source       *source);
+void     _lsp_download_progress_changed (LspDownload  *self);
+void     _lsp_download_source_dropped   (LspDownload  *self,
+                                         const char   *peer_id,
+                                         const char   *reason);
+void     _lsp_download_check_waiting    (LspDownload  *self);
+void     _lsp_download_finish           (LspDownload  *self);
+
+/* lsp-download-fetch.c */
+void     _lsp_download_refresh_sources  (LspDownload  *self);
+void     _lsp_download_pump             (LspDownload  *self);
+void     _lsp_download_stop_fetches     (LspDownload  *self);
+void     _lsp_download_source_free      (Source       *source);
+
+G_END_DECLS

@@ -1,0 +1,534 @@
+#define G_LOG_DOMAIN "lsp-download"
+
+#include "config.h"
+
+#include "lsp-download-storage.h"
+
+#include "lsp-error.h"
+#include "lsp-fs.h"
+#include "lsp-game-root.h"
+#include "lsp-sha256.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#define STATE_FORMAT    1
+#define STATE_MAX_SIZE  (16 * 1024 * 1024)
+#define MANIFEST_MAX_SIZE (256 * 1024 * 1024)
+
+/* What a cancelled or failed download leaves in place: the installed game
+ * and the install machinery's state, and other tools' files. Everything
+ * else in the game root is the download's payload. */
+static const char * const preserved_names[] = {
+  LSP_LOCAL_DIR,
+  LSP_LOCAL_INSTALLING_DIR,
+  LSP_LOCAL_BACKUP_DIR,
+  LSP_INTENT_FILE,
+  LSP_INTENT_TMP_FILE,
+  LSP_SOFTLAN_MARKER,
+  LSP_SYNC_DIR,
+};
+
+static gboolean
+is_preserved (const char *name)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (preserved_names); i++)
+    {
+      if (strcmp (name, preserved_names[i]) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+LspDownloadState *
+lsp_download_state_new (const char *manifest_hash,
+                        guint       n_chunks)
+{
+  LspDownloadState *state = g_new0 (LspDownloadState, 1);
+
+  state->manifest_hash = g_strdup (manifest_hash);
+  state->n_chunks = n_chunks;
+  state->verified = g_malloc0 ((n_chunks + 7) / 8 + 1);
+  return state;
+}
+
+void
+lsp_download_state_free (LspDownloadState *state)
+{
+  if (state == NULL)
+    return;
+  g_free (state->manifest_hash);
+  g_free (state->verified);
+  g_free (state);
+}
+
+LspDownloadState *
+lsp_download_state_copy (const LspDownloadState *state)
+{
+  LspDownloadState *copy = lsp_download_state_new (state->manifest_hash, state->n_chunks);
+
+  memcpy (copy->verified, state->verified, (state->n_chunks + 7) / 8);
+  return copy;
+}
+
+gboolean
+lsp_download_state_get (const LspDownloadState *state,
+                        guint                   chunk)
+{
+  g_assert (chunk < state->n_chunks);
+  return (state->verified[chunk / 8] >> (chunk % 8)) & 1;
+}
+
+void
+lsp_download_state_set (LspDownloadState *state,
+                        guint             chunk)
+{
+  g_assert (chunk < state->n_chunks);
+  state->verified[chunk / 8] |= (guint8) (1u << (chunk % 8));
+}
+
+/* The game root below the games folder, never through a symbolic link;
+ * created when asked. */
+int
+lsp_download_storage_open_root (const char  *games_path,
+                                const char  *game_id,
+                                gboolean     create,
+                                GError     **error)
+{
+  int games_fd, root_fd, saved_errno;
+
+  if (!lsp_game_id_is_valid (game_id))
+    {
+      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_ARGUMENT, "“%s” is not a valid game id", game_id);
+      return -1;
+    }
+  games_fd = open (games_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (games_fd < 0)
+    {
+      lsp_error_set_errno (error, errno, "Cannot open the games folder %s", games_path);
+      return -1;
+    }
+  if (create && mkdirat (games_fd, game_id, 0755) != 0 && errno != EEXIST)
+    {
+      saved_errno = errno;
+      close (games_fd);
+      lsp_error_set_errno (error, saved_errno, "Cannot create the folder of %s in %s", game_id, games_path);
+      return -1;
+    }
+  root_fd = openat (games_fd, game_id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  saved_errno = errno;
+  close (games_fd);
+  if (root_fd < 0)
+    lsp_error_set_errno (error, saved_errno, "Cannot open the folder of %s in %s", game_id, games_path);
+  return root_fd;
+}
+
+gboolean
+lsp_download_storage_check_space (const char  *games_path,
+                                  guint64      needed,
+                                  GError     **error)
+{
+  struct statvfs st;
+  guint64 available;
+
+  if (statvfs (games_path, &st) != 0)
+    return lsp_error_set_errno (error, errno, "Cannot tell the free space in %s", games_path);
+  available = (guint64) st.f_bavail * st.f_frsize;
+  if (available < needed)
+    {
+      g_autofree char *need = g_format_size (needed);
+      g_autofree char *have = g_format_size (available);
+
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+                   "Not enough free space in %s: the game needs %s more, %s are available. "
+                   "Free some space and try again.", games_path, need, have);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Opens the folder for path's parent below root_fd, one component at a
+ * time without following links, creating missing folders when asked.
+ * Returns the folder's fd (root_fd itself is never returned) and the last
+ * component in *out_name. */
+static int
+open_parent (int          root_fd,
+             const char  *path,
+             gboolean     create,
+             const char **out_name,
+             GError     **error)
+{
+  g_auto(GStrv) parts = g_strsplit (path, "/", -1);
+  guint n = g_strv_length (parts);
+  int dir_fd = dup (root_fd);
+
+  if (dir_fd < 0)
+    {
+      lsp_error_set_errno (error, errno, "Cannot open the folder of %s", path);
+      return -1;
+    }
+  for (guint i = 0; i + 1 < n; i++)
+    {
+      int next;
+
+      if (create && mkdirat (dir_fd, parts[i], 0755) != 0 && errno != EEXIST)
+        {
+          lsp_error_set_errno (error, errno, "Cannot create the folder of %s", path);
+          close (dir_fd);
+          return -1;
+        }
+      next = openat (dir_fd, parts[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (next < 0)
+        {
+          lsp_error_set_errno (error, errno, "Cannot open the folder of %s", path);
+          close (dir_fd);
+          return -1;
+        }
+      close (dir_fd);
+      dir_fd = next;
+    }
+  *out_name = path + (strlen (path) - strlen (parts[n - 1]));
+  return dir_fd;
+}
+
+/* A file of the game by its manifest path, never through a symbolic link
+ * and only if it is a regular file. */
+int
+lsp_download_storage_open_file (int          root_fd,
+                                const char  *path,
+                                int          flags,
+                                GError     **error)
+{
+  const char *name = NULL;
+  struct stat st;
+  int dir_fd, fd, saved_errno;
+
+  if (!lsp_relative_path_is_safe (path))
+    {
+      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, "“%s” is not a safe path", path);
+      return -1;
+    }
+  dir_fd = open_parent (root_fd, path, (flags & O_CREAT) != 0, &name, error);
+  if (dir_fd < 0)
+    return -1;
+  fd = openat (dir_fd, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0644);
+  saved_errno = errno;
+  close (dir_fd);
+  if (fd < 0)
+    {
+      lsp_error_set_errno (error, saved_errno, "Cannot open %s", path);
+      return -1;
+    }
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+    {
+      close (fd);
+      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, "%s is not a regular file", path);
+      return -1;
+    }
+  return fd;
+}
+
+/* Creates every file of the manifest at its final size, with its space
+ * reserved, so a full disk shows now rather than mid-transfer. Existing
+ * bytes are kept: they are verified chunks of a resumed download or the
+ * previous version's, and every chunk is checked before it counts. */
+gboolean
+lsp_download_storage_prepare (int            root_fd,
+                              LspManifest   *manifest,
+                              GCancellable  *cancellable,
+                              GError       **error)
+{
+  for (guint i = 0; i < lsp_manifest_get_n_files (manifest); i++)
+    {
+      const LspManifestFile *file = lsp_manifest_get_file (manifest, i);
+      struct stat st;
+      int fd, rv;
+
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return FALSE;
+      fd = lsp_download_storage_open_file (root_fd, file->path, O_RDWR | O_CREAT, error);
+      if (fd < 0)
+        return FALSE;
+      if (fstat (fd, &st) != 0 || ((guint64) st.st_size != file->size && ftruncate (fd, (off_t) file->size) != 0))
+        {
+          int saved_errno = errno;
+          close (fd);
+          return lsp_error_set_errno (error, saved_errno, "Cannot size %s", file->path);
+        }
+      rv = file->size > 0 ? posix_fallocate (fd, 0, (off_t) file->size) : 0;
+      close (fd);
+      if (rv != 0 && rv != EOPNOTSUPP && rv != EINVAL)
+        return lsp_error_set_errno (error, rv, "Cannot reserve space for %s", file->path);
+    }
+  return TRUE;
+}
+
+/* The old sentinel is parked first: from now on the payload may change,
+ * so the game must not claim any version until the new one is complete. */
+gboolean
+lsp_download_storage_begin_version (int      root_fd,
+                                    GError **error)
+{
+  if (renameat (root_fd, LSP_VERSION_FILE, root_fd, LSP_VERSION_DISCARDED_FILE) != 0 && errno != ENOENT)
+    return lsp_error_set_errno (error, errno, "Cannot set %s aside", LSP_VERSION_FILE);
+  fsync (root_fd);
+  return TRUE;
+}
+
+gboolean
+lsp_download_storage_commit_version (int          root_fd,
+                                     const char  *version,
+                                     GError     **error)
+{
+  if (!lsp_fs_write_atomic_at (root_fd, LSP_VERSION_FILE, LSP_VERSION_TMP_FILE, version, strlen (version), error))
+    return FALSE;
+  unlinkat (root_fd, LSP_VERSION_DISCARDED_FILE, 0);
+  return TRUE;
+}
+
+/* The parked sentinel is dropped, not restored: the payload under it may
+ * have changed (ARCHITECTURE.md, "Cancel"). */
+void
+lsp_download_storage_rollback_version (int root_fd)
+{
+  unlinkat (root_fd, LSP_VERSION_TMP_FILE, 0);
+  unlinkat (root_fd, LSP_VERSION_DISCARDED_FILE, 0);
+}
+
+gboolean
+lsp_download_storage_write_state (int                     root_fd,
+                                  const LspDownloadState *state,
+                                  GError                **error)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *bits = g_base64_encode (state->verified, (state->n_chunks + 7) / 8);
+  g_autofree char *data = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "format");
+  json_builder_add_int_value (builder, STATE_FORMAT);
+  json_builder_set_member_name (builder, "manifest_hash");
+  json_builder_add_string_value (builder, state->manifest_hash);
+  json_builder_set_member_name (builder, "chunks");
+  json_builder_add_int_value (builder, state->n_chunks);
+  json_builder_set_member_name (builder, "verified");
+  json_builder_add_string_value (builder, bits);
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  data = json_to_string (root, FALSE);
+  return lsp_fs_write_atomic_at (root_fd, LSP_DOWNLOAD_STATE_FILE, LSP_DOWNLOAD_STATE_TMP_FILE,
+                                 data, strlen (data), error);
+}
+
+/* NULL with a NOT_FOUND error when there is no state; a state file that
+ * is malformed is an INVALID_DATA error. Its claims are checked by the
+ * caller against the files before they are trusted. */
+LspDownloadState *
+lsp_download_storage_read_state (int      root_fd,
+                                 GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(LspDownloadState) state = NULL;
+  g_autofree char *data = NULL;
+  g_autofree guint8 *bits = NULL;
+  JsonObject *object;
+  JsonNode *node;
+  const char *hash, *encoded;
+  guint8 digest[LSP_SHA256_LEN];
+  gint64 format, n_chunks;
+  gsize length, n_bits = 0;
+
+  data = lsp_fs_read_small_at (root_fd, LSP_DOWNLOAD_STATE_FILE, STATE_MAX_SIZE, &length, error);
+  if (data == NULL)
+    return NULL;
+  if (!json_parser_load_from_data (parser, data, (gssize) length, NULL) ||
+      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    goto invalid;
+  object = json_node_get_object (json_parser_get_root (parser));
+  if ((node = json_object_get_member (object, "format")) == NULL || json_node_get_value_type (node) != G_TYPE_INT64 ||
+      (format = json_node_get_int (node)) != STATE_FORMAT ||
+      (node = json_object_get_member (object, "chunks")) == NULL || json_node_get_value_type (node) != G_TYPE_INT64 ||
+      (n_chunks = json_node_get_int (node)) < 0 || n_chunks > G_MAXUINT32 / 2 ||
+      (node = json_object_get_member (object, "manifest_hash")) == NULL || json_node_get_value_type (node) != G_TYPE_STRING ||
+      !lsp_sha256_from_hex (hash = json_node_get_string (node), digest) ||
+      (node = json_object_get_member (object, "verified")) == NULL || json_node_get_value_type (node) != G_TYPE_STRING)
+    goto invalid;
+  encoded = json_node_get_string (node);
+  bits = g_base64_decode (encoded, &n_bits);
+  if (n_bits != ((gsize) n_chunks + 7) / 8)
+    goto invalid;
+  state = lsp_download_state_new (hash, (guint) n_chunks);
+  memcpy (state->verified, bits, n_bits);
+  return g_steal_pointer (&state);
+
+invalid:
+  g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, "%s is malformed", LSP_DOWNLOAD_STATE_FILE);
+  return NULL;
+}
+
+void
+lsp_download_storage_remove_state (int root_fd)
+{
+  unlinkat (root_fd, LSP_DOWNLOAD_STATE_FILE, 0);
+  unlinkat (root_fd, LSP_DOWNLOAD_STATE_TMP_FILE, 0);
+  fsync (root_fd);
+}
+
+/* The sweep after a cancel or a failure: everything but the preserved
+ * names goes, and the game root too when nothing is left in it. */
+gboolean
+lsp_download_storage_discard (const char  *games_path,
+                              const char  *game_id,
+                              GError     **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  struct dirent *entry;
+  gboolean empty = TRUE;
+  DIR *dir;
+  int root_fd, games_fd;
+
+  root_fd = lsp_download_storage_open_root (games_path, game_id, FALSE, &local_error);
+  if (root_fd < 0)
+    {
+      if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+        return TRUE;
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  dir = fdopendir (root_fd);
+  if (dir == NULL)
+    {
+      close (root_fd);
+      return lsp_error_set_errno (error, errno, "Cannot list the folder of %s", game_id);
+    }
+  while ((entry = readdir (dir)) != NULL)
+    {
+      if (strcmp (entry->d_name, ".") == 0 || strcmp (entry->d_name, "..") == 0)
+        continue;
+      if (is_preserved (entry->d_name))
+        {
+          empty = FALSE;
+          continue;
+        }
+      if (!lsp_fs_remove_tree_at (dirfd (dir), entry->d_name, error))
+        {
+          closedir (dir);
+          return FALSE;
+        }
+    }
+  fsync (dirfd (dir));
+  closedir (dir);
+
+  if (empty && (games_fd = open (games_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
+    {
+      /* Another process may have put something there meanwhile: then it stays. */
+      unlinkat (games_fd, game_id, AT_REMOVEDIR);
+      fsync (games_fd);
+      close (games_fd);
+    }
+  return TRUE;
+}
+
+/* "Remove files": only a game root that is a single direct child of the
+ * games folder, holds a regular version.ini, and has nothing installed
+ * or being installed. */
+gboolean
+lsp_download_storage_remove_game (const char  *games_path,
+                                  const char  *game_id,
+                                  GError     **error)
+{
+  static const char * const install_names[] = { LSP_LOCAL_DIR, LSP_LOCAL_INSTALLING_DIR, LSP_LOCAL_BACKUP_DIR };
+  struct stat st;
+  int games_fd, root_fd;
+  gboolean ok;
+
+  root_fd = lsp_download_storage_open_root (games_path, game_id, FALSE, error);
+  if (root_fd < 0)
+    return FALSE;
+  if (fstatat (root_fd, LSP_VERSION_FILE, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG (st.st_mode))
+    {
+      close (root_fd);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                   "%s is not downloaded here (it has no %s), so there are no files to remove",
+                   game_id, LSP_VERSION_FILE);
+      return FALSE;
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (install_names); i++)
+    {
+      if (fstatat (root_fd, install_names[i], &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+        {
+          close (root_fd);
+          g_set_error (error, LSP_ERROR, LSP_ERROR_BUSY,
+                       "%s is installed (it has %s/); uninstall it before removing its files",
+                       game_id, install_names[i]);
+          return FALSE;
+        }
+    }
+  close (root_fd);
+
+  games_fd = open (games_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (games_fd < 0)
+    return lsp_error_set_errno (error, errno, "Cannot open the games folder %s", games_path);
+  ok = lsp_fs_remove_tree_at (games_fd, game_id, error);
+  fsync (games_fd);
+  close (games_fd);
+  return ok;
+}
+
+char *
+lsp_manifest_cache_path (const char *games_path,
+                         const char *manifest_hash)
+{
+  g_autofree char *name = g_strconcat (manifest_hash, ".json", NULL);
+
+  return g_build_filename (games_path, LSP_STATE_DIR, "manifests", name, NULL);
+}
+
+LspManifest *
+lsp_manifest_cache_load (const char  *games_path,
+                         const char  *manifest_hash,
+                         GError     **error)
+{
+  g_autofree char *path = lsp_manifest_cache_path (games_path, manifest_hash);
+  g_autofree char *data = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(LspManifest) manifest = NULL;
+  gsize length;
+
+  if (!g_file_get_contents (path, &data, &length, error))
+    return NULL;
+  if (length > MANIFEST_MAX_SIZE || (node = json_from_string (data, error)) == NULL ||
+      (manifest = lsp_manifest_new_from_json (node, error)) == NULL)
+    {
+      if (error != NULL && *error == NULL)
+        g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, "The cached manifest %s is too large", path);
+      return NULL;
+    }
+  if (!g_str_equal (lsp_manifest_get_hash (manifest), manifest_hash))
+    {
+      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, "The cached manifest %s is not %s", path, manifest_hash);
+      return NULL;
+    }
+  return g_steal_pointer (&manifest);
+}
+
+gboolean
+lsp_manifest_cache_store (const char   *games_path,
+                          LspManifest  *manifest,
+                          GError      **error)
+{
+  g_autofree char *path = lsp_manifest_cache_path (games_path, lsp_manifest_get_hash (manifest));
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autoptr(JsonNode) node = lsp_manifest_to_json (manifest);
+  g_autofree char *data = json_to_string (node, FALSE);
+
+  return lsp_fs_mkdir_p (dir, error) && lsp_fs_write_atomic (path, data, strlen (data), error);
+}
