@@ -1479,6 +1479,24 @@ test_many_connections (Fixture       *f,
   g_free (results);
 }
 
+/* Connect completes before the client's last handshake flight has reached
+ * the server: closing right away must still not overtake that flight, or
+ * the server never learns of the connection. */
+static void
+test_close_after_connect (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LspQuicConnection) conn = NULL;
+
+  conn = connect_sync (f->client, f->server, NULL, &error);
+  g_assert_no_error (error);
+  lsp_quic_connection_close (conn, 0, NULL);
+  lsp_test_run_for (200);
+  g_assert_cmpuint (f->server_conns->len, ==, 1);
+  g_assert_cmpuint (lsp_quic_endpoint_get_n_connections (f->server), ==, 0);
+}
+
 /* A flood of Initials from one address: the per-address handshake limit
  * bounds the half-open state, and the handshake timeout clears it. */
 static void
@@ -1666,6 +1684,7 @@ main (int   argc,
   g_test_add ("/quic/server-opens-stream", Fixture, NULL, fixture_setup, test_server_opens_stream, fixture_teardown);
   g_test_add ("/quic/stream-credit", Fixture, NULL, fixture_setup, test_stream_credit, fixture_teardown);
   g_test_add ("/quic/keep-alive", Fixture, NULL, fixture_setup, test_keep_alive, fixture_teardown);
+  g_test_add ("/quic/close-after-connect", Fixture, NULL, fixture_setup, test_close_after_connect, fixture_teardown);
   g_test_add ("/quic/many-connections", Fixture, NULL, fixture_setup, test_many_connections, fixture_teardown);
   g_test_add ("/quic/handshake-flood", Fixture, NULL, fixture_setup, test_handshake_flood, fixture_teardown);
   g_test_add_func ("/quic/ipv6", test_ipv6);

@@ -456,6 +456,21 @@ queue_stream (LspQuicConnection *self,
     }
 }
 
+/* ngtcp2 0.12 paces with the 333 ms initial RTT until it has measured one:
+ * the ~22 ms that holds back after the first Initial also holds back the
+ * client's last handshake flight (certificate and Finished) long after
+ * connect completed, so a connection closed in that window never reaches
+ * the server. Like ngtcp2 0.14 (which assumes 1 ms), do not pace before
+ * the first RTT sample: the handshake flights are far below the window. */
+static gboolean
+may_pace (LspQuicConnection *self)
+{
+  ngtcp2_conn_stat stat;
+
+  ngtcp2_conn_get_conn_stat (self->conn, &stat);
+  return stat.first_rtt_sample_ts != UINT64_MAX;
+}
+
 /* Writes as many packets as flow control, congestion control and pacing
  * allow, coalescing them into GSO batches. Returns TRUE when it stopped
  * only because of the per-call batch limit. */
@@ -563,7 +578,8 @@ write_packets (LspQuicConnection *self)
 
       if (offset > 0)
         {
-          ngtcp2_conn_update_pkt_tx_time (self->conn, ts);
+          if (may_pace (self))
+            ngtcp2_conn_update_pkt_tx_time (self->conn, ts);
           if (!send_packets (self, &ps.path, buf, offset, segment_size))
             return FALSE;  /* the endpoint reschedules us when the socket drains */
         }
