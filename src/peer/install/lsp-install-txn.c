@@ -113,7 +113,7 @@ _lsp_intent_read (int         root_fd,
     }
 
   if (!json_parser_load_from_data (parser, data, (gssize) length, &local_error) ||
-      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+      json_parser_get_root (parser) == NULL || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     {
       g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
                    "%s is not a JSON object%s%s", LSP_INTENT_FILE,

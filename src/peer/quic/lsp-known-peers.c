@@ -108,6 +108,18 @@ save_worker (GTask        *task,
 
 static void schedule_save (LspKnownPeers *self);
 
+/* A state folder removed under a running peer (its identity lives there
+ * too) leaves nothing to save into: that is not worth a warning each time. */
+static void
+report_save_error (LspKnownPeers *self,
+                   const GError  *error)
+{
+  if (g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+    g_debug ("Not saving the known peers: %s", error->message);
+  else
+    g_warning ("Could not save the known peers to “%s”: %s", self->writer->path, error->message);
+}
+
 static void
 on_saved (GObject      *object,
           GAsyncResult *result,
@@ -118,7 +130,7 @@ on_saved (GObject      *object,
 
   self->writing = FALSE;
   if (!g_task_propagate_boolean (G_TASK (result), &error))
-    g_warning ("Could not save the known peers to “%s”: %s", self->writer->path, error->message);
+    report_save_error (self, error);
   if (self->saved < self->generation)
     schedule_save (self);
 }
@@ -166,7 +178,7 @@ lsp_known_peers_flush (LspKnownPeers *self)
     return;
   snapshot = take_snapshot (self);
   if (!snapshot_write (snapshot, &error))
-    g_warning ("Could not save the known peers to “%s”: %s", self->writer->path, error->message);
+    report_save_error (self, error);
   snapshot_free (snapshot);
 }
 

@@ -488,8 +488,15 @@ on_request_read (LspQuicStream *stream,
     {
       /* The downloader gave up on this chunk: whatever is in flight for
        * it stops, and the request ends with its last callback. */
+      GList *waiting = g_queue_find (&request->server->waiting, request);
+
       g_cancellable_cancel (request->cancellable);
-      if (!request->answered && !request->holds_slot && request->message == NULL)
+      if (waiting != NULL)
+        {
+          g_queue_delete_link (&request->server->waiting, waiting);
+          request_finish (request);
+        }
+      else if (request->message == NULL)
         request_finish (request);
       return;
     }

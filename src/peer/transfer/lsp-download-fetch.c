@@ -243,6 +243,34 @@ typedef struct
 } WriteCall;
 
 static void
+run_write_job (gpointer data,
+               gpointer user_data)
+{
+  GTask *task = data;
+
+  verify_write_worker (task, NULL, g_task_get_task_data (task), g_task_get_cancellable (task));
+  g_object_unref (task);
+}
+
+/* Hashing and writing chunks is CPU and disk work of all downloads
+ * together: it runs on a pool of its own, one thread per core, so it
+ * neither floods GIO's shared worker threads nor starves what else runs
+ * there (a seeder's reads, manifest loads). */
+static void
+push_write_job (GTask *task)
+{
+  static GThreadPool *pool;
+
+  if (g_once_init_enter (&pool))
+    {
+      GThreadPool *created = g_thread_pool_new (run_write_job, NULL, MAX ((gint) g_get_num_processors (), 2),
+                                                FALSE, NULL);
+      g_once_init_leave (&pool, created);
+    }
+  g_thread_pool_push (pool, task, NULL);
+}
+
+static void
 on_chunk_written (GObject      *object,
                   GAsyncResult *result,
                   gpointer      user_data)
@@ -352,7 +380,7 @@ fetch_delivered (Fetch *fetch)
   task = g_task_new (NULL, self->stop, on_chunk_written, call);
   g_task_set_source_tag (task, fetch_delivered);
   g_task_set_task_data (task, job, (GDestroyNotify) write_job_free);
-  g_task_run_in_thread (task, verify_write_worker);
+  push_write_job (g_steal_pointer (&task));
   _lsp_download_set_phase (self, LSP_DOWNLOAD_TRANSFERRING);
 }
 

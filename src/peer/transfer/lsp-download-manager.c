@@ -289,7 +289,7 @@ resume_worker (GTask        *task,
       close (root_fd);
       if (state == NULL)
         continue;
-      manifest_path = lsp_manifest_cache_path (games_path, state->manifest_hash);
+      manifest_path = lsp_download_manifest_path (games_path, state->manifest_hash);
       if (g_file_test (manifest_path, G_FILE_TEST_IS_REGULAR))
         g_ptr_array_add (resumable, g_strdup (entry->d_name));
       else if (!lsp_download_storage_discard (games_path, entry->d_name, NULL))

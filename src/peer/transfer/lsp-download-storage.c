@@ -350,7 +350,7 @@ lsp_download_storage_read_state (int      root_fd,
   if (data == NULL)
     return NULL;
   if (!json_parser_load_from_data (parser, data, (gssize) length, NULL) ||
-      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+      json_parser_get_root (parser) == NULL || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     goto invalid;
   object = json_node_get_object (json_parser_get_root (parser));
   if ((node = json_object_get_member (object, "format")) == NULL || json_node_get_value_type (node) != G_TYPE_INT64 ||
@@ -483,21 +483,38 @@ lsp_download_storage_remove_game (const char  *games_path,
   return ok;
 }
 
+/* The library keeps the manifests of the games it holds in "manifests"
+ * (and prunes the others); a download keeps the one it is fetching in
+ * "downloads" until it ends, so it survives a crash for the resume. */
+static char *
+manifest_path (const char *games_path,
+               const char *folder,
+               const char *manifest_hash)
+{
+  g_autofree char *name = g_strconcat (manifest_hash, ".json", NULL);
+
+  return g_build_filename (games_path, LSP_STATE_DIR, folder, name, NULL);
+}
+
 char *
 lsp_manifest_cache_path (const char *games_path,
                          const char *manifest_hash)
 {
-  g_autofree char *name = g_strconcat (manifest_hash, ".json", NULL);
-
-  return g_build_filename (games_path, LSP_STATE_DIR, "manifests", name, NULL);
+  return manifest_path (games_path, "manifests", manifest_hash);
 }
 
-LspManifest *
-lsp_manifest_cache_load (const char  *games_path,
-                         const char  *manifest_hash,
-                         GError     **error)
+char *
+lsp_download_manifest_path (const char *games_path,
+                            const char *manifest_hash)
 {
-  g_autofree char *path = lsp_manifest_cache_path (games_path, manifest_hash);
+  return manifest_path (games_path, "downloads", manifest_hash);
+}
+
+static LspManifest *
+load_manifest_file (const char  *path,
+                    const char  *manifest_hash,
+                    GError     **error)
+{
   g_autofree char *data = NULL;
   g_autoptr(JsonNode) node = NULL;
   g_autoptr(LspManifest) manifest = NULL;
@@ -520,12 +537,29 @@ lsp_manifest_cache_load (const char  *games_path,
   return g_steal_pointer (&manifest);
 }
 
-gboolean
-lsp_manifest_cache_store (const char   *games_path,
-                          LspManifest  *manifest,
-                          GError      **error)
+/* A manifest we have under manifest_hash: the library's, or the one a
+ * download kept. */
+LspManifest *
+lsp_manifest_cache_load (const char  *games_path,
+                         const char  *manifest_hash,
+                         GError     **error)
 {
-  g_autofree char *path = lsp_manifest_cache_path (games_path, lsp_manifest_get_hash (manifest));
+  g_autofree char *cached = lsp_manifest_cache_path (games_path, manifest_hash);
+  g_autofree char *kept = NULL;
+
+  if (g_file_test (cached, G_FILE_TEST_IS_REGULAR))
+    return load_manifest_file (cached, manifest_hash, error);
+  kept = lsp_download_manifest_path (games_path, manifest_hash);
+  return load_manifest_file (kept, manifest_hash, error);
+}
+
+/* Keeps a download's manifest until the download ends. */
+gboolean
+lsp_download_manifest_store (const char   *games_path,
+                             LspManifest  *manifest,
+                             GError      **error)
+{
+  g_autofree char *path = lsp_download_manifest_path (games_path, lsp_manifest_get_hash (manifest));
   g_autofree char *dir = g_path_get_dirname (path);
   g_autoptr(JsonNode) node = lsp_manifest_to_json (manifest);
   g_autofree char *data = json_to_string (node, FALSE);

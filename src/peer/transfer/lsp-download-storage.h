@@ -69,7 +69,9 @@ char        *lsp_manifest_cache_path              (const char        *games_path
 LspManifest *lsp_manifest_cache_load              (const char        *games_path,
                                                    const char        *manifest_hash,
                                                    GError           **error);
-gboolean     lsp_manifest_cache_store             (const char        *games_path,
+char        *lsp_download_manifest_path           (const char        *games_path,
+                                                   const char        *manifest_hash);
+gboolean     lsp_download_manifest_store          (const char        *games_path,
                                                    LspManifest       *manifest,
                                                    GError           **error);
 

@@ -471,9 +471,12 @@ end_worker (GTask        *task,
             GCancellable *cancellable)
 {
   EndJob *job = task_data;
+  g_autofree char *kept = lsp_download_manifest_path (job->games_path, lsp_manifest_get_hash (job->manifest));
   GError *error = NULL;
   int root_fd;
 
+  if (job->keep == NULL)
+    unlink (kept);
   if (job->keep != NULL)
     {
       root_fd = lsp_download_storage_open_root (job->games_path, job->game_id, FALSE, &error);
@@ -935,7 +938,7 @@ store_manifest_worker (GTask        *task,
   g_autoptr(GError) error = NULL;
 
   /* The games path is set at construction and never changes. */
-  if (!lsp_manifest_cache_store (self->games_path, task_data, &error))
+  if (!lsp_download_manifest_store (self->games_path, task_data, &error))
     g_warning ("Could not cache the manifest of %s: %s", self->game_id, error->message);
   g_task_return_boolean (task, TRUE);
 }

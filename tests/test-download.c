@@ -1,0 +1,992 @@
+#include "config.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lsp-chunk-server.h"
+#include "lsp-download-manager.h"
+#include "lsp-download-storage.h"
+#include "lsp-error.h"
+#include "lsp-frame-decoder.h"
+#include "lsp-game-root.h"
+#include "lsp-node.h"
+#include "lsp-test-util.h"
+
+/* Downloads between real nodes over QUIC on loopback, with real files. */
+
+static const char * const catalog_ids[] = { "alpha", "beta", NULL };
+
+#define MIB (1024 * 1024)
+
+typedef struct
+{
+  char               *games;
+  char               *state;
+  guint16             port;
+  LspLibrary         *library;
+  LspIdentity        *identity;
+  LspNode            *node;
+  LspChunkServer     *server;
+  LspDownloadManager *downloads;
+} Peer;
+
+static void
+peer_start (Peer       *peer,
+            const char *name)
+{
+  g_autoptr(LspCatalog) catalog = lsp_test_catalog_new (catalog_ids);
+  g_autoptr(GFile) dir = g_file_new_for_path (peer->games);
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) bind = g_inet_socket_address_new (loopback, peer->port);
+  g_autoptr(GError) error = NULL;
+
+  peer->library = lsp_library_new (dir, catalog);
+  lsp_test_load_library (peer->library);
+  lsp_library_watch (peer->library);
+  peer->identity = lsp_identity_load_or_create (peer->state, &error);
+  g_assert_no_error (error);
+  peer->node = lsp_node_new (peer->library, peer->identity, name);
+  lsp_node_set_liveness (peer->node, 500, 3000);
+  lsp_node_start (peer->node, G_INET_SOCKET_ADDRESS (bind), &error);
+  g_assert_no_error (error);
+  peer->port = lsp_node_get_port (peer->node);
+  peer->server = lsp_chunk_server_new (peer->node, peer->library);
+  peer->downloads = lsp_download_manager_new (peer->node, peer->library);
+}
+
+static void
+peer_init (Peer       *peer,
+           const char *name)
+{
+  peer->games = lsp_test_make_temp_dir ();
+  peer->state = lsp_test_make_temp_dir ();
+  peer_start (peer, name);
+}
+
+static gboolean
+manager_stopped (gpointer data)
+{
+  return *(gboolean *) data;
+}
+
+static void
+on_manager_stopped (GObject      *object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_assert_true (lsp_download_manager_stop_finish (LSP_DOWNLOAD_MANAGER (object), result, NULL));
+  *(gboolean *) user_data = TRUE;
+}
+
+static gboolean
+library_gone (gpointer data)
+{
+  return *(LspLibrary **) data == NULL;
+}
+
+static void
+peer_stop (Peer *peer)
+{
+  gboolean stopped = FALSE;
+
+  lsp_download_manager_stop_async (peer->downloads, on_manager_stopped, &stopped);
+  g_assert_true (lsp_test_wait_until (manager_stopped, &stopped, 20000));
+  lsp_node_stop (peer->node, "test over");
+  g_clear_object (&peer->downloads);
+  g_clear_object (&peer->server);
+  g_clear_object (&peer->node);
+  g_clear_object (&peer->identity);
+  /* Goodbyes, refusals and answers in flight still hold the library; they
+   * all end, and only then may its folder go. */
+  g_object_add_weak_pointer (G_OBJECT (peer->library), (gpointer *) &peer->library);
+  g_object_unref (peer->library);
+  g_assert_true (lsp_test_wait_until (library_gone, &peer->library, 20000));
+}
+
+static void
+peer_clear (Peer *peer)
+{
+  if (peer->node != NULL)
+    peer_stop (peer);
+  lsp_test_remove_tree (peer->games);
+  lsp_test_remove_tree (peer->state);
+  g_free (peer->games);
+  g_free (peer->state);
+}
+
+static void
+connect_to (Peer *from,
+            Peer *to)
+{
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, to->port);
+
+  lsp_node_add_static_peer (from->node, G_INET_SOCKET_ADDRESS (address));
+}
+
+typedef struct
+{
+  Peer       *viewer;
+  Peer       *seen;
+  const char *game_id;
+  const char *version;
+} SeeGame;
+
+static gboolean
+sees_game (gpointer data)
+{
+  SeeGame *see = data;
+  LspPeer *peer = lsp_node_lookup_peer (see->viewer->node, lsp_identity_get_peer_id (see->seen->identity));
+  const LspGameSummary *game = peer != NULL ? lsp_peer_lookup_game (peer, see->game_id) : NULL;
+
+  return game != NULL && game->availability == LSP_AVAILABILITY_READY &&
+         g_strcmp0 (game->version, see->version) == 0 &&
+         lsp_node_get_connection (see->viewer->node, lsp_identity_get_peer_id (see->seen->identity)) != NULL;
+}
+
+static void
+wait_offer (Peer       *viewer,
+            Peer       *seen,
+            const char *game_id,
+            const char *version)
+{
+  SeeGame see = { viewer, seen, game_id, version };
+  g_assert_true (lsp_test_wait_until (sees_game, &see, 20000));
+}
+
+/* alpha: two files in two folders, chunks of both sizes. */
+static void
+make_alpha (const char *games,
+            const char *version,
+            gsize       size)
+{
+  g_autofree char *extra = g_build_filename (games, "alpha", "data", "levels", "extra.eti", NULL);
+
+  lsp_test_make_game (games, "alpha", version, size);
+  lsp_test_write_random_file (extra, 3 * MIB + 5, 77);
+}
+
+static void
+make_seeder (Peer       *peer,
+             const char *name,
+             const char *version,
+             gsize       size)
+{
+  peer->games = lsp_test_make_temp_dir ();
+  peer->state = lsp_test_make_temp_dir ();
+  make_alpha (peer->games, version, size);
+  peer_start (peer, name);
+}
+
+typedef struct
+{
+  gboolean     done;
+  GError      *error;
+  GHashTable  *peer_bytes;
+  guint64      bytes_resumed;
+  guint64      bytes_received;
+  GPtrArray   *dropped;     /* peer_ids */
+  GPtrArray   *phases;      /* GUINT_TO_POINTER (phase) as seen */
+} Outcome;
+
+static void
+outcome_clear (Outcome *outcome)
+{
+  g_clear_error (&outcome->error);
+  g_clear_pointer (&outcome->peer_bytes, g_hash_table_unref);
+  g_clear_pointer (&outcome->dropped, g_ptr_array_unref);
+  g_clear_pointer (&outcome->phases, g_ptr_array_unref);
+}
+
+static void
+on_finished (LspDownloadManager *manager,
+             LspDownload        *download,
+             const GError       *error,
+             Outcome            *outcome)
+{
+  outcome->done = TRUE;
+  outcome->error = error != NULL ? g_error_copy (error) : NULL;
+  outcome->peer_bytes = lsp_download_dup_peer_bytes (download);
+  outcome->bytes_resumed = lsp_download_get_bytes_resumed (download);
+  outcome->bytes_received = lsp_download_get_bytes_received (download);
+}
+
+static void
+on_dropped (LspDownload *download,
+            const char  *peer_id,
+            const char  *reason,
+            Outcome     *outcome)
+{
+  g_ptr_array_add (outcome->dropped, g_strdup (peer_id));
+}
+
+static void
+on_phase (LspDownload *download,
+          GParamSpec  *pspec,
+          Outcome     *outcome)
+{
+  g_ptr_array_add (outcome->phases, GUINT_TO_POINTER (lsp_download_get_phase (download)));
+}
+
+static LspDownload *
+start_download (Peer       *peer,
+                const char *game_id,
+                Outcome    *outcome)
+{
+  g_autoptr(GError) error = NULL;
+  LspDownload *download;
+
+  outcome->dropped = g_ptr_array_new_with_free_func (g_free);
+  outcome->phases = g_ptr_array_new ();
+  g_signal_connect (peer->downloads, "download-finished", G_CALLBACK (on_finished), outcome);
+  download = lsp_download_manager_start (peer->downloads, game_id, &error);
+  g_assert_no_error (error);
+  g_signal_connect (download, "source-dropped", G_CALLBACK (on_dropped), outcome);
+  g_signal_connect (download, "notify::phase", G_CALLBACK (on_phase), outcome);
+  return download;
+}
+
+static gboolean
+outcome_done (gpointer data)
+{
+  return ((Outcome *) data)->done;
+}
+
+static void
+wait_outcome (Peer    *peer,
+              Outcome *outcome)
+{
+  g_assert_true (lsp_test_wait_until (outcome_done, outcome, 60000));
+  g_signal_handlers_disconnect_by_data (peer->downloads, outcome);
+}
+
+static void
+assert_same_file (const char *a_games,
+                  const char *b_games,
+                  const char *relative)
+{
+  g_autofree char *a_path = g_build_filename (a_games, relative, NULL);
+  g_autofree char *b_path = g_build_filename (b_games, relative, NULL);
+  g_autofree char *a = NULL, *b = NULL;
+  gsize a_len = 0, b_len = 0;
+
+  g_assert_true (g_file_get_contents (a_path, &a, &a_len, NULL));
+  g_assert_true (g_file_get_contents (b_path, &b, &b_len, NULL));
+  g_assert_cmpmem (a, a_len, b, b_len);
+}
+
+static void
+assert_downloaded_like (Peer *downloader,
+                        Peer *seeder)
+{
+  LspLocalGame *mine, *theirs;
+  g_autofree char *state = g_build_filename (downloader->games, "alpha", LSP_DOWNLOAD_STATE_FILE, NULL);
+
+  assert_same_file (seeder->games, downloader->games, "alpha/alpha.eti");
+  assert_same_file (seeder->games, downloader->games, "alpha/data/levels/extra.eti");
+  assert_same_file (seeder->games, downloader->games, "alpha/version.ini");
+  g_assert_false (g_file_test (state, G_FILE_TEST_EXISTS));
+
+  mine = lsp_library_lookup (downloader->library, "alpha");
+  theirs = lsp_library_lookup (seeder->library, "alpha");
+  g_assert_nonnull (mine);
+  g_assert_true (lsp_local_game_get_downloaded (mine));
+  g_assert_false (lsp_local_game_get_busy (mine));
+  g_assert_cmpstr (lsp_local_game_get_manifest_hash (mine), ==, lsp_local_game_get_manifest_hash (theirs));
+}
+
+static guint64
+bytes_from (Outcome *outcome,
+            Peer    *peer)
+{
+  guint64 *bytes = g_hash_table_lookup (outcome->peer_bytes, lsp_identity_get_peer_id (peer->identity));
+  return bytes != NULL ? *bytes : 0;
+}
+
+static void
+test_single_source (void)
+{
+  Peer seeder = { 0 }, downloader = { 0 };
+  Outcome outcome = { 0 };
+
+  make_seeder (&seeder, "seeder", "1.0", 9 * MIB + 1);
+  peer_init (&downloader, "downloader");
+  connect_to (&downloader, &seeder);
+  wait_offer (&downloader, &seeder, "alpha", "1.0");
+
+  start_download (&downloader, "alpha", &outcome);
+  wait_outcome (&downloader, &outcome);
+  g_assert_no_error (outcome.error);
+  assert_downloaded_like (&downloader, &seeder);
+  g_assert_cmpuint (bytes_from (&outcome, &seeder), ==, 12 * MIB + 6);
+  g_assert_cmpuint (lsp_chunk_server_get_bytes_served (seeder.server), ==, 12 * MIB + 6);
+  g_assert_cmpuint (outcome.dropped->len, ==, 0);
+
+  outcome_clear (&outcome);
+  peer_clear (&downloader);
+  peer_clear (&seeder);
+}
+
+static void
+test_three_sources (void)
+{
+  Peer seeders[3] = { { 0 } }, downloader = { 0 };
+  Outcome outcome = { 0 };
+  guint64 sum = 0;
+
+  peer_init (&downloader, "downloader");
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("seeder-%u", i);
+      make_seeder (&seeders[i], name, "1.0", 37 * MIB);
+      /* Equal uplinks, as at a LAN party: each seeder takes its share. */
+      lsp_chunk_server_set_rate_limit (seeders[i].server, 12 * MIB);
+      connect_to (&downloader, &seeders[i]);
+    }
+  for (guint i = 0; i < 3; i++)
+    wait_offer (&downloader, &seeders[i], "alpha", "1.0");
+
+  start_download (&downloader, "alpha", &outcome);
+  wait_outcome (&downloader, &outcome);
+  g_assert_no_error (outcome.error);
+  assert_downloaded_like (&downloader, &seeders[0]);
+  for (guint i = 0; i < 3; i++)
+    {
+      g_assert_cmpuint (bytes_from (&outcome, &seeders[i]), >, 0);
+      sum += bytes_from (&outcome, &seeders[i]);
+    }
+  g_assert_cmpuint (sum, ==, 40 * MIB + 5);
+
+  outcome_clear (&outcome);
+  peer_clear (&downloader);
+  for (guint i = 0; i < 3; i++)
+    peer_clear (&seeders[i]);
+}
+
+/* A source that answers every request with the right header and wrong
+ * bytes. */
+static void
+on_liar_written (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  lsp_quic_stream_write_bytes_finish (LSP_QUIC_STREAM (object), result, NULL);
+}
+
+static void
+on_liar_read (LspQuicStream *stream,
+              const guint8  *data,
+              gsize          length,
+              gboolean       fin,
+              const GError  *error,
+              gpointer       user_data)
+{
+  LspFrameDecoder *decoder = user_data;
+  g_autoptr(GBytes) frame = NULL;
+  g_autoptr(LspMessage) request = NULL;
+  g_autoptr(LspMessage) answer = NULL;
+
+  if (error != NULL)
+    return;
+  lsp_frame_decoder_feed (decoder, data, length, NULL);
+  frame = lsp_frame_decoder_pop (decoder);
+  if (frame == NULL)
+    return;
+  request = lsp_message_parse (g_bytes_get_data (frame, NULL), g_bytes_get_size (frame), NULL);
+  g_assert_nonnull (request);
+  answer = lsp_message_new_chunk (request->chunk.offset, request->chunk.length);
+  lsp_quic_stream_write_bytes_async (stream, lsp_message_encode (answer, LSP_PROTO_MAX_FRAME, NULL),
+                                     FALSE, NULL, on_liar_written, NULL);
+  lsp_quic_stream_write_bytes_async (stream, g_bytes_new_take (g_malloc0 (request->chunk.length),
+                                                               request->chunk.length),
+                                     TRUE, NULL, on_liar_written, NULL);
+}
+
+static gboolean
+on_liar_stream (LspNode       *node,
+                LspPeer       *peer,
+                LspQuicStream *stream,
+                gpointer       user_data)
+{
+  lsp_quic_stream_set_read_func (stream, on_liar_read, lsp_frame_decoder_new (LSP_PROTO_MAX_REQUEST_FRAME),
+                                 (GDestroyNotify) lsp_frame_decoder_free);
+  return TRUE;
+}
+
+static void
+test_corrupt_source (void)
+{
+  Peer good = { 0 }, liar = { 0 }, downloader = { 0 };
+  Outcome outcome = { 0 };
+
+  peer_init (&downloader, "downloader");
+  make_seeder (&good, "good", "1.0", 37 * MIB);
+  make_seeder (&liar, "liar", "1.0", 37 * MIB);
+  /* The liar's own server is out of the way; its answers are lies. */
+  g_clear_object (&liar.server);
+  g_signal_connect (liar.node, "data-stream", G_CALLBACK (on_liar_stream), NULL);
+  connect_to (&downloader, &good);
+  connect_to (&downloader, &liar);
+  wait_offer (&downloader, &good, "alpha", "1.0");
+  wait_offer (&downloader, &liar, "alpha", "1.0");
+
+  start_download (&downloader, "alpha", &outcome);
+  wait_outcome (&downloader, &outcome);
+  g_assert_no_error (outcome.error);
+  assert_downloaded_like (&downloader, &good);
+  g_assert_cmpuint (outcome.dropped->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (outcome.dropped, 0), ==, lsp_identity_get_peer_id (liar.identity));
+  g_assert_cmpuint (bytes_from (&outcome, &liar), ==, 0);
+  g_assert_cmpuint (bytes_from (&outcome, &good), ==, 40 * MIB + 5);
+
+  outcome_clear (&outcome);
+  peer_clear (&downloader);
+  peer_clear (&liar);
+  peer_clear (&good);
+}
+
+static gboolean
+has_bytes (gpointer data)
+{
+  return lsp_download_get_bytes_done (data) >= 2 * LSP_MANIFEST_CHUNK_SIZE;
+}
+
+static void
+test_cancel_transferring (void)
+{
+  Peer seeder = { 0 }, downloader = { 0 };
+  Outcome outcome = { 0 };
+  g_autofree char *root = NULL;
+  g_autoptr(GError) error = NULL;
+  LspDownload *download;
+
+  make_seeder (&seeder, "seeder", "1.0", 37 * MIB);
+  lsp_chunk_server_set_rate_limit (seeder.server, 8 * MIB);
+  peer_init (&downloader, "downloader");
+  connect_to (&downloader, &seeder);
+  wait_offer (&downloader, &seeder, "alpha", "1.0");
+
+  download = start_download (&downloader, "alpha", &outcome);
+  g_assert_true (lsp_test_wait_until (has_bytes, download, 30000));
+  g_assert_true (lsp_download_manager_cancel (downloader.downloads, "alpha", &error));
+  g_assert_no_error (error);
+  wait_outcome (&downloader, &outcome);
+  g_assert_error (outcome.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+
+  root = g_build_filename (downloader.games, "alpha", NULL);
+  g_assert_false (g_file_test (root, G_FILE_TEST_EXISTS));
+  g_assert_null (lsp_download_manager_lookup (downloader.downloads, "alpha"));
+  g_assert_false (lsp_library_is_operation_active (downloader.library, "alpha"));
+
+  outcome_clear (&outcome);
+  peer_clear (&downloader);
+  peer_clear (&seeder);
+}
+
+/* Cancelled before any source answered: planning, or fetching the
+ * manifest from a peer that never answers. */
+static void
+test_cancel_planning (void)
+{
+  Peer seeder = { 0 }, downloader = { 0 };
+  Outcome outcome = { 0 };
+  g_autofree char *root = NULL;
+
+  make_seeder (&seeder, "seeder", "1.0", 5 * MIB);
+  peer_init (&downloader, "downloader");
+  connect_to (&downloader, &seeder);
+  wait_offer (&downloader, &seeder, "alpha", "1.0");
+
+  start_download (&downloader, "alpha", &outcome);
+  g_assert_true (lsp_download_manager_cancel (downloader.downloads, "alpha", NULL));
+  wait_outcome (&downloader, &outcome);
+  g_assert_error (outcome.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  root = g_build_filename (downloader.games, "alpha", NULL);
+  g_assert_false (g_file_test (root, G_FILE_TEST_EXISTS));
+
+  outcome_clear (&outcome);
+  peer_clear (&downloader);
+  peer_clear (&seeder);
+}
+
+/* A cancelled update of an installed game settles as local-only: the
+ * install and its state stay, the payload and the sentinel go. */
+static void
+test_cancel_update_keeps_install (void)
+{
+  Peer seeder = { 0 }, downloader = { 0 };
+  Outcome outcome = { 0 };
+  g_autofree char *save = NULL, *intent = NULL, *version = NULL, *archive = NULL, *contents = NULL;
+  LspDownload *download;
+
+  make_seeder (&seeder, "seeder", "2.0", 37 * MIB);
+  lsp_chunk_server_set_rate_limit (seeder.server, 8 * MIB);
+  downloader.games = lsp_test_make_temp_dir ();
+  downloader.state = lsp_test_make_temp_dir ();
+  lsp_test_make_game (downloader.games, "alpha", "1.0", 1 * MIB);
+  save = g_build_filename (downloader.games, "alpha", "local", "saves", "slot1.sav", NULL);
+  lsp_test_write_file (save, "my progress", -1);
+  intent = g_build_filename (downloader.games, "alpha", LSP_INTENT_FILE, NULL);
+  lsp_test_write_file (intent, "{\"id\":\"alpha\",\"intent\":\"None\"}", -1);
+  peer_start (&downloader, "downloader");
+  connect_to (&downloader, &seeder);
+  wait_offer (&downloader, &seeder, "alpha", "2.0");
+
+  download = start_download (&downloader, "alpha", &outcome);
+  g_assert_true (lsp_test_wait_until (has_bytes, download, 30000));
+  lsp_download_manager_cancel (downloader.downloads, "alpha", NULL);
+  wait_outcome (&downloader, &outcome);
+  g_assert_error (outcome.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+
+  g_assert_true (g_file_get_contents (save, &contents, NULL, NULL));
+  g_assert_cmpstr (contents, ==, "my progress");
+  g_assert_true (g_file_test (intent, G_FILE_TEST_IS_REGULAR));
+  version = g_build_filename (downloader.games, "alpha", LSP_VERSION_FILE, NULL);
+  g_assert_false (g_file_test (version, G_FILE_TEST_EXISTS));
+  archive = g_build_filename (downloader.games, "alpha", "alpha.eti", NULL);
+  g_assert_false (g_file_test (archive, G_FILE_TEST_EXISTS));
+  g_assert_false (lsp_local_game_get_downloaded (lsp_library_lookup (downloader.library, "alpha")));
+  g_assert_true (lsp_local_game_get_installed (lsp_library_lookup (downloader.library, "alpha")));
+
+  outcome_clear (&outcome);
+  peer_clear (&downloader);
+  peer_clear (&seeder);
+}
+
+static gboolean
+is_waiting (gpointer data)
+{
+  return lsp_download_get_phase (data) == LSP_DOWNLOAD_WAITING;
+}
+
+/* The only seeder leaves: the download waits, and finishes when the
+ * seeder is back. */
+static void
+test_waiting_resumes (void)
+{
+  Peer seeder = { 0 }, downloader = { 0 };
+  Outcome outcome = { 0 };
+  LspDownload *download;
+
+  make_seeder (&seeder, "seeder", "1.0", 37 * MIB);
+  lsp_chunk_server_set_rate_limit (seeder.server, 8 * MIB);
+  peer_init (&downloader, "downloader");
+  connect_to (&downloader, &seeder);
+  wait_offer (&downloader, &seeder, "alpha", "1.0");
+
+  download = start_download (&downloader, "alpha", &outcome);
+  g_assert_true (lsp_test_wait_until (has_bytes, download, 30000));
+  peer_stop (&seeder);
+  g_assert_true (lsp_test_wait_until (is_waiting, download, 20000));
+  g_assert_false (outcome.done);
+
+  peer_start (&seeder, "seeder");
+  wait_outcome (&downloader, &outcome);
+  g_assert_no_error (outcome.error);
+  assert_downloaded_like (&downloader, &seeder);
+  g_assert_true (g_ptr_array_find (outcome.phases, GUINT_TO_POINTER (LSP_DOWNLOAD_WAITING), NULL));
+
+  outcome_clear (&outcome);
+  peer_clear (&downloader);
+  peer_clear (&seeder);
+}
+
+/* Stopped with the peer mid-way, the download resumes at the next start
+ * without fetching again what it had verified. */
+static void
+test_resume_after_stop (void)
+{
+  Peer seeder = { 0 }, downloader = { 0 };
+  Outcome first = { 0 }, second = { 0 };
+  g_autofree char *state = NULL;
+  LspDownload *download;
+
+  make_seeder (&seeder, "seeder", "1.0", 37 * MIB);
+  lsp_chunk_server_set_rate_limit (seeder.server, 8 * MIB);
+  peer_init (&downloader, "downloader");
+  connect_to (&downloader, &seeder);
+  wait_offer (&downloader, &seeder, "alpha", "1.0");
+
+  download = start_download (&downloader, "alpha", &first);
+  g_assert_true (lsp_test_wait_until (has_bytes, download, 30000));
+  peer_stop (&downloader);
+  g_assert_true (first.done);
+  g_assert_error (first.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  state = g_build_filename (downloader.games, "alpha", LSP_DOWNLOAD_STATE_FILE, NULL);
+  g_assert_true (g_file_test (state, G_FILE_TEST_IS_REGULAR));
+
+  lsp_chunk_server_set_rate_limit (seeder.server, 0);
+  peer_start (&downloader, "downloader");
+  connect_to (&downloader, &seeder);
+  wait_offer (&downloader, &seeder, "alpha", "1.0");
+  second.dropped = g_ptr_array_new_with_free_func (g_free);
+  second.phases = g_ptr_array_new ();
+  g_signal_connect (downloader.downloads, "download-finished", G_CALLBACK (on_finished), &second);
+  lsp_download_manager_resume_async (downloader.downloads, NULL, (GAsyncReadyCallback) NULL, NULL);
+  wait_outcome (&downloader, &second);
+  g_assert_no_error (second.error);
+  assert_downloaded_like (&downloader, &seeder);
+  g_assert_cmpuint (second.bytes_resumed, >=, 2 * LSP_MANIFEST_CHUNK_SIZE);
+  g_assert_cmpuint (second.bytes_received, ==, 40 * MIB + 5 - second.bytes_resumed);
+
+  outcome_clear (&first);
+  outcome_clear (&second);
+  peer_clear (&downloader);
+  peer_clear (&seeder);
+}
+
+/* ---- serving rules, with a client that asks what it likes ---- */
+
+typedef struct
+{
+  LspFrameDecoder *decoder;
+  LspMessage      *answer;
+  GByteArray      *bytes;
+  gboolean         done;
+} RawAnswer;
+
+static void
+on_raw_read (LspQuicStream *stream,
+             const guint8  *data,
+             gsize          length,
+             gboolean       fin,
+             const GError  *error,
+             gpointer       user_data)
+{
+  RawAnswer *raw = user_data;
+
+  if (error != NULL)
+    {
+      raw->done = TRUE;
+      return;
+    }
+  if (raw->answer == NULL)
+    {
+      gsize used = lsp_frame_decoder_feed (raw->decoder, data, length, NULL);
+      g_autoptr(GBytes) frame = lsp_frame_decoder_pop (raw->decoder);
+
+      if (frame != NULL)
+        raw->answer = lsp_message_parse (g_bytes_get_data (frame, NULL), g_bytes_get_size (frame), NULL);
+      data += used;
+      length -= used;
+    }
+  g_byte_array_append (raw->bytes, data, (guint) length);
+  if (fin)
+    raw->done = TRUE;
+}
+
+static gboolean
+raw_done (gpointer data)
+{
+  return ((RawAnswer *) data)->done;
+}
+
+/* Sends one frame (a GetChunk as JSON text) on a new data stream and
+ * returns the answer's Error code, or "chunk" with the bytes. */
+static char *
+ask_raw (Peer       *client,
+         Peer       *server,
+         const char *json,
+         GByteArray *out_bytes)
+{
+  LspQuicConnection *conn = lsp_node_get_connection (client->node, lsp_identity_get_peer_id (server->identity));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LspQuicStream) stream = NULL;
+  RawAnswer raw = { lsp_frame_decoder_new (LSP_PROTO_MAX_FRAME), NULL, g_byte_array_new (), FALSE };
+  char *code;
+
+  g_assert_nonnull (conn);
+  stream = lsp_quic_connection_open_stream (conn, TRUE, &error);
+  g_assert_no_error (error);
+  lsp_quic_stream_set_read_func (stream, on_raw_read, &raw, NULL);
+  lsp_quic_stream_write_bytes_async (stream, lsp_frame_encode (json, strlen (json)), TRUE, NULL, NULL, NULL);
+  g_assert_true (lsp_test_wait_until (raw_done, &raw, 10000));
+  lsp_quic_stream_set_read_func (stream, NULL, NULL, NULL);
+  g_assert_nonnull (raw.answer);
+  if (raw.answer->type == LSP_MESSAGE_ERROR)
+    code = g_strdup (raw.answer->error.code);
+  else
+    {
+      g_assert_cmpint (raw.answer->type, ==, LSP_MESSAGE_CHUNK);
+      code = g_strdup ("chunk");
+      if (out_bytes != NULL)
+        g_byte_array_append (out_bytes, raw.bytes->data, raw.bytes->len);
+    }
+  lsp_frame_decoder_free (raw.decoder);
+  lsp_message_unref (raw.answer);
+  g_byte_array_unref (raw.bytes);
+  return code;
+}
+
+static char *
+get_chunk_json (const char *game_id,
+                const char *hash,
+                const char *path,
+                guint64     offset,
+                guint64     length)
+{
+  return g_strdup_printf ("{\"type\":\"GetChunk\",\"game_id\":\"%s\",\"manifest_hash\":\"%s\",\"path\":\"%s\","
+                          "\"offset\":%" G_GUINT64_FORMAT ",\"length\":%" G_GUINT64_FORMAT "}",
+                          game_id, hash, path, offset, length);
+}
+
+static void
+assert_refused (Peer       *client,
+                Peer       *server,
+                const char *json,
+                const char *code)
+{
+  g_autofree char *answer = ask_raw (client, server, json, NULL);
+  g_assert_cmpstr (answer, ==, code);
+}
+
+static void
+test_serving_rules (void)
+{
+  Peer seeder = { 0 }, client = { 0 };
+  const char *hash;
+  const char *other = "0000000000000000000000000000000000000000000000000000000000000000";
+  g_autofree char *secret = NULL, *good = NULL, *expected = NULL;
+  g_autoptr(GByteArray) bytes = g_byte_array_new ();
+  gsize expected_len = 0;
+
+  make_seeder (&seeder, "seeder", "1.0", 5 * MIB);
+  secret = g_build_filename (seeder.games, "alpha", "local", "secret.txt", NULL);
+  lsp_test_write_file (secret, "not for you", -1);
+  lsp_test_make_game (seeder.games, "beta", NULL, 1 * MIB);
+  lsp_test_wait_idle (seeder.library);
+  peer_init (&client, "client");
+  connect_to (&client, &seeder);
+  wait_offer (&client, &seeder, "alpha", "1.0");
+  hash = lsp_local_game_get_manifest_hash (lsp_library_lookup (seeder.library, "alpha"));
+
+  /* A good request is answered with the file's bytes. */
+  good = get_chunk_json ("alpha", hash, "alpha.eti", 4 * MIB, MIB);
+  {
+    g_autofree char *answer = ask_raw (&client, &seeder, good, bytes);
+    g_autofree char *path = g_build_filename (seeder.games, "alpha", "alpha.eti", NULL);
+
+    g_assert_cmpstr (answer, ==, "chunk");
+    g_assert_true (g_file_get_contents (path, &expected, &expected_len, NULL));
+    g_assert_cmpuint (expected_len, ==, 5 * MIB);
+    g_assert_cmpmem (bytes->data, bytes->len, expected + 4 * MIB, MIB);
+  }
+
+  /* Whatever the request says, nothing outside the manifest is served. */
+  {
+    g_autofree char *local = get_chunk_json ("alpha", hash, "local/secret.txt", 0, 11);
+    g_autofree char *stale = get_chunk_json ("alpha", other, "alpha.eti", 0, 100);
+    g_autofree char *beyond = get_chunk_json ("alpha", hash, "alpha.eti", 5 * MIB - 10, 11);
+    g_autofree char *far = get_chunk_json ("alpha", hash, "alpha.eti", G_GUINT64_CONSTANT (1) << 40, 1);
+    g_autofree char *sentinel = get_chunk_json ("alpha", hash, "version.ini", 0, 3);
+    g_autofree char *not_downloaded = get_chunk_json ("beta", other, "beta.eti", 0, 100);
+    g_autofree char *unknown = get_chunk_json ("gamma", other, "gamma.eti", 0, 100);
+    g_autofree char *traversal = get_chunk_json ("alpha", hash, "../../etc/passwd", 0, 100);
+    g_autofree char *absolute = get_chunk_json ("alpha", hash, "/etc/passwd", 0, 100);
+    g_autofree char *too_long = get_chunk_json ("alpha", hash, "alpha.eti", 0, 4 * MIB + 1);
+
+    /* The codec refuses reserved names before the server looks. */
+    assert_refused (&client, &seeder, local, LSP_PROTO_ERROR_BAD_MESSAGE);
+    assert_refused (&client, &seeder, stale, LSP_PROTO_ERROR_NOT_FOUND);
+    assert_refused (&client, &seeder, beyond, LSP_PROTO_ERROR_NOT_FOUND);
+    assert_refused (&client, &seeder, far, LSP_PROTO_ERROR_NOT_FOUND);
+    assert_refused (&client, &seeder, sentinel, LSP_PROTO_ERROR_BAD_MESSAGE);
+    assert_refused (&client, &seeder, not_downloaded, LSP_PROTO_ERROR_NOT_FOUND);
+    assert_refused (&client, &seeder, unknown, LSP_PROTO_ERROR_NOT_FOUND);
+    assert_refused (&client, &seeder, traversal, LSP_PROTO_ERROR_BAD_MESSAGE);
+    assert_refused (&client, &seeder, absolute, LSP_PROTO_ERROR_BAD_MESSAGE);
+    assert_refused (&client, &seeder, too_long, LSP_PROTO_ERROR_BAD_MESSAGE);
+    assert_refused (&client, &seeder, "{\"type\":\"Ping\",\"nonce\":1}", LSP_PROTO_ERROR_BAD_MESSAGE);
+    assert_refused (&client, &seeder, "not json at all", LSP_PROTO_ERROR_BAD_MESSAGE);
+  }
+
+  /* A game under an operation is busy. */
+  g_assert_true (lsp_library_begin_operation (seeder.library, "alpha", NULL));
+  assert_refused (&client, &seeder, good, LSP_PROTO_ERROR_BUSY);
+  lsp_library_end_operation (seeder.library, "alpha");
+  lsp_test_wait_idle (seeder.library);
+
+  /* Refusals cost the stream, never the connection. */
+  g_assert_nonnull (lsp_node_get_connection (client.node, lsp_identity_get_peer_id (seeder.identity)));
+  {
+    g_autofree char *answer = ask_raw (&client, &seeder, good, NULL);
+    g_assert_cmpstr (answer, ==, "chunk");
+  }
+
+  peer_clear (&client);
+  peer_clear (&seeder);
+}
+
+/* ---- storage rules ---- */
+
+static void
+test_remove_files (void)
+{
+  g_autofree char *games = lsp_test_make_temp_dir ();
+  g_autofree char *alpha = g_build_filename (games, "alpha", NULL);
+  g_autofree char *local = g_build_filename (games, "beta", "local", "bin", "run", NULL);
+  g_autofree char *outside = lsp_test_make_temp_dir ();
+  g_autofree char *link = g_build_filename (games, "gamma", NULL);
+  g_autofree char *outside_version = g_build_filename (outside, "version.ini", NULL);
+  g_autoptr(GError) error = NULL;
+
+  lsp_test_make_game (games, "alpha", "1.0", 1000);
+  g_assert_true (lsp_download_storage_remove_game (games, "alpha", &error));
+  g_assert_no_error (error);
+  g_assert_false (g_file_test (alpha, G_FILE_TEST_EXISTS));
+
+  /* Installed: refused, nothing removed. */
+  lsp_test_make_game (games, "beta", "1.0", 1000);
+  lsp_test_write_file (local, "#!/bin/sh\n", -1);
+  g_assert_false (lsp_download_storage_remove_game (games, "beta", &error));
+  g_assert_error (error, LSP_ERROR, LSP_ERROR_BUSY);
+  g_clear_error (&error);
+  g_assert_true (g_file_test (local, G_FILE_TEST_IS_REGULAR));
+
+  /* Not downloaded (no version.ini): refused. */
+  lsp_test_make_game (games, "delta", NULL, 1000);
+  g_assert_false (lsp_download_storage_remove_game (games, "delta", &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* A game root that is a link out of the games folder is never followed. */
+  lsp_test_write_file (outside_version, "1.0", -1);
+  g_assert_cmpint (symlink (outside, link), ==, 0);
+  g_assert_false (lsp_download_storage_remove_game (games, "gamma", &error));
+  g_assert_nonnull (error);
+  g_clear_error (&error);
+  g_assert_true (g_file_test (outside_version, G_FILE_TEST_IS_REGULAR));
+
+  /* Not a game id at all. */
+  g_assert_false (lsp_download_storage_remove_game (games, "../etc", &error));
+  g_assert_error (error, LSP_ERROR, LSP_ERROR_INVALID_ARGUMENT);
+
+  lsp_test_remove_tree (games);
+  lsp_test_remove_tree (outside);
+}
+
+static void
+test_discard_sweep (void)
+{
+  g_autofree char *games = lsp_test_make_temp_dir ();
+  const char *kept[] = { "local/bin/run", ".local.backup/x", ".local.installing/y", ".lanspread.json",
+                         ".softlan_game_installed", ".sync/z" };
+  const char *gone[] = { "alpha.eti", "data/levels/extra.eti", ".version.ini.tmp", LSP_DOWNLOAD_STATE_FILE };
+  g_autofree char *root = g_build_filename (games, "alpha", NULL);
+  g_autoptr(GError) error = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (kept); i++)
+    {
+      g_autofree char *path = g_build_filename (root, kept[i], NULL);
+      lsp_test_write_file (path, "keep", -1);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (gone); i++)
+    {
+      g_autofree char *path = g_build_filename (root, gone[i], NULL);
+      lsp_test_write_file (path, "gone", -1);
+    }
+  g_assert_true (lsp_download_storage_discard (games, "alpha", &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (kept); i++)
+    {
+      g_autofree char *path = g_build_filename (root, kept[i], NULL);
+      g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (gone); i++)
+    {
+      g_autofree char *path = g_build_filename (root, gone[i], NULL);
+      g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+    }
+
+  /* A fresh download's root holds nothing to keep: it goes too. */
+  lsp_test_make_game (games, "beta", NULL, 1000);
+  g_assert_true (lsp_download_storage_discard (games, "beta", &error));
+  {
+    g_autofree char *beta = g_build_filename (games, "beta", NULL);
+    g_assert_false (g_file_test (beta, G_FILE_TEST_EXISTS));
+  }
+  lsp_test_remove_tree (games);
+}
+
+static void
+test_free_space (void)
+{
+  g_autofree char *games = lsp_test_make_temp_dir ();
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (lsp_download_storage_check_space (games, 1, &error));
+  g_assert_no_error (error);
+  g_assert_false (lsp_download_storage_check_space (games, G_GUINT64_CONSTANT (1) << 60, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
+  g_assert_nonnull (strstr (error->message, "Not enough free space"));
+  g_assert_nonnull (strstr (error->message, games));
+  lsp_test_remove_tree (games);
+}
+
+static void
+test_state_file (void)
+{
+  g_autofree char *games = lsp_test_make_temp_dir ();
+  g_autofree char *root = g_build_filename (games, "alpha", NULL);
+  g_autofree char *path = g_build_filename (root, LSP_DOWNLOAD_STATE_FILE, NULL);
+  g_autoptr(LspDownloadState) state = lsp_download_state_new ("ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01", 21);
+  g_autoptr(LspDownloadState) read = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *bad[] = {
+    "", "[]", "{}", "{\"format\":2,\"manifest_hash\":\"x\",\"chunks\":1,\"verified\":\"AA==\"}",
+    "{\"format\":1,\"manifest_hash\":\"zz\",\"chunks\":1,\"verified\":\"AA==\"}",
+    "{\"format\":1,\"manifest_hash\":\"ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01\",\"chunks\":100,\"verified\":\"AA==\"}",
+    "{\"format\":1,\"manifest_hash\":\"ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01\",\"chunks\":-1,\"verified\":\"\"}",
+  };
+  int root_fd;
+
+  g_assert_cmpint (g_mkdir_with_parents (root, 0755), ==, 0);
+  root_fd = open (root, O_RDONLY | O_DIRECTORY);
+  lsp_download_state_set (state, 0);
+  lsp_download_state_set (state, 20);
+  g_assert_true (lsp_download_storage_write_state (root_fd, state, &error));
+  read = lsp_download_storage_read_state (root_fd, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (read->n_chunks, ==, 21);
+  g_assert_true (lsp_download_state_get (read, 0));
+  g_assert_false (lsp_download_state_get (read, 1));
+  g_assert_true (lsp_download_state_get (read, 20));
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(LspDownloadState) none = NULL;
+
+      lsp_test_write_file (path, bad[i], -1);
+      none = lsp_download_storage_read_state (root_fd, &error);
+      g_assert_null (none);
+      g_assert_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA);
+      g_clear_error (&error);
+    }
+  close (root_fd);
+  lsp_test_remove_tree (games);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/download/single-source", test_single_source);
+  g_test_add_func ("/download/three-sources", test_three_sources);
+  g_test_add_func ("/download/corrupt-source", test_corrupt_source);
+  g_test_add_func ("/download/cancel/transferring", test_cancel_transferring);
+  g_test_add_func ("/download/cancel/planning", test_cancel_planning);
+  g_test_add_func ("/download/cancel/update-keeps-install", test_cancel_update_keeps_install);
+  g_test_add_func ("/download/waiting-resumes", test_waiting_resumes);
+  g_test_add_func ("/download/resume-after-stop", test_resume_after_stop);
+  g_test_add_func ("/download/serving-rules", test_serving_rules);
+  g_test_add_func ("/download/storage/remove-files", test_remove_files);
+  g_test_add_func ("/download/storage/discard-sweep", test_discard_sweep);
+  g_test_add_func ("/download/storage/free-space", test_free_space);
+  g_test_add_func ("/download/storage/state-file", test_state_file);
+
+  return g_test_run ();
+}
