@@ -605,6 +605,136 @@ test_peers_without_avahi (Peer          *a,
   g_free (b.games);
 }
 
+static gint64
+member_int (JsonObject *object,
+            const char *name)
+{
+  g_assert_true (json_object_has_member (object, name));
+  return json_object_get_int_member (object, name);
+}
+
+/* B downloads A's game, installs it, and the files rules hold. */
+static void
+test_download_install_remove (Peer          *a,
+                              gconstpointer  data)
+{
+  Peer b = { lsp_test_make_temp_dir (), NULL, NULL, NULL };
+  g_autofree char *b_catalog = g_build_filename (b.games, "catalog.json", NULL);
+  static const char * const ids[] = { GAME, "game2", NULL };
+  g_autofree char *a_id = NULL, *peer_arg = NULL;
+  JsonObject *event, *peers;
+  guint port;
+
+  lsp_test_write_catalog (b_catalog, ids);
+  peer_start (a, NULL);
+  a_id = expect_ready (a, &port);
+  peer_arg = g_strdup_printf ("127.0.0.1:%u", port);
+  peer_start_with (&b, NULL, (const char * const []) { "--peer", peer_arg, NULL });
+  g_free (expect_ready (&b, NULL));
+  expect_peer_game (&b, a_id, GAME, "changed");
+
+  peer_send (&b, "download " GAME " --install");
+  event = peer_expect (&b, "download-started");
+  g_assert_cmpstr (json_object_get_string_member (event, "id"), ==, GAME);
+  json_object_unref (event);
+  event = peer_expect (&b, "download-done");
+  g_assert_cmpstr (json_object_get_string_member (event, "version"), ==, "1.0");
+  g_assert_cmpint (member_int (event, "bytes_done"), ==, member_int (event, "bytes_total"));
+  peers = json_object_get_object_member (event, "peers");
+  g_assert_cmpint (json_object_get_int_member (peers, a_id), ==, member_int (event, "bytes_total"));
+  json_object_unref (event);
+  event = peer_expect (&b, "operation-done");
+  g_assert_cmpstr (json_object_get_string_member (event, "kind"), ==, "install");
+  json_object_unref (event);
+  wait_installed (&b, TRUE);
+  g_assert_true (game_file_exists (&b, "local/data/two.dat"));
+
+  /* Nothing to cancel; installed files are not removed. */
+  peer_send (&b, "cancel " GAME);
+  event = peer_expect (&b, "error");
+  g_assert_cmpstr (json_object_get_string_member (event, "command"), ==, "cancel");
+  json_object_unref (event);
+  peer_send (&b, "remove " GAME);
+  event = peer_expect (&b, "error");
+  g_assert_cmpstr (json_object_get_string_member (event, "command"), ==, "remove");
+  g_assert_nonnull (strstr (json_object_get_string_member (event, "message"), "uninstall it"));
+  json_object_unref (event);
+
+  peer_send (&b, "uninstall " GAME);
+  peer_expect_ok (&b, "operation-done");
+  peer_send (&b, "remove " GAME);
+  peer_expect_ok (&b, "removed");
+  g_assert_false (game_file_exists (&b, ""));
+
+  peer_quit (&b);
+  peer_quit (a);
+  lsp_test_remove_tree (b.games);
+  g_free (b.games);
+}
+
+/* kill -9 mid-download: the next start resumes without fetching again
+ * what was verified. */
+static void
+test_download_killed_resumes (Peer          *a,
+                              gconstpointer  data)
+{
+  Peer b = { lsp_test_make_temp_dir (), NULL, NULL, NULL };
+  g_autofree char *b_catalog = g_build_filename (b.games, "catalog.json", NULL);
+  g_autofree char *big = g_build_filename (a->games, GAME, "big.eti", NULL);
+  static const char * const ids[] = { GAME, "game2", NULL };
+  g_autofree char *a_id = NULL, *peer_arg = NULL;
+  const char *b_args[] = { "--peer", NULL, NULL };
+  gint64 started = 0, total;
+  JsonObject *event;
+  guint port;
+
+  lsp_test_write_random_file (big, 37 * 1024 * 1024, 5);
+  lsp_test_write_catalog (b_catalog, ids);
+  peer_start_with (a, NULL, (const char * const []) { "--upload-rate", "8", NULL });
+  a_id = expect_ready (a, &port);
+  peer_arg = g_strdup_printf ("127.0.0.1:%u", port);
+  b_args[1] = peer_arg;
+  peer_start_with (&b, NULL, b_args);
+  g_free (expect_ready (&b, NULL));
+  expect_peer_game (&b, a_id, GAME, "changed");
+
+  peer_send (&b, "download " GAME);
+  peer_expect_ok (&b, "download-started");
+  /* Past three chunks, then one more second: the state has been saved. */
+  for (;;)
+    {
+      gint64 done;
+
+      event = peer_expect (&b, "download-progress");
+      g_assert_nonnull (event);
+      done = member_int (event, "bytes_done");
+      json_object_unref (event);
+      if (done >= 3 * 4 * 1024 * 1024 && started == 0)
+        started = g_get_monotonic_time ();
+      if (started != 0 && g_get_monotonic_time () - started > 1500 * 1000)
+        break;
+    }
+  g_subprocess_send_signal (b.process, SIGKILL);
+  g_subprocess_wait (b.process, NULL, NULL);
+  peer_close (&b);
+
+  peer_start_with (&b, NULL, b_args);
+  g_free (expect_ready (&b, NULL));
+  event = peer_expect (&b, "download-done");
+  g_assert_nonnull (event);
+  total = member_int (event, "bytes_total");
+  g_assert_cmpint (member_int (event, "bytes_resumed"), >=, 3 * 4 * 1024 * 1024);
+  g_assert_cmpint (member_int (event, "bytes_received"), ==, total - member_int (event, "bytes_resumed"));
+  json_object_unref (event);
+  g_assert_true (game_file_exists (&b, "big.eti"));
+  g_assert_false (game_file_exists (&b, LSP_DOWNLOAD_STATE_FILE));
+
+  peer_quit (&b);
+  peer_quit (a);
+  lsp_test_remove_tree (b.games);
+  g_free (b.games);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -627,6 +757,8 @@ main (int    argc,
   g_test_add ("/cli/serve/peers/static", Peer, NULL, setup, test_peers_static, teardown);
   g_test_add ("/cli/serve/peers/mdns", Peer, NULL, setup, test_peers_mdns, teardown);
   g_test_add ("/cli/serve/peers/without-avahi", Peer, NULL, setup, test_peers_without_avahi, teardown);
+  g_test_add ("/cli/serve/download/install-remove", Peer, NULL, setup, test_download_install_remove, teardown);
+  g_test_add ("/cli/serve/download/killed-resumes", Peer, NULL, setup, test_download_killed_resumes, teardown);
 
   return g_test_run ();
 }

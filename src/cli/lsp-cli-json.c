@@ -130,6 +130,34 @@ lsp_cli_json_add_operation (JsonBuilder  *builder,
   lsp_cli_json_add_int (builder, "entries_done", (gint64) lsp_operation_get_entries_done (operation));
 }
 
+/* A download's members: where it is, how fast, and who gave how much. */
+void
+lsp_cli_json_add_download (JsonBuilder *builder,
+                           LspDownload *download)
+{
+  g_autoptr(GHashTable) peers = lsp_download_dup_peer_bytes (download);
+  GHashTableIter iter;
+  gpointer key, value;
+
+  lsp_cli_json_add_string (builder, "id", lsp_download_get_game_id (download));
+  lsp_cli_json_add_string (builder, "version", lsp_download_get_version (download));
+  lsp_cli_json_add_string (builder, "phase", lsp_download_phase_to_string (lsp_download_get_phase (download)));
+  lsp_cli_json_add_int (builder, "bytes_done", (gint64) lsp_download_get_bytes_done (download));
+  lsp_cli_json_add_int (builder, "bytes_total", (gint64) lsp_download_get_bytes_total (download));
+  lsp_cli_json_add_int (builder, "bytes_resumed", (gint64) lsp_download_get_bytes_resumed (download));
+  lsp_cli_json_add_int (builder, "bytes_received", (gint64) lsp_download_get_bytes_received (download));
+  lsp_cli_json_add_int (builder, "rate", (gint64) lsp_download_get_rate (download));
+  lsp_cli_json_add_int (builder, "eta", lsp_download_get_eta (download));
+  lsp_cli_json_add_bool (builder, "resumed", lsp_download_get_resumed (download));
+  lsp_cli_json_add_int (builder, "sources", lsp_download_get_n_sources (download));
+  json_builder_set_member_name (builder, "peers");
+  json_builder_begin_object (builder);
+  g_hash_table_iter_init (&iter, peers);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    lsp_cli_json_add_int (builder, key, (gint64) *(guint64 *) value);
+  json_builder_end_object (builder);
+}
+
 JsonBuilder *
 lsp_cli_event_begin (const char *name)
 {

@@ -3,6 +3,7 @@
 
 #include <json-glib/json-glib.h>
 
+#include "lsp-download.h"
 #include "lsp-launcher.h"
 #include "lsp-library.h"
 #include "lsp-operation.h"
@@ -31,6 +32,8 @@ void         lsp_cli_json_add_peer      (JsonBuilder        *builder,
                                          gboolean            with_games);
 void         lsp_cli_json_add_operation (JsonBuilder        *builder,
                                          LspOperation       *operation);
+void         lsp_cli_json_add_download  (JsonBuilder        *builder,
+                                         LspDownload        *download);
 
 /* An event: one JSON object on one line of stdout. */
 JsonBuilder *lsp_cli_event_begin        (const char         *name);

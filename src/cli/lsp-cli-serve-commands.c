@@ -69,6 +69,17 @@ cmd_status (Serve       *serve,
       json_builder_end_object (builder);
     }
   json_builder_end_array (builder);
+  json_builder_set_member_name (builder, "downloads");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (serve->downloads)); i++)
+    {
+      g_autoptr(LspDownload) download = g_list_model_get_item (G_LIST_MODEL (serve->downloads), i);
+
+      json_builder_begin_object (builder);
+      lsp_cli_json_add_download (builder, download);
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
   json_builder_set_member_name (builder, "running");
   json_builder_begin_array (builder);
   g_hash_table_iter_init (&iter, serve->running);
@@ -125,10 +136,10 @@ on_operation_done (GObject      *object,
   g_free (call);
 }
 
-static gboolean
-start_operation (Serve             *serve,
-                 LspOperationKind   kind,
-                 const char        *id)
+void
+lsp_cli_serve_start_operation (Serve             *serve,
+                               LspOperationKind   kind,
+                               const char        *id)
 {
   OperationCall *call = g_new0 (OperationCall, 1);
 
@@ -149,7 +160,6 @@ start_operation (Serve             *serve,
       lsp_installer_uninstall_async (serve->installer, id, serve->cancellable, on_operation_done, call);
       break;
     }
-  return TRUE;
 }
 
 static gboolean
@@ -157,7 +167,8 @@ cmd_install (Serve       *serve,
              const char  *arg,
              GError     **error)
 {
-  return start_operation (serve, LSP_OPERATION_INSTALL, arg);
+  lsp_cli_serve_start_operation (serve, LSP_OPERATION_INSTALL, arg);
+  return TRUE;
 }
 
 static gboolean
@@ -165,7 +176,8 @@ cmd_update (Serve       *serve,
             const char  *arg,
             GError     **error)
 {
-  return start_operation (serve, LSP_OPERATION_UPDATE, arg);
+  lsp_cli_serve_start_operation (serve, LSP_OPERATION_UPDATE, arg);
+  return TRUE;
 }
 
 static gboolean
@@ -173,7 +185,8 @@ cmd_uninstall (Serve       *serve,
                const char  *arg,
                GError     **error)
 {
-  return start_operation (serve, LSP_OPERATION_UNINSTALL, arg);
+  lsp_cli_serve_start_operation (serve, LSP_OPERATION_UNINSTALL, arg);
+  return TRUE;
 }
 
 static gboolean
@@ -192,13 +205,80 @@ cmd_stop (Serve       *serve,
   return lsp_launcher_stop (serve->launcher, arg, error);
 }
 
+/* "download ID" or "download ID --install". */
+static gboolean
+cmd_download (Serve       *serve,
+              const char  *arg,
+              GError     **error)
+{
+  g_auto(GStrv) words = g_strsplit_set (arg, " \t", -1);
+  const char *id = words[0];
+  gboolean install = FALSE;
+
+  for (guint i = 1; words[i] != NULL; i++)
+    {
+      if (g_str_equal (words[i], "--install"))
+        install = TRUE;
+      else if (words[i][0] != '\0')
+        {
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_UNKNOWN_OPTION,
+                       "“download” takes an ID and optionally --install, not “%s”", words[i]);
+          return FALSE;
+        }
+    }
+  if (lsp_download_manager_start (serve->downloads, id, error) == NULL)
+    return FALSE;
+  if (install)
+    g_hash_table_add (serve->install_after, g_strdup (id));
+  return TRUE;
+}
+
+static gboolean
+cmd_cancel (Serve       *serve,
+            const char  *arg,
+            GError     **error)
+{
+  return lsp_download_manager_cancel (serve->downloads, arg, error);
+}
+
+static void
+on_removed (GObject      *object,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  g_autofree char *id = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!lsp_download_manager_remove_finish (LSP_DOWNLOAD_MANAGER (object), result, &error))
+    lsp_cli_emit_error ("remove", id, error->message);
+  else
+    {
+      JsonBuilder *builder = lsp_cli_event_begin ("removed");
+
+      lsp_cli_json_add_string (builder, "id", id);
+      lsp_cli_event_end (builder);
+    }
+}
+
+static gboolean
+cmd_remove (Serve       *serve,
+            const char  *arg,
+            GError     **error)
+{
+  lsp_download_manager_remove_async (serve->downloads, arg, NULL, on_removed, g_strdup (arg));
+  return TRUE;
+}
+
 static gboolean cmd_help (Serve *serve, const char *arg, GError **error);
 
 
 static const Command commands[] = {
   { "games", NULL, cmd_games, "Print the library" },
   { "peers", NULL, cmd_peers, "Print the peers we are connected to and their games" },
-  { "status", NULL, cmd_status, "Print operations in flight and games running" },
+  { "status", NULL, cmd_status, "Print operations and downloads in flight and games running" },
+  { "download", "ID", cmd_download, "Download a game from the peers that have it (add --install to install it then)" },
+  { "cancel", "ID", cmd_cancel, "Cancel a download; its partial files are removed" },
+  { "remove", "ID", cmd_remove, "Remove a downloaded game's files (not when installed)" },
   { "install", "ID", cmd_install, "Install a downloaded game" },
   { "update", "ID", cmd_update, "Install the downloaded version over the installed one" },
   { "uninstall", "ID", cmd_uninstall, "Uninstall a game (its archives stay)" },

@@ -175,6 +175,86 @@ on_discovery_available (LspDiscovery *discovery,
   lsp_cli_event_end (builder);
 }
 
+static void
+emit_download (const char  *event,
+               LspDownload *download)
+{
+  JsonBuilder *builder = lsp_cli_event_begin (event);
+
+  lsp_cli_json_add_download (builder, download);
+  lsp_cli_event_end (builder);
+}
+
+/* LspDownload throttles its progress notifications; one event each. */
+static void
+on_download_progress (LspDownload *download,
+                      GParamSpec  *pspec,
+                      Serve       *serve)
+{
+  emit_download ("download-progress", download);
+}
+
+static void
+on_download_phase (LspDownload *download,
+                   GParamSpec  *pspec,
+                   Serve       *serve)
+{
+  if (lsp_download_get_phase (download) == LSP_DOWNLOAD_WAITING)
+    emit_download ("download-waiting", download);
+}
+
+static void
+on_source_dropped (LspDownload *download,
+                   const char  *peer_id,
+                   const char  *reason,
+                   Serve       *serve)
+{
+  JsonBuilder *builder = lsp_cli_event_begin ("source-dropped");
+
+  lsp_cli_json_add_string (builder, "id", lsp_download_get_game_id (download));
+  lsp_cli_json_add_string (builder, "peer_id", peer_id);
+  lsp_cli_json_add_string (builder, "reason", reason);
+  lsp_cli_event_end (builder);
+}
+
+static void
+on_download_started (LspDownloadManager *downloads,
+                     LspDownload        *download,
+                     Serve              *serve)
+{
+  emit_download ("download-started", download);
+  g_signal_connect (download, "notify::bytes-done", G_CALLBACK (on_download_progress), serve);
+  g_signal_connect (download, "notify::phase", G_CALLBACK (on_download_phase), serve);
+  g_signal_connect (download, "source-dropped", G_CALLBACK (on_source_dropped), serve);
+}
+
+static void
+on_download_finished (LspDownloadManager *downloads,
+                      LspDownload        *download,
+                      const GError       *error,
+                      Serve              *serve)
+{
+  const char *id = lsp_download_get_game_id (download);
+  gboolean install = g_hash_table_remove (serve->install_after, id);
+  JsonBuilder *builder;
+
+  g_signal_handlers_disconnect_by_data (download, serve);
+  if (error == NULL)
+    builder = lsp_cli_event_begin ("download-done");
+  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    builder = lsp_cli_event_begin ("download-cancelled");
+  else
+    builder = lsp_cli_event_begin ("download-failed");
+  lsp_cli_json_add_download (builder, download);
+  if (error != NULL)
+    lsp_cli_json_add_string (builder, "reason", error->message);
+  lsp_cli_event_end (builder);
+
+  if (error == NULL && install && !serve->quitting)
+    lsp_cli_serve_start_operation (serve, lsp_local_game_get_installed (lsp_library_lookup (serve->library, id))
+                                            ? LSP_OPERATION_UPDATE : LSP_OPERATION_INSTALL, id);
+}
+
 /* Connected once the engine has started, so "ready" comes after the
  * objects exist and before any command runs. */
 void
@@ -187,6 +267,8 @@ lsp_cli_serve_connect_events (Serve *serve)
   g_signal_connect (serve->launcher, "started", G_CALLBACK (on_game_started), serve);
   g_signal_connect (serve->launcher, "exited", G_CALLBACK (on_game_exited), serve);
   g_signal_connect (serve->node, "items-changed", G_CALLBACK (on_peers_changed), serve);
+  g_signal_connect (serve->downloads, "download-started", G_CALLBACK (on_download_started), serve);
+  g_signal_connect (serve->downloads, "download-finished", G_CALLBACK (on_download_finished), serve);
   on_peers_changed (G_LIST_MODEL (serve->node), 0, 0, 0, serve);
   if (discovery != NULL)
     {
@@ -208,6 +290,12 @@ lsp_cli_serve_disconnect_events (Serve *serve)
   g_signal_handlers_disconnect_by_data (serve->installer, serve);
   g_signal_handlers_disconnect_by_data (serve->launcher, serve);
   g_signal_handlers_disconnect_by_data (serve->node, serve);
+  g_signal_handlers_disconnect_by_data (serve->downloads, serve);
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (serve->downloads)); i++)
+    {
+      g_autoptr(LspDownload) download = g_list_model_get_item (G_LIST_MODEL (serve->downloads), i);
+      g_signal_handlers_disconnect_by_data (download, serve);
+    }
   if (lsp_node_get_discovery (serve->node) != NULL)
     g_signal_handlers_disconnect_by_data (lsp_node_get_discovery (serve->node), serve);
   g_hash_table_iter_init (&iter, serve->peers);

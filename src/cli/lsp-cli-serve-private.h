@@ -16,6 +16,8 @@ typedef struct
   LspLauncher      *launcher;
   LspInstaller     *installer;
   LspNode          *node;
+  LspDownloadManager *downloads;
+  GHashTable       *install_after;  /* ids to install once downloaded */
   GDataInputStream *input;
   GCancellable     *cancellable;
   GHashTable       *running;   /* ids of games being played */
@@ -49,6 +51,9 @@ void     lsp_cli_serve_maybe_finish_quit  (Serve       *serve);
 /* lsp-cli-serve-commands.c */
 void     lsp_cli_serve_run_command        (Serve       *serve,
                                            const char  *line);
+void     lsp_cli_serve_start_operation    (Serve             *serve,
+                                           LspOperationKind   kind,
+                                           const char        *id);
 
 /* lsp-cli-serve-events.c */
 void     lsp_cli_serve_connect_events     (Serve       *serve);

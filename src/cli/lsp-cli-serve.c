@@ -145,6 +145,7 @@ on_started (GObject      *object,
   serve->launcher = lsp_engine_get_launcher (serve->engine);
   serve->installer = lsp_engine_get_installer (serve->engine);
   serve->node = lsp_engine_get_node (serve->engine);
+  serve->downloads = lsp_engine_get_downloads (serve->engine);
   lsp_cli_serve_connect_events (serve);
 
   games_path = g_file_get_path (lsp_engine_get_games_dir (serve->engine));
@@ -169,6 +170,8 @@ lsp_cli_serve (int    argc,
   g_autofree char *name = NULL;
   g_auto(GStrv) static_peers = NULL;
   int port = 0, stale_seconds = 0;
+  int upload_slots = 0, upload_slots_per_peer = 0, max_downloads = 0, wait_seconds = 0;
+  double upload_mbps = 0;
   gboolean no_mdns = FALSE;
   Serve serve = { 0 };
   GOptionEntry entries[] = {
@@ -180,6 +183,11 @@ lsp_cli_serve (int    argc,
     { "peer", 0, 0, G_OPTION_ARG_STRING_ARRAY, &static_peers, "Connect to the peer at HOST:PORT (repeatable)", "HOST:PORT" },
     { "no-mdns", 0, 0, G_OPTION_ARG_NONE, &no_mdns, "Do not announce or look for peers with mDNS", NULL },
     { "stale-seconds", 0, 0, G_OPTION_ARG_INT, &stale_seconds, "Drop a peer not heard from for this long (default: 45)", "N" },
+    { "upload-slots", 0, 0, G_OPTION_ARG_INT, &upload_slots, "Chunks served at once, to all peers (default: 16)", "N" },
+    { "upload-slots-per-peer", 0, 0, G_OPTION_ARG_INT, &upload_slots_per_peer, "Chunks served at once to one peer (default: 4)", "N" },
+    { "upload-rate", 0, 0, G_OPTION_ARG_DOUBLE, &upload_mbps, "Serve at most this many MB/s (default: no limit)", "MB/S" },
+    { "max-downloads", 0, 0, G_OPTION_ARG_INT, &max_downloads, "Downloads running at once; more wait (default: 2)", "N" },
+    { "download-wait-seconds", 0, 0, G_OPTION_ARG_INT, &wait_seconds, "Give up a download that has had no source for this long (default: 300)", "N" },
     { NULL }
   };
   g_autoptr(GOptionContext) context = g_option_context_new ("— run a peer driven by commands on stdin");
@@ -193,8 +201,9 @@ lsp_cli_serve (int    argc,
 
   g_option_context_add_main_entries (context, entries, NULL);
   g_option_context_set_description (context,
-    "Commands (one per line on stdin): games, peers, status, install ID, update ID, uninstall ID,\n"
-    "play ID, stop ID, help, quit. Events are printed one JSON object per line on stdout.");
+    "Commands (one per line on stdin): games, peers, status, download ID [--install], cancel ID,\n"
+    "remove ID, install ID, update ID, uninstall ID, play ID, stop ID, help, quit.\n"
+    "Events are printed one JSON object per line on stdout.");
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
       fprintf (stderr, "lanspread-peer serve: %s\n", error->message);
@@ -208,6 +217,12 @@ lsp_cli_serve (int    argc,
   if (port < 0 || port > G_MAXUINT16 || stale_seconds < 0)
     {
       fprintf (stderr, "lanspread-peer serve: --port must be 0–65535 and --stale-seconds positive\n");
+      return 2;
+    }
+  if (upload_slots < 0 || upload_slots_per_peer < 0 || max_downloads < 0 || wait_seconds < 0 ||
+      upload_mbps < 0 || upload_mbps > 1e6)
+    {
+      fprintf (stderr, "lanspread-peer serve: slots, downloads, seconds and the upload rate must be positive\n");
       return 2;
     }
   if (name != NULL && !lsp_proto_hostname_is_valid (name))
@@ -234,6 +249,11 @@ lsp_cli_serve (int    argc,
   config.static_peers = (const char * const *) static_peers;
   config.use_mdns = !no_mdns;
   config.stale_seconds = (guint) stale_seconds;
+  config.upload_slots = (guint) upload_slots;
+  config.upload_slots_per_peer = (guint) upload_slots_per_peer;
+  config.upload_rate = (guint64) (upload_mbps * 1e6);
+  config.max_downloads = (guint) max_downloads;
+  config.wait_seconds = (guint) wait_seconds;
   serve.engine = lsp_engine_new (&config);
   g_signal_connect (serve.engine, "warning", G_CALLBACK (on_engine_warning), &serve);
 
@@ -241,6 +261,7 @@ lsp_cli_serve (int    argc,
   serve.cancellable = g_cancellable_new ();
   serve.running = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   serve.peers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  serve.install_after = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   stdin_stream = g_unix_input_stream_new (STDIN_FILENO, FALSE);
   serve.input = g_data_input_stream_new (stdin_stream);
   sigint_id = g_unix_signal_add (SIGINT, on_quit_signal, &serve);
@@ -258,6 +279,7 @@ lsp_cli_serve (int    argc,
   lsp_cli_serve_disconnect_events (&serve);
   g_signal_handlers_disconnect_by_data (serve.engine, &serve);
   g_clear_pointer (&serve.peers, g_hash_table_unref);
+  g_clear_pointer (&serve.install_after, g_hash_table_unref);
   g_clear_object (&serve.input);
   g_clear_object (&serve.engine);
   g_clear_object (&serve.cancellable);

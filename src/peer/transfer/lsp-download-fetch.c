@@ -308,12 +308,12 @@ on_chunk_written (GObject      *object,
       return;
     }
 
-  _lsp_download_chunk_done (self, chunk, source);
   {
     guint64 *bytes = g_hash_table_lookup (self->peer_bytes, peer_id);
     if (bytes != NULL)
       *bytes += chunk->length;
   }
+  _lsp_download_chunk_done (self, chunk, source);
   _lsp_download_pump (self);
 }
 
