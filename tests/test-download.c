@@ -12,6 +12,7 @@
 #include "lsp-frame-decoder.h"
 #include "lsp-game-root.h"
 #include "lsp-node.h"
+#include "lsp-rate-limit.h"
 #include "lsp-test-util.h"
 
 /* Downloads between real nodes over QUIC on loopback, with real files. */
@@ -968,6 +969,44 @@ test_state_file (void)
   lsp_test_remove_tree (games);
 }
 
+static void
+test_rate_limit (void)
+{
+  LspRateLimit limit;
+  guint wait_ms = 0;
+
+  lsp_rate_limit_init (&limit, 0);
+  g_assert_true (lsp_rate_limit_take (&limit, G_MAXUINT32, &wait_ms));
+
+  /* An empty bucket says how long until a chunk may go, at this rate. */
+  lsp_rate_limit_init (&limit, MIB);
+  g_assert_false (lsp_rate_limit_take (&limit, 4 * MIB, &wait_ms));
+  g_assert_cmpuint (wait_ms, >, 0);
+  g_assert_cmpuint (wait_ms, <=, 4001);
+}
+
+/* Downloads under a rate limit still complete. */
+static void
+test_download_rate_limited (void)
+{
+  Peer seeder = { 0 }, downloader = { 0 };
+  Outcome outcome = { 0 };
+
+  make_seeder (&seeder, "seeder", "1.0", 5 * MIB);
+  peer_init (&downloader, "downloader");
+  lsp_download_manager_set_rate_limit (downloader.downloads, 16 * MIB);
+  connect_to (&downloader, &seeder);
+  wait_offer (&downloader, &seeder, "alpha", "1.0");
+  start_download (&downloader, "alpha", &outcome);
+  wait_outcome (&downloader, &outcome);
+  g_assert_no_error (outcome.error);
+  assert_downloaded_like (&downloader, &seeder);
+
+  outcome_clear (&outcome);
+  peer_clear (&downloader);
+  peer_clear (&seeder);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -983,6 +1022,8 @@ main (int    argc,
   g_test_add_func ("/download/waiting-resumes", test_waiting_resumes);
   g_test_add_func ("/download/resume-after-stop", test_resume_after_stop);
   g_test_add_func ("/download/serving-rules", test_serving_rules);
+  g_test_add_func ("/download/rate-limited", test_download_rate_limited);
+  g_test_add_func ("/download/rate-limit", test_rate_limit);
   g_test_add_func ("/download/storage/remove-files", test_remove_files);
   g_test_add_func ("/download/storage/discard-sweep", test_discard_sweep);
   g_test_add_func ("/download/storage/free-space", test_free_space);

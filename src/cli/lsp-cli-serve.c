@@ -171,7 +171,7 @@ lsp_cli_serve (int    argc,
   g_auto(GStrv) static_peers = NULL;
   int port = 0, stale_seconds = 0;
   int upload_slots = 0, upload_slots_per_peer = 0, max_downloads = 0, wait_seconds = 0;
-  double upload_mbps = 0;
+  double upload_mbps = 0, download_mbps = 0;
   gboolean no_mdns = FALSE;
   Serve serve = { 0 };
   GOptionEntry entries[] = {
@@ -186,6 +186,7 @@ lsp_cli_serve (int    argc,
     { "upload-slots", 0, 0, G_OPTION_ARG_INT, &upload_slots, "Chunks served at once, to all peers (default: 16)", "N" },
     { "upload-slots-per-peer", 0, 0, G_OPTION_ARG_INT, &upload_slots_per_peer, "Chunks served at once to one peer (default: 4)", "N" },
     { "upload-rate", 0, 0, G_OPTION_ARG_DOUBLE, &upload_mbps, "Serve at most this many MB/s (default: no limit)", "MB/S" },
+    { "download-rate", 0, 0, G_OPTION_ARG_DOUBLE, &download_mbps, "Download at most this many MB/s, all downloads together (default: no limit)", "MB/S" },
     { "max-downloads", 0, 0, G_OPTION_ARG_INT, &max_downloads, "Downloads running at once; more wait (default: 2)", "N" },
     { "download-wait-seconds", 0, 0, G_OPTION_ARG_INT, &wait_seconds, "Give up a download that has had no source for this long (default: 300)", "N" },
     { NULL }
@@ -220,7 +221,7 @@ lsp_cli_serve (int    argc,
       return 2;
     }
   if (upload_slots < 0 || upload_slots_per_peer < 0 || max_downloads < 0 || wait_seconds < 0 ||
-      upload_mbps < 0 || upload_mbps > 1e6)
+      upload_mbps < 0 || upload_mbps > 1e6 || download_mbps < 0 || download_mbps > 1e6)
     {
       fprintf (stderr, "lanspread-peer serve: slots, downloads, seconds and the upload rate must be positive\n");
       return 2;
@@ -252,6 +253,7 @@ lsp_cli_serve (int    argc,
   config.upload_slots = (guint) upload_slots;
   config.upload_slots_per_peer = (guint) upload_slots_per_peer;
   config.upload_rate = (guint64) (upload_mbps * 1e6);
+  config.download_rate = (guint64) (download_mbps * 1e6);
   config.max_downloads = (guint) max_downloads;
   config.wait_seconds = (guint) wait_seconds;
   serve.engine = lsp_engine_new (&config);

@@ -31,6 +31,7 @@ struct _LspEngine
   guint64        upload_rate;
   guint          max_downloads;
   guint          wait_seconds;
+  guint64        download_rate;
 
   LspLibrary    *library;
   LspLauncher   *launcher;
@@ -111,6 +112,7 @@ join_lan (GTask       *task,
     lsp_download_manager_set_max_running (self->downloads, self->max_downloads);
   if (self->wait_seconds > 0)
     lsp_download_manager_set_wait_timeout (self->downloads, self->wait_seconds);
+  lsp_download_manager_set_rate_limit (self->downloads, self->download_rate);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NODE]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LAN_LIBRARY]);
 
@@ -520,5 +522,6 @@ lsp_engine_new (const LspEngineConfig *config)
   self->upload_rate = config->upload_rate;
   self->max_downloads = config->max_downloads;
   self->wait_seconds = config->wait_seconds;
+  self->download_rate = config->download_rate;
   return self;
 }

@@ -8,6 +8,7 @@
 #include "lsp-error.h"
 #include "lsp-frame-decoder.h"
 #include "lsp-game-root.h"
+#include "lsp-rate-limit.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,9 +34,7 @@ struct _LspChunkServer
   guint           n_active;
   guint           slots;
   guint           slots_per_peer;
-  guint64         rate_limit;       /* bytes per second; 0: none */
-  double          tokens;
-  gint64          tokens_time;
+  LspRateLimit    rate_limit;
   guint           rate_timer_id;
   guint64         bytes_served;
 };
@@ -313,30 +312,18 @@ on_rate_timer (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* A token bucket of one second's worth of bytes. Returns whether length
- * bytes may go now; otherwise a timer wakes the queue when they may. */
+/* Returns whether length bytes may go now; otherwise a timer wakes the
+ * queue when they may. */
 static gboolean
 take_tokens (LspChunkServer *self,
              guint32         length)
 {
-  gint64 now;
+  guint wait_ms;
 
-  if (self->rate_limit == 0)
+  if (lsp_rate_limit_take (&self->rate_limit, length, &wait_ms))
     return TRUE;
-  now = g_get_monotonic_time ();
-  self->tokens = MIN ((double) MAX (self->rate_limit, LSP_MANIFEST_CHUNK_SIZE),
-                      self->tokens + (now - self->tokens_time) * (double) self->rate_limit / G_USEC_PER_SEC);
-  self->tokens_time = now;
-  if (self->tokens >= length)
-    {
-      self->tokens -= length;
-      return TRUE;
-    }
   if (self->rate_timer_id == 0)
-    {
-      guint wait_ms = (guint) ((length - self->tokens) * 1000 / self->rate_limit) + 1;
-      self->rate_timer_id = g_timeout_add (wait_ms, on_rate_timer, self);
-    }
+    self->rate_timer_id = g_timeout_add (wait_ms, on_rate_timer, self);
   return FALSE;
 }
 
@@ -587,9 +574,7 @@ lsp_chunk_server_set_rate_limit (LspChunkServer *self,
 {
   g_return_if_fail (LSP_IS_CHUNK_SERVER (self));
 
-  self->rate_limit = bytes_per_second;
-  self->tokens = 0;
-  self->tokens_time = g_get_monotonic_time ();
+  lsp_rate_limit_init (&self->rate_limit, bytes_per_second);
   try_start_waiting (self);
 }
 
@@ -639,7 +624,7 @@ lsp_chunk_server_init (LspChunkServer *self)
   self->active_per_peer = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->slots = LSP_CHUNK_SERVER_DEFAULT_SLOTS;
   self->slots_per_peer = LSP_CHUNK_SERVER_DEFAULT_SLOTS_PER_PEER;
-  self->tokens_time = g_get_monotonic_time ();
+  lsp_rate_limit_init (&self->rate_limit, 0);
 }
 
 LspChunkServer *

@@ -590,6 +590,31 @@ pick_chunk (LspDownload *self,
   return NULL;
 }
 
+static gboolean
+on_rate_timer (gpointer user_data)
+{
+  LspDownload *self = user_data;
+
+  self->rate_timer_id = 0;
+  _lsp_download_pump (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* The download rate limit is paid when a chunk is asked for. */
+static gboolean
+take_download_tokens (LspDownload *self,
+                      guint32      length)
+{
+  guint wait_ms;
+
+  if (self->rate_limit == NULL || self->rate_timer_id != 0)
+    return self->rate_timer_id == 0;
+  if (lsp_rate_limit_take (self->rate_limit, length, &wait_ms))
+    return TRUE;
+  self->rate_timer_id = g_timeout_add (wait_ms, on_rate_timer, self);
+  return FALSE;
+}
+
 void
 _lsp_download_pump (LspDownload *self)
 {
@@ -617,6 +642,8 @@ _lsp_download_pump (LspDownload *self)
           chunk = pick_chunk (self, source);
           if (chunk == NULL)
             continue;
+          if (!take_download_tokens (self, chunk->length))
+            return;
           if (start_fetch (self, source, chunk))
             progress = TRUE;
         }

@@ -4,6 +4,7 @@
 
 #include "lsp-download-manager.h"
 
+#include "lsp-download-private.h"
 #include "lsp-download-storage.h"
 #include "lsp-error.h"
 #include "lsp-game-root.h"
@@ -25,6 +26,7 @@ struct _LspDownloadManager
   guint         n_running;
   guint         wait_seconds;
   GPtrArray    *stop_tasks;   /* GTask of lsp_download_manager_stop_async */
+  LspRateLimit  rate_limit;   /* of all downloads together */
   gboolean      stopping;
 };
 
@@ -114,6 +116,7 @@ start_queued (LspDownloadManager *self)
         continue;
       self->n_running++;
       lsp_download_set_wait_timeout (download, self->wait_seconds);
+      download->rate_limit = &self->rate_limit;
       lsp_download_run_async (download, g_hash_table_lookup (self->cancellables, download),
                               on_download_done, g_object_ref (self));
       g_signal_emit (self, signals[DOWNLOAD_STARTED], 0, download);
@@ -464,6 +467,16 @@ lsp_download_manager_set_max_running (LspDownloadManager *self,
   start_queued (self);
 }
 
+/* 0 removes the limit. */
+void
+lsp_download_manager_set_rate_limit (LspDownloadManager *self,
+                                     guint64             bytes_per_second)
+{
+  g_return_if_fail (LSP_IS_DOWNLOAD_MANAGER (self));
+
+  lsp_rate_limit_init (&self->rate_limit, bytes_per_second);
+}
+
 void
 lsp_download_manager_set_wait_timeout (LspDownloadManager *self,
                                        guint               seconds)
@@ -532,6 +545,7 @@ lsp_download_manager_init (LspDownloadManager *self)
   self->cancellables = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, g_object_unref);
   self->max_running = LSP_DOWNLOAD_MANAGER_DEFAULT_MAX_RUNNING;
   self->wait_seconds = LSP_DOWNLOAD_DEFAULT_WAIT_SECONDS;
+  lsp_rate_limit_init (&self->rate_limit, 0);
 }
 
 LspDownloadManager *

@@ -17,6 +17,8 @@ LspDownloadManager *lsp_download_manager_new              (LspNode            *n
                                                            LspLibrary         *library);
 void                lsp_download_manager_set_max_running  (LspDownloadManager *self,
                                                            guint               max_running);
+void                lsp_download_manager_set_rate_limit   (LspDownloadManager *self,
+                                                           guint64             bytes_per_second);
 void                lsp_download_manager_set_wait_timeout (LspDownloadManager *self,
                                                            guint               seconds);
 LspDownload        *lsp_download_manager_start            (LspDownloadManager *self,

@@ -6,6 +6,7 @@
 #include "lsp-download-storage.h"
 #include "lsp-frame-decoder.h"
 #include "lsp-manifest.h"
+#include "lsp-rate-limit.h"
 
 G_BEGIN_DECLS
 
@@ -107,6 +108,8 @@ struct _LspDownload
   guint             notify_timer_id;
   guint             wait_seconds;
   guint             wait_id;
+  LspRateLimit     *rate_limit;     /* shared by the manager's downloads; may be NULL */
+  guint             rate_timer_id;
 };
 
 /* lsp-download.c */

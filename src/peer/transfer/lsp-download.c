@@ -577,6 +577,7 @@ _lsp_download_finish (LspDownload *self)
   self->finishing = TRUE;
   g_clear_handle_id (&self->wait_id, g_source_remove);
   g_clear_handle_id (&self->state_timer_id, g_source_remove);
+  g_clear_handle_id (&self->rate_timer_id, g_source_remove);
   _lsp_download_stop_fetches (self);
   if (self->workers > 0 || self->ending)
     return;
@@ -1369,6 +1370,7 @@ lsp_download_dispose (GObject *object)
   g_clear_handle_id (&self->wait_id, g_source_remove);
   g_clear_handle_id (&self->notify_timer_id, g_source_remove);
   g_clear_handle_id (&self->state_timer_id, g_source_remove);
+  g_clear_handle_id (&self->rate_timer_id, g_source_remove);
   if (self->fetches != NULL)
     _lsp_download_stop_fetches (self);
   if (self->sources != NULL)
