@@ -1,6 +1,11 @@
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -1007,6 +1012,84 @@ test_download_rate_limited (void)
   peer_clear (&seeder);
 }
 
+/* A games folder too small for the game: refused before a byte is
+ * written, with the sizes in the message. Needs root for the tmpfs. */
+static void
+test_not_enough_space (void)
+{
+  Peer seeder = { 0 }, downloader = { 0 };
+  Outcome outcome = { 0 };
+  g_autofree char *outer = lsp_test_make_temp_dir ();
+  g_autofree char *root = NULL;
+
+  downloader.games = g_build_filename (outer, "small", NULL);
+  g_assert_cmpint (g_mkdir (downloader.games, 0755), ==, 0);
+  if (mount ("lanspread-test", downloader.games, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m") != 0)
+    {
+      g_test_skip_printf ("cannot mount a tmpfs (%s); /download/write-fails covers a failing disk",
+                          g_strerror (errno));
+      lsp_test_remove_tree (outer);
+      g_free (downloader.games);
+      return;
+    }
+  downloader.state = lsp_test_make_temp_dir ();
+  make_seeder (&seeder, "seeder", "1.0", 37 * MIB);
+  peer_start (&downloader, "downloader");
+  connect_to (&downloader, &seeder);
+  wait_offer (&downloader, &seeder, "alpha", "1.0");
+
+  start_download (&downloader, "alpha", &outcome);
+  wait_outcome (&downloader, &outcome);
+  g_assert_error (outcome.error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
+  g_assert_nonnull (strstr (outcome.error->message, "Not enough free space"));
+  g_assert_cmpuint (outcome.bytes_received, ==, 0);
+  root = g_build_filename (downloader.games, "alpha", NULL);
+  g_assert_false (g_file_test (root, G_FILE_TEST_EXISTS));
+
+  outcome_clear (&outcome);
+  peer_stop (&downloader);
+  g_assert_cmpint (umount2 (downloader.games, MNT_DETACH), ==, 0);
+  lsp_test_remove_tree (downloader.state);
+  g_free (downloader.state);
+  g_free (downloader.games);
+  lsp_test_remove_tree (outer);
+  peer_clear (&seeder);
+}
+
+/* Writing fails (a file size limit binds root too): the download stops
+ * with the path and the cause, and its payload is swept. */
+static void
+test_write_fails (void)
+{
+  Peer seeder = { 0 }, downloader = { 0 };
+  Outcome outcome = { 0 };
+  struct rlimit saved, small = { 8 * MIB, 8 * MIB };
+  g_autofree char *root = NULL;
+
+  make_seeder (&seeder, "seeder", "1.0", 37 * MIB);
+  peer_init (&downloader, "downloader");
+  connect_to (&downloader, &seeder);
+  wait_offer (&downloader, &seeder, "alpha", "1.0");
+
+  signal (SIGXFSZ, SIG_IGN);
+  g_assert_cmpint (getrlimit (RLIMIT_FSIZE, &saved), ==, 0);
+  small.rlim_max = saved.rlim_max;
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &small), ==, 0);
+  start_download (&downloader, "alpha", &outcome);
+  wait_outcome (&downloader, &outcome);
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &saved), ==, 0);
+
+  g_assert_nonnull (outcome.error);
+  g_assert_false (g_error_matches (outcome.error, G_IO_ERROR, G_IO_ERROR_CANCELLED));
+  g_assert_nonnull (strstr (outcome.error->message, "alpha.eti"));
+  root = g_build_filename (downloader.games, "alpha", NULL);
+  g_assert_false (g_file_test (root, G_FILE_TEST_EXISTS));
+
+  outcome_clear (&outcome);
+  peer_clear (&downloader);
+  peer_clear (&seeder);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1024,6 +1107,8 @@ main (int    argc,
   g_test_add_func ("/download/serving-rules", test_serving_rules);
   g_test_add_func ("/download/rate-limited", test_download_rate_limited);
   g_test_add_func ("/download/rate-limit", test_rate_limit);
+  g_test_add_func ("/download/not-enough-space", test_not_enough_space);
+  g_test_add_func ("/download/write-fails", test_write_fails);
   g_test_add_func ("/download/storage/remove-files", test_remove_files);
   g_test_add_func ("/download/storage/discard-sweep", test_discard_sweep);
   g_test_add_func ("/download/storage/free-space", test_free_space);
