@@ -381,6 +381,37 @@ on_liar_written (GObject      *object,
   lsp_quic_stream_write_bytes_finish (LSP_QUIC_STREAM (object), result, NULL);
 }
 
+typedef enum {
+  LIE_WRONG_BYTES,     /* the right header, zeros for bytes */
+  LIE_WRONG_LENGTH,    /* a Chunk header for another length */
+  LIE_EXTRA_BYTE,      /* one byte more than the chunk */
+  LIE_SHORT,           /* one byte less, then the end */
+  LIE_OTHER_FRAME,     /* a Ping instead of a Chunk */
+  LIE_GARBAGE_FRAME,   /* a frame that is not JSON */
+} Lie;
+
+typedef struct
+{
+  Lie              lie;
+  LspFrameDecoder *decoder;
+} Liar;
+
+static void
+liar_free (Liar *liar)
+{
+  lsp_frame_decoder_free (liar->decoder);
+  g_free (liar);
+}
+
+static void
+liar_write (LspQuicStream *stream,
+            GBytes        *bytes,
+            gboolean       fin)
+{
+  lsp_quic_stream_write_bytes_async (stream, bytes, fin, NULL, on_liar_written, NULL);
+  g_bytes_unref (bytes);
+}
+
 static void
 on_liar_read (LspQuicStream *stream,
               const guint8  *data,
@@ -389,25 +420,48 @@ on_liar_read (LspQuicStream *stream,
               const GError  *error,
               gpointer       user_data)
 {
-  LspFrameDecoder *decoder = user_data;
+  Liar *liar = user_data;
   g_autoptr(GBytes) frame = NULL;
   g_autoptr(LspMessage) request = NULL;
   g_autoptr(LspMessage) answer = NULL;
+  guint32 size;
 
   if (error != NULL)
     return;
-  lsp_frame_decoder_feed (decoder, data, length, NULL);
-  frame = lsp_frame_decoder_pop (decoder);
+  lsp_frame_decoder_feed (liar->decoder, data, length, NULL);
+  frame = lsp_frame_decoder_pop (liar->decoder);
   if (frame == NULL)
     return;
   request = lsp_message_parse (g_bytes_get_data (frame, NULL), g_bytes_get_size (frame), NULL);
   g_assert_nonnull (request);
-  answer = lsp_message_new_chunk (request->chunk.offset, request->chunk.length);
-  lsp_quic_stream_write_bytes_async (stream, lsp_message_encode (answer, LSP_PROTO_MAX_FRAME, NULL),
-                                     FALSE, NULL, on_liar_written, NULL);
-  lsp_quic_stream_write_bytes_async (stream, g_bytes_new_take (g_malloc0 (request->chunk.length),
-                                                               request->chunk.length),
-                                     TRUE, NULL, on_liar_written, NULL);
+  size = request->chunk.length;
+  switch (liar->lie)
+    {
+    case LIE_OTHER_FRAME:
+      answer = lsp_message_new_ping (LSP_MESSAGE_PING, 1);
+      break;
+    case LIE_GARBAGE_FRAME:
+      liar_write (stream, lsp_frame_encode ("{{{{", 4), TRUE);
+      return;
+    case LIE_WRONG_LENGTH:
+      answer = lsp_message_new_chunk (request->chunk.offset, size - 1);
+      size -= 1;
+      break;
+    case LIE_EXTRA_BYTE:
+      answer = lsp_message_new_chunk (request->chunk.offset, size);
+      size += 1;
+      break;
+    case LIE_SHORT:
+      answer = lsp_message_new_chunk (request->chunk.offset, size);
+      size -= 1;
+      break;
+    case LIE_WRONG_BYTES:
+    default:
+      answer = lsp_message_new_chunk (request->chunk.offset, size);
+      break;
+    }
+  liar_write (stream, lsp_message_encode (answer, LSP_PROTO_MAX_FRAME, NULL), FALSE);
+  liar_write (stream, g_bytes_new_take (g_malloc0 (size), size), TRUE);
 }
 
 static gboolean
@@ -416,13 +470,16 @@ on_liar_stream (LspNode       *node,
                 LspQuicStream *stream,
                 gpointer       user_data)
 {
-  lsp_quic_stream_set_read_func (stream, on_liar_read, lsp_frame_decoder_new (LSP_PROTO_MAX_REQUEST_FRAME),
-                                 (GDestroyNotify) lsp_frame_decoder_free);
+  Liar *liar = g_new0 (Liar, 1);
+
+  liar->lie = GPOINTER_TO_UINT (user_data);
+  liar->decoder = lsp_frame_decoder_new (LSP_PROTO_MAX_REQUEST_FRAME);
+  lsp_quic_stream_set_read_func (stream, on_liar_read, liar, (GDestroyNotify) liar_free);
   return TRUE;
 }
 
 static void
-test_corrupt_source (void)
+run_against_liar (Lie lie)
 {
   Peer good = { 0 }, liar = { 0 }, downloader = { 0 };
   Outcome outcome = { 0 };
@@ -432,7 +489,7 @@ test_corrupt_source (void)
   make_seeder (&liar, "liar", "1.0", 37 * MIB);
   /* The liar's own server is out of the way; its answers are lies. */
   g_clear_object (&liar.server);
-  g_signal_connect (liar.node, "data-stream", G_CALLBACK (on_liar_stream), NULL);
+  g_signal_connect (liar.node, "data-stream", G_CALLBACK (on_liar_stream), GUINT_TO_POINTER (lie));
   connect_to (&downloader, &good);
   connect_to (&downloader, &liar);
   wait_offer (&downloader, &good, "alpha", "1.0");
@@ -451,6 +508,25 @@ test_corrupt_source (void)
   peer_clear (&downloader);
   peer_clear (&liar);
   peer_clear (&good);
+}
+
+static void
+test_corrupt_source (void)
+{
+  run_against_liar (LIE_WRONG_BYTES);
+}
+
+/* Answers that break the data stream's rules drop the source at once. */
+static void
+test_hostile_answers (void)
+{
+  Lie lies[] = { LIE_WRONG_LENGTH, LIE_EXTRA_BYTE, LIE_SHORT, LIE_OTHER_FRAME, LIE_GARBAGE_FRAME };
+
+  for (guint i = 0; i < G_N_ELEMENTS (lies); i++)
+    {
+      g_test_message ("lie %u", lies[i]);
+      run_against_liar (lies[i]);
+    }
 }
 
 static gboolean
@@ -1090,6 +1166,90 @@ test_write_fails (void)
   peer_clear (&seeder);
 }
 
+static void
+cancel_when_phase (LspDownload *download,
+                   GParamSpec  *pspec,
+                   gpointer     user_data)
+{
+  if (lsp_download_get_phase (download) == GPOINTER_TO_UINT (user_data))
+    lsp_download_cancel (download);
+}
+
+/* Cancelled while connecting to its sources, and while committing: the
+ * commit stops before the sentinel and sweeps, unless it already wrote it
+ * (then the game is simply downloaded). */
+static void
+test_cancel_connecting_verifying (void)
+{
+  LspDownloadPhase phases[] = { LSP_DOWNLOAD_CONNECTING, LSP_DOWNLOAD_VERIFYING };
+  Peer seeder = { 0 }, downloader = { 0 };
+
+  make_seeder (&seeder, "seeder", "1.0", 9 * MIB);
+  peer_init (&downloader, "downloader");
+  connect_to (&downloader, &seeder);
+  wait_offer (&downloader, &seeder, "alpha", "1.0");
+
+  for (guint i = 0; i < G_N_ELEMENTS (phases); i++)
+    {
+      Outcome outcome = { 0 };
+      g_autofree char *root = g_build_filename (downloader.games, "alpha", NULL);
+      LspDownload *download = start_download (&downloader, "alpha", &outcome);
+
+      g_signal_connect (download, "notify::phase", G_CALLBACK (cancel_when_phase), GUINT_TO_POINTER (phases[i]));
+      wait_outcome (&downloader, &outcome);
+      if (outcome.error != NULL)
+        {
+          g_assert_error (outcome.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+          g_assert_false (g_file_test (root, G_FILE_TEST_EXISTS));
+        }
+      else
+        {
+          g_assert_cmpint (phases[i], ==, LSP_DOWNLOAD_VERIFYING);
+          assert_downloaded_like (&downloader, &seeder);
+          g_assert_true (lsp_download_storage_remove_game (downloader.games, "alpha", NULL));
+          lsp_test_wait_idle (downloader.library);
+        }
+      outcome_clear (&outcome);
+    }
+
+  peer_clear (&downloader);
+  peer_clear (&seeder);
+}
+
+/* Cancelled while waiting for a source that left. */
+static void
+test_cancel_waiting (void)
+{
+  Peer seeder = { 0 }, downloader = { 0 };
+  Outcome outcome = { 0 };
+  g_autofree char *root = NULL;
+  LspDownload *download;
+
+  make_seeder (&seeder, "seeder", "1.0", 37 * MIB);
+  lsp_chunk_server_set_rate_limit (seeder.server, 8 * MIB);
+  peer_init (&downloader, "downloader");
+  connect_to (&downloader, &seeder);
+  wait_offer (&downloader, &seeder, "alpha", "1.0");
+
+  download = start_download (&downloader, "alpha", &outcome);
+  g_assert_true (lsp_test_wait_until (has_bytes, download, 30000));
+  peer_stop (&seeder);
+  g_assert_true (lsp_test_wait_until (is_waiting, download, 20000));
+  lsp_download_manager_cancel (downloader.downloads, "alpha", NULL);
+  wait_outcome (&downloader, &outcome);
+  g_assert_error (outcome.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  root = g_build_filename (downloader.games, "alpha", NULL);
+  g_assert_false (g_file_test (root, G_FILE_TEST_EXISTS));
+
+  outcome_clear (&outcome);
+  peer_clear (&downloader);
+  seeder.library = NULL;
+  lsp_test_remove_tree (seeder.games);
+  lsp_test_remove_tree (seeder.state);
+  g_free (seeder.games);
+  g_free (seeder.state);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1099,9 +1259,12 @@ main (int    argc,
   g_test_add_func ("/download/single-source", test_single_source);
   g_test_add_func ("/download/three-sources", test_three_sources);
   g_test_add_func ("/download/corrupt-source", test_corrupt_source);
+  g_test_add_func ("/download/hostile-answers", test_hostile_answers);
   g_test_add_func ("/download/cancel/transferring", test_cancel_transferring);
   g_test_add_func ("/download/cancel/planning", test_cancel_planning);
   g_test_add_func ("/download/cancel/update-keeps-install", test_cancel_update_keeps_install);
+  g_test_add_func ("/download/cancel/connecting-verifying", test_cancel_connecting_verifying);
+  g_test_add_func ("/download/cancel/waiting", test_cancel_waiting);
   g_test_add_func ("/download/waiting-resumes", test_waiting_resumes);
   g_test_add_func ("/download/resume-after-stop", test_resume_after_stop);
   g_test_add_func ("/download/serving-rules", test_serving_rules);

@@ -87,6 +87,7 @@ struct _LspDownload
   gboolean          finishing;      /* no new work starts */
   gboolean          ending;         /* the commit or the sweep has begun */
   gboolean          suspended;      /* stopping with the peer: keep the payload for the next start */
+  GCancellable     *commit_cancellable;  /* a cancel while committing */
   GError           *failure;
   gboolean          manifest_fetching;
 

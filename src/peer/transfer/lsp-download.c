@@ -436,6 +436,7 @@ remove_extras (int          dir_fd,
 static gboolean
 commit (int           root_fd,
         EndJob       *job,
+        GCancellable *cancellable,
         GError      **error)
 {
   g_autoptr(GHashTable) keep = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
@@ -446,7 +447,8 @@ commit (int           root_fd,
       g_autofree char *dir = g_strdup (file->path);
       char *slash;
 
-      if (!sync_file (root_fd, file->path, error))
+      if (g_cancellable_set_error_if_cancelled (cancellable, error) ||
+          !sync_file (root_fd, file->path, error))
         return FALSE;
       g_hash_table_add (keep, g_strdup (file->path));
       while ((slash = strrchr (dir, '/')) != NULL)
@@ -455,10 +457,13 @@ commit (int           root_fd,
           g_hash_table_add (keep, g_strdup (dir));
         }
     }
-  if (!remove_extras (root_fd, "", keep, error))
+  if (g_cancellable_set_error_if_cancelled (cancellable, error) ||
+      !remove_extras (root_fd, "", keep, error))
     return FALSE;
   fsync (root_fd);
-  if (!lsp_download_storage_commit_version (root_fd, job->version, error))
+  /* The last moment a cancel still wins: after this, the game is here. */
+  if (g_cancellable_set_error_if_cancelled (cancellable, error) ||
+      !lsp_download_storage_commit_version (root_fd, job->version, error))
     return FALSE;
   lsp_download_storage_remove_state (root_fd);
   return TRUE;
@@ -491,7 +496,7 @@ end_worker (GTask        *task,
   if (job->commit)
     {
       root_fd = lsp_download_storage_open_root (job->games_path, job->game_id, FALSE, &error);
-      if (root_fd >= 0 && commit (root_fd, job, &error))
+      if (root_fd >= 0 && commit (root_fd, job, cancellable, &error))
         {
           close (root_fd);
           g_task_return_boolean (task, TRUE);
@@ -603,7 +608,12 @@ _lsp_download_finish (LspDownload *self)
     job->keep = lsp_download_state_copy (self->state);
   self->storage_begun = FALSE;
   self->workers++;
-  task = g_task_new (NULL, NULL, on_ended, g_object_ref (self));
+  if (job->commit)
+    self->commit_cancellable = g_cancellable_new ();
+  task = g_task_new (NULL, self->commit_cancellable, on_ended, g_object_ref (self));
+  /* The worker's answer is the truth: a cancel that came too late does
+   * not turn a committed game into a cancelled one. */
+  g_task_set_check_cancellable (task, FALSE);
   g_task_set_source_tag (task, _lsp_download_finish);
   g_task_set_task_data (task, job, (GDestroyNotify) end_job_free);
   g_task_run_in_thread (task, end_worker);
@@ -614,6 +624,14 @@ void
 _lsp_download_fail (LspDownload *self,
                     GError      *error)
 {
+  if (self->commit_cancellable != NULL && self->failure == NULL &&
+      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      /* Verifying: the commit stops before the sentinel and sweeps. */
+      g_cancellable_cancel (self->commit_cancellable);
+      g_error_free (error);
+      return;
+    }
   if (self->failure != NULL || self->task == NULL || self->ending)
     {
       g_debug ("%s: also: %s", self->game_id, error->message);
@@ -1396,6 +1414,7 @@ lsp_download_finalize (GObject *object)
 
   g_clear_object (&self->task);
   g_clear_object (&self->stop);
+  g_clear_object (&self->commit_cancellable);
   g_clear_error (&self->failure);
   g_clear_pointer (&self->game_id, g_free);
   g_clear_pointer (&self->games_path, g_free);
