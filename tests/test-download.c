@@ -329,6 +329,9 @@ test_single_source (void)
   g_assert_cmpuint (bytes_from (&outcome, &seeder), ==, 12 * MIB + 6);
   g_assert_cmpuint (lsp_chunk_server_get_bytes_served (seeder.server), ==, 12 * MIB + 6);
   g_assert_cmpuint (outcome.dropped->len, ==, 0);
+  /* The download verified every chunk: the library takes its manifest
+   * instead of reading the game again. */
+  g_assert_cmpuint (lsp_library_get_n_games_hashed (downloader.library), ==, 0);
 
   outcome_clear (&outcome);
   peer_clear (&downloader);

@@ -20,6 +20,7 @@ _lsp_scan_job_free (LspScanJob *job)
   g_free (job->games_path);
   g_free (job->index_path);
   g_free (job->options.manifest_dir);
+  g_clear_pointer (&job->options.verified, g_hash_table_unref);
   g_clear_object (&job->catalog);
   g_clear_pointer (&job->old_records, g_hash_table_unref);
   g_clear_pointer (&job->locked, g_hash_table_unref);

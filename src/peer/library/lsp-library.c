@@ -20,6 +20,7 @@ struct _LspLibrary
   char         *games_path;
   char         *index_path;
   char         *manifest_dir;
+  GHashTable   *verified;       /* game_id → LspManifest for the next scan */
   LspCatalog   *catalog;
   GCancellable *cancellable;
 
@@ -305,6 +306,8 @@ start_scan (LspLibrary *self)
   job->games_path = g_strdup (self->games_path);
   job->index_path = g_strdup (self->index_path);
   job->options.manifest_dir = g_strdup (self->manifest_dir);
+  /* Handed over once: a later scan hashes as usual. */
+  job->options.verified = g_steal_pointer (&self->verified);
   job->catalog = g_object_ref (self->catalog);
   job->old_records = _lsp_library_records_copy (self->records);
   job->locked = string_set_copy (self->operations);
@@ -417,6 +420,26 @@ lsp_library_refresh_finish (LspLibrary    *self,
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
 
   return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * lsp_library_add_verified_manifest:
+ *
+ * Tells the library that every chunk of @manifest was verified on disk (a
+ * download just finished), so its next scan of that game takes the
+ * manifest when the files still match it by path and size, instead of
+ * hashing them again.
+ */
+void
+lsp_library_add_verified_manifest (LspLibrary  *self,
+                                   LspManifest *manifest)
+{
+  g_return_if_fail (LSP_IS_LIBRARY (self));
+  g_return_if_fail (manifest != NULL);
+
+  if (self->verified == NULL)
+    self->verified = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) lsp_manifest_unref);
+  g_hash_table_replace (self->verified, g_strdup (lsp_manifest_get_game_id (manifest)), lsp_manifest_ref (manifest));
 }
 
 void
@@ -619,6 +642,7 @@ lsp_library_finalize (GObject *object)
   g_clear_pointer (&self->games_path, g_free);
   g_clear_pointer (&self->index_path, g_free);
   g_clear_pointer (&self->manifest_dir, g_free);
+  g_clear_pointer (&self->verified, g_hash_table_unref);
   g_clear_pointer (&self->records, g_hash_table_unref);
   g_clear_pointer (&self->games, g_ptr_array_unref);
   g_clear_pointer (&self->digest, g_free);

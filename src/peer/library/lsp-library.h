@@ -34,6 +34,8 @@ gboolean      lsp_library_refresh_finish       (LspLibrary          *self,
 void          lsp_library_watch                (LspLibrary          *self);
 void          lsp_library_rescan_game          (LspLibrary          *self,
                                                 const char          *game_id);
+void          lsp_library_add_verified_manifest (LspLibrary         *self,
+                                                 LspManifest        *manifest);
 
 gboolean      lsp_library_begin_operation      (LspLibrary          *self,
                                                 const char          *game_id,

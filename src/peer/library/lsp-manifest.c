@@ -361,6 +361,28 @@ lsp_manifest_build (int            root_fd,
   return g_steal_pointer (&self);
 }
 
+/* Whether the files below root_fd are exactly the manifest's, by path
+ * and size, as the builder would find them; nothing is read or hashed. */
+gboolean
+lsp_manifest_matches_tree (LspManifest *self,
+                           int          root_fd)
+{
+  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func ((GDestroyNotify) manifest_file_free);
+
+  if (!collect_files (root_fd, "", 0, files, NULL) || files->len != self->files->len)
+    return FALSE;
+  g_ptr_array_sort (files, compare_files_by_path);
+  for (guint i = 0; i < files->len; i++)
+    {
+      const LspManifestFile *found = g_ptr_array_index (files, i);
+      const LspManifestFile *expected = g_ptr_array_index (self->files, i);
+
+      if (strcmp (found->path, expected->path) != 0 || found->size != expected->size)
+        return FALSE;
+    }
+  return TRUE;
+}
+
 G_GNUC_PRINTF (2, 3)
 static LspManifest *
 invalid (GError    **error,

@@ -37,6 +37,8 @@ LspManifest           *lsp_manifest_build          (int            root_fd,
 LspManifest           *lsp_manifest_new_from_json  (JsonNode      *node,
                                                     GError       **error);
 JsonNode              *lsp_manifest_to_json        (LspManifest   *self);
+gboolean               lsp_manifest_matches_tree   (LspManifest   *self,
+                                                    int            root_fd);
 LspManifest           *lsp_manifest_ref            (LspManifest   *self);
 void                   lsp_manifest_unref          (LspManifest   *self);
 

@@ -360,8 +360,18 @@ lsp_scan_game (int                   games_fd,
       return g_steal_pointer (&record);
     }
 
-  *out_hashed = TRUE;
-  manifest = lsp_manifest_build (root_fd, game_id, record->version, cancellable, &local_error);
+  /* A download verified every chunk of this game just now: if the files
+   * are still exactly the manifest's (paths and sizes), the manifest is
+   * taken as it is instead of reading the whole game again. */
+  manifest = options->verified != NULL ? g_hash_table_lookup (options->verified, game_id) : NULL;
+  if (manifest != NULL && g_strcmp0 (lsp_manifest_get_version (manifest), record->version) == 0 &&
+      lsp_manifest_matches_tree (manifest, root_fd))
+    manifest = lsp_manifest_ref (manifest);
+  else
+    {
+      *out_hashed = TRUE;
+      manifest = lsp_manifest_build (root_fd, game_id, record->version, cancellable, &local_error);
+    }
   close (root_fd);
   if (manifest == NULL)
     {

@@ -26,7 +26,8 @@ struct _LspGameRecord
 
 typedef struct
 {
-  char    *manifest_dir;        /* where built manifests are cached, or NULL */
+  char       *manifest_dir;     /* where built manifests are cached, or NULL */
+  GHashTable *verified;         /* game_id → LspManifest whose every chunk a download verified, or NULL */
 } LspScanOptions;
 
 /* The cheap facts about a game root, read without walking it. */

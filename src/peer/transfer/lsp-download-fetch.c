@@ -19,9 +19,9 @@
  * A source's window follows its rate, so a slow peer holds few chunks and
  * the others take the rest. */
 
-/* Chunks requested from one source are sized to keep about this much of
- * its transfer in flight. */
-#define WINDOW_SECONDS 0.5
+/* A source's window holds about this much of its transfer: enough to
+ * cover a request's round trip and the seeder's read on a LAN. */
+#define WINDOW_SECONDS 0.1
 /* A source that answered "busy" is asked again after this long. */
 #define BUSY_RETRY_MS  1000
 
@@ -148,6 +148,7 @@ _lsp_download_refresh_sources (LspDownload *self)
 
       source = g_new0 (Source, 1);
       source->download = self;
+      source->serial = ++self->source_serial;
       source->peer_id = g_strdup (lsp_peer_get_id (peer));
       source->conn = g_object_ref (conn);
       source->window = LSP_DOWNLOAD_MIN_WINDOW;
@@ -231,6 +232,9 @@ verify_write_worker (GTask        *task,
         }
       done += (gsize) n;
     }
+  /* Writeback starts now, not at the commit's fsync, so the disk works
+   * while the network does. */
+  sync_file_range (fd, (off_t) job->offset, (off_t) job->length, SYNC_FILE_RANGE_WRITE);
   close (fd);
   g_task_return_boolean (task, TRUE);
 }
@@ -240,6 +244,7 @@ typedef struct
   LspDownload *download;
   Chunk       *chunk;
   char        *peer_id;
+  guint        source_serial;
 } WriteCall;
 
 static void
@@ -278,6 +283,7 @@ on_chunk_written (GObject      *object,
   WriteCall *call = user_data;
   g_autoptr(LspDownload) self = call->download;
   g_autofree char *peer_id = call->peer_id;
+  guint call_serial = call->source_serial;
   Chunk *chunk = call->chunk;
   g_autoptr(GError) error = NULL;
   gboolean ok = g_task_propagate_boolean (G_TASK (result), &error);
@@ -286,6 +292,8 @@ on_chunk_written (GObject      *object,
   g_free (call);
   self->workers--;
   source = find_source (self, peer_id);
+  if (source != NULL && source->serial == call_serial)
+    source->in_flight--;
 
   if (self->finishing)
     {
@@ -337,7 +345,9 @@ fetch_delivered (Fetch *fetch)
       source->rate = source->rate > 0 ? 0.7 * source->rate + 0.3 * rate : rate;
       source->window = CLAMP ((guint) (source->rate * WINDOW_SECONDS / LSP_MANIFEST_CHUNK_SIZE) + 1,
                               LSP_DOWNLOAD_MIN_WINDOW, LSP_DOWNLOAD_MAX_WINDOW);
-      source->in_flight--;
+      /* The chunk stays in the source's window until it is written, so a
+       * disk or a hash that falls behind slows the requests instead of
+       * piling up buffers. */
     }
   chunk->n_fetches--;
 
@@ -345,6 +355,8 @@ fetch_delivered (Fetch *fetch)
    * and the other request is reset. */
   if (chunk->state != CHUNK_FETCHING)
     {
+      if (source != NULL)
+        source->in_flight--;
       g_ptr_array_remove_fast (self->fetches, fetch);
       fetch_free (fetch);
       return;
@@ -373,6 +385,7 @@ fetch_delivered (Fetch *fetch)
   call->download = g_object_ref (self);
   call->chunk = chunk;
   call->peer_id = g_strdup (fetch->source != NULL ? fetch->source->peer_id : "");
+  call->source_serial = fetch->source != NULL ? fetch->source->serial : 0;
   g_ptr_array_remove_fast (self->fetches, fetch);
   fetch_free (fetch);
 

@@ -34,6 +34,7 @@ typedef struct
 struct _Source
 {
   LspDownload       *download;
+  guint              serial;       /* tells a source from a later one of the same peer */
   char              *peer_id;
   LspQuicConnection *conn;
   gulong             streams_handler;
@@ -110,6 +111,7 @@ struct _LspDownload
   guint             wait_seconds;
   guint             wait_id;
   LspRateLimit     *rate_limit;     /* shared by the manager's downloads; may be NULL */
+  guint             source_serial;
   guint             rate_timer_id;
 };
 

@@ -562,7 +562,9 @@ on_ended (GObject      *object,
   g_autoptr(GError) error = NULL;
 
   self->workers--;
-  if (!g_task_propagate_boolean (G_TASK (result), &error) && self->failure == NULL)
+  if (g_task_propagate_boolean (G_TASK (result), &error))
+    lsp_library_add_verified_manifest (self->library, self->manifest);
+  else if (self->failure == NULL)
     self->failure = error != NULL ? g_steal_pointer (&error)
                                   : g_error_new (G_IO_ERROR, G_IO_ERROR_FAILED, "The download of %s failed",
                                                  self->game_id);

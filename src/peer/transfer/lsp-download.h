@@ -12,7 +12,7 @@ G_BEGIN_DECLS
 #define LSP_DOWNLOAD_DEFAULT_WAIT_SECONDS   300
 /* Chunk requests one source may have in flight, adapted to its rate. */
 #define LSP_DOWNLOAD_MIN_WINDOW             2
-#define LSP_DOWNLOAD_MAX_WINDOW             16
+#define LSP_DOWNLOAD_MAX_WINDOW             8
 /* A source that sends this many chunks with wrong bytes is dropped. */
 #define LSP_DOWNLOAD_MAX_STRIKES            2
 
