@@ -1253,6 +1253,317 @@ test_cancel_waiting (void)
   g_free (seeder.state);
 }
 
+/* ---- regressions: requests that must get one answer, once ---- */
+
+static LspQuicStream *
+open_raw (Peer      *client,
+          Peer      *server,
+          RawAnswer *raw)
+{
+  LspQuicConnection *conn = lsp_node_get_connection (client->node, lsp_identity_get_peer_id (server->identity));
+  g_autoptr(GError) error = NULL;
+  LspQuicStream *stream;
+
+  g_assert_nonnull (conn);
+  stream = lsp_quic_connection_open_stream (conn, TRUE, &error);
+  g_assert_no_error (error);
+  lsp_quic_stream_set_read_func (stream, on_raw_read, raw, NULL);
+  return stream;
+}
+
+static void
+raw_clear (RawAnswer     *raw,
+           LspQuicStream *stream)
+{
+  lsp_quic_stream_set_read_func (stream, NULL, NULL, NULL);
+  lsp_frame_decoder_free (raw->decoder);
+  g_clear_pointer (&raw->answer, lsp_message_unref);
+  g_byte_array_unref (raw->bytes);
+}
+
+static gboolean
+request_waiting (gpointer data)
+{
+  return lsp_chunk_server_get_n_waiting (data) == 1;
+}
+
+/* Bytes after a GetChunk that waits for a slot are ignored: the request
+ * is answered once, when its turn comes. */
+static void
+test_extra_bytes_while_queued (void)
+{
+  Peer seeder = { 0 }, client = { 0 };
+  RawAnswer raw = { lsp_frame_decoder_new (LSP_PROTO_MAX_FRAME), NULL, g_byte_array_new (), FALSE };
+  g_autoptr(LspQuicStream) stream = NULL;
+  g_autofree char *json = NULL;
+  const char *hash;
+
+  make_seeder (&seeder, "seeder", "1.0", 5 * MIB);
+  peer_init (&client, "client");
+  connect_to (&client, &seeder);
+  wait_offer (&client, &seeder, "alpha", "1.0");
+  hash = lsp_local_game_get_manifest_hash (lsp_library_lookup (seeder.library, "alpha"));
+
+  lsp_chunk_server_set_rate_limit (seeder.server, 1);   /* an empty bucket: requests queue */
+  json = get_chunk_json ("alpha", hash, "alpha.eti", 0, 1000);
+  stream = open_raw (&client, &seeder, &raw);
+  lsp_quic_stream_write_bytes_async (stream, lsp_frame_encode (json, strlen (json)), FALSE, NULL, NULL, NULL);
+  lsp_quic_stream_write_bytes_async (stream, g_bytes_new_static ("xx", 2), TRUE, NULL, NULL, NULL);
+  g_assert_true (lsp_test_wait_until (request_waiting, seeder.server, 5000));
+  lsp_test_run_for (200);
+  g_assert_false (raw.done);
+  lsp_chunk_server_set_rate_limit (seeder.server, 0);
+  g_assert_true (lsp_test_wait_until (raw_done, &raw, 5000));
+  g_assert_nonnull (raw.answer);
+  g_assert_cmpint (raw.answer->type, ==, LSP_MESSAGE_CHUNK);
+  g_assert_cmpuint (raw.bytes->len, ==, 1000);
+
+  raw_clear (&raw, stream);
+  peer_clear (&client);
+  peer_clear (&seeder);
+}
+
+/* A frame over the limit, body and all: one bad_frame answer. */
+static void
+test_oversized_frame (void)
+{
+  Peer seeder = { 0 }, client = { 0 };
+  RawAnswer raw = { lsp_frame_decoder_new (LSP_PROTO_MAX_FRAME), NULL, g_byte_array_new (), FALSE };
+  g_autoptr(LspQuicStream) stream = NULL;
+  guint8 *big = g_malloc0 (4 + MIB);
+
+  make_seeder (&seeder, "seeder", "1.0", 5 * MIB);
+  peer_init (&client, "client");
+  connect_to (&client, &seeder);
+  wait_offer (&client, &seeder, "alpha", "1.0");
+
+  big[1] = 0x10;   /* a 1 MiB frame, over the 64 KiB request limit */
+  stream = open_raw (&client, &seeder, &raw);
+  lsp_quic_stream_write_bytes_async (stream, g_bytes_new_take (big, 4 + MIB), TRUE, NULL, NULL, NULL);
+  g_assert_true (lsp_test_wait_until (raw_done, &raw, 5000));
+  g_assert_nonnull (raw.answer);
+  g_assert_cmpint (raw.answer->type, ==, LSP_MESSAGE_ERROR);
+  g_assert_cmpstr (raw.answer->error.code, ==, LSP_PROTO_ERROR_BAD_FRAME);
+  g_assert_nonnull (lsp_node_get_connection (client.node, lsp_identity_get_peer_id (seeder.identity)));
+
+  raw_clear (&raw, stream);
+  peer_clear (&client);
+  peer_clear (&seeder);
+}
+
+/* A request the downloader gave up on (reset after its FIN) while it
+ * waited for a slot is not read or sent. */
+static void
+test_reset_after_fin (void)
+{
+  Peer seeder = { 0 }, client = { 0 };
+  RawAnswer raw = { lsp_frame_decoder_new (LSP_PROTO_MAX_FRAME), NULL, g_byte_array_new (), FALSE };
+  g_autoptr(LspQuicStream) stream = NULL;
+  g_autofree char *json = NULL;
+  const char *hash;
+
+  make_seeder (&seeder, "seeder", "1.0", 5 * MIB);
+  peer_init (&client, "client");
+  connect_to (&client, &seeder);
+  wait_offer (&client, &seeder, "alpha", "1.0");
+  hash = lsp_local_game_get_manifest_hash (lsp_library_lookup (seeder.library, "alpha"));
+
+  lsp_chunk_server_set_rate_limit (seeder.server, 1);
+  json = get_chunk_json ("alpha", hash, "alpha.eti", 0, 4 * MIB);
+  stream = open_raw (&client, &seeder, &raw);
+  lsp_quic_stream_write_bytes_async (stream, lsp_frame_encode (json, strlen (json)), TRUE, NULL, NULL, NULL);
+  g_assert_true (lsp_test_wait_until (request_waiting, seeder.server, 5000));
+  lsp_test_run_for (200);
+  lsp_quic_stream_set_read_func (stream, NULL, NULL, NULL);
+  lsp_quic_stream_reset (stream, 1);
+  lsp_test_run_for (200);
+  lsp_chunk_server_set_rate_limit (seeder.server, 0);
+  lsp_test_run_for (300);
+  g_assert_cmpuint (lsp_chunk_server_get_bytes_served (seeder.server), ==, 0);
+
+  lsp_frame_decoder_free (raw.decoder);
+  g_byte_array_unref (raw.bytes);
+  peer_clear (&client);
+  peer_clear (&seeder);
+}
+
+/* ---- regressions: downloads that must end, and keep what they should ---- */
+
+static void
+suspend_on_prepare (LspDownload *download,
+                    GParamSpec  *pspec,
+                    gpointer     manager)
+{
+  lsp_download_manager_stop_async (manager, NULL, NULL);
+}
+
+static void
+watch_prepare (LspDownloadManager *manager,
+               LspDownload        *download,
+               gpointer            user_data)
+{
+  g_signal_connect (download, "notify::bytes-total", G_CALLBACK (suspend_on_prepare), manager);
+}
+
+/* Stopped while a resumed download re-checks its chunks: everything stays
+ * for the next start. */
+static void
+test_suspend_during_prepare (void)
+{
+  Peer seeder = { 0 }, downloader = { 0 };
+  Outcome first = { 0 }, second = { 0 };
+  g_autofree char *state = NULL, *archive = NULL;
+  LspDownload *download;
+
+  make_seeder (&seeder, "seeder", "1.0", 37 * MIB);
+  lsp_chunk_server_set_rate_limit (seeder.server, 8 * MIB);
+  peer_init (&downloader, "downloader");
+  connect_to (&downloader, &seeder);
+  wait_offer (&downloader, &seeder, "alpha", "1.0");
+  download = start_download (&downloader, "alpha", &first);
+  g_assert_true (lsp_test_wait_until (has_bytes, download, 30000));
+  peer_stop (&downloader);
+  state = g_build_filename (downloader.games, "alpha", LSP_DOWNLOAD_STATE_FILE, NULL);
+  archive = g_build_filename (downloader.games, "alpha", "alpha.eti", NULL);
+  g_assert_true (g_file_test (state, G_FILE_TEST_IS_REGULAR));
+
+  peer_start (&downloader, "downloader");
+  connect_to (&downloader, &seeder);
+  wait_offer (&downloader, &seeder, "alpha", "1.0");
+  second.dropped = g_ptr_array_new_with_free_func (g_free);
+  second.phases = g_ptr_array_new ();
+  g_signal_connect (downloader.downloads, "download-finished", G_CALLBACK (on_finished), &second);
+  g_signal_connect (downloader.downloads, "download-started", G_CALLBACK (watch_prepare), NULL);
+  lsp_download_manager_resume_async (downloader.downloads, NULL, NULL, NULL);
+  wait_outcome (&downloader, &second);
+  g_assert_error (second.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_true (g_file_test (state, G_FILE_TEST_IS_REGULAR));
+  g_assert_true (g_file_test (archive, G_FILE_TEST_IS_REGULAR));
+
+  outcome_clear (&first);
+  outcome_clear (&second);
+  peer_clear (&downloader);
+  peer_clear (&seeder);
+}
+
+/* The only source lies and is dropped: the download waits, then fails
+ * after the wait timeout, instead of hanging. */
+static void
+test_only_source_dropped (void)
+{
+  Peer liar = { 0 }, downloader = { 0 };
+  Outcome outcome = { 0 };
+  g_autofree char *root = NULL;
+
+  peer_init (&downloader, "downloader");
+  make_seeder (&liar, "liar", "1.0", 9 * MIB);
+  g_clear_object (&liar.server);
+  g_signal_connect (liar.node, "data-stream", G_CALLBACK (on_liar_stream), GUINT_TO_POINTER (LIE_WRONG_BYTES));
+  lsp_download_manager_set_wait_timeout (downloader.downloads, 1);
+  connect_to (&downloader, &liar);
+  wait_offer (&downloader, &liar, "alpha", "1.0");
+
+  start_download (&downloader, "alpha", &outcome);
+  wait_outcome (&downloader, &outcome);
+  g_assert_error (outcome.error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_cmpuint (outcome.dropped->len, ==, 1);
+  root = g_build_filename (downloader.games, "alpha", NULL);
+  g_assert_false (g_file_test (root, G_FILE_TEST_EXISTS));
+
+  outcome_clear (&outcome);
+  peer_clear (&downloader);
+  peer_clear (&liar);
+}
+
+/* Cancel, then stop at once: the cancel wins, nothing is kept. */
+static void
+test_cancel_then_stop (void)
+{
+  Peer seeder = { 0 }, downloader = { 0 };
+  Outcome outcome = { 0 };
+  g_autofree char *root = NULL;
+  LspDownload *download;
+  gboolean stopped = FALSE;
+
+  make_seeder (&seeder, "seeder", "1.0", 37 * MIB);
+  lsp_chunk_server_set_rate_limit (seeder.server, 8 * MIB);
+  peer_init (&downloader, "downloader");
+  connect_to (&downloader, &seeder);
+  wait_offer (&downloader, &seeder, "alpha", "1.0");
+
+  download = start_download (&downloader, "alpha", &outcome);
+  g_assert_true (lsp_test_wait_until (has_bytes, download, 30000));
+  lsp_download_manager_cancel (downloader.downloads, "alpha", NULL);
+  lsp_download_manager_stop_async (downloader.downloads, on_manager_stopped, &stopped);
+  g_assert_true (lsp_test_wait_until (manager_stopped, &stopped, 20000));
+  root = g_build_filename (downloader.games, "alpha", NULL);
+  g_assert_false (g_file_test (root, G_FILE_TEST_EXISTS));
+
+  outcome_clear (&outcome);
+  peer_clear (&downloader);
+  peer_clear (&seeder);
+}
+
+static gboolean
+has_beta (gpointer data)
+{
+  LspLocalGame *game = lsp_library_lookup (data, "beta");
+
+  return game != NULL && lsp_local_game_get_downloaded (game);
+}
+
+/* Many downloaders ask one seeder for its manifest at once; those told
+ * "busy" ask again, and every download completes. Two downloads from one
+ * peer to one seeder both complete too (answers pair with requests). */
+static void
+test_many_manifest_requests (void)
+{
+  enum { N = 7 };
+  Peer seeder = { 0 }, d[N] = { { 0 } };
+  Outcome o[N] = { { 0 } }, beta = { 0 };
+
+  make_seeder (&seeder, "seeder", "1.0", 1 * MIB);
+  lsp_test_make_game (seeder.games, "beta", "1.0", 1 * MIB);
+  lsp_test_wait_idle (seeder.library);
+  for (guint i = 0; i < N; i++)
+    {
+      peer_init (&d[i], "downloader");
+      lsp_download_manager_set_wait_timeout (d[i].downloads, 3);
+      connect_to (&d[i], &seeder);
+    }
+  for (guint i = 0; i < N; i++)
+    wait_offer (&d[i], &seeder, "alpha", "1.0");
+  wait_offer (&d[0], &seeder, "beta", "1.0");
+  for (guint i = 0; i < N; i++)
+    {
+      o[i].dropped = g_ptr_array_new_with_free_func (g_free);
+      o[i].phases = g_ptr_array_new ();
+      g_signal_connect (d[i].downloads, "download-finished", G_CALLBACK (on_finished), &o[i]);
+      g_assert_nonnull (lsp_download_manager_start (d[i].downloads, "alpha", NULL));
+    }
+  beta.dropped = g_ptr_array_new_with_free_func (g_free);
+  beta.phases = g_ptr_array_new ();
+  {
+    LspDownload *download = lsp_download_manager_start (d[0].downloads, "beta", NULL);
+    g_signal_connect (download, "notify::phase", G_CALLBACK (on_phase), &beta);
+  }
+  for (guint i = 0; i < N; i++)
+    {
+      g_assert_true (lsp_test_wait_until (outcome_done, &o[i], 60000));
+      g_assert_no_error (o[i].error);
+    }
+  g_assert_true (lsp_test_wait_until (has_beta, d[0].library, 60000));
+
+  for (guint i = 0; i < N; i++)
+    {
+      g_signal_handlers_disconnect_by_data (d[i].downloads, &o[i]);
+      outcome_clear (&o[i]);
+      peer_clear (&d[i]);
+    }
+  outcome_clear (&beta);
+  peer_clear (&seeder);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1275,6 +1586,13 @@ main (int    argc,
   g_test_add_func ("/download/rate-limit", test_rate_limit);
   g_test_add_func ("/download/not-enough-space", test_not_enough_space);
   g_test_add_func ("/download/write-fails", test_write_fails);
+  g_test_add_func ("/download/regression/extra-bytes-while-queued", test_extra_bytes_while_queued);
+  g_test_add_func ("/download/regression/oversized-frame", test_oversized_frame);
+  g_test_add_func ("/download/regression/reset-after-fin", test_reset_after_fin);
+  g_test_add_func ("/download/regression/suspend-during-prepare", test_suspend_during_prepare);
+  g_test_add_func ("/download/regression/only-source-dropped", test_only_source_dropped);
+  g_test_add_func ("/download/regression/cancel-then-stop", test_cancel_then_stop);
+  g_test_add_func ("/download/regression/many-manifest-requests", test_many_manifest_requests);
   g_test_add_func ("/download/storage/remove-files", test_remove_files);
   g_test_add_func ("/download/storage/discard-sweep", test_discard_sweep);
   g_test_add_func ("/download/storage/free-space", test_free_space);

@@ -434,6 +434,10 @@ lsp_engine_dispose (GObject *object)
 {
   LspEngine *self = LSP_ENGINE (object);
 
+  /* Downloads keep their verified chunks for the next start rather than
+   * run on against a stopped node. */
+  if (self->downloads != NULL)
+    lsp_download_manager_stop_async (self->downloads, NULL, NULL);
   if (self->node != NULL)
     lsp_node_stop (self->node, "closed");
   g_clear_object (&self->downloads);

@@ -18,6 +18,8 @@ G_BEGIN_DECLS
 /* Library answers to one peer are at most this often; requests in between
  * are answered together. */
 #define LIBRARY_ANSWER_INTERVAL_MS 1000
+/* A peer that does not answer a GetManifest for this long is given up on. */
+#define MANIFEST_FETCH_TIMEOUT_SECONDS 30
 /* Manifests being read for peers at once; more requests are told “busy”,
  * so peers cannot make us hold many large manifests in memory. */
 #define MAX_MANIFEST_LOADS 4
@@ -98,7 +100,8 @@ struct _Session
   guint              library_answer_id;
   gboolean           pending_has_since;
   guint64            pending_since_rev;
-  GQueue             manifest_fetches;  /* GTask, oldest first */
+  GQueue             manifest_fetches;  /* GTask, oldest first; only the oldest is asked */
+  guint              manifest_timeout_id;
 };
 
 /* lsp-node-dial.c */

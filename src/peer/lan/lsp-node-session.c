@@ -140,6 +140,7 @@ _lsp_session_free (Session *session)
 {
   GTask *fetch;
 
+  g_clear_handle_id (&session->manifest_timeout_id, g_source_remove);
   while ((fetch = g_queue_pop_head (&session->manifest_fetches)) != NULL)
     complete_fetch_later (fetch, NULL,
                           g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
@@ -587,30 +588,30 @@ answer_get_manifest (Session               *session,
   g_file_load_contents_async (file, self->cancellable, on_manifest_loaded, pending);
 }
 
-/* A Manifest answers the oldest fetch of the same game and hash; one
- * nobody asked for is dropped. The codec already checked that it hashes
- * to its name and belongs to its game. */
+static void send_next_manifest_fetch (Session *session);
+
+/* A Manifest answers the fetch on the wire when it is for the same game
+ * and hash; one nobody asked for is dropped. The codec already checked
+ * that it hashes to its name and belongs to its game. */
 static void
 answer_manifest_fetch (Session               *session,
                        const LspManifestBody *answer)
 {
-  for (GList *l = session->manifest_fetches.head; l != NULL; l = l->next)
-    {
-      GTask *task = l->data;
-      const char * const *asked = g_task_get_task_data (task);
+  GTask *task = g_queue_peek_head (&session->manifest_fetches);
+  const char * const *asked = task != NULL ? g_task_get_task_data (task) : NULL;
 
-      if (g_str_equal (asked[0], answer->game_id) && g_str_equal (asked[1], answer->manifest_hash))
-        {
-          g_queue_delete_link (&session->manifest_fetches, l);
-          complete_fetch_later (task, lsp_manifest_ref (answer->manifest), NULL);
-          return;
-        }
+  if (asked == NULL || !g_str_equal (asked[0], answer->game_id) || !g_str_equal (asked[1], answer->manifest_hash))
+    {
+      g_debug ("Dropping a Manifest of %s nobody asked %s for", answer->game_id, lsp_peer_get_id (session->peer));
+      return;
     }
-  g_debug ("Dropping a Manifest of %s nobody asked %s for", answer->game_id, lsp_peer_get_id (session->peer));
+  g_queue_pop_head (&session->manifest_fetches);
+  complete_fetch_later (task, lsp_manifest_ref (answer->manifest), NULL);
+  send_next_manifest_fetch (session);
 }
 
 /* Errors carry no request id; on the control stream only a manifest fetch
- * is answered by a non-fatal one, in order, so it refuses the oldest. */
+ * is answered by a non-fatal one, so it refuses the fetch on the wire. */
 static void
 refuse_manifest_fetch (Session            *session,
                        const LspErrorBody *error)
@@ -622,16 +623,50 @@ refuse_manifest_fetch (Session            *session,
     return;
   complete_fetch_later (task, NULL, g_error_new (G_IO_ERROR, code, "%s refused the manifest: %s",
                                                  lsp_peer_get_hostname (session->peer), error->message));
+  send_next_manifest_fetch (session);
+}
+
+static gboolean on_manifest_fetch_timeout (gpointer user_data);
+
+/* Only the oldest fetch is on the wire: a peer may answer a refusal
+ * before an earlier success, and answers carry no request id. */
+static void
+send_next_manifest_fetch (Session *session)
+{
+  GTask *task = g_queue_peek_head (&session->manifest_fetches);
+  const char * const *asked;
+
+  g_clear_handle_id (&session->manifest_timeout_id, g_source_remove);
+  if (task == NULL)
+    return;
+  asked = g_task_get_task_data (task);
+  _lsp_session_send_message (session, lsp_message_new_get_manifest (asked[0], asked[1]));
+  session->manifest_timeout_id = g_timeout_add_seconds (MANIFEST_FETCH_TIMEOUT_SECONDS,
+                                                        on_manifest_fetch_timeout, session);
+}
+
+static gboolean
+on_manifest_fetch_timeout (gpointer user_data)
+{
+  Session *session = user_data;
+  GTask *task = g_queue_pop_head (&session->manifest_fetches);
+
+  session->manifest_timeout_id = 0;
+  complete_fetch_later (task, NULL, g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                                                 "%s did not send the manifest in %u seconds",
+                                                 lsp_peer_get_hostname (session->peer),
+                                                 MANIFEST_FETCH_TIMEOUT_SECONDS));
+  send_next_manifest_fetch (session);
+  return G_SOURCE_REMOVE;
 }
 
 void
 _lsp_session_fetch_manifest (Session *session,
                              GTask   *task)
 {
-  const char * const *asked = g_task_get_task_data (task);
-
   g_queue_push_tail (&session->manifest_fetches, g_object_ref (task));
-  _lsp_session_send_message (session, lsp_message_new_get_manifest (asked[0], asked[1]));
+  if (g_queue_get_length (&session->manifest_fetches) == 1)
+    send_next_manifest_fetch (session);
 }
 
 static void

@@ -160,6 +160,15 @@ lsp_quic_stream_is_local (LspQuicStream *self)
   return self->local;
 }
 
+/* Whether nothing can be written any more: finished, reset, or the peer
+ * asked us to stop sending (STOP_SENDING) or the connection ended. */
+gboolean
+lsp_quic_stream_is_write_closed (LspQuicStream *self)
+{
+  g_return_val_if_fail (LSP_IS_QUIC_STREAM (self), TRUE);
+  return self->write_closed || self->fin_queued || self->connection == NULL;
+}
+
 /**
  * lsp_quic_stream_get_connection:
  *

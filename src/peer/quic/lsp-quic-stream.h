@@ -35,6 +35,7 @@ gint64              lsp_quic_stream_get_id             (LspQuicStream         *s
 gboolean            lsp_quic_stream_is_bidirectional   (LspQuicStream         *self);
 gboolean            lsp_quic_stream_is_local           (LspQuicStream         *self);
 LspQuicConnection  *lsp_quic_stream_get_connection     (LspQuicStream         *self);
+gboolean            lsp_quic_stream_is_write_closed    (LspQuicStream         *self);
 gsize               lsp_quic_stream_get_queued_bytes   (LspQuicStream         *self);
 void                lsp_quic_stream_set_read_func      (LspQuicStream         *self,
                                                         LspQuicStreamReadFunc  func,

@@ -268,6 +268,11 @@ on_chunk_read (GObject      *object,
       return;
     }
 
+  if (lsp_quic_stream_is_write_closed (request->stream))
+    {
+      request_finish (request);
+      return;
+    }
   request->answered = TRUE;
   header = lsp_message_new_chunk (request->message->chunk.offset, request->message->chunk.length);
   frame = lsp_message_encode (header, LSP_PROTO_MAX_FRAME, NULL);
@@ -335,7 +340,13 @@ try_start_waiting (LspChunkServer *self)
       Request *request = l->data;
       GList *next = l->next;
 
-      if (active_for_peer (self, request->peer_id) < self->slots_per_peer)
+      if (lsp_quic_stream_is_write_closed (request->stream))
+        {
+          /* The downloader gave up on it (STOP_SENDING after its FIN). */
+          g_queue_delete_link (&self->waiting, l);
+          request_finish (request);
+        }
+      else if (active_for_peer (self, request->peer_id) < self->slots_per_peer)
         {
           if (!take_tokens (self, request->message->chunk.length))
             return;
@@ -487,17 +498,15 @@ on_request_read (LspQuicStream *stream,
         request_finish (request);
       return;
     }
+  /* One request per stream: once it is read, whatever follows is ignored
+   * (the stage that owns the request answers it, once). */
   if (request->message != NULL)
-    {
-      /* Nothing may follow the request but the end of the stream. */
-      if (length > 0 && !request->answered)
-        refuse (request, LSP_PROTO_ERROR_BAD_MESSAGE, "Only one GetChunk may be sent on a data stream");
-      return;
-    }
+    return;
 
   lsp_frame_decoder_feed (request->decoder, data, length, &local_error);
   if (local_error != NULL)
     {
+      request->message = lsp_message_new_chunk (0, 1);
       refuse (request, LSP_PROTO_ERROR_BAD_FRAME, "%s", local_error->message);
       return;
     }
@@ -505,17 +514,20 @@ on_request_read (LspQuicStream *stream,
   if (frame == NULL)
     {
       if (fin)
-        refuse (request, LSP_PROTO_ERROR_BAD_FRAME, "The stream ended before a whole GetChunk frame");
+        {
+          request->message = lsp_message_new_chunk (0, 1);
+          refuse (request, LSP_PROTO_ERROR_BAD_FRAME, "The stream ended before a whole GetChunk frame");
+        }
       return;
     }
   request->message = lsp_message_parse (g_bytes_get_data (frame, NULL), g_bytes_get_size (frame), &local_error);
   if (request->message == NULL || request->message->type != LSP_MESSAGE_GET_CHUNK)
     {
+      /* A placeholder, so later bytes are not taken for a request. */
       g_clear_pointer (&request->message, lsp_message_unref);
+      request->message = lsp_message_new_chunk (0, 1);
       refuse (request, LSP_PROTO_ERROR_BAD_MESSAGE, "A data stream must start with a GetChunk%s%s",
               local_error != NULL ? ": " : "", local_error != NULL ? local_error->message : "");
-      /* A later byte must not be taken for a second request. */
-      request->message = lsp_message_new_chunk (0, 1);
       return;
     }
   handle_request (request);
@@ -554,6 +566,14 @@ lsp_chunk_server_get_n_active (LspChunkServer *self)
   return self->n_active;
 }
 
+/* Requests checked and waiting for a slot or for the rate limit. */
+guint
+lsp_chunk_server_get_n_waiting (LspChunkServer *self)
+{
+  g_return_val_if_fail (LSP_IS_CHUNK_SERVER (self), 0);
+  return g_queue_get_length (&self->waiting);
+}
+
 void
 lsp_chunk_server_set_slots (LspChunkServer *self,
                             guint           total,
@@ -575,6 +595,7 @@ lsp_chunk_server_set_rate_limit (LspChunkServer *self,
   g_return_if_fail (LSP_IS_CHUNK_SERVER (self));
 
   lsp_rate_limit_init (&self->rate_limit, bytes_per_second);
+  g_clear_handle_id (&self->rate_timer_id, g_source_remove);
   try_start_waiting (self);
 }
 

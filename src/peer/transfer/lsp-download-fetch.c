@@ -104,10 +104,15 @@ drop_source (LspDownload *self,
         chunk->avoid = NULL;
     }
   if (report)
-    _lsp_download_source_dropped (self, source->peer_id, reason);
+    {
+      /* It sent bad data: for this download it is never asked again. */
+      g_hash_table_add (self->banned, g_strdup (source->peer_id));
+      _lsp_download_source_dropped (self, source->peer_id, reason);
+    }
   else
     g_debug ("%s: %.12s is no longer a source: %s", self->game_id, source->peer_id, reason);
   g_ptr_array_remove (self->sources, source);
+  _lsp_download_check_waiting (self);
 }
 
 /* Every connected peer that offers exactly our manifest is a source; a
@@ -143,7 +148,8 @@ _lsp_download_refresh_sources (LspDownload *self)
 
       if (conn == NULL || game == NULL || game->availability != LSP_AVAILABILITY_READY ||
           g_strcmp0 (game->manifest_hash, self->manifest_hash) != 0 ||
-          find_source (self, lsp_peer_get_id (peer)) != NULL)
+          find_source (self, lsp_peer_get_id (peer)) != NULL ||
+          g_hash_table_contains (self->banned, lsp_peer_get_id (peer)))
         continue;
 
       source = g_new0 (Source, 1);
@@ -528,6 +534,16 @@ on_fetch_read (LspQuicStream *stream,
 }
 
 static gboolean
+refresh_later (gpointer user_data)
+{
+  LspDownload *self = user_data;
+
+  _lsp_download_refresh_sources (self);
+  _lsp_download_pump (self);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
 start_fetch (LspDownload *self,
              Source      *source,
              Chunk       *chunk)
@@ -542,10 +558,14 @@ start_fetch (LspDownload *self,
   stream = lsp_quic_connection_open_stream (source->conn, TRUE, &error);
   if (stream == NULL)
     {
-      /* Out of streams until the peer raises the limit ("streams-available"). */
-      if (!g_error_matches (error, LSP_QUIC_ERROR, LSP_QUIC_ERROR_LIMIT))
-        g_debug ("%s: cannot open a stream to %.12s: %s", self->game_id, source->peer_id, error->message);
+      /* Out of streams until the peer raises the limit ("streams-available"),
+       * or the connection is gone, and the source with it. */
       source->blocked = TRUE;
+      if (!g_error_matches (error, LSP_QUIC_ERROR, LSP_QUIC_ERROR_LIMIT))
+        {
+          g_debug ("%s: cannot open a stream to %.12s: %s", self->game_id, source->peer_id, error->message);
+          g_idle_add_full (G_PRIORITY_DEFAULT, refresh_later, g_object_ref (self), g_object_unref);
+        }
       return FALSE;
     }
 

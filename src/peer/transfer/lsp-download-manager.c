@@ -475,6 +475,17 @@ lsp_download_manager_set_rate_limit (LspDownloadManager *self,
   g_return_if_fail (LSP_IS_DOWNLOAD_MANAGER (self));
 
   lsp_rate_limit_init (&self->rate_limit, bytes_per_second);
+  /* Downloads waiting for the old limit ask again under the new one. */
+  for (guint i = 0; i < self->downloads->len; i++)
+    {
+      LspDownload *download = g_ptr_array_index (self->downloads, i);
+
+      if (download->rate_timer_id != 0)
+        {
+          g_clear_handle_id (&download->rate_timer_id, g_source_remove);
+          _lsp_download_pump (download);
+        }
+    }
 }
 
 void

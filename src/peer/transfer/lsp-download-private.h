@@ -88,6 +88,7 @@ struct _LspDownload
   gboolean          finishing;      /* no new work starts */
   gboolean          ending;         /* the commit or the sweep has begun */
   gboolean          suspended;      /* stopping with the peer: keep the payload for the next start */
+  gboolean          cancel_requested; /* the player's cancel wins over a later suspend */
   GCancellable     *commit_cancellable;  /* a cancel while committing */
   GError           *failure;
   gboolean          manifest_fetching;
@@ -112,6 +113,9 @@ struct _LspDownload
   guint             wait_id;
   LspRateLimit     *rate_limit;     /* shared by the manager's downloads; may be NULL */
   guint             source_serial;
+  guint             manifest_retry_id;
+  gboolean          manifest_busy;  /* a peer that has it was busy: ask again */
+  GHashTable       *banned;         /* peer_ids that sent bad data: never a source again */
   guint             rate_timer_id;
 };
 

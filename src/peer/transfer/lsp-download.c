@@ -28,6 +28,8 @@
 #define NOTIFY_INTERVAL_MS 250
 /* The resume state is written at most this often. */
 #define STATE_INTERVAL_MS  1000
+/* Peers busy with other manifests are asked again after this long. */
+#define MANIFEST_RETRY_MS  1000
 
 enum {
   PROP_0,
@@ -486,7 +488,9 @@ end_worker (GTask        *task,
     {
       root_fd = lsp_download_storage_open_root (job->games_path, job->game_id, FALSE, &error);
       if (root_fd >= 0 && lsp_download_storage_write_state (root_fd, job->keep, &error))
-        g_task_return_boolean (task, FALSE);
+        g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                 "The download of %s stopped with the peer; it resumes at the next start",
+                                 job->game_id);
       else
         g_task_return_error (task, error);
       if (root_fd >= 0)
@@ -568,7 +572,7 @@ on_ended (GObject      *object,
     self->failure = error != NULL ? g_steal_pointer (&error)
                                   : g_error_new (G_IO_ERROR, G_IO_ERROR_FAILED, "The download of %s failed",
                                                  self->game_id);
-  else if (error != NULL)
+  else if (error != NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     g_warning ("%s: %s", self->game_id, error->message);
   end_operation (self);
 }
@@ -585,6 +589,11 @@ _lsp_download_finish (LspDownload *self)
   g_clear_handle_id (&self->wait_id, g_source_remove);
   g_clear_handle_id (&self->state_timer_id, g_source_remove);
   g_clear_handle_id (&self->rate_timer_id, g_source_remove);
+  if (self->manifest_retry_id != 0)
+    {
+      g_clear_handle_id (&self->manifest_retry_id, g_source_remove);
+      self->manifest_fetching = FALSE;
+    }
   _lsp_download_stop_fetches (self);
   if (self->workers > 0 || self->ending)
     return;
@@ -592,7 +601,8 @@ _lsp_download_finish (LspDownload *self)
   if (self->notify_timer_id != 0)
     notify_progress (self);
 
-  if (!self->storage_begun)
+  /* Suspended before the prepare step finished: the disk is as it was. */
+  if (!self->storage_begun || (self->suspended && self->failure != NULL && self->state == NULL))
     {
       end_operation (self);
       return;
@@ -606,7 +616,8 @@ _lsp_download_finish (LspDownload *self)
   job->manifest = lsp_manifest_ref (self->manifest);
   job->version = g_strdup (self->version);
   job->commit = self->failure == NULL;
-  if (self->suspended && self->state != NULL)
+  /* A download that completed while the suspend was on its way commits. */
+  if (self->suspended && self->failure != NULL)
     job->keep = lsp_download_state_copy (self->state);
   self->storage_begun = FALSE;
   self->workers++;
@@ -663,6 +674,7 @@ on_cancelled (GCancellable *cancellable,
 {
   /* The cancellable may fire inside anyone's callback, even our own;
    * the cancel takes effect from the main loop, at once. */
+  self->cancel_requested = TRUE;
   g_idle_add_full (G_PRIORITY_HIGH, on_cancelled_idle, g_object_ref (self), g_object_unref);
 }
 
@@ -684,7 +696,7 @@ lsp_download_suspend (LspDownload *self)
 {
   g_return_if_fail (LSP_IS_DOWNLOAD (self));
 
-  if (self->task == NULL || self->failure != NULL || self->ending)
+  if (self->task == NULL || self->failure != NULL || self->ending || self->cancel_requested)
     return;
   self->suspended = TRUE;
   g_idle_add_full (G_PRIORITY_HIGH, on_suspend_idle, g_object_ref (self), g_object_unref);
@@ -823,6 +835,15 @@ prepare_worker (GTask        *task,
   if (claimed != NULL && g_str_equal (claimed->manifest_hash, job->state->manifest_hash) &&
       claimed->n_chunks == job->state->n_chunks)
     verify_claims (root_fd, job->manifest, claimed, job->state, cancellable);
+  /* Stopped while checking: what is on disk, state file included, stays
+   * as it was for the next start. */
+  if (g_cancellable_set_error_if_cancelled (cancellable, &error))
+    {
+      close (root_fd);
+      g_clear_pointer (&job->state, lsp_download_state_free);
+      g_task_return_error (task, error);
+      return;
+    }
 
   /* The state file goes first: from here on the payload is a download's,
    * and recovery knows it. */
@@ -880,6 +901,8 @@ on_prepared (GObject      *object,
 
   self->workers--;
   self->storage_begun = job->touched;
+  if (job->state != NULL)
+    self->state = g_steal_pointer (&job->state);
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     {
       if (!self->finishing)
@@ -894,7 +917,6 @@ on_prepared (GObject      *object,
       return;
     }
 
-  self->state = g_steal_pointer (&job->state);
   build_chunks (self);
   g_object_freeze_notify (G_OBJECT (self));
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RESUMED]);
@@ -931,6 +953,7 @@ prepare (LspDownload *self)
 /* ---- the manifest ---- */
 
 static void fetch_manifest_from (LspDownload *self, guint next);
+static gboolean on_manifest_retry (gpointer user_data);
 
 typedef struct
 {
@@ -1019,10 +1042,23 @@ on_manifest_fetched (GObject      *object,
   if (manifest == NULL)
     {
       g_debug ("%s: manifest fetch failed: %s", self->game_id, error->message);
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BUSY))
+        self->manifest_busy = TRUE;
       fetch_manifest_from (self, next);
       return;
     }
   use_manifest (self, manifest, TRUE);
+}
+
+static gboolean
+on_manifest_retry (gpointer user_data)
+{
+  LspDownload *self = user_data;
+
+  self->manifest_retry_id = 0;
+  self->manifest_fetching = FALSE;
+  fetch_manifest_from (self, 0);
+  return G_SOURCE_REMOVE;
 }
 
 /* Asks the sources for the manifest, one after the other; with none left,
@@ -1046,6 +1082,14 @@ fetch_manifest_from (LspDownload *self,
       self->manifest_fetching = TRUE;
       lsp_node_fetch_manifest_async (self->node, lsp_peer_get_id (peer), self->game_id, self->manifest_hash,
                                      self->stop, on_manifest_fetched, call);
+      return;
+    }
+  if (self->manifest_busy)
+    {
+      /* Peers that have it are reading other manifests: ask again soon. */
+      self->manifest_busy = FALSE;
+      self->manifest_fetching = TRUE;
+      self->manifest_retry_id = g_timeout_add (MANIFEST_RETRY_MS, on_manifest_retry, self);
       return;
     }
   g_clear_pointer (&self->manifest_hash, g_free);
@@ -1391,6 +1435,7 @@ lsp_download_dispose (GObject *object)
   g_clear_handle_id (&self->notify_timer_id, g_source_remove);
   g_clear_handle_id (&self->state_timer_id, g_source_remove);
   g_clear_handle_id (&self->rate_timer_id, g_source_remove);
+  g_clear_handle_id (&self->manifest_retry_id, g_source_remove);
   if (self->fetches != NULL)
     _lsp_download_stop_fetches (self);
   if (self->sources != NULL)
@@ -1428,6 +1473,7 @@ lsp_download_finalize (GObject *object)
   g_clear_pointer (&self->fetches, g_ptr_array_unref);
   g_clear_pointer (&self->peer_bytes, g_hash_table_unref);
   g_clear_pointer (&self->watched_peers, g_ptr_array_unref);
+  g_clear_pointer (&self->banned, g_hash_table_unref);
   g_clear_pointer (&self->state, lsp_download_state_free);
 
   G_OBJECT_CLASS (lsp_download_parent_class)->finalize (object);
@@ -1474,6 +1520,7 @@ lsp_download_init (LspDownload *self)
   self->fetches = g_ptr_array_new ();
   self->peer_bytes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->watched_peers = g_ptr_array_new_with_free_func (g_object_unref);
+  self->banned = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->wait_seconds = LSP_DOWNLOAD_DEFAULT_WAIT_SECONDS;
   self->rate_time = g_get_monotonic_time ();
 }
