@@ -119,6 +119,22 @@ struct _LspDownload
   guint             rate_timer_id;
 };
 
+enum {
+  PROP_0,
+  PROP_GAME_ID,
+  PROP_VERSION,
+  PROP_PHASE,
+  PROP_BYTES_DONE,
+  PROP_BYTES_TOTAL,
+  PROP_RATE,
+  PROP_ETA,
+  PROP_RESUMED,
+  PROP_N_SOURCES,
+  N_PROPS
+};
+
+extern GParamSpec *_lsp_download_properties[N_PROPS];
+
 /* lsp-download.c */
 void     _lsp_download_set_phase        (LspDownload  *self,
                                          LspDownloadPhase phase);
@@ -132,6 +148,15 @@ void     _lsp_download_source_dropped   (LspDownload  *self,
                                          const char   *peer_id,
                                          const char   *reason);
 void     _lsp_download_check_waiting    (LspDownload  *self);
+void     _lsp_download_notify_progress  (LspDownload  *self);
+void     _lsp_download_on_cancelled     (GCancellable *cancellable,
+                                         LspDownload  *self);
+
+/* lsp-download-plan.c */
+void     _lsp_download_choose_target    (LspDownload  *self);
+void     _lsp_download_prepare          (LspDownload  *self);
+
+/* lsp-download-end.c */
 void     _lsp_download_finish           (LspDownload  *self);
 
 /* lsp-download-fetch.c */
