@@ -3,6 +3,7 @@
 #include <adwaita.h>
 
 #include "lsp-application.h"
+#include "lsp-game-card.h"
 #include "lsp-test-util.h"
 #include "lsp-window.h"
 
@@ -15,46 +16,65 @@ typedef struct
   guint         expected_rows;
 } WindowTest;
 
-static GtkWidget *
-find_list_box (GtkWidget *widget)
+static void
+find_cards (GtkWidget *widget,
+            GPtrArray *cards)
 {
-  if (GTK_IS_LIST_BOX (widget))
-    return widget;
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
+  if (LSP_IS_GAME_CARD (widget))
     {
-      GtkWidget *found = find_list_box (child);
-      if (found != NULL)
-        return found;
+      g_ptr_array_add (cards, widget);
+      return;
     }
-  return NULL;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
+    find_cards (child, cards);
+}
+
+static int
+compare_cards (gconstpointer a,
+               gconstpointer b)
+{
+  LspGameCard *x = *(LspGameCard **) a, *y = *(LspGameCard **) b;
+
+  return g_strcmp0 (lsp_lan_game_get_name (lsp_game_card_get_game (x)),
+                    lsp_lan_game_get_name (lsp_game_card_get_game (y)));
+}
+
+/* The bound cards, sorted by name. */
+static GPtrArray *
+list_cards (WindowTest *test)
+{
+  GPtrArray *cards = g_ptr_array_new ();
+
+  find_cards (GTK_WIDGET (test->window), cards);
+  for (guint i = 0; i < cards->len; i++)
+    {
+      if (lsp_game_card_get_game (g_ptr_array_index (cards, i)) == NULL)
+        g_ptr_array_remove_index (cards, i--);
+    }
+  g_ptr_array_sort (cards, compare_cards);
+  return cards;
 }
 
 static void
 collect_titles (WindowTest *test)
 {
-  GtkWidget *list = find_list_box (GTK_WIDGET (test->window));
+  g_autoptr(GPtrArray) cards = list_cards (test);
 
-  g_assert_nonnull (list);
-  for (guint i = 0;; i++)
+  for (guint i = 0; i < cards->len; i++)
     {
-      GtkListBoxRow *row = gtk_list_box_get_row_at_index (GTK_LIST_BOX (list), (int) i);
-      if (row == NULL)
-        break;
-      g_ptr_array_add (test->titles, g_strdup_printf ("%s|%s",
-                       adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row)),
-                       adw_action_row_get_subtitle (ADW_ACTION_ROW (row))));
+      LspGameCard *card = g_ptr_array_index (cards, i);
+
+      g_ptr_array_add (test->titles, g_strdup_printf ("%s|%s", lsp_lan_game_get_name (lsp_game_card_get_game (card)),
+                                                      lsp_game_card_get_status (card)));
     }
 }
 
 static guint
 count_rows (WindowTest *test)
 {
-  GtkWidget *list = find_list_box (GTK_WIDGET (test->window));
-  guint n = 0;
+  g_autoptr(GPtrArray) cards = list_cards (test);
 
-  while (list != NULL && gtk_list_box_get_row_at_index (GTK_LIST_BOX (list), (int) n) != NULL)
-    n++;
-  return n;
+  return cards->len;
 }
 
 /* The window fills its list once the library is loaded and the node is

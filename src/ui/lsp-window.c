@@ -5,6 +5,7 @@
 #include "lsp-window.h"
 
 #include "lsp-engine.h"
+#include "lsp-game-card.h"
 
 #include <glib/gi18n.h>
 
@@ -20,7 +21,7 @@ struct _LspWindow
 
   GtkStack             *stack;
   AdwStatusPage        *status_page;
-  GtkListBox           *games_list;
+  GtkGridView          *games_grid;
   GtkSpinner           *scan_spinner;
   AdwWindowTitle       *window_title;
   AdwToastOverlay      *toasts;
@@ -28,60 +29,30 @@ struct _LspWindow
 
 G_DEFINE_FINAL_TYPE (LspWindow, lsp_window, ADW_TYPE_APPLICATION_WINDOW)
 
-static char *
-describe_game (LspLanGame *game)
+static void
+setup_card (GtkSignalListItemFactory *factory,
+            GtkListItem              *item,
+            LspWindow                *self)
 {
-  g_autofree char *size = g_format_size (lsp_lan_game_get_size (game));
-  const char *local_version = lsp_lan_game_get_local_version (game);
-  const char *newest = lsp_lan_game_get_newest_version (game);
-  guint n_sources = lsp_lan_game_get_n_sources (game);
-
-  switch (lsp_lan_game_get_state (game))
-    {
-    case LSP_LAN_GAME_INSTALLED:
-      if (lsp_lan_game_get_update_available (game))
-        return g_strdup_printf (_("Installed · Version %s · Version %s available"), local_version, newest);
-      if (local_version != NULL)
-        return g_strdup_printf (_("Installed · Version %s"), local_version);
-      return g_strdup (_("Installed"));
-    case LSP_LAN_GAME_DOWNLOADED:
-      if (lsp_lan_game_get_update_available (game))
-        return g_strdup_printf (_("Downloaded · Version %s · Version %s available"), local_version, newest);
-      return g_strdup_printf (_("Downloaded · Version %s · %s"), local_version, size);
-    case LSP_LAN_GAME_REMOTE:
-    default:
-      if (n_sources == 0)
-        return g_strdup (_("On the network · not downloadable right now"));
-      return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "Version %s · %s · from %u player",
-                                           "Version %s · %s · from %u players", n_sources),
-                              newest, size, n_sources);
-    }
+  gtk_list_item_set_child (item, lsp_game_card_new ());
+  gtk_list_item_set_activatable (item, FALSE);
 }
 
 static void
-update_row (LspLanGame *game,
-            GParamSpec *pspec,
-            GtkWidget  *row)
+bind_card (GtkSignalListItemFactory *factory,
+           GtkListItem              *item,
+           LspWindow                *self)
 {
-  g_autofree char *subtitle = describe_game (game);
-
-  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), lsp_lan_game_get_name (game));
-  adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle);
+  lsp_game_card_bind (LSP_GAME_CARD (gtk_list_item_get_child (item)), self->engine,
+                      LSP_LAN_GAME (gtk_list_item_get_item (item)));
 }
 
-static GtkWidget *
-create_game_row (gpointer item,
-                 gpointer user_data)
+static void
+unbind_card (GtkSignalListItemFactory *factory,
+             GtkListItem              *item,
+             LspWindow                *self)
 {
-  LspLanGame *game = item;
-  GtkWidget *row = adw_action_row_new ();
-
-  adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
-  gtk_widget_set_name (row, lsp_lan_game_get_id (game));
-  update_row (game, NULL, row);
-  g_signal_connect_object (game, "notify", G_CALLBACK (update_row), row, 0);
-
-  return row;
+  lsp_game_card_unbind (LSP_GAME_CARD (gtk_list_item_get_child (item)));
 }
 
 static void
@@ -160,7 +131,16 @@ on_lan_created (LspEngine  *engine,
 {
   self->node = lsp_engine_get_node (engine);
   self->lan = lsp_engine_get_lan_library (engine);
-  gtk_list_box_bind_model (self->games_list, G_LIST_MODEL (self->lan), create_game_row, NULL, NULL);
+  {
+    g_autoptr(GtkListItemFactory) factory = gtk_signal_list_item_factory_new ();
+    g_autoptr(GtkNoSelection) selection = gtk_no_selection_new (g_object_ref (G_LIST_MODEL (self->lan)));
+
+    g_signal_connect_object (factory, "setup", G_CALLBACK (setup_card), self, 0);
+    g_signal_connect_object (factory, "bind", G_CALLBACK (bind_card), self, 0);
+    g_signal_connect_object (factory, "unbind", G_CALLBACK (unbind_card), self, 0);
+    gtk_grid_view_set_factory (self->games_grid, factory);
+    gtk_grid_view_set_model (self->games_grid, GTK_SELECTION_MODEL (selection));
+  }
   g_signal_connect_object (self->lan, "items-changed", G_CALLBACK (on_items_changed), self, 0);
   g_signal_connect_object (self->node, "items-changed", G_CALLBACK (on_peers_changed), self, 0);
   update_players (self);
@@ -213,6 +193,16 @@ show_folder_hint (LspWindow *self,
 }
 
 static void
+toast_activated (GtkWidget  *widget,
+                 const char *action_name,
+                 GVariant   *parameter)
+{
+  LspWindow *self = LSP_WINDOW (widget);
+
+  adw_toast_overlay_add_toast (self->toasts, adw_toast_new (g_variant_get_string (parameter, NULL)));
+}
+
+static void
 lsp_window_dispose (GObject *object)
 {
   LspWindow *self = LSP_WINDOW (object);
@@ -242,7 +232,9 @@ lsp_window_class_init (LspWindowClass *klass)
   gtk_widget_class_set_template_from_resource (widget_class, "/org/lanspread/Lanspread/lsp-window.ui");
   gtk_widget_class_bind_template_child (widget_class, LspWindow, stack);
   gtk_widget_class_bind_template_child (widget_class, LspWindow, status_page);
-  gtk_widget_class_bind_template_child (widget_class, LspWindow, games_list);
+  gtk_widget_class_bind_template_child (widget_class, LspWindow, games_grid);
+
+  gtk_widget_class_install_action (widget_class, "win.toast", "s", toast_activated);
   gtk_widget_class_bind_template_child (widget_class, LspWindow, scan_spinner);
   gtk_widget_class_bind_template_child (widget_class, LspWindow, window_title);
   gtk_widget_class_bind_template_child (widget_class, LspWindow, toasts);
