@@ -39,24 +39,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-need() {
-  if ! command -v "$1" >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-      apt-get install -y -q "$2" >/dev/null
-    fi
-  fi
-  command -v "$1" >/dev/null 2>&1
-}
-
-# A free UDP/TCP port on loopback, chosen by the kernel.
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# CPU seconds (user+system) consumed so far by a process and its reaped children.
-cpu_of() {
-  awk '{ printf "%.2f\n", ($14 + $15 + $16 + $17) / '"$(getconf CLK_TCK)"' }' "/proc/$1/stat"
-}
+. "$(dirname "$0")/common.sh"
 
 # Field NAME=value of a RESULT line.
 field() { echo "$2" | sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
