@@ -1,6 +1,8 @@
 #include "config.h"
 
 #include <adwaita.h>
+#include <json-glib/json-glib.h>
+#include <signal.h>
 
 #include "lsp-application.h"
 #include "lsp-game-card.h"
@@ -143,6 +145,214 @@ test_lists_library (void)
   lsp_test_remove_tree (games);
 }
 
+/* ---- Download, Cancel, Install and Play from a card, against a real
+ * headless peer on loopback ---- */
+
+typedef struct
+{
+  GApplication *app;
+  LspWindow    *window;
+  GSubprocess  *seeder;
+  char         *games;
+  char         *marker;
+  guint         step;
+  gboolean      timed_out;
+  char         *failure;
+} CardTest;
+
+static LspGameCard *
+find_card (LspWindow  *window,
+           const char *game_id)
+{
+  g_autoptr(GPtrArray) cards = g_ptr_array_new ();
+
+  find_cards (GTK_WIDGET (window), cards);
+  for (guint i = 0; i < cards->len; i++)
+    {
+      LspGameCard *card = g_ptr_array_index (cards, i);
+      LspLanGame *game = lsp_game_card_get_game (card);
+
+      if (game != NULL && g_strcmp0 (lsp_lan_game_get_id (game), game_id) == 0)
+        return card;
+    }
+  return NULL;
+}
+
+static gboolean
+card_offers (LspGameCard *card,
+             const char  *label)
+{
+  return card != NULL && g_strcmp0 (lsp_game_card_get_action_label (card), label) == 0;
+}
+
+/* One step at a time, each once the card shows what the last one led to. */
+static gboolean
+drive_card (gpointer user_data)
+{
+  CardTest *test = user_data;
+  LspGameCard *card = test->window != NULL ? find_card (test->window, "racer") : NULL;
+  g_autofree char *root = g_build_filename (test->games, "racer", NULL);
+
+  switch (test->step)
+    {
+    case 0:   /* the seeder's game appears, to download */
+      if (!card_offers (card, "_Download"))
+        return G_SOURCE_CONTINUE;
+      gtk_widget_activate_action (GTK_WIDGET (card), "card.primary", NULL);
+      test->step++;
+      break;
+    case 1:   /* downloading (slowly): cancel it */
+      if (!gtk_widget_get_visible (GTK_WIDGET (card)) || lsp_game_card_get_action_label (card) != NULL)
+        return G_SOURCE_CONTINUE;
+      gtk_widget_activate_action (GTK_WIDGET (card), "card.cancel", NULL);
+      test->step++;
+      break;
+    case 2:   /* back to Download, nothing left on disk; download again */
+      if (!card_offers (card, "_Download"))
+        return G_SOURCE_CONTINUE;
+      if (g_file_test (root, G_FILE_TEST_EXISTS))
+        {
+          test->failure = g_strdup ("the cancelled download left files behind");
+          g_application_quit (test->app);
+          return G_SOURCE_REMOVE;
+        }
+      gtk_widget_activate_action (GTK_WIDGET (card), "card.primary", NULL);
+      test->step++;
+      break;
+    case 3:   /* downloaded: install */
+      if (!card_offers (card, "_Install"))
+        return G_SOURCE_CONTINUE;
+      gtk_widget_activate_action (GTK_WIDGET (card), "card.primary", NULL);
+      test->step++;
+      break;
+    case 4:   /* installed: play */
+      if (!card_offers (card, "_Play"))
+        return G_SOURCE_CONTINUE;
+      gtk_widget_activate_action (GTK_WIDGET (card), "card.primary", NULL);
+      test->step++;
+      break;
+    case 5:   /* the game ran and wrote its marker, and ended */
+      if (!g_file_test (test->marker, G_FILE_TEST_EXISTS) || !card_offers (card, "_Play"))
+        return G_SOURCE_CONTINUE;
+      g_application_quit (test->app);
+      return G_SOURCE_REMOVE;
+    default:
+      g_assert_not_reached ();
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_card_test_activated (GtkApplication *app,
+                        CardTest       *test)
+{
+  test->window = LSP_WINDOW (gtk_application_get_active_window (app));
+  g_timeout_add (50, drive_card, test);
+}
+
+static gboolean
+on_card_test_timeout (gpointer user_data)
+{
+  CardTest *test = user_data;
+
+  LspGameCard *card = test->window != NULL ? find_card (test->window, "racer") : NULL;
+
+  if (card != NULL)
+    g_test_message ("the card says “%s” and offers “%s”", lsp_game_card_get_status (card),
+                    lsp_game_card_get_action_label (card));
+  test->timed_out = TRUE;
+  g_application_quit (test->app);
+  return G_SOURCE_REMOVE;
+}
+
+/* Starts `lanspread-peer serve` on seeder_games, slowed down so a cancel
+ * has time to happen, and returns its port. */
+static GSubprocess *
+start_seeder (const char *seeder_games,
+              guint      *out_port)
+{
+  g_autofree char *state = g_build_filename (seeder_games, ".state", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDataInputStream) events = NULL;
+  GSubprocess *seeder;
+
+  seeder = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error,
+                             g_getenv ("LANSPREAD_PEER"), "serve", "--games", seeder_games, "--state-dir", state,
+                             "--no-mdns", "--upload-rate", "2", NULL);
+  g_assert_no_error (error);
+  events = g_data_input_stream_new (g_subprocess_get_stdout_pipe (seeder));
+  for (;;)
+    {
+      g_autofree char *line = g_data_input_stream_read_line_utf8 (events, NULL, NULL, &error);
+      g_autoptr(JsonParser) parser = json_parser_new ();
+      JsonObject *object;
+
+      g_assert_no_error (error);
+      g_assert_nonnull (line);
+      g_assert_true (json_parser_load_from_data (parser, line, -1, NULL));
+      object = json_node_get_object (json_parser_get_root (parser));
+      if (g_strcmp0 (json_object_get_string_member (object, "event"), "ready") == 0)
+        {
+          *out_port = (guint) json_object_get_int_member (object, "port");
+          return seeder;
+        }
+    }
+}
+
+static void
+test_card_actions (void)
+{
+  static const char * const ids[] = { "racer", NULL };
+  g_autofree char *seeder_games = lsp_test_make_temp_dir ();
+  g_autofree char *games = lsp_test_make_temp_dir ();
+  g_autofree char *seeder_catalog = g_build_filename (seeder_games, "catalog.json", NULL);
+  g_autofree char *catalog = g_build_filename (games, "catalog.json", NULL);
+  g_autofree char *archive = g_build_filename (seeder_games, "racer", "racer.eti", NULL);
+  g_autofree char *padding = g_build_filename (seeder_games, "racer", "padding.bin", NULL);
+  g_autofree char *version = g_build_filename (seeder_games, "racer", "version.ini", NULL);
+  g_autofree char *marker = g_build_filename (games, "racer", "local", "played", NULL);
+  g_autofree char *script = g_strdup ("#!/bin/sh\necho yes > played\n");
+  g_autofree char *peer_arg = NULL;
+  g_autoptr(LspApplication) app = lsp_application_new ();
+  CardTest test = { G_APPLICATION (app), NULL, NULL, games, marker, 0, FALSE, NULL };
+  const LspTestEntry entries[] = { { "bin/racer", 'f', script, 0755 } };
+  char *argv[7];
+  guint port = 0, timeout;
+
+  lsp_test_write_catalog (seeder_catalog, ids);
+  lsp_test_write_catalog (catalog, ids);
+  lsp_test_write_archive (archive, "tar", entries, G_N_ELEMENTS (entries));
+  /* 12 MiB at 2 MB/s: the download lasts long enough to be cancelled. */
+  lsp_test_write_random_file (padding, 12 * 1024 * 1024, 3);
+  lsp_test_write_file (version, "2.0", -1);
+  test.seeder = start_seeder (seeder_games, &port);
+  peer_arg = g_strdup_printf ("127.0.0.1:%u", port);
+
+  argv[0] = (char *) "lanspread";
+  argv[1] = (char *) "--games";
+  argv[2] = games;
+  argv[3] = (char *) "--no-mdns";
+  argv[4] = (char *) "--peer";
+  argv[5] = peer_arg;
+  argv[6] = NULL;
+  g_application_set_flags (G_APPLICATION (app), G_APPLICATION_NON_UNIQUE);
+  g_signal_connect_after (app, "activate", G_CALLBACK (on_card_test_activated), &test);
+  timeout = g_timeout_add_seconds (60, on_card_test_timeout, &test);
+  g_assert_cmpint (g_application_run (G_APPLICATION (app), 6, argv), ==, 0);
+  if (test.timed_out)
+    g_error ("timed out at step %u", test.step);
+  g_source_remove (timeout);
+  g_assert_null (test.failure);
+
+  if (test.window != NULL)
+    gtk_window_destroy (GTK_WINDOW (test.window));
+  g_subprocess_send_signal (test.seeder, SIGTERM);
+  g_subprocess_wait (test.seeder, NULL, NULL);
+  g_clear_object (&test.seeder);
+  lsp_test_remove_tree (games);
+  lsp_test_remove_tree (seeder_games);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -156,6 +366,7 @@ main (int    argc,
   gtk_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/ui/window/lists-library", test_lists_library);
+  g_test_add_func ("/ui/window/card-actions", test_card_actions);
 
   status = g_test_run ();
   lsp_test_remove_tree (state);

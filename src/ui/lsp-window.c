@@ -208,8 +208,19 @@ lsp_window_dispose (GObject *object)
   LspWindow *self = LSP_WINDOW (object);
 
   g_cancellable_cancel (self->cancellable);
+  /* The cards let go of the engine first, and nothing of it calls back
+   * into a window going away. */
+  gtk_grid_view_set_model (self->games_grid, NULL);
   if (self->engine != NULL)
     g_signal_handlers_disconnect_by_data (self->engine, self);
+  if (self->node != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->node, self);
+      if (lsp_node_get_discovery (self->node) != NULL)
+        g_signal_handlers_disconnect_by_data (lsp_node_get_discovery (self->node), self);
+    }
+  if (self->lan != NULL)
+    g_signal_handlers_disconnect_by_data (self->lan, self);
   self->lan = NULL;
   self->node = NULL;
   self->library = NULL;
