@@ -4,6 +4,7 @@ DEV_DIR    := $(BUILDDIR)/dev
 TEST_DIR   := $(BUILDDIR)/test
 BENCH_DIR  := $(BUILDDIR)/bench
 DEMO_DIR   := $(BUILDDIR)/demo-games
+SEEDER_DIR := $(BUILDDIR)/demo-peer-games
 
 # The test build is the strict one: warnings are errors and the suite runs
 # under AddressSanitizer and UndefinedBehaviorSanitizer.
@@ -31,9 +32,10 @@ build: deps $(DEV_DIR)/build.ninja
 
 demo: build
 	tools/make-demo-games $(DEMO_DIR) $(DEV_DIR)
+	tools/make-demo-games --seeder $(SEEDER_DIR) $(DEV_DIR)
 
 run: build demo
-	GSETTINGS_SCHEMA_DIR=$(DEV_DIR)/data $(DEV_DIR)/src/ui/lanspread --games $(DEMO_DIR)
+	tools/run-demo $(DEV_DIR) $(DEMO_DIR) $(SEEDER_DIR)
 
 test: deps $(TEST_DIR)/build.ninja
 	meson compile -C $(TEST_DIR)
