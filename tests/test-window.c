@@ -16,6 +16,9 @@ typedef struct
   GPtrArray    *titles;
   gboolean      timed_out;
   guint         expected_rows;
+  guint         step;
+  guint         searched;
+  guint         filtered;
 } WindowTest;
 
 static void
@@ -81,16 +84,70 @@ count_rows (WindowTest *test)
 
 /* The window fills its list once the library is loaded and the node is
  * up; the test looks until the expected rows are there. */
+static GtkWidget *
+find_widget (GtkWidget *widget,
+             GType      type)
+{
+  if (G_TYPE_CHECK_INSTANCE_TYPE (widget, type))
+    return widget;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_widget (child, type);
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+/* Games the grid shows: its model, filtered and sorted; widgets for them
+ * come with the next layout. */
+static guint
+count_shown (WindowTest *test)
+{
+  GtkGridView *grid = GTK_GRID_VIEW (find_widget (GTK_WIDGET (test->window), GTK_TYPE_GRID_VIEW));
+
+  return g_list_model_get_n_items (G_LIST_MODEL (gtk_grid_view_get_model (grid)));
+}
+
+/* The window fills its grid once the library is loaded and the node is
+ * up; then search and the filter narrow it. */
 static gboolean
 check_rows (gpointer user_data)
 {
   WindowTest *test = user_data;
+  GtkEditable *search;
+  GtkDropDown *filter;
 
   if (test->window == NULL || count_rows (test) < test->expected_rows)
     return G_SOURCE_CONTINUE;
-  collect_titles (test);
-  g_application_quit (test->app);
-  return G_SOURCE_REMOVE;
+  /* The search bar's entry, not the filter menu's own. */
+  search = GTK_EDITABLE (find_widget (find_widget (GTK_WIDGET (test->window), GTK_TYPE_SEARCH_BAR),
+                                      GTK_TYPE_SEARCH_ENTRY));
+  filter = GTK_DROP_DOWN (find_widget (GTK_WIDGET (test->window), GTK_TYPE_DROP_DOWN));
+  switch (test->step++)
+    {
+    case 0:
+      collect_titles (test);
+      gtk_editable_set_text (search, "RAC");
+      test->expected_rows = 0;
+      return G_SOURCE_CONTINUE;
+    case 1:   /* the search applies after the entry's short delay */
+      test->searched = count_shown (test);
+      if (test->searched != 1)
+        {
+          test->step--;
+          return G_SOURCE_CONTINUE;
+        }
+      gtk_editable_set_text (search, "");
+      gtk_drop_down_set_selected (filter, 1);   /* Installed */
+      return G_SOURCE_CONTINUE;
+    default:
+      test->filtered = count_shown (test);
+      if (test->filtered != 1)
+        return G_SOURCE_CONTINUE;
+      g_application_quit (test->app);
+      return G_SOURCE_REMOVE;
+    }
 }
 
 static void
@@ -119,7 +176,7 @@ test_lists_library (void)
   g_autofree char *catalog = g_build_filename (games, "catalog.json", NULL);
   g_autofree char *local = g_build_filename (games, "racer", "local", NULL);
   g_autoptr(LspApplication) app = lsp_application_new ();
-  WindowTest test = { G_APPLICATION (app), NULL, g_ptr_array_new_with_free_func (g_free), FALSE, 2 };
+  WindowTest test = { G_APPLICATION (app), NULL, g_ptr_array_new_with_free_func (g_free), FALSE, 2, 0, 0, 0 };
   char *argv[] = { (char *) "lanspread", (char *) "--games", games, (char *) "--no-mdns", NULL };
   guint timeout;
 
@@ -138,6 +195,9 @@ test_lists_library (void)
   g_assert_cmpuint (test.titles->len, ==, 2);
   g_assert_cmpstr (g_ptr_array_index (test.titles, 0), ==, "Game arena|Downloaded · Version 1.0 · 2.0\u00a0kB");
   g_assert_cmpstr (g_ptr_array_index (test.titles, 1), ==, "Game racer|Installed");
+  /* Search matches names case-insensitively; the filter shows installed games. */
+  g_assert_cmpuint (test.searched, ==, 1);
+  g_assert_cmpuint (test.filtered, ==, 1);
 
   if (test.window != NULL)
     gtk_window_destroy (GTK_WINDOW (test.window));

@@ -8,6 +8,7 @@
 #include "lsp-game-card.h"
 
 #include <glib/gi18n.h>
+#include <string.h>
 
 struct _LspWindow
 {
@@ -22,12 +23,72 @@ struct _LspWindow
   GtkStack             *stack;
   AdwStatusPage        *status_page;
   GtkGridView          *games_grid;
+  GtkSearchBar         *search_bar;
+  GtkSearchEntry       *search_entry;
+  GtkDropDown          *filter_dropdown;
+  GtkCustomFilter      *filter;
   GtkSpinner           *scan_spinner;
   AdwWindowTitle       *window_title;
   AdwToastOverlay      *toasts;
 };
 
 G_DEFINE_FINAL_TYPE (LspWindow, lsp_window, ADW_TYPE_APPLICATION_WINDOW)
+
+/* The filter menu, in its order. */
+typedef enum {
+  SHOW_ALL,
+  SHOW_INSTALLED,
+  SHOW_DOWNLOADING,
+  SHOW_UPDATES,
+  SHOW_ON_THE_LAN,
+} ShowWhich;
+
+static gboolean
+matches_search (LspLanGame *game,
+                const char *text)
+{
+  g_autofree char *needle = NULL;
+  g_autofree char *name = NULL;
+
+  if (text == NULL || text[0] == '\0')
+    return TRUE;
+  needle = g_utf8_casefold (text, -1);
+  name = g_utf8_casefold (lsp_lan_game_get_name (game), -1);
+  return strstr (name, needle) != NULL || strstr (lsp_lan_game_get_id (game), needle) != NULL;
+}
+
+static gboolean
+filter_game (gpointer item,
+             gpointer user_data)
+{
+  LspWindow *self = user_data;
+  LspLanGame *game = item;
+  LspLanGameState state = lsp_lan_game_get_state (game);
+
+  if (!matches_search (game, gtk_editable_get_text (GTK_EDITABLE (self->search_entry))))
+    return FALSE;
+  switch ((ShowWhich) gtk_drop_down_get_selected (self->filter_dropdown))
+    {
+    case SHOW_INSTALLED:
+      return state == LSP_LAN_GAME_INSTALLED;
+    case SHOW_DOWNLOADING:
+      return lsp_download_manager_lookup (lsp_engine_get_downloads (self->engine), lsp_lan_game_get_id (game)) != NULL;
+    case SHOW_UPDATES:
+      return lsp_lan_game_get_update_available (game);
+    case SHOW_ON_THE_LAN:
+      return lsp_lan_game_get_n_sources (game) > 0;
+    case SHOW_ALL:
+    default:
+      return TRUE;
+    }
+}
+
+static void
+refilter (LspWindow *self)
+{
+  if (self->filter != NULL)
+    gtk_filter_changed (GTK_FILTER (self->filter), GTK_FILTER_CHANGE_DIFFERENT);
+}
 
 static void
 setup_card (GtkSignalListItemFactory *factory,
@@ -133,7 +194,24 @@ on_lan_created (LspEngine  *engine,
   self->lan = lsp_engine_get_lan_library (engine);
   {
     g_autoptr(GtkListItemFactory) factory = gtk_signal_list_item_factory_new ();
-    g_autoptr(GtkNoSelection) selection = gtk_no_selection_new (g_object_ref (G_LIST_MODEL (self->lan)));
+    GtkExpression *name = gtk_property_expression_new (LSP_TYPE_LAN_GAME, NULL, "name");
+    GtkSorter *sorter = GTK_SORTER (gtk_string_sorter_new (name));
+    GtkFilterListModel *filtered;
+    GtkSortListModel *sorted;
+    g_autoptr(GtkNoSelection) selection = NULL;
+
+    /* Search and the filter narrow the model; no widget is rebuilt. */
+    self->filter = gtk_custom_filter_new (filter_game, self, NULL);
+    filtered = gtk_filter_list_model_new (g_object_ref (G_LIST_MODEL (self->lan)), g_object_ref (GTK_FILTER (self->filter)));
+    sorted = gtk_sort_list_model_new (G_LIST_MODEL (filtered), sorter);
+    selection = gtk_no_selection_new (G_LIST_MODEL (sorted));
+    /* A game's state changes with our library, the downloads and the
+     * peers' libraries; the filter is asked again then. */
+    g_signal_connect_object (lsp_engine_get_downloads (self->engine), "items-changed",
+                             G_CALLBACK (refilter), self, G_CONNECT_SWAPPED);
+    g_signal_connect_object (lsp_engine_get_library (self->engine), "changed",
+                             G_CALLBACK (refilter), self, G_CONNECT_SWAPPED);
+    g_signal_connect_object (self->node, "items-changed", G_CALLBACK (refilter), self, G_CONNECT_SWAPPED);
 
     g_signal_connect_object (factory, "setup", G_CALLBACK (setup_card), self, 0);
     g_signal_connect_object (factory, "bind", G_CALLBACK (bind_card), self, 0);
@@ -193,6 +271,17 @@ show_folder_hint (LspWindow *self,
 }
 
 static void
+search_activated (GtkWidget  *widget,
+                  const char *action_name,
+                  GVariant   *parameter)
+{
+  LspWindow *self = LSP_WINDOW (widget);
+
+  gtk_search_bar_set_search_mode (self->search_bar, TRUE);
+  gtk_widget_grab_focus (GTK_WIDGET (self->search_entry));
+}
+
+static void
 toast_activated (GtkWidget  *widget,
                  const char *action_name,
                  GVariant   *parameter)
@@ -226,6 +315,7 @@ lsp_window_dispose (GObject *object)
   self->library = NULL;
   g_clear_object (&self->engine);
   g_clear_object (&self->cancellable);
+  g_clear_object (&self->filter);
 
   gtk_widget_dispose_template (GTK_WIDGET (self), LSP_TYPE_WINDOW);
 
@@ -244,6 +334,11 @@ lsp_window_class_init (LspWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, LspWindow, stack);
   gtk_widget_class_bind_template_child (widget_class, LspWindow, status_page);
   gtk_widget_class_bind_template_child (widget_class, LspWindow, games_grid);
+  gtk_widget_class_bind_template_child (widget_class, LspWindow, search_bar);
+  gtk_widget_class_bind_template_child (widget_class, LspWindow, search_entry);
+  gtk_widget_class_bind_template_child (widget_class, LspWindow, filter_dropdown);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_f, GDK_CONTROL_MASK, "win.search", NULL);
+  gtk_widget_class_install_action (widget_class, "win.search", NULL, search_activated);
 
   gtk_widget_class_install_action (widget_class, "win.toast", "s", toast_activated);
   gtk_widget_class_bind_template_child (widget_class, LspWindow, scan_spinner);
@@ -255,6 +350,10 @@ static void
 lsp_window_init (LspWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  gtk_search_bar_set_key_capture_widget (self->search_bar, GTK_WIDGET (self));
+  gtk_search_bar_connect_entry (self->search_bar, GTK_EDITABLE (self->search_entry));
+  g_signal_connect_swapped (self->search_entry, "search-changed", G_CALLBACK (refilter), self);
+  g_signal_connect_swapped (self->filter_dropdown, "notify::selected", G_CALLBACK (refilter), self);
   self->cancellable = g_cancellable_new ();
 }
 
