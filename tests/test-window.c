@@ -245,6 +245,24 @@ card_offers (LspGameCard *card,
   return card != NULL && g_strcmp0 (lsp_game_card_get_action_label (card), label) == 0;
 }
 
+/* Answers the open confirmation dialog, if there is one. */
+static gboolean
+confirm_dialog (void)
+{
+  g_autoptr(GList) windows = gtk_window_list_toplevels ();
+
+  for (GList *l = windows; l != NULL; l = l->next)
+    {
+      if (ADW_IS_MESSAGE_DIALOG (l->data) && gtk_widget_get_visible (l->data))
+        {
+          adw_message_dialog_response (l->data, "confirm");
+          gtk_window_destroy (l->data);
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
 /* One step at a time, each once the card shows what the last one led to. */
 static gboolean
 drive_card (gpointer user_data)
@@ -252,6 +270,7 @@ drive_card (gpointer user_data)
   CardTest *test = user_data;
   LspGameCard *card = test->window != NULL ? find_card (test->window, "racer") : NULL;
   g_autofree char *root = g_build_filename (test->games, "racer", NULL);
+  g_autofree char *local = g_build_filename (test->games, "racer", "local", NULL);
 
   switch (test->step)
     {
@@ -291,8 +310,30 @@ drive_card (gpointer user_data)
       gtk_widget_activate_action (GTK_WIDGET (card), "card.primary", NULL);
       test->step++;
       break;
-    case 5:   /* the game ran and wrote its marker, and ended */
+    case 5:   /* the game ran and wrote its marker, and ended: uninstall */
       if (!g_file_test (test->marker, G_FILE_TEST_EXISTS) || !card_offers (card, "_Play"))
+        return G_SOURCE_CONTINUE;
+      gtk_widget_activate_action (GTK_WIDGET (card), "card.uninstall", NULL);
+      test->step++;
+      break;
+    case 6:   /* it asks first */
+      if (!confirm_dialog ())
+        return G_SOURCE_CONTINUE;
+      test->step++;
+      break;
+    case 7:   /* uninstalled: the files stay, so Install again; remove them */
+      if (!card_offers (card, "_Install") || g_file_test (local, G_FILE_TEST_EXISTS))
+        return G_SOURCE_CONTINUE;
+      gtk_widget_activate_action (GTK_WIDGET (card), "card.remove-files", NULL);
+      test->step++;
+      break;
+    case 8:
+      if (!confirm_dialog ())
+        return G_SOURCE_CONTINUE;
+      test->step++;
+      break;
+    case 9:   /* gone from disk; the seeder still has it */
+      if (!card_offers (card, "_Download") || g_file_test (root, G_FILE_TEST_EXISTS))
         return G_SOURCE_CONTINUE;
       g_application_quit (test->app);
       return G_SOURCE_REMOVE;

@@ -34,6 +34,7 @@ struct _LspGameCard
   GtkProgressBar *progress;
   GtkButton      *primary_button;
   GtkButton      *cancel_button;
+  GtkMenuButton  *menu_button;
 
   LspEngine      *engine;
   LspLanGame     *game;
@@ -256,6 +257,19 @@ update_card (LspGameCard *self)
   gtk_widget_set_visible (GTK_WIDGET (self->cancel_button), self->download != NULL);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "card.primary", !busy && self->action != CARD_ACTION_NONE);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "card.cancel", self->download != NULL);
+  {
+    LspLocalGame *local = lsp_library_lookup (lsp_engine_get_library (self->engine), id);
+    gboolean here = local != NULL && (lsp_local_game_get_downloaded (local) || lsp_local_game_get_installed (local));
+    gboolean running = lsp_launcher_is_running (lsp_engine_get_launcher (self->engine), id);
+
+    gtk_widget_action_set_enabled (GTK_WIDGET (self), "card.open-folder", here);
+    gtk_widget_action_set_enabled (GTK_WIDGET (self), "card.uninstall",
+                                   !busy && !running && local != NULL && lsp_local_game_get_installed (local));
+    gtk_widget_action_set_enabled (GTK_WIDGET (self), "card.remove-files",
+                                   !busy && local != NULL && lsp_local_game_get_downloaded (local) &&
+                                   !lsp_local_game_get_installed (local));
+    gtk_widget_set_visible (GTK_WIDGET (self->menu_button), here);
+  }
 
   /* Screen readers hear which game a button acts on. */
   name_label = g_strdup_printf ("%s %s", gtk_button_get_label (self->primary_button), lsp_lan_game_get_name (self->game));
@@ -263,6 +277,10 @@ update_card (LspGameCard *self)
                                   GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, name_label, -1);
   gtk_accessible_update_property (GTK_ACCESSIBLE (self->cover),
                                   GTK_ACCESSIBLE_PROPERTY_LABEL, lsp_lan_game_get_name (self->game), -1);
+  {
+    g_autofree char *more = g_strdup_printf (_("More actions for %s"), lsp_lan_game_get_name (self->game));
+    gtk_accessible_update_property (GTK_ACCESSIBLE (self->menu_button), GTK_ACCESSIBLE_PROPERTY_LABEL, more, -1);
+  }
 }
 
 static void
@@ -331,6 +349,113 @@ primary_activated (GtkWidget  *widget,
   if (error != NULL)
     toast (self, error->message);
   update_card (self);
+}
+
+static void
+on_uninstalled (GObject      *object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(LspGameCard) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!lsp_installer_uninstall_finish (LSP_INSTALLER (object), result, &error) &&
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    toast (self, error->message);
+  update_card (self);
+}
+
+static void
+on_removed (GObject      *object,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  g_autoptr(LspGameCard) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!lsp_download_manager_remove_finish (LSP_DOWNLOAD_MANAGER (object), result, &error))
+    toast (self, error->message);
+  update_card (self);
+}
+
+static void
+on_confirmed (AdwMessageDialog *dialog,
+              const char       *response,
+              LspGameCard      *self)
+{
+  const char *action = g_object_get_data (G_OBJECT (dialog), "lsp-action");
+  const char *id;
+
+  if (g_strcmp0 (response, "confirm") != 0 || self->game == NULL || self->engine == NULL)
+    return;
+  id = lsp_lan_game_get_id (self->game);
+  if (g_str_equal (action, "uninstall"))
+    lsp_installer_uninstall_async (lsp_engine_get_installer (self->engine), id, NULL,
+                                   on_uninstalled, g_object_ref (self));
+  else
+    lsp_download_manager_remove_async (lsp_engine_get_downloads (self->engine), id, NULL,
+                                       on_removed, g_object_ref (self));
+}
+
+/* Destructive actions ask first. */
+static void
+confirm (LspGameCard *self,
+         const char  *action,
+         const char  *heading,
+         const char  *body,
+         const char  *verb)
+{
+  GtkWindow *window = GTK_WINDOW (gtk_widget_get_root (GTK_WIDGET (self)));
+  AdwMessageDialog *dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (window, heading, body));
+
+  adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"), "confirm", verb, NULL);
+  adw_message_dialog_set_response_appearance (dialog, "confirm", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (dialog, "cancel");
+  adw_message_dialog_set_close_response (dialog, "cancel");
+  g_object_set_data_full (G_OBJECT (dialog), "lsp-action", g_strdup (action), g_free);
+  g_signal_connect_object (dialog, "response", G_CALLBACK (on_confirmed), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
+uninstall_activated (GtkWidget  *widget,
+                     const char *action_name,
+                     GVariant   *parameter)
+{
+  LspGameCard *self = LSP_GAME_CARD (widget);
+  g_autofree char *heading = g_strdup_printf (_("Uninstall %s?"), lsp_lan_game_get_name (self->game));
+
+  confirm (self, "uninstall", heading,
+           _("The installed game and everything in its folder, saved games included, are removed. "
+             "Its downloaded files stay, so it can be installed again."),
+           _("_Uninstall"));
+}
+
+static void
+remove_files_activated (GtkWidget  *widget,
+                        const char *action_name,
+                        GVariant   *parameter)
+{
+  LspGameCard *self = LSP_GAME_CARD (widget);
+  g_autofree char *heading = g_strdup_printf (_("Remove the files of %s?"), lsp_lan_game_get_name (self->game));
+
+  confirm (self, "remove-files", heading,
+           _("The downloaded game is deleted from this computer. You can download it again from "
+             "a player who has it."),
+           _("_Remove Files"));
+}
+
+static void
+open_folder_activated (GtkWidget  *widget,
+                       const char *action_name,
+                       GVariant   *parameter)
+{
+  LspGameCard *self = LSP_GAME_CARD (widget);
+  g_autoptr(GFile) folder = g_file_get_child (lsp_library_get_games_dir (lsp_engine_get_library (self->engine)),
+                                              lsp_lan_game_get_id (self->game));
+  g_autofree char *uri = g_file_get_uri (folder);
+
+  gtk_show_uri (GTK_WINDOW (gtk_widget_get_root (widget)), uri, GDK_CURRENT_TIME);
 }
 
 static void
@@ -457,9 +582,13 @@ lsp_game_card_class_init (LspGameCardClass *klass)
   gtk_widget_class_bind_template_child (widget_class, LspGameCard, progress);
   gtk_widget_class_bind_template_child (widget_class, LspGameCard, primary_button);
   gtk_widget_class_bind_template_child (widget_class, LspGameCard, cancel_button);
+  gtk_widget_class_bind_template_child (widget_class, LspGameCard, menu_button);
 
   gtk_widget_class_install_action (widget_class, "card.primary", NULL, primary_activated);
   gtk_widget_class_install_action (widget_class, "card.cancel", NULL, cancel_activated);
+  gtk_widget_class_install_action (widget_class, "card.uninstall", NULL, uninstall_activated);
+  gtk_widget_class_install_action (widget_class, "card.remove-files", NULL, remove_files_activated);
+  gtk_widget_class_install_action (widget_class, "card.open-folder", NULL, open_folder_activated);
 }
 
 static void
