@@ -30,6 +30,10 @@ struct _LspWindow
   GtkSpinner           *scan_spinner;
   AdwWindowTitle       *window_title;
   AdwToastOverlay      *toasts;
+  GtkMenuButton        *players_button;
+  GtkLabel             *players_count;
+  GtkStack             *players_stack;
+  GtkListBox           *players_list;
 };
 
 G_DEFINE_FINAL_TYPE (LspWindow, lsp_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -135,10 +139,56 @@ on_items_changed (GListModel *model,
 }
 
 static void
+update_player_row (LspPeer    *peer,
+                   GParamSpec *pspec,
+                   GtkWidget  *row)
+{
+  guint n_games = lsp_peer_get_n_games (peer);
+  g_autofree char *subtitle =
+    g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%s · %u game · %s", "%s · %u games · %s", n_games),
+                     lsp_peer_get_address (peer) != NULL ? lsp_peer_get_address (peer) : "?", n_games,
+                     lsp_peer_get_connected (peer) ? _("connected") : _("reconnecting"));
+
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row),
+                                 lsp_peer_get_hostname (peer) != NULL ? lsp_peer_get_hostname (peer) : _("A player"));
+  adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle);
+}
+
+static void
+on_player_games_changed (LspPeer            *peer,
+                         const char * const *changed,
+                         const char * const *removed,
+                         GtkWidget          *row)
+{
+  update_player_row (peer, NULL, row);
+}
+
+static GtkWidget *
+create_player_row (gpointer item,
+                   gpointer user_data)
+{
+  LspPeer *peer = item;
+  GtkWidget *row = adw_action_row_new ();
+
+  adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
+  update_player_row (peer, NULL, row);
+  g_signal_connect_object (peer, "notify", G_CALLBACK (update_player_row), row, 0);
+  g_signal_connect_object (peer, "games-changed", G_CALLBACK (on_player_games_changed), row, 0);
+  return row;
+}
+
+static void
 update_players (LspWindow *self)
 {
   guint n_peers = g_list_model_get_n_items (G_LIST_MODEL (self->node));
   g_autofree char *subtitle = NULL;
+  g_autofree char *count = g_strdup_printf ("%u", n_peers);
+  g_autofree char *players = NULL;
+
+  gtk_label_set_label (self->players_count, count);
+  gtk_stack_set_visible_child_name (self->players_stack, n_peers > 0 ? "list" : "none");
+  players = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u other player", "%u other players", n_peers), n_peers);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->players_button), GTK_ACCESSIBLE_PROPERTY_LABEL, players, -1);
 
   if (n_peers == 0)
     subtitle = g_strdup (_("No other players yet"));
@@ -221,6 +271,7 @@ on_lan_created (LspEngine  *engine,
   }
   g_signal_connect_object (self->lan, "items-changed", G_CALLBACK (on_items_changed), self, 0);
   g_signal_connect_object (self->node, "items-changed", G_CALLBACK (on_peers_changed), self, 0);
+  gtk_list_box_bind_model (self->players_list, G_LIST_MODEL (self->node), create_player_row, NULL, NULL);
   update_players (self);
 }
 
@@ -300,6 +351,7 @@ lsp_window_dispose (GObject *object)
   /* The cards let go of the engine first, and nothing of it calls back
    * into a window going away. */
   gtk_grid_view_set_model (self->games_grid, NULL);
+  gtk_list_box_bind_model (self->players_list, NULL, NULL, NULL, NULL);
   if (self->engine != NULL)
     g_signal_handlers_disconnect_by_data (self->engine, self);
   if (self->node != NULL)
@@ -335,6 +387,10 @@ lsp_window_class_init (LspWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, LspWindow, status_page);
   gtk_widget_class_bind_template_child (widget_class, LspWindow, games_grid);
   gtk_widget_class_bind_template_child (widget_class, LspWindow, search_bar);
+  gtk_widget_class_bind_template_child (widget_class, LspWindow, players_button);
+  gtk_widget_class_bind_template_child (widget_class, LspWindow, players_count);
+  gtk_widget_class_bind_template_child (widget_class, LspWindow, players_stack);
+  gtk_widget_class_bind_template_child (widget_class, LspWindow, players_list);
   gtk_widget_class_bind_template_child (widget_class, LspWindow, search_entry);
   gtk_widget_class_bind_template_child (widget_class, LspWindow, filter_dropdown);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_f, GDK_CONTROL_MASK, "win.search", NULL);
