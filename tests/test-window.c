@@ -19,6 +19,7 @@ typedef struct
   guint         step;
   guint         searched;
   guint         filtered;
+  guint         dialogs;
 } WindowTest;
 
 static void
@@ -99,6 +100,23 @@ find_widget (GtkWidget *widget,
   return NULL;
 }
 
+static guint
+count_toplevels (GType type)
+{
+  g_autoptr(GList) windows = gtk_window_list_toplevels ();
+  guint n = 0;
+
+  for (GList *l = windows; l != NULL; l = l->next)
+    {
+      if (G_TYPE_CHECK_INSTANCE_TYPE (l->data, type))
+        {
+          n++;
+          gtk_window_destroy (l->data);
+        }
+    }
+  return n;
+}
+
 /* Games the grid shows: its model, filtered and sorted; widgets for them
  * come with the next layout. */
 static guint
@@ -141,10 +159,19 @@ check_rows (gpointer user_data)
       gtk_editable_set_text (search, "");
       gtk_drop_down_set_selected (filter, 1);   /* Installed */
       return G_SOURCE_CONTINUE;
-    default:
+    case 2:
       test->filtered = count_shown (test);
       if (test->filtered != 1)
-        return G_SOURCE_CONTINUE;
+        {
+          test->step--;
+          return G_SOURCE_CONTINUE;
+        }
+      g_action_group_activate_action (G_ACTION_GROUP (test->app), "preferences", NULL);
+      g_action_group_activate_action (G_ACTION_GROUP (test->app), "shortcuts", NULL);
+      return G_SOURCE_CONTINUE;
+    default:
+      /* Preferences and the shortcuts window open from the app's actions. */
+      test->dialogs = count_toplevels (ADW_TYPE_PREFERENCES_WINDOW) + count_toplevels (GTK_TYPE_SHORTCUTS_WINDOW);
       g_application_quit (test->app);
       return G_SOURCE_REMOVE;
     }
@@ -176,7 +203,7 @@ test_lists_library (void)
   g_autofree char *catalog = g_build_filename (games, "catalog.json", NULL);
   g_autofree char *local = g_build_filename (games, "racer", "local", NULL);
   g_autoptr(LspApplication) app = lsp_application_new ();
-  WindowTest test = { G_APPLICATION (app), NULL, g_ptr_array_new_with_free_func (g_free), FALSE, 2, 0, 0, 0 };
+  WindowTest test = { G_APPLICATION (app), NULL, g_ptr_array_new_with_free_func (g_free), FALSE, 2, 0, 0, 0, 0 };
   char *argv[] = { (char *) "lanspread", (char *) "--games", games, (char *) "--no-mdns", NULL };
   guint timeout;
 
@@ -198,6 +225,7 @@ test_lists_library (void)
   /* Search matches names case-insensitively; the filter shows installed games. */
   g_assert_cmpuint (test.searched, ==, 1);
   g_assert_cmpuint (test.filtered, ==, 1);
+  g_assert_cmpuint (test.dialogs, ==, 2);
 
   if (test.window != NULL)
     gtk_window_destroy (GTK_WINDOW (test.window));

@@ -6,6 +6,7 @@
 
 #include <glib/gi18n.h>
 
+#include "lsp-preferences.h"
 #include "lsp-window.h"
 
 struct _LspApplication
@@ -90,11 +91,15 @@ lsp_application_startup (GApplication *app)
 {
   LspApplication *self = LSP_APPLICATION (app);
   static const char *quit_accels[] = { "<Control>q", NULL };
+  static const char *preferences_accels[] = { "<Control>comma", NULL };
+  static const char *shortcuts_accels[] = { "<Control>question", NULL };
 
   G_APPLICATION_CLASS (lsp_application_parent_class)->startup (app);
 
   self->settings = g_settings_new (APP_ID);
   gtk_application_set_accels_for_action (GTK_APPLICATION (app), "app.quit", quit_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (app), "app.preferences", preferences_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (app), "app.shortcuts", shortcuts_accels);
 }
 
 static void
@@ -121,6 +126,37 @@ about_activated (GSimpleAction *action,
                          "license-type", GTK_LICENSE_GPL_3_0,
                          "developers", developers,
                          NULL);
+}
+
+static void
+preferences_activated (GSimpleAction *action,
+                       GVariant      *parameter,
+                       gpointer       user_data)
+{
+  LspApplication *self = user_data;
+  GtkWindow *parent = gtk_application_get_active_window (GTK_APPLICATION (self));
+
+  gtk_window_present (GTK_WINDOW (lsp_preferences_new (parent, self->settings)));
+}
+
+static void
+shortcuts_activated (GSimpleAction *action,
+                     GVariant      *parameter,
+                     gpointer       user_data)
+{
+  GtkApplication *app = user_data;
+  g_autoptr(GtkBuilder) builder = gtk_builder_new_from_resource ("/org/lanspread/Lanspread/lsp-shortcuts.ui");
+  GtkWindow *window = GTK_WINDOW (gtk_builder_get_object (builder, "shortcuts"));
+
+  gtk_window_set_transient_for (window, gtk_application_get_active_window (app));
+  gtk_window_present (window);
+}
+
+GSettings *
+lsp_application_get_settings (LspApplication *self)
+{
+  g_return_val_if_fail (LSP_IS_APPLICATION (self), NULL);
+  return self->settings;
 }
 
 static void
@@ -154,6 +190,8 @@ lsp_application_init (LspApplication *self)
   static const GActionEntry actions[] = {
     { "quit", quit_activated },
     { "about", about_activated },
+    { "preferences", preferences_activated },
+    { "shortcuts", shortcuts_activated },
   };
   static const GOptionEntry options[] = {
     { "games", 'g', 0, G_OPTION_ARG_FILENAME, NULL, N_("Use DIR as the games folder"), N_("DIR") },

@@ -15,6 +15,7 @@ struct _LspWindow
   AdwApplicationWindow  parent_instance;
 
   LspEngine            *engine;
+  GSettings            *settings;
   LspLibrary           *library;   /* the engine's, once they exist */
   LspNode              *node;
   LspLanLibrary        *lan;
@@ -235,6 +236,107 @@ on_library_created (LspEngine  *engine,
   g_object_bind_property (self->library, "scanning", self->scan_spinner, "spinning", G_BINDING_SYNC_CREATE);
 }
 
+/* The limits follow the preferences at once. */
+static void
+apply_settings (LspWindow *self)
+{
+  lsp_download_manager_set_max_running (lsp_engine_get_downloads (self->engine),
+                                        g_settings_get_uint (self->settings, "max-downloads"));
+  lsp_download_manager_set_rate_limit (lsp_engine_get_downloads (self->engine),
+                                       (guint64) (g_settings_get_double (self->settings, "download-rate") * 1e6));
+  lsp_chunk_server_set_rate_limit (lsp_engine_get_chunk_server (self->engine),
+                                   (guint64) (g_settings_get_double (self->settings, "upload-rate") * 1e6));
+}
+
+/* Says so on the desktop when the window is not where the player looks. */
+static void
+notify_done (LspWindow  *self,
+             const char *id,
+             const char *title)
+{
+  g_autoptr(GNotification) notification = NULL;
+
+  if (gtk_window_is_active (GTK_WINDOW (self)))
+    return;
+  notification = g_notification_new (title);
+  g_application_send_notification (G_APPLICATION (gtk_window_get_application (GTK_WINDOW (self))), id, notification);
+}
+
+static void
+report_failure (LspWindow    *self,
+                const GError *error)
+{
+  if (error != NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    adw_toast_overlay_add_toast (self->toasts, adw_toast_new (error->message));
+}
+
+static void
+on_install_done (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(LspWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  lsp_installer_install_finish (LSP_INSTALLER (object), result, &error);
+  report_failure (self, error);
+}
+
+static void
+on_update_done (GObject      *object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(LspWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  lsp_installer_update_finish (LSP_INSTALLER (object), result, &error);
+  report_failure (self, error);
+}
+
+static void
+on_download_finished (LspDownloadManager *downloads,
+                      LspDownload        *download,
+                      const GError       *error,
+                      LspWindow          *self)
+{
+  const char *id = lsp_download_get_game_id (download);
+  LspLanGame *game = lsp_lan_library_lookup (self->lan, id);
+  g_autofree char *title = NULL;
+  LspLocalGame *local;
+
+  if (error != NULL)
+    {
+      report_failure (self, error);
+      return;
+    }
+  title = g_strdup_printf (_("%s is downloaded"), game != NULL ? lsp_lan_game_get_name (game) : id);
+  notify_done (self, id, title);
+  if (!g_settings_get_boolean (self->settings, "install-after-download"))
+    return;
+  local = lsp_library_lookup (lsp_engine_get_library (self->engine), id);
+  if (local != NULL && lsp_local_game_get_installed (local))
+    lsp_installer_update_async (lsp_engine_get_installer (self->engine), id, NULL, on_update_done, g_object_ref (self));
+  else
+    lsp_installer_install_async (lsp_engine_get_installer (self->engine), id, NULL, on_install_done, g_object_ref (self));
+}
+
+static void
+on_operation_finished (LspInstaller *installer,
+                       LspOperation *operation,
+                       const GError *error,
+                       LspWindow    *self)
+{
+  const char *id = lsp_operation_get_game_id (operation);
+  LspLanGame *game = lsp_lan_library_lookup (self->lan, id);
+  g_autofree char *title = NULL;
+
+  if (error != NULL || lsp_operation_get_kind (operation) == LSP_OPERATION_UNINSTALL)
+    return;
+  title = g_strdup_printf (_("%s is installed"), game != NULL ? lsp_lan_game_get_name (game) : id);
+  notify_done (self, id, title);
+}
+
 static void
 on_lan_created (LspEngine  *engine,
                 GParamSpec *pspec,
@@ -272,6 +374,11 @@ on_lan_created (LspEngine  *engine,
   g_signal_connect_object (self->lan, "items-changed", G_CALLBACK (on_items_changed), self, 0);
   g_signal_connect_object (self->node, "items-changed", G_CALLBACK (on_peers_changed), self, 0);
   gtk_list_box_bind_model (self->players_list, G_LIST_MODEL (self->node), create_player_row, NULL, NULL);
+  g_signal_connect_object (lsp_engine_get_downloads (engine), "download-finished",
+                           G_CALLBACK (on_download_finished), self, 0);
+  g_signal_connect_object (lsp_engine_get_installer (engine), "operation-finished",
+                           G_CALLBACK (on_operation_finished), self, 0);
+  g_signal_connect_object (self->settings, "changed", G_CALLBACK (apply_settings), self, G_CONNECT_SWAPPED);
   update_players (self);
 }
 
@@ -368,6 +475,9 @@ lsp_window_dispose (GObject *object)
   g_clear_object (&self->engine);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->filter);
+  if (self->settings != NULL)
+    g_signal_handlers_disconnect_by_data (self->settings, self);
+  g_clear_object (&self->settings);
 
   gtk_widget_dispose_template (GTK_WIDGET (self), LSP_TYPE_WINDOW);
 
@@ -419,6 +529,7 @@ lsp_window_new (LspApplication *application,
                 GFile          *catalog_file)
 {
   g_autofree char *state_dir = NULL;
+  g_autofree char *name = NULL;
   g_auto(GStrv) peers = NULL;
   LspEngineConfig config = { 0 };
   LspWindow *self;
@@ -436,6 +547,12 @@ lsp_window_new (LspApplication *application,
   config.port = lsp_application_get_port (application);
   config.static_peers = (const char * const *) peers;
   config.use_mdns = lsp_application_get_use_mdns (application);
+  self->settings = g_object_ref (lsp_application_get_settings (application));
+  name = g_settings_get_string (self->settings, "display-name");
+  config.hostname = name[0] != '\0' ? name : NULL;
+  config.max_downloads = g_settings_get_uint (self->settings, "max-downloads");
+  config.download_rate = (guint64) (g_settings_get_double (self->settings, "download-rate") * 1e6);
+  config.upload_rate = (guint64) (g_settings_get_double (self->settings, "upload-rate") * 1e6);
   self->engine = lsp_engine_new (&config);
   g_signal_connect_object (self->engine, "warning", G_CALLBACK (on_engine_warning), self, 0);
   g_signal_connect_object (self->engine, "notify::library", G_CALLBACK (on_library_created), self, 0);
