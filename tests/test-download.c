@@ -186,6 +186,22 @@ make_seeder (Peer       *peer,
   peer_start (peer, name);
 }
 
+/* A seeder of alpha 1.0 (size bytes in its first file, serving at most
+ * rate bytes a second, 0: no limit) and a peer that sees its offer. */
+static void
+seed_and_join (Peer       *seeder,
+               Peer       *peer,
+               const char *name,
+               gsize       size,
+               guint64     rate)
+{
+  make_seeder (seeder, "seeder", "1.0", size);
+  lsp_chunk_server_set_rate_limit (seeder->server, rate);
+  peer_init (peer, name);
+  connect_to (peer, seeder);
+  wait_offer (peer, seeder, "alpha", "1.0");
+}
+
 typedef struct
 {
   gboolean     done;
@@ -317,10 +333,7 @@ test_single_source (void)
   Peer seeder = { 0 }, downloader = { 0 };
   Outcome outcome = { 0 };
 
-  make_seeder (&seeder, "seeder", "1.0", 9 * MIB + 1);
-  peer_init (&downloader, "downloader");
-  connect_to (&downloader, &seeder);
-  wait_offer (&downloader, &seeder, "alpha", "1.0");
+  seed_and_join (&seeder, &downloader, "downloader", 9 * MIB + 1, 0);
 
   start_download (&downloader, "alpha", &outcome);
   wait_outcome (&downloader, &outcome);
@@ -547,11 +560,7 @@ test_cancel_transferring (void)
   g_autoptr(GError) error = NULL;
   LspDownload *download;
 
-  make_seeder (&seeder, "seeder", "1.0", 37 * MIB);
-  lsp_chunk_server_set_rate_limit (seeder.server, 8 * MIB);
-  peer_init (&downloader, "downloader");
-  connect_to (&downloader, &seeder);
-  wait_offer (&downloader, &seeder, "alpha", "1.0");
+  seed_and_join (&seeder, &downloader, "downloader", 37 * MIB, 8 * MIB);
 
   download = start_download (&downloader, "alpha", &outcome);
   g_assert_true (lsp_test_wait_until (has_bytes, download, 30000));
@@ -579,10 +588,7 @@ test_cancel_planning (void)
   Outcome outcome = { 0 };
   g_autofree char *root = NULL;
 
-  make_seeder (&seeder, "seeder", "1.0", 5 * MIB);
-  peer_init (&downloader, "downloader");
-  connect_to (&downloader, &seeder);
-  wait_offer (&downloader, &seeder, "alpha", "1.0");
+  seed_and_join (&seeder, &downloader, "downloader", 5 * MIB, 0);
 
   start_download (&downloader, "alpha", &outcome);
   g_assert_true (lsp_download_manager_cancel (downloader.downloads, "alpha", NULL));
@@ -655,11 +661,7 @@ test_waiting_resumes (void)
   Outcome outcome = { 0 };
   LspDownload *download;
 
-  make_seeder (&seeder, "seeder", "1.0", 37 * MIB);
-  lsp_chunk_server_set_rate_limit (seeder.server, 8 * MIB);
-  peer_init (&downloader, "downloader");
-  connect_to (&downloader, &seeder);
-  wait_offer (&downloader, &seeder, "alpha", "1.0");
+  seed_and_join (&seeder, &downloader, "downloader", 37 * MIB, 8 * MIB);
 
   download = start_download (&downloader, "alpha", &outcome);
   g_assert_true (lsp_test_wait_until (has_bytes, download, 30000));
@@ -688,11 +690,7 @@ test_resume_after_stop (void)
   g_autofree char *state = NULL;
   LspDownload *download;
 
-  make_seeder (&seeder, "seeder", "1.0", 37 * MIB);
-  lsp_chunk_server_set_rate_limit (seeder.server, 8 * MIB);
-  peer_init (&downloader, "downloader");
-  connect_to (&downloader, &seeder);
-  wait_offer (&downloader, &seeder, "alpha", "1.0");
+  seed_and_join (&seeder, &downloader, "downloader", 37 * MIB, 8 * MIB);
 
   download = start_download (&downloader, "alpha", &first);
   g_assert_true (lsp_test_wait_until (has_bytes, download, 30000));
@@ -1145,10 +1143,7 @@ test_write_fails (void)
   struct rlimit saved, small = { 8 * MIB, 8 * MIB };
   g_autofree char *root = NULL;
 
-  make_seeder (&seeder, "seeder", "1.0", 37 * MIB);
-  peer_init (&downloader, "downloader");
-  connect_to (&downloader, &seeder);
-  wait_offer (&downloader, &seeder, "alpha", "1.0");
+  seed_and_join (&seeder, &downloader, "downloader", 37 * MIB, 0);
 
   signal (SIGXFSZ, SIG_IGN);
   g_assert_cmpint (getrlimit (RLIMIT_FSIZE, &saved), ==, 0);
@@ -1187,10 +1182,7 @@ test_cancel_connecting_verifying (void)
   LspDownloadPhase phases[] = { LSP_DOWNLOAD_CONNECTING, LSP_DOWNLOAD_VERIFYING };
   Peer seeder = { 0 }, downloader = { 0 };
 
-  make_seeder (&seeder, "seeder", "1.0", 9 * MIB);
-  peer_init (&downloader, "downloader");
-  connect_to (&downloader, &seeder);
-  wait_offer (&downloader, &seeder, "alpha", "1.0");
+  seed_and_join (&seeder, &downloader, "downloader", 9 * MIB, 0);
 
   for (guint i = 0; i < G_N_ELEMENTS (phases); i++)
     {
@@ -1228,11 +1220,7 @@ test_cancel_waiting (void)
   g_autofree char *root = NULL;
   LspDownload *download;
 
-  make_seeder (&seeder, "seeder", "1.0", 37 * MIB);
-  lsp_chunk_server_set_rate_limit (seeder.server, 8 * MIB);
-  peer_init (&downloader, "downloader");
-  connect_to (&downloader, &seeder);
-  wait_offer (&downloader, &seeder, "alpha", "1.0");
+  seed_and_join (&seeder, &downloader, "downloader", 37 * MIB, 8 * MIB);
 
   download = start_download (&downloader, "alpha", &outcome);
   g_assert_true (lsp_test_wait_until (has_bytes, download, 30000));
@@ -1298,10 +1286,7 @@ test_extra_bytes_while_queued (void)
   g_autofree char *json = NULL;
   const char *hash;
 
-  make_seeder (&seeder, "seeder", "1.0", 5 * MIB);
-  peer_init (&client, "client");
-  connect_to (&client, &seeder);
-  wait_offer (&client, &seeder, "alpha", "1.0");
+  seed_and_join (&seeder, &client, "client", 5 * MIB, 0);
   hash = lsp_local_game_get_manifest_hash (lsp_library_lookup (seeder.library, "alpha"));
 
   lsp_chunk_server_set_rate_limit (seeder.server, 1);   /* an empty bucket: requests queue */
@@ -1332,10 +1317,7 @@ test_oversized_frame (void)
   g_autoptr(LspQuicStream) stream = NULL;
   guint8 *big = g_malloc0 (4 + MIB);
 
-  make_seeder (&seeder, "seeder", "1.0", 5 * MIB);
-  peer_init (&client, "client");
-  connect_to (&client, &seeder);
-  wait_offer (&client, &seeder, "alpha", "1.0");
+  seed_and_join (&seeder, &client, "client", 5 * MIB, 0);
 
   big[1] = 0x10;   /* a 1 MiB frame, over the 64 KiB request limit */
   stream = open_raw (&client, &seeder, &raw);
@@ -1362,10 +1344,7 @@ test_reset_after_fin (void)
   g_autofree char *json = NULL;
   const char *hash;
 
-  make_seeder (&seeder, "seeder", "1.0", 5 * MIB);
-  peer_init (&client, "client");
-  connect_to (&client, &seeder);
-  wait_offer (&client, &seeder, "alpha", "1.0");
+  seed_and_join (&seeder, &client, "client", 5 * MIB, 0);
   hash = lsp_local_game_get_manifest_hash (lsp_library_lookup (seeder.library, "alpha"));
 
   lsp_chunk_server_set_rate_limit (seeder.server, 1);
@@ -1415,11 +1394,7 @@ test_suspend_during_prepare (void)
   g_autofree char *state = NULL, *archive = NULL;
   LspDownload *download;
 
-  make_seeder (&seeder, "seeder", "1.0", 37 * MIB);
-  lsp_chunk_server_set_rate_limit (seeder.server, 8 * MIB);
-  peer_init (&downloader, "downloader");
-  connect_to (&downloader, &seeder);
-  wait_offer (&downloader, &seeder, "alpha", "1.0");
+  seed_and_join (&seeder, &downloader, "downloader", 37 * MIB, 8 * MIB);
   download = start_download (&downloader, "alpha", &first);
   g_assert_true (lsp_test_wait_until (has_bytes, download, 30000));
   peer_stop (&downloader);
@@ -1485,11 +1460,7 @@ test_cancel_then_stop (void)
   LspDownload *download;
   gboolean stopped = FALSE;
 
-  make_seeder (&seeder, "seeder", "1.0", 37 * MIB);
-  lsp_chunk_server_set_rate_limit (seeder.server, 8 * MIB);
-  peer_init (&downloader, "downloader");
-  connect_to (&downloader, &seeder);
-  wait_offer (&downloader, &seeder, "alpha", "1.0");
+  seed_and_join (&seeder, &downloader, "downloader", 37 * MIB, 8 * MIB);
 
   download = start_download (&downloader, "alpha", &outcome);
   g_assert_true (lsp_test_wait_until (has_bytes, download, 30000));
