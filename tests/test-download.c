@@ -1535,6 +1535,56 @@ test_many_manifest_requests (void)
   peer_clear (&seeder);
 }
 
+/* One of two seeders is killed mid-way: its chunks go to the other at
+ * once and the game completes. */
+static void
+test_seeder_killed (void)
+{
+  Peer first = { 0 }, second = { 0 }, downloader = { 0 };
+  Outcome outcome = { 0 };
+  g_autofree char *first_id = NULL;
+  guint64 *first_bytes;
+  LspDownload *download;
+
+  peer_init (&downloader, "downloader");
+  make_seeder (&first, "first", "1.0", 37 * MIB);
+  make_seeder (&second, "second", "1.0", 37 * MIB);
+  lsp_chunk_server_set_rate_limit (first.server, 8 * MIB);
+  lsp_chunk_server_set_rate_limit (second.server, 8 * MIB);
+  connect_to (&downloader, &first);
+  connect_to (&downloader, &second);
+  wait_offer (&downloader, &first, "alpha", "1.0");
+  wait_offer (&downloader, &second, "alpha", "1.0");
+
+  first_id = g_strdup (lsp_identity_get_peer_id (first.identity));
+  download = start_download (&downloader, "alpha", &outcome);
+  g_assert_true (lsp_test_wait_until (has_bytes, download, 30000));
+  /* No Goodbye: the connection just ends, as when a process is killed. */
+  g_clear_object (&first.downloads);
+  g_clear_object (&first.server);
+  g_clear_object (&first.node);
+  g_clear_object (&first.identity);
+  g_object_add_weak_pointer (G_OBJECT (first.library), (gpointer *) &first.library);
+  g_object_unref (first.library);
+  g_assert_true (lsp_test_wait_until (library_gone, &first.library, 20000));
+
+  wait_outcome (&downloader, &outcome);
+  g_assert_no_error (outcome.error);
+  assert_downloaded_like (&downloader, &second);
+  first_bytes = g_hash_table_lookup (outcome.peer_bytes, first_id);
+  g_assert_nonnull (first_bytes);
+  g_assert_cmpuint (*first_bytes + bytes_from (&outcome, &second), ==, 40 * MIB + 5);
+  g_assert_cmpuint (bytes_from (&outcome, &second), >, 0);
+
+  outcome_clear (&outcome);
+  peer_clear (&downloader);
+  peer_clear (&second);
+  lsp_test_remove_tree (first.games);
+  lsp_test_remove_tree (first.state);
+  g_free (first.games);
+  g_free (first.state);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1551,6 +1601,7 @@ main (int    argc,
   g_test_add_func ("/download/cancel/connecting-verifying", test_cancel_connecting_verifying);
   g_test_add_func ("/download/cancel/waiting", test_cancel_waiting);
   g_test_add_func ("/download/waiting-resumes", test_waiting_resumes);
+  g_test_add_func ("/download/seeder-killed", test_seeder_killed);
   g_test_add_func ("/download/resume-after-stop", test_resume_after_stop);
   g_test_add_func ("/download/serving-rules", test_serving_rules);
   g_test_add_func ("/download/rate-limited", test_download_rate_limited);
