@@ -6,6 +6,7 @@
 
 #include "lsp-application.h"
 #include "lsp-game-card.h"
+#include "lsp-game-details.h"
 #include "lsp-test-util.h"
 #include "lsp-window.h"
 
@@ -246,6 +247,7 @@ typedef struct
   guint         step;
   gboolean      timed_out;
   char         *failure;
+  gboolean      details_drawn;
 } CardTest;
 
 static LspGameCard *
@@ -271,6 +273,32 @@ card_offers (LspGameCard *card,
              const char  *label)
 {
   return card != NULL && g_strcmp0 (lsp_game_card_get_action_label (card), label) == 0;
+}
+
+/* Saves what the window shows, as a test artefact beside the test log. */
+static void
+save_screenshot (LspWindow  *window,
+                 const char *name)
+{
+  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (GTK_WIDGET (window));
+  g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
+  g_autoptr(GskRenderNode) node = NULL;
+  g_autoptr(GdkTexture) texture = NULL;
+  g_autofree char *path = g_build_filename (g_getenv ("G_TEST_BUILDDIR") ? g_getenv ("G_TEST_BUILDDIR") : ".",
+                                            name, NULL);
+  int width = gtk_widget_get_width (GTK_WIDGET (window));
+  int height = gtk_widget_get_height (GTK_WIDGET (window));
+
+  gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
+  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
+  if (node == NULL)
+    return;
+  texture = gsk_renderer_render_texture (gtk_native_get_renderer (GTK_NATIVE (window)), node,
+                                         &GRAPHENE_RECT_INIT (0, 0, width, height));
+  if (!gdk_texture_save_to_png (texture, path))
+    g_test_message ("could not save %s", path);
+  else
+    g_test_message ("screenshot: %s", path);
 }
 
 /* Answers the open confirmation dialog, if there is one. */
@@ -308,13 +336,33 @@ drive_card (gpointer user_data)
       gtk_widget_activate_action (GTK_WIDGET (card), "card.primary", NULL);
       test->step++;
       break;
-    case 1:   /* downloading (slowly): cancel it */
+    case 1:   /* downloading (slowly): open its details */
       if (!gtk_widget_get_visible (GTK_WIDGET (card)) || lsp_game_card_get_action_label (card) != NULL)
         return G_SOURCE_CONTINUE;
-      gtk_widget_activate_action (GTK_WIDGET (card), "card.cancel", NULL);
-      test->step++;
+      g_signal_emit_by_name (find_widget (GTK_WIDGET (test->window), GTK_TYPE_GRID_VIEW), "activate", 0);
+      test->step = 10;
       break;
-    case 2:   /* back to Download, nothing left on disk; download again */
+    case 10:  /* the details: the game, who has it, and Cancel from there */
+      {
+        GtkWidget *details = find_widget (GTK_WIDGET (test->window), LSP_TYPE_GAME_DETAILS);
+        LspGameCard *details_card = details != NULL ? LSP_GAME_CARD (find_widget (details, LSP_TYPE_GAME_CARD)) : NULL;
+
+        if (details == NULL || !gtk_widget_get_mapped (details) || gtk_widget_get_width (details) == 0 ||
+            details_card == NULL || lsp_game_details_get_game (LSP_GAME_DETAILS (details)) == NULL)
+          return G_SOURCE_CONTINUE;
+        if (!test->details_drawn)
+          {
+            /* One frame with the details laid out, for the screenshot. */
+            test->details_drawn = TRUE;
+            return G_SOURCE_CONTINUE;
+          }
+        save_screenshot (test->window, "details-view.png");
+        gtk_widget_activate_action (GTK_WIDGET (details_card), "card.cancel", NULL);
+        gtk_widget_activate_action (GTK_WIDGET (test->window), "win.back", NULL);
+        test->step = 2;
+      }
+      break;
+    case 2:   /* back to the grid and to Download, nothing left on disk; download again */
       if (!card_offers (card, "_Download"))
         return G_SOURCE_CONTINUE;
       if (g_file_test (root, G_FILE_TEST_EXISTS))
@@ -323,6 +371,7 @@ drive_card (gpointer user_data)
           g_application_quit (test->app);
           return G_SOURCE_REMOVE;
         }
+      save_screenshot (test->window, "main-window.png");
       gtk_widget_activate_action (GTK_WIDGET (card), "card.primary", NULL);
       test->step++;
       break;
@@ -443,7 +492,7 @@ test_card_actions (void)
   g_autofree char *script = g_strdup ("#!/bin/sh\necho yes > played\n");
   g_autofree char *peer_arg = NULL;
   g_autoptr(LspApplication) app = lsp_application_new ();
-  CardTest test = { G_APPLICATION (app), NULL, NULL, games, marker, 0, FALSE, NULL };
+  CardTest test = { G_APPLICATION (app), NULL, NULL, games, marker, 0, FALSE, NULL, FALSE };
   const LspTestEntry entries[] = { { "bin/racer", 'f', script, 0755 } };
   char *argv[7];
   guint port = 0, timeout;

@@ -6,6 +6,7 @@
 
 #include "lsp-engine.h"
 #include "lsp-game-card.h"
+#include "lsp-game-details.h"
 
 #include <glib/gi18n.h>
 #include <string.h>
@@ -24,6 +25,9 @@ struct _LspWindow
   GtkStack             *stack;
   AdwStatusPage        *status_page;
   GtkGridView          *games_grid;
+  GtkWidget            *details;
+  GtkButton            *back_button;
+  GtkToggleButton      *search_button;
   GtkSearchBar         *search_bar;
   GtkSearchEntry       *search_entry;
   GtkDropDown          *filter_dropdown;
@@ -101,7 +105,7 @@ setup_card (GtkSignalListItemFactory *factory,
             LspWindow                *self)
 {
   gtk_list_item_set_child (item, lsp_game_card_new ());
-  gtk_list_item_set_activatable (item, FALSE);
+  gtk_list_item_set_activatable (item, TRUE);
 }
 
 static void
@@ -126,6 +130,9 @@ update_view (LspWindow *self)
 {
   guint n_games = self->lan != NULL ? g_list_model_get_n_items (G_LIST_MODEL (self->lan)) : 0;
 
+  /* The details stay up while the LAN changes underneath. */
+  if (lsp_game_details_get_game (LSP_GAME_DETAILS (self->details)) != NULL)
+    return;
   gtk_stack_set_visible_child_name (self->stack, n_games > 0 ? "games" : "empty");
 }
 
@@ -428,6 +435,39 @@ show_folder_hint (LspWindow *self,
   adw_status_page_set_description (self->status_page, description);
 }
 
+/* A card's background opens its details; its buttons act at once. */
+static void
+on_game_activated (GtkGridView *grid,
+                   guint        position,
+                   LspWindow   *self)
+{
+  g_autoptr(LspLanGame) game = g_list_model_get_item (G_LIST_MODEL (gtk_grid_view_get_model (grid)), position);
+
+  if (game == NULL)
+    return;
+  lsp_game_details_show (LSP_GAME_DETAILS (self->details), self->engine, game);
+  gtk_stack_set_visible_child_name (self->stack, "details");
+  gtk_widget_set_visible (GTK_WIDGET (self->back_button), TRUE);
+  gtk_widget_set_visible (GTK_WIDGET (self->search_button), FALSE);
+  gtk_widget_set_visible (GTK_WIDGET (self->filter_dropdown), FALSE);
+}
+
+static void
+back_activated (GtkWidget  *widget,
+                const char *action_name,
+                GVariant   *parameter)
+{
+  LspWindow *self = LSP_WINDOW (widget);
+
+  if (g_strcmp0 (gtk_stack_get_visible_child_name (self->stack), "details") != 0)
+    return;
+  lsp_game_details_clear (LSP_GAME_DETAILS (self->details));
+  gtk_widget_set_visible (GTK_WIDGET (self->back_button), FALSE);
+  gtk_widget_set_visible (GTK_WIDGET (self->search_button), TRUE);
+  gtk_widget_set_visible (GTK_WIDGET (self->filter_dropdown), TRUE);
+  update_view (self);
+}
+
 static void
 search_activated (GtkWidget  *widget,
                   const char *action_name,
@@ -458,6 +498,8 @@ lsp_window_dispose (GObject *object)
   /* The cards let go of the engine first, and nothing of it calls back
    * into a window going away. */
   gtk_grid_view_set_model (self->games_grid, NULL);
+  if (self->details != NULL)
+    lsp_game_details_clear (LSP_GAME_DETAILS (self->details));
   gtk_list_box_bind_model (self->players_list, NULL, NULL, NULL, NULL);
   if (self->engine != NULL)
     g_signal_handlers_disconnect_by_data (self->engine, self);
@@ -497,6 +539,11 @@ lsp_window_class_init (LspWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, LspWindow, status_page);
   gtk_widget_class_bind_template_child (widget_class, LspWindow, games_grid);
   gtk_widget_class_bind_template_child (widget_class, LspWindow, search_bar);
+  gtk_widget_class_bind_template_child (widget_class, LspWindow, back_button);
+  gtk_widget_class_bind_template_child (widget_class, LspWindow, search_button);
+  gtk_widget_class_install_action (widget_class, "win.back", NULL, back_activated);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Left, GDK_ALT_MASK, "win.back", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "win.back", NULL);
   gtk_widget_class_bind_template_child (widget_class, LspWindow, players_button);
   gtk_widget_class_bind_template_child (widget_class, LspWindow, players_count);
   gtk_widget_class_bind_template_child (widget_class, LspWindow, players_stack);
@@ -517,6 +564,9 @@ lsp_window_init (LspWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
   gtk_search_bar_set_key_capture_widget (self->search_bar, GTK_WIDGET (self));
+  self->details = lsp_game_details_new ();
+  gtk_stack_add_named (self->stack, self->details, "details");
+  g_signal_connect (self->games_grid, "activate", G_CALLBACK (on_game_activated), self);
   gtk_search_bar_connect_entry (self->search_bar, GTK_EDITABLE (self->search_entry));
   g_signal_connect_swapped (self->search_entry, "search-changed", G_CALLBACK (refilter), self);
   g_signal_connect_swapped (self->filter_dropdown, "notify::selected", G_CALLBACK (refilter), self);
