@@ -41,6 +41,7 @@ struct _LspGameCard
   LspDownload    *download;    /* the game's, while one runs */
   LspOperation   *operation;   /* the game's install/update/uninstall, while one runs */
   CardAction      action;
+  GCancellable   *cover_cancellable;
 };
 
 G_DEFINE_FINAL_TYPE (LspGameCard, lsp_game_card, GTK_TYPE_WIDGET)
@@ -478,6 +479,57 @@ on_engine_changed (LspGameCard *self)
   update_card (self);
 }
 
+static void
+cover_worker (GTask        *task,
+              gpointer      source_object,
+              gpointer      task_data,
+              GCancellable *cancellable)
+{
+  GError *error = NULL;
+  GdkTexture *texture = gdk_texture_new_from_file (task_data, &error);
+
+  if (texture == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, texture, g_object_unref);
+}
+
+static void
+on_cover_loaded (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(LspGameCard) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GdkTexture) texture = g_task_propagate_pointer (G_TASK (result), &error);
+
+  if (texture != NULL)
+    adw_avatar_set_custom_image (self->cover, GDK_PAINTABLE (texture));
+  else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_debug ("No cover: %s", error->message);
+}
+
+/* The catalog's cover, read and decoded off the main loop; until then,
+ * and without one, the initials on a colour of the game's own. */
+static void
+load_cover (LspGameCard *self)
+{
+  LspCatalog *catalog = lsp_library_get_catalog (lsp_engine_get_library (self->engine));
+  const LspCatalogEntry *entry = lsp_catalog_lookup (catalog, lsp_lan_game_get_id (self->game));
+  g_autoptr(GFile) folder = NULL;
+  g_autoptr(GTask) task = NULL;
+
+  adw_avatar_set_custom_image (self->cover, NULL);
+  if (entry == NULL || entry->cover == NULL || lsp_catalog_get_file (catalog) == NULL)
+    return;
+  folder = g_file_get_parent (lsp_catalog_get_file (catalog));
+  self->cover_cancellable = g_cancellable_new ();
+  task = g_task_new (NULL, self->cover_cancellable, on_cover_loaded, g_object_ref (self));
+  g_task_set_source_tag (task, load_cover);
+  g_task_set_task_data (task, g_file_get_child (folder, entry->cover), g_object_unref);
+  g_task_run_in_thread (task, cover_worker);
+}
+
 void
 lsp_game_card_bind (LspGameCard *self,
                     LspEngine   *engine,
@@ -504,6 +556,7 @@ lsp_game_card_bind (LspGameCard *self,
   g_signal_connect_object (lsp_engine_get_library (engine), "changed",
                            G_CALLBACK (on_engine_changed), self, G_CONNECT_SWAPPED);
   update_card (self);
+  load_cover (self);
 }
 
 void
@@ -511,6 +564,8 @@ lsp_game_card_unbind (LspGameCard *self)
 {
   g_return_if_fail (LSP_IS_GAME_CARD (self));
 
+  g_cancellable_cancel (self->cover_cancellable);
+  g_clear_object (&self->cover_cancellable);
   set_download (self, NULL);
   set_operation (self, NULL);
   if (self->engine != NULL)
