@@ -25,7 +25,7 @@ $(TEST_DIR)/build.ninja:
 	meson setup $(TEST_DIR) $(TEST_OPTS)
 
 $(BENCH_DIR)/build.ninja:
-	meson setup $(BENCH_DIR) --buildtype=release -Dui=false
+	meson setup $(BENCH_DIR) --buildtype=release
 
 build: deps $(DEV_DIR)/build.ninja
 	meson compile -C $(DEV_DIR)
