@@ -232,10 +232,27 @@ test_three_peers (void)
 }
 
 static void
+on_closed_by_peer (LspQuicConnection *conn,
+                   const GError      *error,
+                   char             **out_message)
+{
+  g_free (*out_message);
+  *out_message = g_strdup (error != NULL ? error->message : "closed without an error");
+}
+
+static gboolean
+has_message (gpointer data)
+{
+  return *(char **) data != NULL;
+}
+
+static void
 test_goodbye_and_restart (void)
 {
   TestPeer a = { 0 }, b = { 0 };
   g_autofree char *a_id = NULL;
+  g_autofree char *closed_by = NULL;
+  g_autoptr(LspQuicConnection) a_conn = NULL;
   gint64 start;
 
   test_peer_init (&a, "peer-a");
@@ -246,13 +263,19 @@ test_goodbye_and_restart (void)
   wait_synced (&b, &a);
   a_id = g_strdup (lsp_node_get_peer_id (a.node));
 
-  /* Goodbye removes the peer at once, well before the stale timeout. */
+  /* Goodbye removes the peer at once, well before the stale timeout, and
+   * the receiver closes the connection as a shutdown (code 2). */
+  a_conn = g_object_ref (lsp_node_get_connection (a.node, lsp_node_get_peer_id (b.node)));
+  g_signal_connect (a_conn, "closed", G_CALLBACK (on_closed_by_peer), &closed_by);
   start = g_get_monotonic_time ();
   lsp_node_stop (a.node, "test over");
   {
     SeeGame gone = { &b, &a, NULL, FALSE };
     g_assert_true (lsp_test_wait_until (sees_game, &gone, 20000));
   }
+  g_assert_true (lsp_test_wait_until (has_message, &closed_by, 10000));
+  g_assert_nonnull (strstr (closed_by, "code 2"));
+  g_signal_handlers_disconnect_by_data (a_conn, &closed_by);
   g_assert_cmpint (g_get_monotonic_time () - start, <, 2500 * 1000);
   g_assert_null (lsp_node_lookup_peer (b.node, a_id));
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (b.node)), ==, 0);

@@ -74,7 +74,7 @@ on_dialled (GObject      *object,
 
   if (self->stopping)
     {
-      lsp_quic_connection_close (conn, APP_ERROR_CLOSE, "shutting down");
+      lsp_quic_connection_close (conn, APP_ERROR_SHUTDOWN, "shutting down");
       dial_free (dial);
       return;
     }

@@ -9,8 +9,11 @@
 
 G_BEGIN_DECLS
 
-/* QUIC application error code for a connection we close on purpose. */
-#define APP_ERROR_CLOSE 1
+/* QUIC application error codes of the connections we close
+ * (PROTOCOL.md, "Streams and closing"): 1 after a fatal Error or when a
+ * peer goes quiet, 2 on shutdown, ours or the peer's (its Goodbye). */
+#define APP_ERROR_CLOSE    1
+#define APP_ERROR_SHUTDOWN 2
 /* A peer may send this many control frames per second (with bursts up to
  * FRAME_BURST) before it is dropped as a flood. */
 #define FRAME_RATE  200
@@ -100,6 +103,7 @@ struct _Session
   guint              library_answer_id;
   gboolean           pending_has_since;
   guint64            pending_since_rev;
+  guint64            close_code;        /* APP_ERROR_CLOSE unless a Goodbye or a shutdown */
   GQueue             manifest_fetches;  /* GTask, oldest first; only the oldest is asked */
   guint              manifest_timeout_id;
 };

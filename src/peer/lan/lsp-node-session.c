@@ -200,10 +200,11 @@ session_close_now (gpointer user_data)
   Session *session = user_data;
   g_autoptr(LspQuicConnection) conn = g_object_ref (session->conn);
   g_autofree char *reason = g_steal_pointer (&session->close_reason);
+  guint64 code = session->close_code;
 
   session->close_id = 0;
-  session_end (session, reason);
-  lsp_quic_connection_close (conn, APP_ERROR_CLOSE, reason);
+  session_end (session, reason);   /* frees the session */
+  lsp_quic_connection_close (conn, code, reason);
   return G_SOURCE_REMOVE;
 }
 
@@ -725,7 +726,11 @@ handle_message (Session    *session,
       break;
     case LSP_MESSAGE_GOODBYE:
       if (check_sender (session, message->goodbye.peer_id))
-        _lsp_session_close (session, message->goodbye.reason ? message->goodbye.reason : "said goodbye");
+        {
+          /* Its Goodbye ends the connection: we close it, as a shutdown. */
+          session->close_code = APP_ERROR_SHUTDOWN;
+          _lsp_session_close (session, message->goodbye.reason ? message->goodbye.reason : "said goodbye");
+        }
       break;
     case LSP_MESSAGE_MANIFEST:
       answer_manifest_fetch (session, &message->manifest);
@@ -884,6 +889,7 @@ _lsp_session_new (LspNode           *self,
   session->conn = g_object_ref (conn);
   session->is_client = is_client;
   session->decoder = lsp_frame_decoder_new (LSP_PROTO_MAX_FRAME);
+  session->close_code = APP_ERROR_CLOSE;
   session->last_received = g_get_monotonic_time ();
   session->frame_budget = FRAME_BURST;
   session->budget_time = session->last_received;
@@ -903,7 +909,7 @@ _lsp_node_on_incoming_connection (LspQuicEndpoint   *endpoint,
 
   if (self->stopping)
     {
-      lsp_quic_connection_close (conn, APP_ERROR_CLOSE, "shutting down");
+      lsp_quic_connection_close (conn, APP_ERROR_SHUTDOWN, "shutting down");
       return;
     }
   session = _lsp_session_new (self, conn, FALSE);
@@ -946,5 +952,5 @@ _lsp_session_say_goodbye (Session    *session,
   session->closing = TRUE;
   session_end (session, "we are shutting down");
   if (!say_goodbye)
-    lsp_quic_connection_close (conn, APP_ERROR_CLOSE, reason);
+    lsp_quic_connection_close (conn, APP_ERROR_SHUTDOWN, reason);
 }

@@ -391,7 +391,7 @@ lsp_node_dispose (GObject *object)
           /* Detached first, so the close cannot call back into a node
            * that is going away. */
           _lsp_session_free (session);
-          lsp_quic_connection_close (conn, APP_ERROR_CLOSE, "shutting down");
+          lsp_quic_connection_close (conn, APP_ERROR_SHUTDOWN, "shutting down");
         }
     }
   g_clear_pointer (&self->static_peers, g_ptr_array_unref);
