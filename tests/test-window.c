@@ -569,6 +569,86 @@ test_card_actions (void)
   lsp_test_remove_tree (seeder_games);
 }
 
+/* ---- first run: no games folder yet ---- */
+
+typedef struct
+{
+  GApplication *app;
+  const char   *games;
+  guint         step;
+  gboolean      offered;
+  gboolean      timed_out;
+} FirstRun;
+
+static gboolean
+drive_first_run (gpointer user_data)
+{
+  FirstRun *test = user_data;
+  GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (test->app));
+  GtkWidget *button;
+  g_autoptr(GPtrArray) cards = NULL;
+
+  if (window == NULL)
+    return G_SOURCE_CONTINUE;
+  switch (test->step)
+    {
+    case 0:   /* the folder is missing: a page offers to choose one */
+      button = GTK_WIDGET (gtk_widget_get_template_child (GTK_WIDGET (window), LSP_TYPE_WINDOW,
+                                                          "choose_folder_button"));
+      test->offered = button != NULL && gtk_widget_get_mapped (button);
+      if (!test->offered)
+        return G_SOURCE_CONTINUE;
+      /* What choosing does: the setting, and the app starts over on it. */
+      g_settings_set_string (lsp_application_get_settings (LSP_APPLICATION (test->app)), "games-folder", test->games);
+      g_action_group_activate_action (G_ACTION_GROUP (test->app), "reopen", NULL);
+      test->step++;
+      return G_SOURCE_CONTINUE;
+    default:  /* the new window shows the folder's game */
+      cards = g_ptr_array_new ();
+      find_cards (GTK_WIDGET (window), cards);
+      if (cards->len == 0 || lsp_game_card_get_game (g_ptr_array_index (cards, 0)) == NULL)
+        return G_SOURCE_CONTINUE;
+      g_application_quit (test->app);
+      return G_SOURCE_REMOVE;
+    }
+}
+
+static gboolean
+on_first_run_timeout (gpointer user_data)
+{
+  FirstRun *test = user_data;
+
+  test->timed_out = TRUE;
+  g_application_quit (test->app);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_first_run (void)
+{
+  static const char * const ids[] = { "arena", NULL };
+  g_autofree char *games = lsp_test_make_temp_dir ();
+  g_autofree char *catalog = g_build_filename (games, "catalog.json", NULL);
+  g_autofree char *missing = g_build_filename (games, "not-there", NULL);
+  g_autoptr(LspApplication) app = lsp_application_new ();
+  FirstRun test = { G_APPLICATION (app), games, 0, FALSE, FALSE };
+  char *argv[] = { (char *) "lanspread", (char *) "--games", missing, (char *) "--no-mdns", NULL };
+  guint timeout;
+
+  lsp_test_write_catalog (catalog, ids);
+  lsp_test_make_game (games, "arena", "1.0", 2048);
+  g_application_set_flags (G_APPLICATION (app), G_APPLICATION_NON_UNIQUE);
+  g_timeout_add (50, drive_first_run, &test);
+  timeout = g_timeout_add_seconds (30, on_first_run_timeout, &test);
+  g_assert_cmpint (g_application_run (G_APPLICATION (app), 4, argv), ==, 0);
+  g_assert_false (test.timed_out);
+  g_assert_true (test.offered);
+  g_source_remove (timeout);
+  g_settings_reset (lsp_application_get_settings (app), "games-folder");
+  g_assert_cmpuint (count_toplevels (LSP_TYPE_WINDOW), ==, 1);
+  lsp_test_remove_tree (games);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -583,6 +663,7 @@ main (int    argc,
 
   g_test_add_func ("/ui/window/lists-library", test_lists_library);
   g_test_add_func ("/ui/window/card-actions", test_card_actions);
+  g_test_add_func ("/ui/window/first-run", test_first_run);
 
   status = g_test_run ();
   lsp_test_remove_tree (state);

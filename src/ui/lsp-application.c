@@ -128,6 +128,24 @@ about_activated (GSimpleAction *action,
                          NULL);
 }
 
+/* A new window on the games folder now set (the first-run choice): the
+ * command line's --games gives way to it. */
+static void
+reopen_activated (GSimpleAction *action,
+                  GVariant      *parameter,
+                  gpointer       user_data)
+{
+  LspApplication *self = user_data;
+  GtkWindow *old = gtk_application_get_active_window (GTK_APPLICATION (self));
+
+  g_clear_pointer (&self->games_path, g_free);
+  g_application_hold (G_APPLICATION (self));
+  if (old != NULL)
+    gtk_window_destroy (old);
+  g_application_activate (G_APPLICATION (self));
+  g_application_release (G_APPLICATION (self));
+}
+
 static void
 preferences_activated (GSimpleAction *action,
                        GVariant      *parameter,
@@ -191,6 +209,7 @@ lsp_application_init (LspApplication *self)
     { "quit", quit_activated },
     { "about", about_activated },
     { "preferences", preferences_activated },
+    { "reopen", reopen_activated },
     { "shortcuts", shortcuts_activated },
   };
   static const GOptionEntry options[] = {

@@ -27,6 +27,8 @@ struct _LspWindow
   GtkGridView          *games_grid;
   GtkWidget            *details;
   GtkButton            *back_button;
+  GtkButton            *choose_folder_button;
+  GtkFileChooserNative *chooser;
   GtkToggleButton      *search_button;
   GtkSearchBar         *search_bar;
   GtkSearchEntry       *search_entry;
@@ -411,6 +413,8 @@ on_engine_started (GObject      *object,
                                        ? _("Cannot Read the Game Catalog")
                                        : _("Cannot Read the Games Folder"));
           adw_status_page_set_description (self->status_page, error->message);
+          /* The first start, or a folder that moved: offer to pick one. */
+          gtk_widget_set_visible (GTK_WIDGET (self->choose_folder_button), TRUE);
           return;
         }
     }
@@ -469,6 +473,37 @@ back_activated (GtkWidget  *widget,
 }
 
 static void
+on_folder_chosen (GtkNativeDialog *dialog,
+                  int              response,
+                  LspWindow       *self)
+{
+  g_autoptr(GFile) folder = NULL;
+  g_autofree char *path = NULL;
+
+  if (response == GTK_RESPONSE_ACCEPT)
+    folder = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+  g_clear_object (&self->chooser);
+  if (folder == NULL || (path = g_file_get_path (folder)) == NULL)
+    return;
+  /* The folder is the setting; the app starts over on it. */
+  g_settings_set_string (self->settings, "games-folder", path);
+  g_action_group_activate_action (G_ACTION_GROUP (gtk_window_get_application (GTK_WINDOW (self))), "reopen", NULL);
+}
+
+static void
+choose_folder_activated (GtkWidget  *widget,
+                         const char *action_name,
+                         GVariant   *parameter)
+{
+  LspWindow *self = LSP_WINDOW (widget);
+
+  self->chooser = gtk_file_chooser_native_new (_("Choose the Games Folder"), GTK_WINDOW (self),
+                                               GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _("_Choose"), _("_Cancel"));
+  g_signal_connect (self->chooser, "response", G_CALLBACK (on_folder_chosen), self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (self->chooser));
+}
+
+static void
 search_activated (GtkWidget  *widget,
                   const char *action_name,
                   GVariant   *parameter)
@@ -517,6 +552,9 @@ lsp_window_dispose (GObject *object)
   g_clear_object (&self->engine);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->filter);
+  if (self->chooser != NULL)
+    gtk_native_dialog_destroy (GTK_NATIVE_DIALOG (self->chooser));
+  g_clear_object (&self->chooser);
   if (self->settings != NULL)
     g_signal_handlers_disconnect_by_data (self->settings, self);
   g_clear_object (&self->settings);
@@ -540,6 +578,8 @@ lsp_window_class_init (LspWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, LspWindow, games_grid);
   gtk_widget_class_bind_template_child (widget_class, LspWindow, search_bar);
   gtk_widget_class_bind_template_child (widget_class, LspWindow, back_button);
+  gtk_widget_class_bind_template_child (widget_class, LspWindow, choose_folder_button);
+  gtk_widget_class_install_action (widget_class, "win.choose-folder", NULL, choose_folder_activated);
   gtk_widget_class_bind_template_child (widget_class, LspWindow, search_button);
   gtk_widget_class_install_action (widget_class, "win.back", NULL, back_activated);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Left, GDK_ALT_MASK, "win.back", NULL);
