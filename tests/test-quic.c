@@ -1,6 +1,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <gnutls/abstract.h>
+#include <gnutls/crypto.h>
+#include <gnutls/x509.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -8,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lsp-error.h"
 #include "lsp-identity.h"
 #include "lsp-known-peers.h"
 #include "lsp-quic-endpoint.h"
@@ -796,6 +800,468 @@ test_identity_persistent (void)
   lsp_test_write_file (cert, "not a certificate", -1);
   g_assert_null (lsp_identity_load_or_create (state, &error));
   g_assert_nonnull (error);
+  lsp_test_remove_tree (dir);
+}
+
+/* The identity certificate ---------------------------------------------- */
+
+G_DEFINE_AUTO_CLEANUP_FREE_FUNC (gnutls_x509_crt_t, gnutls_x509_crt_deinit, NULL)
+G_DEFINE_AUTO_CLEANUP_FREE_FUNC (gnutls_x509_privkey_t, gnutls_x509_privkey_deinit, NULL)
+G_DEFINE_AUTO_CLEANUP_FREE_FUNC (gnutls_pubkey_t, gnutls_pubkey_deinit, NULL)
+
+/* Frees the certificates the list took over, too. */
+static void
+trust_list_free (gnutls_x509_trust_list_t list)
+{
+  gnutls_x509_trust_list_deinit (list, 1);
+}
+G_DEFINE_AUTO_CLEANUP_FREE_FUNC (gnutls_x509_trust_list_t, trust_list_free, NULL)
+
+static gnutls_x509_crt_t
+read_certificate (const char *path)
+{
+  g_autofree char *pem = lsp_test_read_file (path);
+  gnutls_datum_t datum;
+  gnutls_x509_crt_t crt = NULL;
+
+  g_assert_nonnull (pem);
+  datum.data = (unsigned char *) pem;
+  datum.size = strlen (pem);
+  g_assert_cmpint (gnutls_x509_crt_init (&crt), ==, 0);
+  g_assert_cmpint (gnutls_x509_crt_import (crt, &datum, GNUTLS_X509_FMT_PEM), ==, 0);
+  return crt;
+}
+
+/* Worked out here rather than asked of the identity: hex SHA-256 of the DER
+ * SubjectPublicKeyInfo. */
+static char *
+spki_hex (gnutls_x509_crt_t crt)
+{
+  g_auto(gnutls_pubkey_t) pubkey = NULL;
+  gnutls_datum_t spki = { NULL, 0 };
+  guint8 digest[LSP_SHA256_LEN];
+  char hex[LSP_SHA256_HEX_LEN + 1];
+
+  g_assert_cmpint (gnutls_pubkey_init (&pubkey), ==, 0);
+  g_assert_cmpint (gnutls_pubkey_import_x509 (pubkey, crt, 0), ==, 0);
+  g_assert_cmpint (gnutls_pubkey_export2 (pubkey, GNUTLS_X509_FMT_DER, &spki), ==, 0);
+  lsp_sha256_buffer (spki.data, spki.size, digest);
+  gnutls_free (spki.data);
+  lsp_sha256_to_hex (digest, hex);
+  return g_strdup (hex);
+}
+
+static char *
+hex_of (const guint8 *data,
+        gsize         size)
+{
+  GString *hex = g_string_new (NULL);
+
+  for (gsize i = 0; i < size; i++)
+    g_string_append_printf (hex, "%02x", data[i]);
+  return g_string_free (hex, FALSE);
+}
+
+static char *
+expected_dns_name (const char *peer_id)
+{
+  return g_strdup_printf ("%.32s.%s.lanspread.invalid", peer_id, peer_id + 32);
+}
+
+/* Everything the certificate must carry for webpki and OpenSSL's strict
+ * mode to take it as a self-signed end-entity certificate. */
+static void
+assert_certificate_complete (const char *path,
+                             const char *peer_id)
+{
+  g_auto(gnutls_x509_crt_t) crt = read_certificate (path);
+  g_autofree char *spki = spki_hex (crt);
+  g_autofree char *dns_name = expected_dns_name (peer_id);
+  g_autofree char *hex = NULL;
+  gnutls_datum_t dn = { NULL, 0 };
+  unsigned int critical = 99;
+  unsigned int ca = 99;
+  unsigned int usage = 0;
+  int path_length = 0;
+  guint8 buffer[256];
+  char text[256];
+  size_t size;
+  time_t now = time (NULL);
+  time_t activation;
+  guint n_extensions = 0;
+  guint seen = 0;
+
+  g_assert_cmpstr (spki, ==, peer_id);
+  g_assert_cmpint (gnutls_x509_crt_get_version (crt), ==, 3);
+  g_assert_cmpint (gnutls_x509_crt_get_signature_algorithm (crt), ==, GNUTLS_SIGN_ECDSA_SHA256);
+
+  size = sizeof buffer;
+  g_assert_cmpint (gnutls_x509_crt_get_serial (crt, buffer, &size), ==, 0);
+  g_assert_cmpuint (size, ==, 16);
+  g_assert_cmpuint (buffer[0] & 0x80, ==, 0);
+  g_assert_cmpuint (buffer[0], !=, 0);
+
+  activation = gnutls_x509_crt_get_activation_time (crt);
+  g_assert_cmpint (activation, <=, now - 24 * 3600);
+  g_assert_cmpint (activation, >=, now - 24 * 3600 - 600);
+  /* 9999-12-31T23:59:59Z, RFC 5280's "no well-defined expiration". */
+  g_assert_cmpint (gnutls_x509_crt_get_expiration_time (crt), ==, G_GINT64_CONSTANT (253402300799));
+
+  g_assert_cmpint (gnutls_x509_crt_get_dn3 (crt, &dn, 0), ==, 0);
+  g_assert_cmpstr ((const char *) dn.data, ==, "CN=lanspread");
+  gnutls_free (dn.data);
+  g_assert_cmpint (gnutls_x509_crt_get_issuer_dn3 (crt, &dn, 0), ==, 0);
+  g_assert_cmpstr ((const char *) dn.data, ==, "CN=lanspread");
+  gnutls_free (dn.data);
+
+  /* basicConstraints: critical, CA:FALSE, no pathLenConstraint. */
+  g_assert_cmpint (gnutls_x509_crt_get_basic_constraints (crt, &critical, &ca, &path_length), ==, 0);
+  g_assert_cmpuint (critical, ==, 1);
+  g_assert_cmpuint (ca, ==, 0);
+  g_assert_cmpint (path_length, ==, -1);
+
+  /* keyUsage: critical, digitalSignature and nothing else. */
+  g_assert_cmpint (gnutls_x509_crt_get_key_usage (crt, &usage, &critical), >=, 0);
+  g_assert_cmpuint (critical, ==, 1);
+  g_assert_cmpuint (usage, ==, GNUTLS_KEY_DIGITAL_SIGNATURE);
+
+  /* extendedKeyUsage: serverAuth then clientAuth, not critical. */
+  size = sizeof text;
+  g_assert_cmpint (gnutls_x509_crt_get_key_purpose_oid (crt, 0, text, &size, &critical), ==, 0);
+  g_assert_cmpstr (text, ==, GNUTLS_KP_TLS_WWW_SERVER);
+  g_assert_cmpuint (critical, ==, 0);
+  size = sizeof text;
+  g_assert_cmpint (gnutls_x509_crt_get_key_purpose_oid (crt, 1, text, &size, &critical), ==, 0);
+  g_assert_cmpstr (text, ==, GNUTLS_KP_TLS_WWW_CLIENT);
+  size = sizeof text;
+  g_assert_cmpint (gnutls_x509_crt_get_key_purpose_oid (crt, 2, text, &size, &critical), ==,
+                   GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE);
+
+  /* subjectKeyIdentifier: the peer_id in binary, not critical. */
+  size = sizeof buffer;
+  critical = 99;
+  g_assert_cmpint (gnutls_x509_crt_get_subject_key_id (crt, buffer, &size, &critical), ==, 0);
+  g_assert_cmpuint (critical, ==, 0);
+  hex = hex_of (buffer, size);
+  g_assert_cmpstr (hex, ==, peer_id);
+  g_clear_pointer (&hex, g_free);
+
+  /* authorityKeyIdentifier: the same, as the certificate signs itself; a
+   * keyIdentifier only, no issuer name and serial. */
+  size = sizeof buffer;
+  critical = 99;
+  g_assert_cmpint (gnutls_x509_crt_get_authority_key_id (crt, buffer, &size, &critical), ==, 0);
+  g_assert_cmpuint (critical, ==, 0);
+  hex = hex_of (buffer, size);
+  g_assert_cmpstr (hex, ==, peer_id);
+  {
+    size_t serial_size = sizeof buffer;
+    unsigned int type = 0;
+
+    size = sizeof text;
+    g_assert_cmpint (gnutls_x509_crt_get_authority_key_gn_serial (crt, 0, text, &size, &type, buffer,
+                                                                  &serial_size, NULL),
+                     ==, GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE);
+  }
+
+  /* subjectAltName: one DNS name (criticality checked below: this getter
+   * leaves it unset). */
+  size = sizeof text;
+  g_assert_cmpint (gnutls_x509_crt_get_subject_alt_name (crt, 0, text, &size, &critical), ==,
+                   GNUTLS_SAN_DNSNAME);
+  g_assert_cmpstr (text, ==, dns_name);
+  size = sizeof text;
+  g_assert_cmpint (gnutls_x509_crt_get_subject_alt_name (crt, 1, text, &size, &critical), ==,
+                   GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE);
+
+  /* Each extension once, critical as RFC 5280 and webpki want it, and
+   * nothing else: webpki refuses a critical extension it does not know. */
+  for (unsigned int i = 0;; i++)
+    {
+      static const struct { const char *oid; unsigned int critical; } expected[] = {
+        { "2.5.29.19", 1 },  /* basicConstraints */
+        { "2.5.29.15", 1 },  /* keyUsage */
+        { "2.5.29.37", 0 },  /* extendedKeyUsage */
+        { "2.5.29.14", 0 },  /* subjectKeyIdentifier */
+        { "2.5.29.35", 0 },  /* authorityKeyIdentifier */
+        { "2.5.29.17", 0 },  /* subjectAltName */
+      };
+      guint k;
+      int rv;
+
+      size = sizeof text;
+      critical = 99;
+      rv = gnutls_x509_crt_get_extension_info (crt, i, text, &size, &critical);
+      if (rv == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+        break;
+      g_assert_cmpint (rv, ==, 0);
+      for (k = 0; k < G_N_ELEMENTS (expected) && strcmp (text, expected[k].oid) != 0; k++)
+        ;
+      g_assert_cmpuint (k, <, G_N_ELEMENTS (expected));
+      g_assert_cmpuint (critical, ==, expected[k].critical);
+      g_assert_cmpuint (seen & (1u << k), ==, 0);
+      seen |= 1u << k;
+      n_extensions++;
+    }
+  g_assert_cmpuint (n_extensions, ==, 6);
+}
+
+/* GnuTLS as a TLS client would check it: the certificate as its own trust
+ * anchor, the DNS name and each key purpose. */
+static void
+assert_gnutls_accepts (const char *path,
+                       const char *peer_id)
+{
+  g_autofree char *dns_name = expected_dns_name (peer_id);
+  const char *purposes[] = { GNUTLS_KP_TLS_WWW_SERVER, GNUTLS_KP_TLS_WWW_CLIENT };
+
+  for (guint i = 0; i < G_N_ELEMENTS (purposes); i++)
+    {
+      g_auto(gnutls_x509_trust_list_t) list = NULL;
+      g_auto(gnutls_x509_crt_t) crt = read_certificate (path);
+      gnutls_x509_crt_t anchor = read_certificate (path);
+      gnutls_typed_vdata_st data[2] = {
+        { GNUTLS_DT_KEY_PURPOSE_OID, (unsigned char *) purposes[i], 0 },
+        { GNUTLS_DT_DNS_HOSTNAME, (unsigned char *) dns_name, 0 },
+      };
+      unsigned int status = 99;
+
+      g_assert_cmpint (gnutls_x509_trust_list_init (&list, 0), ==, 0);
+      g_assert_cmpint (gnutls_x509_trust_list_add_cas (list, &anchor, 1, 0), ==, 1);
+      g_assert_cmpint (gnutls_x509_trust_list_verify_crt2 (list, &crt, 1, data, i == 0 ? 2 : 1, 0,
+                                                           &status, NULL),
+                       ==, 0);
+      g_assert_cmpuint (status, ==, 0);
+    }
+}
+
+/* An identity as versions before the extensions wrote it: the same kind of
+ * key, and a v3 certificate that has none. */
+static char *
+write_old_identity (const char *state_dir)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *key_path = g_build_filename (state_dir, "identity-key.pem", NULL);
+  g_autofree char *cert_path = g_build_filename (state_dir, "identity-cert.pem", NULL);
+  g_auto(gnutls_x509_privkey_t) key = NULL;
+  g_auto(gnutls_x509_crt_t) crt = NULL;
+  gnutls_datum_t key_pem = { NULL, 0 };
+  gnutls_datum_t cert_pem = { NULL, 0 };
+  guint8 serial[16];
+
+  g_assert_cmpint (g_mkdir_with_parents (state_dir, 0700), ==, 0);
+  g_assert_cmpint (gnutls_x509_privkey_init (&key), ==, 0);
+  g_assert_cmpint (gnutls_x509_privkey_generate (key, GNUTLS_PK_ECDSA,
+                                                 GNUTLS_CURVE_TO_BITS (GNUTLS_ECC_CURVE_SECP256R1), 0),
+                   ==, 0);
+  g_assert_cmpint (gnutls_rnd (GNUTLS_RND_NONCE, serial, sizeof serial), ==, 0);
+  serial[0] &= 0x7f;
+  g_assert_cmpint (gnutls_x509_crt_init (&crt), ==, 0);
+  g_assert_cmpint (gnutls_x509_crt_set_version (crt, 3), ==, 0);
+  g_assert_cmpint (gnutls_x509_crt_set_serial (crt, serial, sizeof serial), ==, 0);
+  g_assert_cmpint (gnutls_x509_crt_set_activation_time (crt, time (NULL) - 24 * 3600), ==, 0);
+  g_assert_cmpint (gnutls_x509_crt_set_expiration_time (crt, (time_t) -1), ==, 0);
+  g_assert_cmpint (gnutls_x509_crt_set_dn_by_oid (crt, GNUTLS_OID_X520_COMMON_NAME, 0, "lanspread",
+                                                  strlen ("lanspread")),
+                   ==, 0);
+  g_assert_cmpint (gnutls_x509_crt_set_key (crt, key), ==, 0);
+  g_assert_cmpint (gnutls_x509_crt_sign2 (crt, crt, key, GNUTLS_DIG_SHA256, 0), ==, 0);
+
+  g_assert_cmpint (gnutls_x509_privkey_export2 (key, GNUTLS_X509_FMT_PEM, &key_pem), ==, 0);
+  g_assert_cmpint (gnutls_x509_crt_export2 (crt, GNUTLS_X509_FMT_PEM, &cert_pem), ==, 0);
+  g_file_set_contents_full (key_path, (const char *) key_pem.data, key_pem.size,
+                            G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error);
+  g_assert_no_error (error);
+  g_file_set_contents_full (cert_path, (const char *) cert_pem.data, cert_pem.size,
+                            G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error);
+  g_assert_no_error (error);
+  gnutls_free (key_pem.data);
+  gnutls_free (cert_pem.data);
+  return spki_hex (crt);
+}
+
+static void
+test_identity_certificate (void)
+{
+  g_autofree char *dir = lsp_test_make_temp_dir ();
+  g_autoptr(LspIdentity) identity = make_identity (dir, "state");
+  g_autofree char *cert = g_build_filename (dir, "state", "identity-cert.pem", NULL);
+  g_autofree char *before = lsp_test_read_file (cert);
+  g_autofree char *after = NULL;
+
+  assert_certificate_complete (cert, lsp_identity_get_peer_id (identity));
+  assert_gnutls_accepts (cert, lsp_identity_get_peer_id (identity));
+
+  /* A complete certificate is left as it is. */
+  g_clear_object (&identity);
+  identity = make_identity (dir, "state");
+  after = lsp_test_read_file (cert);
+  g_assert_cmpstr (before, ==, after);
+  lsp_test_remove_tree (dir);
+}
+
+typedef struct
+{
+  LspQuicEndpoint *server;
+  LspIdentity     *client;
+} KnownPeerWait;
+
+static gboolean
+server_knows_client (gpointer data)
+{
+  KnownPeerWait *wait = data;
+
+  return lsp_known_peers_contains (lsp_quic_endpoint_get_known_peers (wait->server),
+                                   lsp_identity_get_peer_id (wait->client));
+}
+
+static void
+test_identity_reissued (void)
+{
+  g_autofree char *dir = lsp_test_make_temp_dir ();
+  g_autofree char *state = g_build_filename (dir, "state", NULL);
+  g_autofree char *key = g_build_filename (state, "identity-key.pem", NULL);
+  g_autofree char *cert = g_build_filename (state, "identity-cert.pem", NULL);
+  g_autofree char *peer_id = write_old_identity (state);
+  g_autofree char *old_key = lsp_test_read_file (key);
+  g_autofree char *old_cert = lsp_test_read_file (cert);
+  g_autofree char *new_key = NULL;
+  g_autofree char *new_cert = NULL;
+  g_autofree char *again = NULL;
+  g_autoptr(LspIdentity) identity = NULL;
+  struct stat st;
+
+  identity = make_identity (dir, "state");
+  g_assert_cmpstr (lsp_identity_get_peer_id (identity), ==, peer_id);
+  new_key = lsp_test_read_file (key);
+  new_cert = lsp_test_read_file (cert);
+  g_assert_cmpstr (new_key, ==, old_key);
+  g_assert_cmpstr (new_cert, !=, old_cert);
+  assert_certificate_complete (cert, peer_id);
+  assert_gnutls_accepts (cert, peer_id);
+  g_assert_cmpint (stat (cert, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+  g_assert_cmpint (stat (key, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+
+  /* Once is enough. */
+  g_clear_object (&identity);
+  identity = make_identity (dir, "state");
+  g_assert_cmpstr (lsp_identity_get_peer_id (identity), ==, peer_id);
+  again = lsp_test_read_file (cert);
+  g_assert_cmpstr (again, ==, new_cert);
+
+  /* A peer that was upgraded and one that is new still shake hands, each
+   * authenticating the other. */
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(LspIdentity) fresh = make_identity (dir, "fresh");
+    g_autoptr(LspQuicEndpoint) server = make_endpoint (identity, "127.0.0.1");
+    g_autoptr(LspQuicEndpoint) client = make_endpoint (fresh, "127.0.0.1");
+    g_autoptr(LspQuicConnection) conn = connect_sync (client, server, peer_id, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (lsp_quic_connection_get_peer_id (conn), ==, peer_id);
+    /* The server finishes its half of the handshake a flight later. */
+    g_assert_true (lsp_test_wait_until (server_knows_client, &(KnownPeerWait) { server, fresh }, 10000));
+    g_clear_object (&conn);
+    g_clear_object (&client);
+    g_clear_object (&server);
+    drain_main_context ();
+  }
+  lsp_test_remove_tree (dir);
+}
+
+/* An old certificate beside a key that is not its own is an error: issuing
+ * one for the key would hand the peer another peer_id. */
+static void
+test_identity_reissue_mismatch (void)
+{
+  g_autofree char *dir = lsp_test_make_temp_dir ();
+  g_autofree char *state = g_build_filename (dir, "state", NULL);
+  g_autofree char *other = g_build_filename (dir, "other", NULL);
+  g_autofree char *cert = g_build_filename (state, "identity-cert.pem", NULL);
+  g_autofree char *other_key = g_build_filename (other, "identity-key.pem", NULL);
+  g_autofree char *key = g_build_filename (state, "identity-key.pem", NULL);
+  g_autofree char *peer_id = write_old_identity (state);
+  g_autofree char *other_id = write_old_identity (other);
+  g_autofree char *old_cert = lsp_test_read_file (cert);
+  g_autofree char *contents = lsp_test_read_file (other_key);
+  g_autofree char *after = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LspIdentity) identity = NULL;
+
+  lsp_test_write_file (key, contents, -1);
+  identity = lsp_identity_load_or_create (state, &error);
+  g_assert_null (identity);
+  g_assert_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA);
+  g_assert_nonnull (strstr (error->message, "does not match"));
+  after = lsp_test_read_file (cert);
+  g_assert_cmpstr (after, ==, old_cert);
+  lsp_test_remove_tree (dir);
+}
+
+/* OpenSSL is a verifier of its own; -x509_strict holds the certificate to
+ * RFC 5280's rules on extensions, -check_ss_sig checks its signature. */
+static gboolean
+openssl_verify (const char *path,
+                const char *purpose,
+                const char *dns_name,
+                char      **output)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  int status = 0;
+  const char *argv[] = {
+    "openssl", "verify", "-x509_strict", "-check_ss_sig", "-purpose", purpose,
+    "-verify_hostname", dns_name, "-CAfile", path, path, NULL,
+  };
+
+  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error);
+  g_assert_no_error (error);
+  *output = g_strconcat (out, err, NULL);
+  g_test_message ("openssl verify -x509_strict -check_ss_sig -purpose %s -verify_hostname %s: %s",
+                  purpose, dns_name, *output);
+  return g_spawn_check_wait_status (status, NULL);
+}
+
+static void
+test_identity_openssl (void)
+{
+  g_autofree char *openssl = g_find_program_in_path ("openssl");
+  g_autofree char *dir = NULL;
+  g_autofree char *cert = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree char *dns_name = NULL;
+  g_autoptr(LspIdentity) identity = NULL;
+  const char *purposes[] = { "sslserver", "sslclient" };
+
+  if (openssl == NULL)
+    {
+      g_test_skip ("openssl is not installed");
+      return;
+    }
+
+  dir = lsp_test_make_temp_dir ();
+  identity = make_identity (dir, "state");
+  cert = g_build_filename (dir, "state", "identity-cert.pem", NULL);
+  expected = g_strconcat (cert, ": OK\n", NULL);
+  dns_name = expected_dns_name (lsp_identity_get_peer_id (identity));
+  for (guint i = 0; i < G_N_ELEMENTS (purposes); i++)
+    {
+      g_autofree char *output = NULL;
+
+      g_assert_true (openssl_verify (cert, purposes[i], dns_name, &output));
+      g_assert_cmpstr (output, ==, expected);
+    }
+
+  /* The check has teeth: the name must match. */
+  {
+    g_autofree char *output = NULL;
+
+    g_assert_false (openssl_verify (cert, "sslserver", "lanspread.invalid", &output));
+  }
   lsp_test_remove_tree (dir);
 }
 
@@ -1690,6 +2156,10 @@ main (int   argc,
   g_test_add_func ("/quic/ipv6", test_ipv6);
   g_test_add_func ("/quic/dual-stack", test_dual_stack);
   g_test_add_func ("/quic/identity-persistent", test_identity_persistent);
+  g_test_add_func ("/quic/identity-certificate", test_identity_certificate);
+  g_test_add_func ("/quic/identity-reissued", test_identity_reissued);
+  g_test_add_func ("/quic/identity-reissue-mismatch", test_identity_reissue_mismatch);
+  g_test_add_func ("/quic/identity-openssl", test_identity_openssl);
   g_test_add_func ("/quic/known-peers-saved", test_known_peers_saved);
 
   return g_test_run ();

@@ -380,8 +380,9 @@ const ngtcp2_callbacks lsp_quic_server_callbacks = {
 
 /* TLS ------------------------------------------------------------------- */
 
-/* Runs during the handshake on both sides: authenticates the peer's
- * self-signed certificate, derives its peer_id and enforces the pin. */
+/* Runs during the handshake on both sides: derives the peer_id from the
+ * key in the peer's certificate and enforces the pin. That the peer holds
+ * the key is for GnuTLS to prove, with the CertificateVerify signature. */
 static int
 verify_peer_cb (gnutls_session_t session)
 {
