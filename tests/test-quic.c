@@ -1595,6 +1595,208 @@ test_close_reason (Fixture       *f,
   g_clear_error (&client_closed.error);
 }
 
+/* Closing and draining ------------------------------------------------- */
+
+/* A UDP relay between the client and the server that can lose what the
+ * server sends, so a test decides which of its datagrams the client sees. */
+typedef struct
+{
+  GSocket        *front;         /* the client talks to this one */
+  GSocket        *back;          /* this one talks to the server */
+  GSocketAddress *client;        /* where front last heard from */
+  GSocketAddress *server;
+  GSource        *front_source;
+  GSource        *back_source;
+  gboolean        drop_from_server;
+  guint           dropped;
+  guint           relayed_from_server;
+  guint           from_client;
+  GBytes         *last_from_client;
+} Relay;
+
+static gboolean
+relay_from_client (GSocket      *socket,
+                   GIOCondition  condition,
+                   gpointer      user_data)
+{
+  Relay *relay = user_data;
+  guint8 buf[65536];
+  GSocketAddress *from = NULL;
+  gssize n;
+
+  while ((n = g_socket_receive_from (socket, &from, (char *) buf, sizeof buf, NULL, NULL)) >= 0)
+    {
+      g_clear_object (&relay->client);
+      relay->client = g_steal_pointer (&from);
+      relay->from_client++;
+      g_clear_pointer (&relay->last_from_client, g_bytes_unref);
+      relay->last_from_client = g_bytes_new (buf, (gsize) n);
+      g_socket_send_to (relay->back, relay->server, (const char *) buf, (gsize) n, NULL, NULL);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+relay_from_server (GSocket      *socket,
+                   GIOCondition  condition,
+                   gpointer      user_data)
+{
+  Relay *relay = user_data;
+  guint8 buf[65536];
+  gssize n;
+
+  while ((n = g_socket_receive (socket, (char *) buf, sizeof buf, NULL, NULL)) >= 0)
+    {
+      if (relay->drop_from_server || relay->client == NULL)
+        {
+          relay->dropped++;
+          continue;
+        }
+      relay->relayed_from_server++;
+      g_socket_send_to (relay->front, relay->client, (const char *) buf, (gsize) n, NULL, NULL);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+relay_init (Relay           *relay,
+            LspQuicEndpoint *server)
+{
+  relay->front = raw_socket ("127.0.0.1");
+  relay->back = raw_socket ("127.0.0.1");
+  relay->server = G_SOCKET_ADDRESS (endpoint_address (server));
+  relay->front_source = g_socket_create_source (relay->front, G_IO_IN, NULL);
+  g_source_set_callback (relay->front_source, G_SOURCE_FUNC (relay_from_client), relay, NULL);
+  g_source_attach (relay->front_source, NULL);
+  relay->back_source = g_socket_create_source (relay->back, G_IO_IN, NULL);
+  g_source_set_callback (relay->back_source, G_SOURCE_FUNC (relay_from_server), relay, NULL);
+  g_source_attach (relay->back_source, NULL);
+}
+
+static void
+relay_clear (Relay *relay)
+{
+  g_source_destroy (relay->front_source);
+  g_source_destroy (relay->back_source);
+  g_clear_pointer (&relay->front_source, g_source_unref);
+  g_clear_pointer (&relay->back_source, g_source_unref);
+  g_clear_object (&relay->front);
+  g_clear_object (&relay->back);
+  g_clear_object (&relay->client);
+  g_clear_object (&relay->server);
+  g_clear_pointer (&relay->last_from_client, g_bytes_unref);
+}
+
+static gboolean
+no_closing_left (gpointer data)
+{
+  Fixture *f = data;
+
+  return lsp_quic_endpoint_get_n_closing (f->server) == 0 &&
+         lsp_quic_endpoint_get_n_closing (f->client) == 0;
+}
+
+/* The server closes after a fatal application error, and its
+ * CONNECTION_CLOSE is lost. The client, not knowing, sends on a stream: the
+ * server, in its closing period, must answer with the same
+ * CONNECTION_CLOSE (RFC 9000 §10.2.1), not with a stateless reset, so the
+ * client learns the real reason. Both sides then forget the connection
+ * once their closing (server) and draining (client) periods are over. */
+static void
+test_closing_period (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LspQuicConnection) conn = NULL;
+  g_autoptr(LspQuicStream) stream = NULL;
+  g_autoptr(GSocketAddress) front = NULL;
+  g_autoptr(GBytes) message = g_bytes_new_static ("anyone?", 7);
+  LspQuicConnection *server_conn;
+  Closed server_closed = { 0 };
+  Closed client_closed = { 0 };
+  Sink sink = { g_byte_array_new () };
+  ConnectResult r = { 0 };
+  Relay relay = { 0 };
+
+  relay_init (&relay, f->server);
+  front = g_socket_get_local_address (relay.front, &error);
+  g_assert_no_error (error);
+  lsp_quic_endpoint_connect_async (f->client, G_INET_SOCKET_ADDRESS (front),
+                                   lsp_identity_get_peer_id (f->server_id), NULL, on_connected, &r);
+  wait_for_flag (&r.done, 20000, "the handshake through the relay");
+  g_assert_no_error (r.error);
+  conn = r.conn;
+  while (f->server_conns->len == 0)
+    g_main_context_iteration (NULL, TRUE);
+  server_conn = f->server_conns->pdata[0];
+  g_signal_connect (server_conn, "closed", G_CALLBACK (on_closed), &server_closed);
+  g_signal_connect (conn, "closed", G_CALLBACK (on_closed), &client_closed);
+  /* Let the last handshake packets and their ACKs settle, so the client
+   * has nothing in flight and only sends when told to. */
+  lsp_test_run_for (200);
+  g_assert_cmpuint (lsp_quic_endpoint_get_n_closing (f->server), ==, 0);
+
+  relay.drop_from_server = TRUE;
+  lsp_quic_connection_close (server_conn, 1, "protocol error");
+  /* For the layers above the connection is gone at once, as before. */
+  g_assert_true (server_closed.done);
+  g_assert_error (server_closed.error, LSP_QUIC_ERROR, LSP_QUIC_ERROR_CLOSED);
+  g_assert_cmpuint (lsp_quic_endpoint_get_n_connections (f->server), ==, 0);
+  g_assert_cmpuint (lsp_quic_endpoint_get_n_closing (f->server), ==, 1);
+  while (relay.dropped == 0)
+    g_main_context_iteration (NULL, TRUE);
+  relay.drop_from_server = FALSE;
+  g_assert_false (client_closed.done);
+
+  stream = lsp_quic_connection_open_stream (conn, TRUE, &error);
+  g_assert_no_error (error);
+  lsp_quic_stream_set_read_func (stream, sink_read, &sink, NULL);
+  lsp_quic_stream_write_bytes_async (stream, message, TRUE, NULL, NULL, NULL);
+  wait_for_flag (&client_closed.done, 5000, "the client to learn of the close");
+  g_assert_error (client_closed.error, LSP_QUIC_ERROR, LSP_QUIC_ERROR_PEER_CLOSED);
+  g_assert_nonnull (strstr (client_closed.error->message, "code 1"));
+  g_assert_nonnull (strstr (client_closed.error->message, "protocol error"));
+  g_assert_true (sink.done);
+  g_assert_error (sink.error, LSP_QUIC_ERROR, LSP_QUIC_ERROR_PEER_CLOSED);
+  g_assert_cmpuint (relay.relayed_from_server, >, 0);
+
+  /* The client drains: the connection is gone for it too, but its
+   * connection IDs stay routed, silently, for a while. */
+  g_assert_cmpuint (lsp_quic_endpoint_get_n_connections (f->client), ==, 0);
+  g_assert_cmpuint (lsp_quic_endpoint_get_n_closing (f->client), ==, 1);
+
+  /* Replays of the client's last packet: the closing server answers only
+   * a few of them (the 1st, 2nd, 4th… it got), and the draining client
+   * answers none of those answers, not even with a stateless reset. */
+  {
+    gsize size;
+    const guint8 *last = g_bytes_get_data (relay.last_from_client, &size);
+    guint replies_before = relay.relayed_from_server;
+    guint client_before = relay.from_client;
+    guint replies;
+
+    for (guint i = 0; i < 64; i++)
+      g_socket_send_to (relay.back, relay.server, (const char *) last, size, NULL, NULL);
+    drain_main_context ();
+    lsp_test_run_for (20);
+    drain_main_context ();
+    /* Still inside both periods, or the counts below mean nothing. */
+    g_assert_cmpuint (lsp_quic_endpoint_get_n_closing (f->server), ==, 1);
+    g_assert_cmpuint (lsp_quic_endpoint_get_n_closing (f->client), ==, 1);
+    replies = relay.relayed_from_server - replies_before;
+    g_assert_cmpuint (replies, >=, 1);
+    g_assert_cmpuint (replies, <=, 7);
+    g_assert_cmpuint (relay.from_client, ==, client_before);
+  }
+  g_assert_true (lsp_test_wait_until (no_closing_left, f, 10000));
+  g_assert_cmpuint (lsp_quic_endpoint_get_n_connections (f->server), ==, 0);
+
+  g_clear_error (&server_closed.error);
+  g_clear_error (&client_closed.error);
+  sink_clear (&sink);
+  relay_clear (&relay);
+}
+
 /* Server side of the reset test: remembers how its stream ended. */
 static void
 on_sink_stream (LspQuicConnection *conn,
@@ -2144,6 +2346,7 @@ main (int   argc,
   g_test_add ("/quic/stateless-reset", Fixture, NULL, fixture_setup, test_stateless_reset, fixture_teardown);
   g_test_add ("/quic/peer-restarted", Fixture, NULL, fixture_setup, test_peer_restarted, fixture_teardown);
   g_test_add ("/quic/close-reason", Fixture, NULL, fixture_setup, test_close_reason, fixture_teardown);
+  g_test_add ("/quic/closing-period", Fixture, NULL, fixture_setup, test_closing_period, fixture_teardown);
   g_test_add ("/quic/stream-reset", Fixture, NULL, fixture_setup, test_stream_reset, fixture_teardown);
   g_test_add ("/quic/write-cancel", Fixture, NULL, fixture_setup, test_write_cancel, fixture_teardown);
   g_test_add ("/quic/pause-resume", Fixture, NULL, fixture_setup, test_pause_resume, fixture_teardown);

@@ -41,6 +41,14 @@ struct _LspQuicConnection
   guint64                 close_code;
   char                   *close_reason;
 
+  /* Handed to the endpoint at teardown, which keeps the connection IDs
+   * routed for the closing or draining period (RFC 9000 §10.2). */
+  GBytes                 *close_packet;    /* the CONNECTION_CLOSE datagram we sent */
+  LspSockaddr             close_remote;    /* where it went */
+  socklen_t               close_remote_len;
+  gboolean                close_unsent;    /* the socket was full: the endpoint sends it */
+  gboolean                draining;        /* the peer closed (or reset) the connection */
+
   GHashTable             *streams;         /* stream id → LspQuicStream */
   GQueue                  send_queue;      /* streams with data to send */
   GPtrArray              *incoming;        /* streams opened by the peer, not yet announced */

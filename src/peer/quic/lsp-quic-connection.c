@@ -65,6 +65,7 @@ lsp_quic_connection_finalize (GObject *object)
   g_clear_pointer (&self->verify_error, g_free);
   g_clear_pointer (&self->alpn, g_free);
   g_clear_pointer (&self->close_reason, g_free);
+  g_clear_pointer (&self->close_packet, g_bytes_unref);
   g_clear_pointer (&self->streams, g_hash_table_unref);
   g_clear_pointer (&self->incoming, g_ptr_array_unref);
   g_clear_pointer (&self->completed, g_ptr_array_unref);
@@ -358,8 +359,31 @@ send_connection_close (LspQuicConnection                   *self,
   n = ngtcp2_conn_write_connection_close (self->conn, &ps.path, &pi, buf,
                                           ngtcp2_conn_get_max_tx_udp_payload_size (self->conn),
                                           ccerr, now_ts ());
-  if (n > 0)
+  if (n <= 0)
+    return;
+
+  /* Kept for the closing period: the endpoint answers what the peer sent
+   * before it heard of the close with this same datagram (RFC 9000
+   * §10.2.1 allows re-sending it as is). */
+  g_clear_pointer (&self->close_packet, g_bytes_unref);
+  self->close_packet = g_bytes_new (buf, (gsize) n);
+  if (ps.path.remote.addrlen > 0 && ps.path.remote.addrlen <= sizeof self->close_remote)
+    {
+      memcpy (&self->close_remote, ps.path.remote.addr, ps.path.remote.addrlen);
+      self->close_remote_len = (socklen_t) ps.path.remote.addrlen;
+    }
+  else
+    {
+      memcpy (&self->close_remote, &self->remote, self->remote_len);
+      self->close_remote_len = self->remote_len;
+    }
+
+  /* Behind what the kernel has not taken yet, which may be the very data
+   * the close was meant to follow: the endpoint sends it once that left. */
+  if (lsp_quic_endpoint_can_send (self->endpoint))
     send_packets (self, &ps.path, buf, (gsize) n, (gsize) n);
+  else
+    self->close_unsent = TRUE;
 }
 
 static GError *
@@ -425,9 +449,16 @@ fail (LspQuicConnection *self,
 
   switch (rv)
     {
+    case NGTCP2_ERR_DRAINING:
+      /* The peer closed or reset: stay silent, but keep its packets from
+       * being answered with stateless resets for a while (§10.2.2). */
+      self->draining = TRUE;
+      break;
     case NGTCP2_ERR_IDLE_CLOSE:
     case NGTCP2_ERR_HANDSHAKE_TIMEOUT:
-    case NGTCP2_ERR_DRAINING:
+      /* Silent, and nothing is kept: the peer is gone or never answered,
+       * so there is nobody to tell (§10.1). */
+      break;
     case NGTCP2_ERR_CLOSING:
     case NGTCP2_ERR_DROP_CONN:
       break;
@@ -849,9 +880,29 @@ teardown (LspQuicConnection *self,
       g_source_destroy (self->cancel_source);
       g_clear_pointer (&self->cancel_source, g_source_unref);
     }
-  if (endpoint != NULL)
-    for (guint i = 0; i < self->cids->len; i++)
-      lsp_quic_endpoint_remove_cid (endpoint, self->cids->pdata[i]);
+  if (endpoint != NULL && self->conn != NULL && (self->close_packet != NULL || self->draining))
+    {
+      /* Closed for everyone above from here on; only the endpoint keeps
+       * routing its IDs, for three PTOs as RFC 9000 §10.2 asks. */
+      gint64 period_us = MAX (3 * (gint64) (ngtcp2_conn_get_pto (self->conn) / NGTCP2_MICROSECONDS),
+                              (gint64) LSP_QUIC_MIN_CLOSING_PERIOD_MS * 1000);
+      /* A server that has not completed the handshake may not have
+       * validated the client's address: §8.1's limit holds. */
+      gboolean unvalidated = self->is_server && !ngtcp2_conn_get_handshake_completed (self->conn);
+
+      if (self->close_packet != NULL)
+        lsp_quic_endpoint_add_closing (endpoint, self->cids, self->close_packet,
+                                       &self->close_remote, self->close_remote_len,
+                                       self->close_unsent, unvalidated, period_us);
+      else
+        lsp_quic_endpoint_add_closing (endpoint, self->cids, NULL, &self->remote, self->remote_len,
+                                       FALSE, unvalidated, period_us);
+    }
+  else if (endpoint != NULL)
+    {
+      for (guint i = 0; i < self->cids->len; i++)
+        lsp_quic_endpoint_remove_cid (endpoint, self->cids->pdata[i]);
+    }
   g_ptr_array_set_size (self->cids, 0);
 
   if (self->connect_task != NULL)

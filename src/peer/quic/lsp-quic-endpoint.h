@@ -16,6 +16,9 @@ G_BEGIN_DECLS
 #define LSP_QUIC_DEFAULT_IDLE_TIMEOUT_MS    30000
 #define LSP_QUIC_DEFAULT_HANDSHAKE_TIMEOUT_MS 10000
 #define LSP_QUIC_MAX_REPLIES_PER_SECOND     200
+/* Connections in their closing or draining period (RFC 9000 §10.2) that an
+ * endpoint keeps routing; more push out the one that would end first. */
+#define LSP_QUIC_MAX_CLOSING                1024
 
 #define LSP_TYPE_QUIC_ENDPOINT (lsp_quic_endpoint_get_type ())
 
@@ -31,6 +34,7 @@ LspKnownPeers      *lsp_quic_endpoint_get_known_peers       (LspQuicEndpoint    
 GInetSocketAddress *lsp_quic_endpoint_get_local_address     (LspQuicEndpoint      *self);
 guint16             lsp_quic_endpoint_get_port              (LspQuicEndpoint      *self);
 guint               lsp_quic_endpoint_get_n_connections     (LspQuicEndpoint      *self);
+guint               lsp_quic_endpoint_get_n_closing         (LspQuicEndpoint      *self);
 guint               lsp_quic_endpoint_get_idle_timeout      (LspQuicEndpoint      *self);
 void                lsp_quic_endpoint_set_idle_timeout      (LspQuicEndpoint      *self,
                                                              guint                 timeout_ms);

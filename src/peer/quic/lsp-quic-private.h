@@ -20,6 +20,11 @@ G_BEGIN_DECLS
 #define LSP_QUIC_MAX_CONN_WINDOW    (128 * 1024 * 1024)
 #define LSP_QUIC_MAX_STREAM_WINDOW  (64 * 1024 * 1024)
 
+/* A connection that ended keeps its connection IDs routed for three PTOs
+ * (RFC 9000 §10.2), but never less than this: on a LAN the PTO is a few
+ * tens of milliseconds, less than a busy peer's main loop may stall. */
+#define LSP_QUIC_MIN_CLOSING_PERIOD_MS 250
+
 /* One service call writes at most this many GSO batches before yielding to
  * the main loop, so one busy connection cannot starve the others. */
 #define LSP_QUIC_MAX_BATCHES_PER_SERVICE 16
@@ -58,6 +63,14 @@ void          lsp_quic_endpoint_remove_cid        (LspQuicEndpoint        *self,
 void          lsp_quic_endpoint_reset_token       (LspQuicEndpoint        *self,
                                                    const ngtcp2_cid       *cid,
                                                    guint8                 *token);
+void          lsp_quic_endpoint_add_closing       (LspQuicEndpoint        *self,
+                                                   GPtrArray              *cids,
+                                                   GBytes                 *close_packet,
+                                                   const LspSockaddr      *remote,
+                                                   socklen_t               remote_len,
+                                                   gboolean                unsent,
+                                                   gboolean                amplification_limited,
+                                                   gint64                  period_us);
 void          lsp_quic_endpoint_connection_done   (LspQuicEndpoint        *self,
                                                    LspQuicConnection      *conn);
 void          lsp_quic_endpoint_connection_ready  (LspQuicEndpoint        *self,
