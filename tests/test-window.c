@@ -133,6 +133,39 @@ arena_has_cover (WindowTest *test)
   return FALSE;
 }
 
+/* A card's buttons as a screen reader meets them: buttons, named after
+ * what they do and to which game. */
+static void
+assert_card_accessible (WindowTest *test,
+                        const char *game_id,
+                        const char *primary_description)
+{
+  g_autoptr(GPtrArray) cards = list_cards (test);
+
+  for (guint i = 0; i < cards->len; i++)
+    {
+      GtkWidget *card = g_ptr_array_index (cards, i);
+      LspLanGame *game = lsp_game_card_get_game (LSP_GAME_CARD (card));
+      g_autofree char *more = NULL;
+      GtkAccessible *primary, *menu, *cancel;
+
+      if (!g_str_equal (lsp_lan_game_get_id (game), game_id))
+        continue;
+      primary = GTK_ACCESSIBLE (gtk_widget_get_template_child (card, LSP_TYPE_GAME_CARD, "primary_button"));
+      menu = GTK_ACCESSIBLE (gtk_widget_get_template_child (card, LSP_TYPE_GAME_CARD, "menu_button"));
+      cancel = GTK_ACCESSIBLE (gtk_widget_get_template_child (card, LSP_TYPE_GAME_CARD, "cancel_button"));
+      more = g_strdup_printf ("More actions for %s", lsp_lan_game_get_name (game));
+      gtk_test_accessible_assert_role (primary, GTK_ACCESSIBLE_ROLE_BUTTON);
+      gtk_test_accessible_assert_property (primary, GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, primary_description);
+      gtk_test_accessible_assert_role (menu, GTK_ACCESSIBLE_ROLE_BUTTON);
+      gtk_test_accessible_assert_property (menu, GTK_ACCESSIBLE_PROPERTY_LABEL, more);
+      gtk_test_accessible_assert_role (cancel, GTK_ACCESSIBLE_ROLE_BUTTON);
+      g_assert_true (gtk_widget_get_focusable (GTK_WIDGET (primary)));
+      return;
+    }
+  g_assert_not_reached ();
+}
+
 /* Games the grid shows: its model, filtered and sorted; widgets for them
  * come with the next layout. */
 static guint
@@ -168,6 +201,8 @@ check_rows (gpointer user_data)
           return G_SOURCE_CONTINUE;
         }
       collect_titles (test);
+      assert_card_accessible (test, "arena", "Install Game arena");
+      assert_card_accessible (test, "racer", "Play Game racer");
       gtk_editable_set_text (search, "RAC");
       test->expected_rows = 0;
       return G_SOURCE_CONTINUE;
@@ -659,6 +694,9 @@ main (int    argc,
   /* The identity goes to a folder of the test's, not the user's; GLib
    * reads this once, so it is set before anything asks. */
   g_setenv ("XDG_STATE_HOME", state, TRUE);
+  /* Accessible roles and properties as GTK's test backend records them,
+   * with no screen reader or AT-SPI bus needed. */
+  g_setenv ("GTK_A11Y", "test", TRUE);
   gtk_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/ui/window/lists-library", test_lists_library);

@@ -199,6 +199,7 @@ update_card (LspGameCard *self)
   const char *id;
   g_autofree char *status = NULL;
   g_autofree char *name_label = NULL;
+  g_autoptr(GString) verb = NULL;
   gboolean busy = FALSE;
 
   if (self->game == NULL || self->engine == NULL)
@@ -272,8 +273,11 @@ update_card (LspGameCard *self)
     gtk_widget_set_visible (GTK_WIDGET (self->menu_button), here);
   }
 
-  /* Screen readers hear which game a button acts on. */
-  name_label = g_strdup_printf ("%s %s", gtk_button_get_label (self->primary_button), lsp_lan_game_get_name (self->game));
+  /* Screen readers hear which game a button acts on, and the verb without
+   * its mnemonic underscore. */
+  verb = g_string_new (gtk_button_get_label (self->primary_button));
+  g_string_replace (verb, "_", "", 1);
+  name_label = g_strdup_printf ("%s %s", verb->str, lsp_lan_game_get_name (self->game));
   gtk_accessible_update_property (GTK_ACCESSIBLE (self->primary_button),
                                   GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, name_label, -1);
   gtk_accessible_update_property (GTK_ACCESSIBLE (self->cover),
