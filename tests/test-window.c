@@ -684,6 +684,86 @@ test_first_run (void)
   lsp_test_remove_tree (games);
 }
 
+/* ---- a second launch presents the first window ---- */
+
+typedef struct
+{
+  GApplication *app;
+  char         *games;
+  guint         activations;
+  gboolean      second_exited;
+  GError       *second_error;
+  gboolean      timed_out;
+} InstanceTest;
+
+static void
+on_second_exited (GObject      *object,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  InstanceTest *test = user_data;
+
+  g_subprocess_wait_check_finish (G_SUBPROCESS (object), result, &test->second_error);
+  test->second_exited = TRUE;
+  if (test->activations >= 2 || test->second_error != NULL)
+    g_application_quit (test->app);
+}
+
+static void
+on_instance_activated (GApplication *app,
+                       InstanceTest *test)
+{
+  g_autoptr(GSubprocess) second = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (++test->activations > 1)
+    {
+      if (test->second_exited)
+        g_application_quit (app);
+      return;
+    }
+  second = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, g_getenv ("LANSPREAD_APP"),
+                             "--games", test->games, "--no-mdns", NULL);
+  g_assert_no_error (error);
+  g_subprocess_wait_check_async (second, NULL, on_second_exited, test);
+}
+
+static gboolean
+on_instance_timeout (gpointer user_data)
+{
+  InstanceTest *test = user_data;
+
+  test->timed_out = TRUE;
+  g_application_quit (test->app);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_single_instance (void)
+{
+  g_autofree char *games = lsp_test_make_temp_dir ();
+  g_autofree char *catalog = g_build_filename (games, "catalog.json", NULL);
+  static const char * const ids[] = { "arena", NULL };
+  g_autoptr(LspApplication) app = lsp_application_new ();
+  InstanceTest test = { G_APPLICATION (app), games, 0, FALSE, NULL, FALSE };
+  char *argv[] = { (char *) "lanspread", (char *) "--games", games, (char *) "--no-mdns", NULL };
+  guint timeout;
+
+  lsp_test_write_catalog (catalog, ids);
+  g_signal_connect_after (app, "activate", G_CALLBACK (on_instance_activated), &test);
+  timeout = g_timeout_add_seconds (60, on_instance_timeout, &test);
+  g_assert_cmpint (g_application_run (G_APPLICATION (app), 4, argv), ==, 0);
+  g_assert_false (test.timed_out);
+  g_source_remove (timeout);
+  /* The second process handed over and ended; this one was activated
+   * again and still has its one window. */
+  g_assert_no_error (test.second_error);
+  g_assert_true (test.second_exited);
+  g_assert_cmpuint (test.activations, ==, 2);
+  g_assert_cmpuint (count_toplevels (LSP_TYPE_WINDOW), ==, 1);
+  lsp_test_remove_tree (games);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -694,14 +774,12 @@ main (int    argc,
   /* The identity goes to a folder of the test's, not the user's; GLib
    * reads this once, so it is set before anything asks. */
   g_setenv ("XDG_STATE_HOME", state, TRUE);
-  /* Accessible roles and properties as GTK's test backend records them,
-   * with no screen reader or AT-SPI bus needed. */
-  g_setenv ("GTK_A11Y", "test", TRUE);
   gtk_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/ui/window/lists-library", test_lists_library);
   g_test_add_func ("/ui/window/card-actions", test_card_actions);
   g_test_add_func ("/ui/window/first-run", test_first_run);
+  g_test_add_func ("/ui/window/single-instance", test_single_instance);
 
   status = g_test_run ();
   lsp_test_remove_tree (state);
