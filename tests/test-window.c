@@ -15,13 +15,44 @@ typedef struct
   GApplication *app;
   LspWindow    *window;
   GPtrArray    *titles;
-  gboolean      timed_out;
   guint         expected_rows;
   guint         step;
   guint         searched;
   guint         filtered;
   guint         dialogs;
 } WindowTest;
+
+typedef struct
+{
+  GApplication *app;
+  gboolean      timed_out;
+} Deadline;
+
+static gboolean
+on_deadline (gpointer user_data)
+{
+  Deadline *deadline = user_data;
+
+  deadline->timed_out = TRUE;
+  g_application_quit (deadline->app);
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs the app until it quits, or at most @seconds; FALSE if it had to be
+ * stopped. */
+static gboolean
+run_app (GApplication *app,
+         char        **argv,
+         guint         seconds)
+{
+  Deadline deadline = { app, FALSE };
+  guint id = g_timeout_add_seconds (seconds, on_deadline, &deadline);
+
+  g_assert_cmpint (g_application_run (app, (int) g_strv_length (argv), argv), ==, 0);
+  if (!deadline.timed_out)
+    g_source_remove (id);
+  return !deadline.timed_out;
+}
 
 static void
 find_cards (GtkWidget *widget,
@@ -242,16 +273,6 @@ on_activated (GtkApplication *app,
   g_timeout_add (50, check_rows, test);
 }
 
-static gboolean
-on_timeout (gpointer user_data)
-{
-  WindowTest *test = user_data;
-
-  test->timed_out = TRUE;
-  g_application_quit (test->app);
-  return G_SOURCE_REMOVE;
-}
-
 /* The test catalog, with a cover for arena: a small PNG beside it. */
 static void
 write_cover_catalog (const char *catalog,
@@ -277,9 +298,8 @@ test_lists_library (void)
   g_autofree char *catalog = g_build_filename (games, "catalog.json", NULL);
   g_autofree char *local = g_build_filename (games, "racer", "local", NULL);
   g_autoptr(LspApplication) app = lsp_application_new ();
-  WindowTest test = { G_APPLICATION (app), NULL, g_ptr_array_new_with_free_func (g_free), FALSE, 2, 0, 0, 0, 0 };
+  WindowTest test = { G_APPLICATION (app), NULL, g_ptr_array_new_with_free_func (g_free), 2, 0, 0, 0, 0 };
   char *argv[] = { (char *) "lanspread", (char *) "--games", games, (char *) "--no-mdns", NULL };
-  guint timeout;
 
   write_cover_catalog (catalog, games);
   lsp_test_make_game (games, "arena", "1.0", 2048);
@@ -287,11 +307,7 @@ test_lists_library (void)
 
   g_application_set_flags (G_APPLICATION (app), G_APPLICATION_NON_UNIQUE);
   g_signal_connect_after (app, "activate", G_CALLBACK (on_activated), &test);
-  timeout = g_timeout_add_seconds (30, on_timeout, &test);
-
-  g_assert_cmpint (g_application_run (G_APPLICATION (app), 4, argv), ==, 0);
-  g_assert_false (test.timed_out);
-  g_source_remove (timeout);
+  g_assert_true (run_app (G_APPLICATION (app), argv, 30));
 
   g_assert_cmpuint (test.titles->len, ==, 2);
   g_assert_cmpstr (g_ptr_array_index (test.titles, 0), ==, "Game arena|Downloaded · Version 1.0 · 2.0\u00a0kB");
@@ -318,7 +334,6 @@ typedef struct
   char         *games;
   char         *marker;
   guint         step;
-  gboolean      timed_out;
   char         *failure;
   gboolean      details_drawn;
 } CardTest;
@@ -501,21 +516,6 @@ on_card_test_activated (GtkApplication *app,
   g_timeout_add (50, drive_card, test);
 }
 
-static gboolean
-on_card_test_timeout (gpointer user_data)
-{
-  CardTest *test = user_data;
-
-  LspGameCard *card = test->window != NULL ? find_card (test->window, "racer") : NULL;
-
-  if (card != NULL)
-    g_test_message ("the card says “%s” and offers “%s”", lsp_game_card_get_status (card),
-                    lsp_game_card_get_action_label (card));
-  test->timed_out = TRUE;
-  g_application_quit (test->app);
-  return G_SOURCE_REMOVE;
-}
-
 /* Starts `lanspread-peer serve` on seeder_games, slowed down so a cancel
  * has time to happen, and returns its port. */
 static GSubprocess *
@@ -565,10 +565,10 @@ test_card_actions (void)
   g_autofree char *script = g_strdup ("#!/bin/sh\necho yes > played\n");
   g_autofree char *peer_arg = NULL;
   g_autoptr(LspApplication) app = lsp_application_new ();
-  CardTest test = { G_APPLICATION (app), NULL, NULL, games, marker, 0, FALSE, NULL, FALSE };
+  CardTest test = { G_APPLICATION (app), NULL, NULL, games, marker, 0, NULL, FALSE };
   const LspTestEntry entries[] = { { "bin/racer", 'f', script, 0755 } };
   char *argv[7];
-  guint port = 0, timeout;
+  guint port = 0;
 
   lsp_test_write_catalog (seeder_catalog, ids);
   lsp_test_write_catalog (catalog, ids);
@@ -588,11 +588,15 @@ test_card_actions (void)
   argv[6] = NULL;
   g_application_set_flags (G_APPLICATION (app), G_APPLICATION_NON_UNIQUE);
   g_signal_connect_after (app, "activate", G_CALLBACK (on_card_test_activated), &test);
-  timeout = g_timeout_add_seconds (60, on_card_test_timeout, &test);
-  g_assert_cmpint (g_application_run (G_APPLICATION (app), 6, argv), ==, 0);
-  if (test.timed_out)
-    g_error ("timed out at step %u", test.step);
-  g_source_remove (timeout);
+  if (!run_app (G_APPLICATION (app), argv, 60))
+    {
+      LspGameCard *card = test.window != NULL ? find_card (test.window, "racer") : NULL;
+
+      if (card != NULL)
+        g_test_message ("the card says “%s” and offers “%s”", lsp_game_card_get_status (card),
+                        lsp_game_card_get_action_label (card));
+      g_error ("timed out at step %u", test.step);
+    }
   g_assert_null (test.failure);
 
   if (test.window != NULL)
@@ -612,7 +616,6 @@ typedef struct
   const char   *games;
   guint         step;
   gboolean      offered;
-  gboolean      timed_out;
 } FirstRun;
 
 static gboolean
@@ -648,16 +651,6 @@ drive_first_run (gpointer user_data)
     }
 }
 
-static gboolean
-on_first_run_timeout (gpointer user_data)
-{
-  FirstRun *test = user_data;
-
-  test->timed_out = TRUE;
-  g_application_quit (test->app);
-  return G_SOURCE_REMOVE;
-}
-
 static void
 test_first_run (void)
 {
@@ -666,19 +659,15 @@ test_first_run (void)
   g_autofree char *catalog = g_build_filename (games, "catalog.json", NULL);
   g_autofree char *missing = g_build_filename (games, "not-there", NULL);
   g_autoptr(LspApplication) app = lsp_application_new ();
-  FirstRun test = { G_APPLICATION (app), games, 0, FALSE, FALSE };
+  FirstRun test = { G_APPLICATION (app), games, 0, FALSE };
   char *argv[] = { (char *) "lanspread", (char *) "--games", missing, (char *) "--no-mdns", NULL };
-  guint timeout;
 
   lsp_test_write_catalog (catalog, ids);
   lsp_test_make_game (games, "arena", "1.0", 2048);
   g_application_set_flags (G_APPLICATION (app), G_APPLICATION_NON_UNIQUE);
   g_timeout_add (50, drive_first_run, &test);
-  timeout = g_timeout_add_seconds (30, on_first_run_timeout, &test);
-  g_assert_cmpint (g_application_run (G_APPLICATION (app), 4, argv), ==, 0);
-  g_assert_false (test.timed_out);
+  g_assert_true (run_app (G_APPLICATION (app), argv, 30));
   g_assert_true (test.offered);
-  g_source_remove (timeout);
   g_settings_reset (lsp_application_get_settings (app), "games-folder");
   g_assert_cmpuint (count_toplevels (LSP_TYPE_WINDOW), ==, 1);
   lsp_test_remove_tree (games);
@@ -693,7 +682,6 @@ typedef struct
   guint         activations;
   gboolean      second_exited;
   GError       *second_error;
-  gboolean      timed_out;
 } InstanceTest;
 
 static void
@@ -728,16 +716,6 @@ on_instance_activated (GApplication *app,
   g_subprocess_wait_check_async (second, NULL, on_second_exited, test);
 }
 
-static gboolean
-on_instance_timeout (gpointer user_data)
-{
-  InstanceTest *test = user_data;
-
-  test->timed_out = TRUE;
-  g_application_quit (test->app);
-  return G_SOURCE_REMOVE;
-}
-
 static void
 test_single_instance (void)
 {
@@ -745,16 +723,12 @@ test_single_instance (void)
   g_autofree char *catalog = g_build_filename (games, "catalog.json", NULL);
   static const char * const ids[] = { "arena", NULL };
   g_autoptr(LspApplication) app = lsp_application_new ();
-  InstanceTest test = { G_APPLICATION (app), games, 0, FALSE, NULL, FALSE };
+  InstanceTest test = { G_APPLICATION (app), games, 0, FALSE, NULL };
   char *argv[] = { (char *) "lanspread", (char *) "--games", games, (char *) "--no-mdns", NULL };
-  guint timeout;
 
   lsp_test_write_catalog (catalog, ids);
   g_signal_connect_after (app, "activate", G_CALLBACK (on_instance_activated), &test);
-  timeout = g_timeout_add_seconds (60, on_instance_timeout, &test);
-  g_assert_cmpint (g_application_run (G_APPLICATION (app), 4, argv), ==, 0);
-  g_assert_false (test.timed_out);
-  g_source_remove (timeout);
+  g_assert_true (run_app (G_APPLICATION (app), argv, 60));
   /* The second process handed over and ended; this one was activated
    * again and still has its one window. */
   g_assert_no_error (test.second_error);
