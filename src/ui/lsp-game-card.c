@@ -78,7 +78,7 @@ describe_download (LspDownload *download)
     default:
       if (eta >= 0)
         /* Translators: percent done, speed (like "110 MB"), seconds left */
-        return g_strdup_printf (_("%u%% · %s/s · %" G_GINT64_FORMAT " s left"), percent, rate, eta);
+        return g_strdup_printf (_("%u%% · %s/s · %u s left"), percent, rate, (guint) MIN (eta, G_MAXUINT));
       return g_strdup_printf (_("%u%% · %s/s"), percent, rate);
     }
 }
