@@ -197,6 +197,49 @@ assert_card_accessible (WindowTest *test,
   g_assert_not_reached ();
 }
 
+/* Tab, as a keyboard user presses it, from wherever the focus is: TRUE if
+ * it reaches @target (or a widget inside it) within @presses. */
+static gboolean
+tab_reaches (GtkWidget *window,
+             GtkWidget *target,
+             guint      presses)
+{
+  for (guint i = 0; i < presses; i++)
+    {
+      GtkWidget *focus;
+
+      gtk_widget_child_focus (window, GTK_DIR_TAB_FORWARD);
+      focus = gtk_root_get_focus (GTK_ROOT (window));
+      if (focus != NULL && (focus == target || gtk_widget_is_ancestor (focus, target)))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* From the window, Tab walks into the grid and through a card's actions. */
+static void
+assert_card_reachable (WindowTest *test,
+                       const char *game_id)
+{
+  g_autoptr(GPtrArray) cards = list_cards (test);
+
+  for (guint i = 0; i < cards->len; i++)
+    {
+      GtkWidget *card = g_ptr_array_index (cards, i);
+
+      if (!g_str_equal (lsp_lan_game_get_id (lsp_game_card_get_game (LSP_GAME_CARD (card))), game_id))
+        continue;
+      g_assert_true (tab_reaches (GTK_WIDGET (test->window),
+                                  GTK_WIDGET (gtk_widget_get_template_child (card, LSP_TYPE_GAME_CARD, "primary_button")),
+                                  40));
+      g_assert_true (tab_reaches (GTK_WIDGET (test->window),
+                                  GTK_WIDGET (gtk_widget_get_template_child (card, LSP_TYPE_GAME_CARD, "menu_button")),
+                                  3));
+      return;
+    }
+  g_assert_not_reached ();
+}
+
 /* Games the grid shows: its model, filtered and sorted; widgets for them
  * come with the next layout. */
 static guint
@@ -234,6 +277,7 @@ check_rows (gpointer user_data)
       collect_titles (test);
       assert_card_accessible (test, "arena", "Install Game arena");
       assert_card_accessible (test, "racer", "Play Game racer");
+      assert_card_reachable (test, "arena");
       gtk_editable_set_text (search, "RAC");
       test->expected_rows = 0;
       return G_SOURCE_CONTINUE;
