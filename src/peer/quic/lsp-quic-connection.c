@@ -175,6 +175,22 @@ static GSourceFuncs timer_funcs = {
   .dispatch = timer_dispatch,
 };
 
+/* A source that fires only at the ready time it is given, attached to
+ * @context: the transport's timers, rescheduled instead of re-created. */
+GSource *
+lsp_quic_timer_source_new (const char   *name,
+                           GSourceFunc   callback,
+                           gpointer      user_data,
+                           GMainContext *context)
+{
+  GSource *source = g_source_new (&timer_funcs, sizeof (GSource));
+
+  g_source_set_callback (source, callback, user_data, NULL);
+  g_source_set_name (source, name);
+  g_source_attach (source, context);
+  return source;
+}
+
 /* GLib wakes the main context on every ready-time change, which costs a
  * system call: change it only when it really changes. */
 static void
@@ -215,10 +231,8 @@ connection_new (LspQuicEndpoint   *endpoint,
   inet = g_object_ref (g_inet_socket_address_get_address (self->remote_address));
   self->address_key = g_inet_address_to_string (inet);
 
-  self->timer = g_source_new (&timer_funcs, sizeof (GSource));
-  g_source_set_callback (self->timer, on_timer, self, NULL);
-  g_source_set_name (self->timer, "[lanspread] QUIC connection timer");
-  g_source_attach (self->timer, lsp_quic_endpoint_get_context (endpoint));
+  self->timer = lsp_quic_timer_source_new ("[lanspread] QUIC connection timer", on_timer, self,
+                                           lsp_quic_endpoint_get_context (endpoint));
   return self;
 }
 

@@ -894,18 +894,6 @@ lsp_quic_endpoint_connection_ready (LspQuicEndpoint   *self,
   g_signal_emit (self, signals[INCOMING_CONNECTION], 0, conn);
 }
 
-static gboolean
-closing_timer_dispatch (GSource     *source,
-                        GSourceFunc  callback,
-                        gpointer     user_data)
-{
-  return callback (user_data);
-}
-
-static GSourceFuncs closing_timer_funcs = {
-  .dispatch = closing_timer_dispatch,
-};
-
 /* Public API ------------------------------------------------------------ */
 
 /**
@@ -975,10 +963,8 @@ lsp_quic_endpoint_new (LspIdentity         *identity,
            lsp_udp_batch_has_gso (self->udp) ? "on" : "off",
            lsp_udp_batch_has_gro (self->udp) ? "on" : "off");
 
-  self->closing_timer = g_source_new (&closing_timer_funcs, sizeof (GSource));
-  g_source_set_callback (self->closing_timer, on_closing_timer, self, NULL);
-  g_source_set_name (self->closing_timer, "[lanspread] QUIC closing connections");
-  g_source_attach (self->closing_timer, self->context);
+  self->closing_timer = lsp_quic_timer_source_new ("[lanspread] QUIC closing connections",
+                                                   on_closing_timer, self, self->context);
 
   self->read_source = g_socket_create_source (self->socket, G_IO_IN, NULL);
   g_source_set_callback (self->read_source, G_SOURCE_FUNC (on_readable), self, NULL);

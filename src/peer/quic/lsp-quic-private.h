@@ -100,6 +100,10 @@ void               lsp_quic_connection_handle_packet (LspQuicConnection     *sel
 void               lsp_quic_connection_start_connect (LspQuicConnection     *self,
                                                       GTask                 *task);
 void               lsp_quic_connection_schedule      (LspQuicConnection     *self);
+GSource           *lsp_quic_timer_source_new         (const char            *name,
+                                                      GSourceFunc            callback,
+                                                      gpointer               user_data,
+                                                      GMainContext          *context);
 void               lsp_quic_connection_flush         (LspQuicConnection     *self);
 gboolean           lsp_quic_connection_is_handshaking(LspQuicConnection     *self);
 const char        *lsp_quic_connection_get_address_key (LspQuicConnection   *self);
