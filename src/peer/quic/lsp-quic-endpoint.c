@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "lsp-quic-endpoint.h"
+#include "lsp-quic-closing.h"
 
 #include <errno.h>
 #include <gnutls/crypto.h>
@@ -23,31 +24,6 @@
 /* Flags, CID, the longest packet number and a header-protection sample. */
 #define STATELESS_RESET_MIN_LEN (1 + LSP_QUIC_CID_LEN + 4 + 16)
 
-/* A closing connection answers the 1st, 2nd, 4th, 8th… packet it gets
- * (RFC 9000 §10.2.1 asks for a rate limit), and at most this many times:
- * a peer that missed several copies is gone or not listening. */
-#define MAX_CLOSE_REPLIES 8
-
-/* What is left of a connection that ended but whose connection IDs we keep
- * routing for its closing or draining period (RFC 9000 §10.2): without it,
- * packets the peer sent before it heard of the end would hit unknown IDs
- * and be answered with a stateless reset, which the peer may see first and
- * report instead of the real reason. */
-typedef struct
-{
-  GArray      *cids;            /* LspCid routed here */
-  GBytes      *packet;          /* the CONNECTION_CLOSE datagram; NULL: draining */
-  LspSockaddr  remote;
-  socklen_t    remote_len;
-  gint64       deadline;        /* monotonic µs */
-  gboolean     unsent;          /* a copy is owed once the socket drains */
-  gboolean     amplification_limited;  /* the peer's address is not validated */
-  guint        n_received;
-  guint        n_replies;
-  guint64      bytes_received;
-  guint64      bytes_sent;
-} Closing;
-
 struct _LspQuicEndpoint
 {
   GObject             parent_instance;
@@ -66,9 +42,7 @@ struct _LspQuicEndpoint
 
   GHashTable         *cids;         /* LspCid → LspQuicConnection (borrowed) */
   GHashTable         *connections;  /* set of LspQuicConnection (owned) */
-  GHashTable         *closing_cids; /* LspCid → Closing (borrowed) */
-  GQueue              closing;      /* Closing (owned), earliest deadline first */
-  GSource            *closing_timer;
+  LspQuicClosingSet  *closing;      /* NULL once disposing: the socket is going */
   guint               idle_timeout_ms;
   guint               handshake_timeout_ms;
 
@@ -105,8 +79,8 @@ enum {
 static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
-static guint
-cid_hash (gconstpointer key)
+guint
+lsp_quic_cid_hash (gconstpointer key)
 {
   const LspCid *cid = key;
   guint hash;
@@ -123,39 +97,12 @@ cid_hash (gconstpointer key)
   return hash;
 }
 
-static gboolean
-cid_equal (gconstpointer a,
-           gconstpointer b)
+gboolean
+lsp_quic_cid_equal (gconstpointer a,
+                    gconstpointer b)
 {
   const LspCid *x = a, *y = b;
   return x->length == y->length && memcmp (x->data, y->data, x->length) == 0;
-}
-
-static void
-closing_free (LspQuicEndpoint *self,
-              Closing         *closing)
-{
-  for (guint i = 0; i < closing->cids->len; i++)
-    {
-      LspCid *cid = &g_array_index (closing->cids, LspCid, i);
-
-      /* Only if it still points here: a later closing entry may have
-       * taken the same ID (a client picks its first DCID itself). */
-      if (g_hash_table_lookup (self->closing_cids, cid) == closing)
-        g_hash_table_remove (self->closing_cids, cid);
-    }
-  g_array_unref (closing->cids);
-  g_clear_pointer (&closing->packet, g_bytes_unref);
-  g_free (closing);
-}
-
-static void
-closing_free_all (LspQuicEndpoint *self)
-{
-  Closing *closing;
-
-  while ((closing = g_queue_pop_head (&self->closing)) != NULL)
-    closing_free (self, closing);
 }
 
 static void
@@ -182,13 +129,7 @@ lsp_quic_endpoint_dispose (GObject *object)
   if (self->connections != NULL)
     lsp_quic_endpoint_close_all_internal (self, LSP_QUIC_APP_SHUTDOWN, "shutting down");
   /* The socket goes away with us: nothing could answer for them. */
-  if (self->closing_timer != NULL)
-    {
-      g_source_destroy (self->closing_timer);
-      g_clear_pointer (&self->closing_timer, g_source_unref);
-    }
-  if (self->closing_cids != NULL)
-    closing_free_all (self);
+  g_clear_pointer (&self->closing, lsp_quic_closing_set_free);
   if (self->read_source != NULL)
     {
       g_source_destroy (self->read_source);
@@ -216,7 +157,6 @@ lsp_quic_endpoint_finalize (GObject *object)
   g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_pointer (&self->cids, g_hash_table_unref);
   g_clear_pointer (&self->connections, g_hash_table_unref);
-  g_clear_pointer (&self->closing_cids, g_hash_table_unref);
   g_clear_object (&self->local_address);
   g_clear_pointer (&self->tx_buffer, g_free);
   g_clear_pointer (&self->touched, g_ptr_array_unref);
@@ -300,10 +240,8 @@ lsp_quic_endpoint_class_init (LspQuicEndpointClass *klass)
 static void
 lsp_quic_endpoint_init (LspQuicEndpoint *self)
 {
-  self->cids = g_hash_table_new_full (cid_hash, cid_equal, g_free, NULL);
+  self->cids = g_hash_table_new_full (lsp_quic_cid_hash, lsp_quic_cid_equal, g_free, NULL);
   self->connections = g_hash_table_new_full (g_direct_hash, g_direct_equal, g_object_unref, NULL);
-  self->closing_cids = g_hash_table_new_full (cid_hash, cid_equal, g_free, NULL);
-  g_queue_init (&self->closing);
   self->idle_timeout_ms = LSP_QUIC_DEFAULT_IDLE_TIMEOUT_MS;
   self->handshake_timeout_ms = LSP_QUIC_DEFAULT_HANDSHAKE_TIMEOUT_MS;
   self->touched = g_ptr_array_new_with_free_func (g_object_unref);
@@ -331,12 +269,12 @@ take_reply_budget (LspQuicEndpoint *self)
   return TRUE;
 }
 
-static void
-send_raw (LspQuicEndpoint   *self,
-          const LspSockaddr *addr,
-          socklen_t          addr_len,
-          const guint8      *data,
-          gsize              length)
+void
+lsp_quic_endpoint_send_datagram (LspQuicEndpoint   *self,
+                                 const LspSockaddr *addr,
+                                 socklen_t          addr_len,
+                                 const guint8      *data,
+                                 gsize              length)
 {
   if (lsp_udp_batch_send (self->udp, &addr->sa, addr_len, data, length, length) < 0)
     g_debug ("Cannot send a reply datagram: %s", g_strerror (errno));
@@ -359,7 +297,7 @@ send_version_negotiation (LspQuicEndpoint        *self,
   n = ngtcp2_pkt_write_version_negotiation (buf, sizeof buf, unused, vc->scid, vc->scidlen,
                                             vc->dcid, vc->dcidlen, versions, G_N_ELEMENTS (versions));
   if (n > 0)
-    send_raw (self, addr, addr_len, buf, (gsize) n);
+    lsp_quic_endpoint_send_datagram (self, addr, addr_len, buf, (gsize) n);
 }
 
 static void
@@ -393,7 +331,7 @@ send_stateless_reset (LspQuicEndpoint   *self,
   n = ngtcp2_pkt_write_stateless_reset (buf, sizeof buf, token, random, random_len);
   g_debug ("Answering a packet for an unknown connection with a stateless reset (%" G_GSSIZE_FORMAT " bytes)", (gssize) n);
   if (n > 0)
-    send_raw (self, addr, addr_len, buf, (gsize) n);
+    lsp_quic_endpoint_send_datagram (self, addr, addr_len, buf, (gsize) n);
 }
 
 static guint
@@ -514,56 +452,6 @@ offer_as_reset (LspQuicEndpoint   *self,
   return TRUE;
 }
 
-static gboolean
-closing_may_send (Closing *closing)
-{
-  gsize size = g_bytes_get_size (closing->packet);
-
-  /* RFC 9000 §8.1: to an address it has not validated, a server sends at
-   * most three times what it received from there. */
-  return !closing->amplification_limited ||
-         closing->bytes_sent + size <= 3 * closing->bytes_received;
-}
-
-static void
-closing_send (LspQuicEndpoint *self,
-              Closing         *closing)
-{
-  gsize size;
-  const guint8 *data = g_bytes_get_data (closing->packet, &size);
-
-  closing->bytes_sent += size;
-  /* Sent where the connection last sent, not to the source of the
-   * trigger: a forged source must not turn this into a reflector. */
-  send_raw (self, &closing->remote, closing->remote_len, data, size);
-}
-
-/* A packet for a connection in its closing or draining period: nothing in
- * it is processed. Closing answers with the saved CONNECTION_CLOSE, now
- * and then; draining stays silent (RFC 9000 §10.2.2). */
-static void
-answer_closing (LspQuicEndpoint *self,
-                Closing         *closing,
-                gsize            length)
-{
-  closing->n_received++;
-  closing->bytes_received += length;
-  if (closing->packet == NULL || closing->unsent || closing->n_replies >= MAX_CLOSE_REPLIES)
-    return;
-  if ((closing->n_received & (closing->n_received - 1)) != 0 || !closing_may_send (closing))
-    return;
-  closing->n_replies++;
-  if (!lsp_quic_endpoint_can_send (self))
-    {
-      /* Behind what the kernel did not take yet, which may hold the data
-       * the close is meant to follow. */
-      closing->unsent = TRUE;
-      return;
-    }
-  closing->unsent = FALSE;
-  closing_send (self, closing);
-}
-
 static void
 handle_datagram (LspQuicEndpoint   *self,
                  const LspSockaddr *addr,
@@ -574,7 +462,6 @@ handle_datagram (LspQuicEndpoint   *self,
   ngtcp2_version_cid vc;
   LspCid key;
   LspQuicConnection *conn;
-  Closing *closing;
   int rv;
 
   rv = ngtcp2_pkt_decode_version_cid (&vc, data, length, LSP_QUIC_CID_LEN);
@@ -595,12 +482,8 @@ handle_datagram (LspQuicEndpoint   *self,
       lsp_quic_connection_handle_packet (conn, addr, addr_len, data, length, FALSE);
       return;
     }
-  closing = g_hash_table_lookup (self->closing_cids, &key);
-  if (closing != NULL)
-    {
-      answer_closing (self, closing, length);
-      return;
-    }
+  if (lsp_quic_closing_set_answer (self->closing, &key, length))
+    return;
 
   if (data[0] & 0x80)
     accept_connection (self, addr, addr_len, data, length);
@@ -744,16 +627,7 @@ on_writable (GSocket      *socket,
       return G_SOURCE_REMOVE;
     }
 
-  for (GList *l = self->closing.head; l != NULL; l = l->next)
-    {
-      Closing *closing = l->data;
-
-      if (closing->unsent)
-        {
-          closing->unsent = FALSE;
-          closing_send (self, closing);
-        }
-    }
+  lsp_quic_closing_set_send_unsent (self->closing);
 
   g_hash_table_iter_init (&iter, self->connections);
   while (g_hash_table_iter_next (&iter, &key, NULL))
@@ -796,43 +670,8 @@ lsp_quic_endpoint_reset_token (LspQuicEndpoint  *self,
     g_error ("Cannot derive a stateless reset token");
 }
 
-static void
-update_closing_timer (LspQuicEndpoint *self)
-{
-  Closing *first = g_queue_peek_head (&self->closing);
-  gint64 ready = first != NULL ? first->deadline : -1;
-
-  if (self->closing_timer != NULL && g_source_get_ready_time (self->closing_timer) != ready)
-    g_source_set_ready_time (self->closing_timer, ready);
-}
-
-static gboolean
-on_closing_timer (gpointer user_data)
-{
-  LspQuicEndpoint *self = user_data;
-  gint64 now = g_get_monotonic_time ();
-  Closing *closing;
-
-  while ((closing = g_queue_peek_head (&self->closing)) != NULL && closing->deadline <= now)
-    closing_free (self, g_queue_pop_head (&self->closing));
-  update_closing_timer (self);
-  return G_SOURCE_CONTINUE;
-}
-
-static gint
-closing_compare (gconstpointer a,
-                 gconstpointer b,
-                 gpointer      user_data)
-{
-  const Closing *x = a, *y = b;
-
-  return x->deadline < y->deadline ? -1 : x->deadline > y->deadline;
-}
-
 /* Takes over the connection IDs (ngtcp2_cid) of a connection that just
- * ended and keeps them routed to a closing entry for @period_us: one that
- * re-sends @close_packet, or, when it is %NULL, a draining one that stays
- * silent. @unsent: the kernel had no room, send it once it drains. */
+ * ended for its closing or draining period (see LspQuicClosingSet). */
 void
 lsp_quic_endpoint_add_closing (LspQuicEndpoint   *self,
                                GPtrArray         *cids,
@@ -843,41 +682,11 @@ lsp_quic_endpoint_add_closing (LspQuicEndpoint   *self,
                                gboolean           amplification_limited,
                                gint64             period_us)
 {
-  Closing *closing;
-
   for (guint i = 0; i < cids->len; i++)
     lsp_quic_endpoint_remove_cid (self, cids->pdata[i]);
-  /* Disposing: the socket is about to go. */
-  if (self->closing_timer == NULL || cids->len == 0)
-    return;
-
-  /* Bounded, so a flood of connections that fail cannot grow memory: the
-   * entry that would end first makes room. */
-  if (self->closing.length >= LSP_QUIC_MAX_CLOSING)
-    closing_free (self, g_queue_pop_head (&self->closing));
-
-  closing = g_new0 (Closing, 1);
-  closing->cids = g_array_sized_new (FALSE, FALSE, sizeof (LspCid), cids->len);
-  closing->packet = close_packet != NULL ? g_bytes_ref (close_packet) : NULL;
-  memcpy (&closing->remote, remote, remote_len);
-  closing->remote_len = remote_len;
-  closing->deadline = g_get_monotonic_time () + period_us;
-  closing->unsent = unsent && close_packet != NULL;
-  closing->amplification_limited = amplification_limited;
-  for (guint i = 0; i < cids->len; i++)
-    {
-      const ngtcp2_cid *cid = cids->pdata[i];
-      LspCid *key = g_new0 (LspCid, 1);
-
-      key->length = (guint8) cid->datalen;
-      memcpy (key->data, cid->data, cid->datalen);
-      g_array_append_vals (closing->cids, key, 1);
-      g_hash_table_replace (self->closing_cids, key, closing);
-    }
-  g_queue_insert_sorted (&self->closing, closing, closing_compare, NULL);
-  update_closing_timer (self);
-  g_debug ("Keeping %u connection IDs routed for the %s period (%" G_GINT64_FORMAT " ms)",
-           cids->len, close_packet != NULL ? "closing" : "draining", period_us / 1000);
+  if (self->closing != NULL)
+    lsp_quic_closing_set_add (self->closing, cids, close_packet, remote, remote_len, unsent,
+                              amplification_limited, period_us);
 }
 
 void
@@ -963,8 +772,7 @@ lsp_quic_endpoint_new (LspIdentity         *identity,
            lsp_udp_batch_has_gso (self->udp) ? "on" : "off",
            lsp_udp_batch_has_gro (self->udp) ? "on" : "off");
 
-  self->closing_timer = lsp_quic_timer_source_new ("[lanspread] QUIC closing connections",
-                                                   on_closing_timer, self, self->context);
+  self->closing = lsp_quic_closing_set_new (self, self->context);
 
   self->read_source = g_socket_create_source (self->socket, G_IO_IN, NULL);
   g_source_set_callback (self->read_source, G_SOURCE_FUNC (on_readable), self, NULL);
@@ -1030,7 +838,7 @@ guint
 lsp_quic_endpoint_get_n_closing (LspQuicEndpoint *self)
 {
   g_return_val_if_fail (LSP_IS_QUIC_ENDPOINT (self), 0);
-  return self->closing.length;
+  return self->closing != NULL ? lsp_quic_closing_set_get_length (self->closing) : 0;
 }
 
 guint

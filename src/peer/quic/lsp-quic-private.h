@@ -43,6 +43,10 @@ typedef struct
   guint8 data[NGTCP2_MAX_CIDLEN];
 } LspCid;
 
+guint         lsp_quic_cid_hash                   (gconstpointer           key);
+gboolean      lsp_quic_cid_equal                  (gconstpointer           a,
+                                                   gconstpointer           b);
+
 /* Endpoint side */
 GMainContext *lsp_quic_endpoint_get_context       (LspQuicEndpoint        *self);
 guint8       *lsp_quic_endpoint_get_tx_buffer     (LspQuicEndpoint        *self,
@@ -55,6 +59,11 @@ gboolean      lsp_quic_endpoint_send              (LspQuicEndpoint        *self,
                                                    gsize                   length,
                                                    gsize                   segment_size);
 gboolean      lsp_quic_endpoint_can_send          (LspQuicEndpoint        *self);
+void          lsp_quic_endpoint_send_datagram     (LspQuicEndpoint        *self,
+                                                   const LspSockaddr      *addr,
+                                                   socklen_t               addr_len,
+                                                   const guint8           *data,
+                                                   gsize                   length);
 void          lsp_quic_endpoint_add_cid           (LspQuicEndpoint        *self,
                                                    const ngtcp2_cid       *cid,
                                                    LspQuicConnection      *conn);
