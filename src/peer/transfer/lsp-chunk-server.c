@@ -4,6 +4,7 @@
 
 #include "lsp-chunk-server.h"
 
+#include "lsp-chunk-buffer.h"
 #include "lsp-download-storage.h"
 #include "lsp-error.h"
 #include "lsp-frame-decoder.h"
@@ -198,7 +199,8 @@ read_worker (GTask        *task,
              GCancellable *cancellable)
 {
   ReadJob *job = task_data;
-  g_autofree guint8 *data = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  guint8 *data;
   GError *error = NULL;
   struct stat st;
   gsize done = 0;
@@ -223,7 +225,8 @@ read_worker (GTask        *task,
       g_task_return_new_error (task, LSP_ERROR, LSP_ERROR_NOT_FOUND, "%s changed on disk", job->path);
       return;
     }
-  data = g_malloc (job->length);
+  data = lsp_chunk_buffer_new ();
+  bytes = lsp_chunk_buffer_to_bytes (data, job->length);
   while (done < job->length)
     {
       ssize_t n = pread (fd, data + done, job->length - done, (off_t) (job->offset + done));
@@ -241,7 +244,7 @@ read_worker (GTask        *task,
       done += (gsize) n;
     }
   close (fd);
-  g_task_return_pointer (task, g_bytes_new_take (g_steal_pointer (&data), job->length),
+  g_task_return_pointer (task, g_steal_pointer (&bytes),
                          (GDestroyNotify) g_bytes_unref);
 }
 

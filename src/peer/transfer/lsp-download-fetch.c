@@ -4,6 +4,7 @@
 
 #include "lsp-download-private.h"
 
+#include "lsp-chunk-buffer.h"
 #include "lsp-error.h"
 #include "lsp-frame-decoder.h"
 #include "lsp-quic-error.h"
@@ -57,7 +58,7 @@ fetch_free (Fetch *fetch)
     lsp_quic_stream_set_read_func (fetch->stream, NULL, NULL, NULL);
   g_clear_object (&fetch->stream);
   g_clear_pointer (&fetch->decoder, lsp_frame_decoder_free);
-  g_free (fetch->data);
+  g_clear_pointer (&fetch->data, lsp_chunk_buffer_free);
   g_free (fetch);
 }
 
@@ -185,7 +186,7 @@ write_job_free (WriteJob *job)
   g_free (job->games_path);
   g_free (job->game_id);
   g_free (job->path);
-  g_free (job->data);
+  lsp_chunk_buffer_free (job->data);
   g_free (job);
 }
 
@@ -200,8 +201,7 @@ verify_write_worker (GTask        *task,
   WriteJob *job = task_data;
   guint8 digest[LSP_SHA256_LEN];
   GError *error = NULL;
-  gsize done = 0;
-  int root_fd, fd;
+  int root_fd;
 
   lsp_sha256_buffer (job->data, job->length, digest);
   if (memcmp (digest, job->hash, LSP_SHA256_LEN) != 0)
@@ -213,35 +213,19 @@ verify_write_worker (GTask        *task,
     return;
 
   root_fd = lsp_download_storage_open_root (job->games_path, job->game_id, FALSE, &error);
-  fd = root_fd >= 0 ? lsp_download_storage_open_file (root_fd, job->path, O_WRONLY, &error) : -1;
-  if (root_fd >= 0)
-    close (root_fd);
-  if (fd < 0)
+  if (root_fd < 0)
     {
       g_task_return_error (task, error);
       return;
     }
-  while (done < job->length)
+  if (!lsp_download_storage_write_chunk (root_fd, job->path, job->offset, job->data, job->length, &error))
     {
-      ssize_t n = pwrite (fd, job->data + done, job->length - done, (off_t) (job->offset + done));
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        {
-          int saved_errno = n < 0 ? errno : ENOSPC;
-
-          close (fd);
-          lsp_error_set_errno (&error, saved_errno, "Cannot write %s/%s", job->game_id, job->path);
-          g_task_return_error (task, error);
-          return;
-        }
-      done += (gsize) n;
+      close (root_fd);
+      g_prefix_error (&error, "%s: ", job->game_id);
+      g_task_return_error (task, error);
+      return;
     }
-  /* Writeback starts now, not at the commit's fsync, so the disk works
-   * while the network does. */
-  sync_file_range (fd, (off_t) job->offset, (off_t) job->length, SYNC_FILE_RANGE_WRITE);
-  close (fd);
+  close (root_fd);
   g_task_return_boolean (task, TRUE);
 }
 
@@ -510,7 +494,7 @@ on_fetch_read (LspQuicStream *stream,
           return;
         }
       fetch->got_header = TRUE;
-      fetch->data = g_malloc (chunk->length);
+      fetch->data = lsp_chunk_buffer_new ();
       data += used;
       length -= used;
     }

@@ -43,6 +43,13 @@ int          lsp_download_storage_open_file       (int                root_fd,
                                                    int                flags,
                                                    GError           **error);
 
+gboolean     lsp_download_storage_write_chunk     (int                root_fd,
+                                                   const char        *path,
+                                                   guint64            offset,
+                                                   const guint8      *data,
+                                                   gsize              length,
+                                                   GError           **error);
+
 gboolean     lsp_download_storage_begin_version   (int                root_fd,
                                                    GError           **error);
 gboolean     lsp_download_storage_commit_version  (int                root_fd,
