@@ -591,6 +591,8 @@ static const EvilCase evil_cases[] = {
   { "symlink-out", { { "evil", 'l', "../../../", 0 } }, 1, "symbolic link" },
   { "symlink-absolute", { { "evil", 'l', "/etc", 0 } }, 1, "symbolic link" },
   { "symlink-chain", { { "here", 'l', ".", 0 }, { "up", 'l', "here/..", 0 } }, 2, "leads outside" },
+  /* Dangles in .local.installing/, leads to the games folder from local/. */
+  { "link-through-local", { { "d", 'l', ".", 0 }, { "x", 'l', "d/../local/d/../..", 0 } }, 2, "leads outside" },
   { "write-through-link", { { "inside", 'd', NULL, 0 }, { "l", 'l', "inside", 0 }, { "l/file", 'f', "x", 0 } }, 3, "not a folder" },
   { "hardlink-out", { { "evil", 'h', "../../escaped.txt", 0 } }, 1, "hard link" },
   { "device", { { "null", 'c', NULL, 0 } }, 1, "device node" },

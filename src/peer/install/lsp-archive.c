@@ -673,32 +673,92 @@ lsp_extractor_add_archive (LspExtractor  *self,
   return ok;
 }
 
-/* Each link's spelling stays inside, but a chain of links can still lead
- * out (a link to "." followed by ".."): resolve every link for real. */
+/* More links than this on one path is a loop, as the kernel's ELOOP. */
+#define MAX_LINK_HOPS 40
+
+/* remaining is a stack: its last element is the next component. */
+static void
+push_components (GPtrArray  *remaining,
+                 const char *path)
+{
+  g_auto(GStrv) parts = g_strsplit (path, "/", -1);
+
+  for (guint i = g_strv_length (parts); i > 0; i--)
+    {
+      if (parts[i - 1][0] != '\0' && strcmp (parts[i - 1], ".") != 0)
+        g_ptr_array_add (remaining, g_strdup (parts[i - 1]));
+    }
+}
+
+/* Walks path below the target folder as the kernel would, following
+ * links, and says whether every step stays inside. A name that does not
+ * exist is taken by its spelling: a link that dangles now must not lead
+ * out later, once the folder is renamed to local/ or the player adds
+ * files (an archive's link through "../local/…" resolves only then). */
+static gboolean
+path_stays_inside (int         target_fd,
+                   const char *path)
+{
+  g_autoptr(GPtrArray) stack = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) remaining = g_ptr_array_new_with_free_func (g_free);
+  gboolean exists = TRUE;
+  guint hops = 0;
+
+  push_components (remaining, path);
+  while (remaining->len > 0)
+    {
+      g_autofree char *component = g_ptr_array_steal_index (remaining, remaining->len - 1);
+      g_autofree char *relative = NULL;
+      char target[PATH_MAX];
+      struct stat st;
+      ssize_t n;
+
+      if (strcmp (component, "..") == 0)
+        {
+          if (stack->len == 0)
+            return FALSE;
+          g_ptr_array_remove_index (stack, stack->len - 1);
+          continue;
+        }
+      g_ptr_array_add (stack, g_steal_pointer (&component));
+      if (!exists)
+        continue;
+
+      g_ptr_array_add (stack, NULL);
+      relative = g_strjoinv ("/", (char **) stack->pdata);
+      g_ptr_array_remove_index (stack, stack->len - 1);
+      if (fstatat (target_fd, relative, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        {
+          exists = FALSE;
+          continue;
+        }
+      if (!S_ISLNK (st.st_mode))
+        continue;
+      if (++hops > MAX_LINK_HOPS)
+        return FALSE;
+      n = readlinkat (target_fd, relative, target, sizeof target - 1);
+      if (n <= 0 || target[0] == '/')
+        return FALSE;
+      target[n] = '\0';
+      /* The link's target is walked from the link's own folder. */
+      g_ptr_array_remove_index (stack, stack->len - 1);
+      push_components (remaining, target);
+    }
+  return TRUE;
+}
+
+/* Each link's spelling was checked as it was written, but a chain of
+ * links can still lead out (a link to "." followed by ".."): walk every
+ * link through the links it meets. */
 gboolean
 lsp_extractor_finish (LspExtractor  *self,
                       GError       **error)
 {
-  g_autofree char *root = realpath (self->target_path, NULL);
-
-  if (root == NULL)
-    {
-      int saved_errno = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                   "Cannot resolve %s: %s", self->target_path, g_strerror (saved_errno));
-      return FALSE;
-    }
-
   for (guint i = 0; i < self->links->len; i++)
     {
       const char *path = g_ptr_array_index (self->links, i);
-      g_autofree char *full = g_build_filename (self->target_path, path, NULL);
-      g_autofree char *resolved = realpath (full, NULL);
 
-      if (resolved == NULL)
-        continue;  /* dangling: its spelling was checked */
-      if (strcmp (resolved, root) != 0 &&
-          !(g_str_has_prefix (resolved, root) && resolved[strlen (root)] == '/'))
+      if (!path_stays_inside (self->target_fd, path))
         {
           g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
                        "The game's archives are unsafe: the symbolic link “%s” leads outside the game folder. "
