@@ -3,6 +3,8 @@ BUILDDIR   ?= _build
 DEV_DIR    := $(BUILDDIR)/dev
 TEST_DIR   := $(BUILDDIR)/test
 BENCH_DIR  := $(BUILDDIR)/bench
+FUZZ_DIR   := $(BUILDDIR)/fuzz
+FUZZ_SECONDS ?= 60
 DEMO_DIR   := $(BUILDDIR)/demo-games
 SEEDER_DIR := $(BUILDDIR)/demo-peer-games
 
@@ -11,7 +13,7 @@ SEEDER_DIR := $(BUILDDIR)/demo-peer-games
 TEST_OPTS  := -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
 SUDO       := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: all deps build run test bench demo clean
+.PHONY: all deps build run test bench fuzz demo clean
 
 all: build
 
@@ -26,6 +28,10 @@ $(TEST_DIR)/build.ninja:
 
 $(BENCH_DIR)/build.ninja:
 	meson setup $(BENCH_DIR) --buildtype=release
+
+# libFuzzer needs clang; the engine is instrumented for coverage.
+$(FUZZ_DIR)/build.ninja:
+	CC=clang meson setup $(FUZZ_DIR) -Dfuzzing=true -Dui=false -Db_sanitize=address,undefined -Db_lundef=false
 
 build: deps $(DEV_DIR)/build.ninja
 	meson compile -C $(DEV_DIR)
@@ -47,6 +53,10 @@ test: deps $(TEST_DIR)/build.ninja
 bench: deps $(BENCH_DIR)/build.ninja
 	meson compile -C $(BENCH_DIR)
 	bench/run $(BENCH_DIR)
+
+fuzz: deps $(FUZZ_DIR)/build.ninja
+	meson compile -C $(FUZZ_DIR)
+	tools/run-fuzz $(FUZZ_DIR) $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(BUILDDIR)

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "lsp-discovery.h"
+#include "lsp-discovery-private.h"
 
 #include <avahi-client/client.h>
 #include <avahi-client/lookup.h>
@@ -367,8 +368,8 @@ forget_all (LspDiscovery *self)
  * wire order (Avahi prepends as it reads), so here the last one wins.
  * Entries with a NUL byte are dropped: as C strings they would hide the
  * rest of their bytes from validation. */
-static GHashTable *
-txt_to_table (AvahiStringList *txt)
+GHashTable *
+lsp_discovery_txt_to_table (AvahiStringList *txt)
 {
   GHashTable *table = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 
@@ -485,7 +486,7 @@ on_resolver_event (AvahiServiceResolver   *resolver,
         }
     }
 
-  table = txt_to_table (txt);
+  table = lsp_discovery_txt_to_table (txt);
   peer = lsp_discovered_peer_new_from_txt (table, host, port, &error);
   if (peer == NULL)
     {
