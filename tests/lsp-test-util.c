@@ -321,3 +321,16 @@ lsp_test_read_file (const char *path)
     return NULL;
   return contents;
 }
+
+/* lanspread-peer in German, with the catalogs the build made: the build
+ * tree's locale folder comes from meson as LANSPREAD_TEST_LOCALEDIR. */
+void
+lsp_test_launcher_set_german (GSubprocessLauncher *launcher)
+{
+  const char *localedir = g_getenv ("LANSPREAD_TEST_LOCALEDIR");
+
+  g_assert_nonnull (localedir);
+  g_subprocess_launcher_setenv (launcher, "LANSPREAD_LOCALEDIR", localedir, TRUE);
+  g_subprocess_launcher_setenv (launcher, "LANGUAGE", "de", TRUE);
+  g_subprocess_launcher_setenv (launcher, "LC_ALL", "C.UTF-8", TRUE);
+}

@@ -46,5 +46,6 @@ void        lsp_test_write_archive     (const char          *path,
                                         const LspTestEntry  *entries,
                                         guint                n_entries);
 char       *lsp_test_read_file         (const char *path);
+void        lsp_test_launcher_set_german (GSubprocessLauncher *launcher);
 
 G_END_DECLS

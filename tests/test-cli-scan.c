@@ -22,7 +22,8 @@ run_result_clear (RunResult *result)
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RunResult, run_result_clear)
 
 static RunResult
-run_peer (const char * const *args)
+run_peer_with (GSubprocessLauncher *launcher,
+               const char * const  *args)
 {
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autoptr(GSubprocess) process = NULL;
@@ -36,13 +37,21 @@ run_peer (const char * const *args)
     g_ptr_array_add (argv, (gpointer) args[i]);
   g_ptr_array_add (argv, NULL);
 
-  process = g_subprocess_newv ((const char * const *) argv->pdata,
-                               G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+  process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
   g_assert_no_error (error);
   g_subprocess_communicate_utf8 (process, NULL, NULL, &result.out, &result.err, &error);
   g_assert_no_error (error);
   result.status = g_subprocess_get_exit_status (process);
   return result;
+}
+
+static RunResult
+run_peer (const char * const *args)
+{
+  g_autoptr(GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+
+  return run_peer_with (launcher, args);
 }
 
 static JsonObject *
@@ -138,6 +147,39 @@ test_bad_arguments (void)
   lsp_test_remove_tree (games);
 }
 
+/* The CLI's own errors and the engine's come out in German. */
+static void
+test_german (void)
+{
+  g_autoptr(GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_autofree char *games = lsp_test_make_temp_dir ();
+  g_autofree char *catalog = g_build_filename (games, "catalog.json", NULL);
+  g_autofree char *missing = g_build_filename (games, "missing", NULL);
+
+  lsp_test_launcher_set_german (launcher);
+  {
+    g_auto(RunResult) result = run_peer_with (launcher, (const char * const []) { "scan", "--games", missing, NULL });
+    g_autofree char *expected = g_strdup_printf ("lanspread-peer scan: der Spieleordner %s existiert nicht "
+                                                 "oder ist kein Ordner\n", missing);
+    g_assert_cmpint (result.status, ==, 1);
+    g_assert_cmpstr (result.err, ==, expected);
+  }
+  {
+    g_auto(RunResult) result = { 0 };
+    g_autofree char *expected = NULL;
+
+    lsp_test_write_file (catalog, "{\"games\": [{\"id\": \"a\"}]}", -1);
+    result = run_peer_with (launcher, (const char * const []) { "scan", "--games", games, NULL });
+    expected = g_strdup_printf ("lanspread-peer scan: Katalog %s: games[0]: Feld „name“ fehlt. "
+                                "Korrigieren Sie die Katalogdatei und versuchen Sie es erneut.\n", catalog);
+    g_assert_cmpint (result.status, ==, 1);
+    g_assert_cmpstr (result.err, ==, expected);
+  }
+
+  lsp_test_remove_tree (games);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -146,6 +188,7 @@ main (int    argc,
 
   g_test_add_func ("/cli/scan/json", test_json);
   g_test_add_func ("/cli/scan/bad-arguments", test_bad_arguments);
+  g_test_add_func ("/cli/scan/german", test_german);
 
   return g_test_run ();
 }

@@ -56,6 +56,8 @@ peer_start_with (Peer               *peer,
       {
         if (strcmp (extra[i], "mdns") == 0)
           mdns = TRUE;
+        else if (strcmp (extra[i], "german") == 0)
+          lsp_test_launcher_set_german (launcher);
         else if (strcmp (extra[i], "no-avahi") == 0)
           {
             /* mDNS asked for, but no system bus to reach avahi-daemon by. */
@@ -379,6 +381,56 @@ test_eof_quits (Peer          *peer,
   g_assert_no_error (error);
   g_subprocess_wait_check (peer->process, NULL, &error);
   g_assert_no_error (error);
+}
+
+/* In German, what a person reads is German and what a script reads is not:
+ * event names, members, command names and ids stay as they are. */
+static void
+test_german (Peer          *peer,
+             gconstpointer  data)
+{
+  g_autoptr(JsonObject) help = NULL;
+  g_autoptr(JsonObject) unknown = NULL;
+  g_autoptr(JsonObject) not_installed = NULL;
+  JsonArray *commands;
+  gboolean found_play = FALSE;
+
+  peer_start_with (peer, NULL, (const char * const []) { "german", NULL });
+  peer_expect_ok (peer, "ready");
+
+  peer_send (peer, "help");
+  help = peer_expect (peer, "help");
+  g_assert_nonnull (help);
+  commands = json_object_get_array_member (help, "commands");
+  for (guint i = 0; i < json_array_get_length (commands); i++)
+    {
+      JsonObject *command = json_array_get_object_element (commands, i);
+
+      if (g_strcmp0 (json_object_get_string_member (command, "name"), "play") != 0)
+        continue;
+      found_play = TRUE;
+      g_assert_cmpstr (json_object_get_string_member (command, "argument"), ==, "ID");
+      g_assert_cmpstr (json_object_get_string_member (command, "summary"), ==, "Ein installiertes Spiel starten");
+    }
+  g_assert_true (found_play);
+
+  /* The CLI's own error, then the engine's. */
+  peer_send (peer, "frobnicate");
+  unknown = peer_expect (peer, "error");
+  g_assert_nonnull (unknown);
+  g_assert_cmpstr (json_object_get_string_member (unknown, "command"), ==, "frobnicate");
+  g_assert_cmpstr (json_object_get_string_member (unknown, "message"), ==,
+                   "Unbekannter Befehl „frobnicate“; „help“ listet die Befehle auf.");
+
+  peer_send (peer, "play " GAME);
+  not_installed = peer_expect (peer, "error");
+  g_assert_nonnull (not_installed);
+  g_assert_cmpstr (json_object_get_string_member (not_installed, "command"), ==, "play");
+  g_assert_cmpstr (json_object_get_string_member (not_installed, "id"), ==, GAME);
+  g_assert_cmpstr (json_object_get_string_member (not_installed, "message"), ==,
+                   GAME " ist nicht installiert; installieren Sie es zuerst.");
+
+  peer_quit (peer);
 }
 
 static void
@@ -749,6 +801,7 @@ main (int    argc,
   g_test_add ("/cli/serve/update-keeps-saves", Peer, NULL, setup, test_update_keeps_saves, teardown);
   g_test_add ("/cli/serve/sigterm-quits", Peer, NULL, setup, test_sigterm_quits, teardown);
   g_test_add ("/cli/serve/eof-quits", Peer, NULL, setup, test_eof_quits, teardown);
+  g_test_add ("/cli/serve/german", Peer, NULL, setup, test_german, teardown);
   g_test_add ("/cli/serve/crash/install-after-extract", Peer, "install:after-extract",
               setup, test_crash_then_recover, teardown);
   g_test_add ("/cli/serve/crash/install-after-rename", Peer, "install:after-rename",

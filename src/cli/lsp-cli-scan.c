@@ -6,6 +6,7 @@
 
 #include "lsp-cli-json.h"
 
+#include <glib/gi18n-lib.h>
 #include <json-glib/json-glib.h>
 #include <stdio.h>
 
@@ -50,7 +51,8 @@ print_table (LspLibrary *library)
 {
   guint n = g_list_model_get_n_items (G_LIST_MODEL (library));
 
-  printf ("%-24s %-12s %12s  %-10s %-9s\n", "ID", "VERSION", "SIZE", "DOWNLOADED", "INSTALLED");
+  /* Translators: the column headings of “lanspread-peer scan”. */
+  printf ("%-24s %-12s %12s  %-10s %-9s\n", _("ID"), _("VERSION"), _("SIZE"), _("DOWNLOADED"), _("INSTALLED"));
   for (guint i = 0; i < n; i++)
     {
       g_autoptr(LspLocalGame) game = g_list_model_get_item (G_LIST_MODEL (library), i);
@@ -60,9 +62,9 @@ print_table (LspLibrary *library)
               lsp_local_game_get_id (game),
               lsp_local_game_get_version (game) ? lsp_local_game_get_version (game) : "-",
               size,
-              lsp_local_game_get_downloaded (game) ? "yes" : "no",
-              lsp_local_game_get_installed (game) ? "yes" : "no",
-              lsp_local_game_get_error (game) ? "  error: " : "",
+              lsp_local_game_get_downloaded (game) ? _("yes") : _("no"),
+              lsp_local_game_get_installed (game) ? _("yes") : _("no"),
+              lsp_local_game_get_error (game) ? _("  error: ") : "",
               lsp_local_game_get_error (game) ? lsp_local_game_get_error (game) : "");
     }
 }
@@ -75,12 +77,12 @@ lsp_cli_scan (int    argc,
   g_autofree char *catalog_path = NULL;
   gboolean as_json = FALSE;
   GOptionEntry entries[] = {
-    { "games", 'g', 0, G_OPTION_ARG_FILENAME, &games_path, "The games folder", "DIR" },
-    { "catalog", 'c', 0, G_OPTION_ARG_FILENAME, &catalog_path, "The game catalog (default: DIR/catalog.json)", "FILE" },
-    { "json", 0, 0, G_OPTION_ARG_NONE, &as_json, "Print JSON", NULL },
+    { "games", 'g', 0, G_OPTION_ARG_FILENAME, &games_path, N_("The games folder"), N_("DIR") },
+    { "catalog", 'c', 0, G_OPTION_ARG_FILENAME, &catalog_path, N_("The game catalog (default: DIR/catalog.json)"), N_("FILE") },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &as_json, N_("Print JSON"), NULL },
     { NULL }
   };
-  g_autoptr(GOptionContext) context = g_option_context_new ("— scan a games folder");
+  g_autoptr(GOptionContext) context = g_option_context_new (N_("— scan a games folder"));
   g_autoptr(GError) error = NULL;
   g_autoptr(GFile) games_dir = NULL;
   g_autoptr(LspCatalog) catalog = NULL;
@@ -89,7 +91,8 @@ lsp_cli_scan (int    argc,
   LoadState state = { 0 };
   int status;
 
-  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
       fprintf (stderr, "lanspread-peer scan: %s\n", error->message);
@@ -97,7 +100,7 @@ lsp_cli_scan (int    argc,
     }
   if (argc > 1)
     {
-      fprintf (stderr, "lanspread-peer scan: unexpected argument “%s”\n", argv[1]);
+      fprintf (stderr, _("lanspread-peer scan: unexpected argument “%s”\n"), argv[1]);
       return 2;
     }
   if ((status = lsp_cli_open_games ("scan", games_path, catalog_path, &games_dir, &catalog)) != 0)

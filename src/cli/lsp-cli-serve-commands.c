@@ -6,6 +6,8 @@
 
 #include "lsp-cli-json.h"
 
+#include <glib/gi18n-lib.h>
+#include <glib/gi18n-lib.h>
 #include <string.h>
 
 /* The commands of `serve`, one per line on stdin. */
@@ -222,7 +224,7 @@ cmd_download (Serve       *serve,
       else if (words[i][0] != '\0')
         {
           g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_UNKNOWN_OPTION,
-                       "“download” takes an ID and optionally --install, not “%s”", words[i]);
+                       _("“download” takes an ID and optionally --install, not “%s”"), words[i]);
           return FALSE;
         }
     }
@@ -273,19 +275,19 @@ static gboolean cmd_help (Serve *serve, const char *arg, GError **error);
 
 
 static const Command commands[] = {
-  { "games", NULL, cmd_games, "Print the library" },
-  { "peers", NULL, cmd_peers, "Print the peers we are connected to and their games" },
-  { "status", NULL, cmd_status, "Print operations and downloads in flight and games running" },
-  { "download", "ID", cmd_download, "Download a game from the peers that have it (add --install to install it then)" },
-  { "cancel", "ID", cmd_cancel, "Cancel a download; its partial files are removed" },
-  { "remove", "ID", cmd_remove, "Remove a downloaded game's files (not when installed)" },
-  { "install", "ID", cmd_install, "Install a downloaded game" },
-  { "update", "ID", cmd_update, "Install the downloaded version over the installed one" },
-  { "uninstall", "ID", cmd_uninstall, "Uninstall a game (its archives stay)" },
-  { "play", "ID", cmd_play, "Start an installed game" },
-  { "stop", "ID", cmd_stop, "Stop a running game" },
-  { "help", NULL, cmd_help, "List the commands" },
-  { "quit", NULL, lsp_cli_serve_quit, "Finish operations in flight (cancelling them) and exit" },
+  { "games", NULL, cmd_games, N_("Print the library") },
+  { "peers", NULL, cmd_peers, N_("Print the peers we are connected to and their games") },
+  { "status", NULL, cmd_status, N_("Print operations and downloads in flight and games running") },
+  { "download", "ID", cmd_download, N_("Download a game from the peers that have it (add --install to install it then)") },
+  { "cancel", "ID", cmd_cancel, N_("Cancel a download; its partial files are removed") },
+  { "remove", "ID", cmd_remove, N_("Remove a downloaded game's files (not when installed)") },
+  { "install", "ID", cmd_install, N_("Install a downloaded game") },
+  { "update", "ID", cmd_update, N_("Install the downloaded version over the installed one") },
+  { "uninstall", "ID", cmd_uninstall, N_("Uninstall a game (its archives stay)") },
+  { "play", "ID", cmd_play, N_("Start an installed game") },
+  { "stop", "ID", cmd_stop, N_("Stop a running game") },
+  { "help", NULL, cmd_help, N_("List the commands") },
+  { "quit", NULL, lsp_cli_serve_quit, N_("Finish operations in flight (cancelling them) and exit") },
 };
 
 static gboolean
@@ -302,7 +304,7 @@ cmd_help (Serve       *serve,
       json_builder_begin_object (builder);
       lsp_cli_json_add_string (builder, "name", commands[i].name);
       lsp_cli_json_add_string (builder, "argument", commands[i].arg_name);
-      lsp_cli_json_add_string (builder, "summary", commands[i].summary);
+      lsp_cli_json_add_string (builder, "summary", _(commands[i].summary));
       json_builder_end_object (builder);
     }
   json_builder_end_array (builder);
@@ -339,11 +341,12 @@ lsp_cli_serve_run_command (Serve      *serve,
         continue;
 
       if (command->arg_name != NULL && arg == NULL)
-        message = g_strdup_printf ("“%s” needs %s: %s %s", name, command->arg_name, name, command->arg_name);
+        /* Translators: a command, what it needs (“ID”), then how to type it. */
+        message = g_strdup_printf (_("“%s” needs %s: %s %s"), name, command->arg_name, name, command->arg_name);
       else if (command->arg_name == NULL && arg != NULL)
-        message = g_strdup_printf ("“%s” takes no argument", name);
+        message = g_strdup_printf (_("“%s” takes no argument"), name);
       else if (serve->quitting && command->func != lsp_cli_serve_quit)
-        message = g_strdup ("Quitting; no new commands are accepted.");
+        message = g_strdup (_("Quitting; no new commands are accepted."));
       else if (!command->func (serve, arg, &error))
         message = g_strdup (error->message);
 
@@ -353,7 +356,7 @@ lsp_cli_serve_run_command (Serve      *serve,
     }
 
   {
-    g_autofree char *message = g_strdup_printf ("Unknown command “%s”; “help” lists the commands.", name);
+    g_autofree char *message = g_strdup_printf (_("Unknown command “%s”; “help” lists the commands."), name);
     lsp_cli_emit_error (name, arg, message);
   }
 }

@@ -10,6 +10,7 @@
 
 #include <gio/gunixinputstream.h>
 #include <glib-unix.h>
+#include <glib/gi18n-lib.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -39,11 +40,11 @@ on_line (GObject      *object,
           /* A line that is not UTF-8 is a bad command, not the end. */
           if (g_error_matches (error, G_CONVERT_ERROR, G_CONVERT_ERROR_ILLEGAL_SEQUENCE))
             {
-              lsp_cli_emit_error (NULL, NULL, "Commands must be UTF-8 text.");
+              lsp_cli_emit_error (NULL, NULL, _("Commands must be UTF-8 text."));
               read_next_line (serve);
               return;
             }
-          g_printerr ("lanspread-peer serve: cannot read commands: %s\n", error->message);
+          g_printerr (_("lanspread-peer serve: cannot read commands: %s\n"), error->message);
         }
       lsp_cli_serve_quit (serve, NULL, NULL);
       return;
@@ -175,23 +176,23 @@ lsp_cli_serve (int    argc,
   gboolean no_mdns = FALSE;
   Serve serve = { 0 };
   GOptionEntry entries[] = {
-    { "games", 'g', 0, G_OPTION_ARG_FILENAME, &games_path, "The games folder", "DIR" },
-    { "catalog", 'c', 0, G_OPTION_ARG_FILENAME, &catalog_path, "The game catalog (default: DIR/catalog.json)", "FILE" },
-    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir, "Where this peer keeps its identity (default: ~/.local/state/lanspread)", "DIR" },
-    { "port", 'p', 0, G_OPTION_ARG_INT, &port, "The UDP port to listen on (default: any free port)", "N" },
-    { "name", 'n', 0, G_OPTION_ARG_STRING, &name, "The name other players see (default: the host name)", "NAME" },
-    { "peer", 0, 0, G_OPTION_ARG_STRING_ARRAY, &static_peers, "Connect to the peer at HOST:PORT (repeatable)", "HOST:PORT" },
-    { "no-mdns", 0, 0, G_OPTION_ARG_NONE, &no_mdns, "Do not announce or look for peers with mDNS", NULL },
-    { "stale-seconds", 0, 0, G_OPTION_ARG_INT, &stale_seconds, "Drop a peer not heard from for this long (default: 45)", "N" },
-    { "upload-slots", 0, 0, G_OPTION_ARG_INT, &upload_slots, "Chunks served at once, to all peers (default: 16)", "N" },
-    { "upload-slots-per-peer", 0, 0, G_OPTION_ARG_INT, &upload_slots_per_peer, "Chunks served at once to one peer (default: 4)", "N" },
-    { "upload-rate", 0, 0, G_OPTION_ARG_DOUBLE, &upload_mbps, "Serve at most this many MB/s (default: no limit)", "MB/S" },
-    { "download-rate", 0, 0, G_OPTION_ARG_DOUBLE, &download_mbps, "Download at most this many MB/s, all downloads together (default: no limit)", "MB/S" },
-    { "max-downloads", 0, 0, G_OPTION_ARG_INT, &max_downloads, "Downloads running at once; more wait (default: 2)", "N" },
-    { "download-wait-seconds", 0, 0, G_OPTION_ARG_INT, &wait_seconds, "Give up a download that has had no source for this long (default: 300)", "N" },
+    { "games", 'g', 0, G_OPTION_ARG_FILENAME, &games_path, N_("The games folder"), N_("DIR") },
+    { "catalog", 'c', 0, G_OPTION_ARG_FILENAME, &catalog_path, N_("The game catalog (default: DIR/catalog.json)"), N_("FILE") },
+    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir, N_("Where this peer keeps its identity (default: ~/.local/state/lanspread)"), N_("DIR") },
+    { "port", 'p', 0, G_OPTION_ARG_INT, &port, N_("The UDP port to listen on (default: any free port)"), N_("N") },
+    { "name", 'n', 0, G_OPTION_ARG_STRING, &name, N_("The name other players see (default: the host name)"), N_("NAME") },
+    { "peer", 0, 0, G_OPTION_ARG_STRING_ARRAY, &static_peers, N_("Connect to the peer at HOST:PORT (repeatable)"), N_("HOST:PORT") },
+    { "no-mdns", 0, 0, G_OPTION_ARG_NONE, &no_mdns, N_("Do not announce or look for peers with mDNS"), NULL },
+    { "stale-seconds", 0, 0, G_OPTION_ARG_INT, &stale_seconds, N_("Drop a peer not heard from for this long (default: 45)"), N_("N") },
+    { "upload-slots", 0, 0, G_OPTION_ARG_INT, &upload_slots, N_("Chunks served at once, to all peers (default: 16)"), N_("N") },
+    { "upload-slots-per-peer", 0, 0, G_OPTION_ARG_INT, &upload_slots_per_peer, N_("Chunks served at once to one peer (default: 4)"), N_("N") },
+    { "upload-rate", 0, 0, G_OPTION_ARG_DOUBLE, &upload_mbps, N_("Serve at most this many MB/s (default: no limit)"), N_("MB/S") },
+    { "download-rate", 0, 0, G_OPTION_ARG_DOUBLE, &download_mbps, N_("Download at most this many MB/s, all downloads together (default: no limit)"), N_("MB/S") },
+    { "max-downloads", 0, 0, G_OPTION_ARG_INT, &max_downloads, N_("Downloads running at once; more wait (default: 2)"), N_("N") },
+    { "download-wait-seconds", 0, 0, G_OPTION_ARG_INT, &wait_seconds, N_("Give up a download that has had no source for this long (default: 300)"), N_("N") },
     { NULL }
   };
-  g_autoptr(GOptionContext) context = g_option_context_new ("— run a peer driven by commands on stdin");
+  g_autoptr(GOptionContext) context = g_option_context_new (N_("— run a peer driven by commands on stdin"));
   g_autoptr(GError) error = NULL;
   g_autoptr(GInputStream) stdin_stream = NULL;
   g_autoptr(GFile) games_dir = NULL;
@@ -200,11 +201,13 @@ lsp_cli_serve (int    argc,
   guint sigint_id, sigterm_id;
   int status;
 
-  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
+  /* Translators: the command names and “ID” are typed as they are; keep them. */
   g_option_context_set_description (context,
-    "Commands (one per line on stdin): games, peers, status, download ID [--install], cancel ID,\n"
-    "remove ID, install ID, update ID, uninstall ID, play ID, stop ID, help, quit.\n"
-    "Events are printed one JSON object per line on stdout.");
+    N_("Commands (one per line on stdin): games, peers, status, download ID [--install], cancel ID,\n"
+       "remove ID, install ID, update ID, uninstall ID, play ID, stop ID, help, quit.\n"
+       "Events are printed one JSON object per line on stdout."));
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
       fprintf (stderr, "lanspread-peer serve: %s\n", error->message);
@@ -212,23 +215,23 @@ lsp_cli_serve (int    argc,
     }
   if (argc > 1)
     {
-      fprintf (stderr, "lanspread-peer serve: unexpected argument “%s”\n", argv[1]);
+      fprintf (stderr, _("lanspread-peer serve: unexpected argument “%s”\n"), argv[1]);
       return 2;
     }
   if (port < 0 || port > G_MAXUINT16 || stale_seconds < 0)
     {
-      fprintf (stderr, "lanspread-peer serve: --port must be 0–65535 and --stale-seconds positive\n");
+      fprintf (stderr, _("lanspread-peer serve: --port must be 0–65535 and --stale-seconds positive\n"));
       return 2;
     }
   if (upload_slots < 0 || upload_slots_per_peer < 0 || max_downloads < 0 || wait_seconds < 0 ||
       upload_mbps < 0 || upload_mbps > 1e6 || download_mbps < 0 || download_mbps > 1e6)
     {
-      fprintf (stderr, "lanspread-peer serve: slots, downloads, seconds and the upload rate must be positive\n");
+      fprintf (stderr, _("lanspread-peer serve: slots, downloads, seconds and the upload rate must be positive\n"));
       return 2;
     }
   if (name != NULL && !lsp_proto_hostname_is_valid (name))
     {
-      fprintf (stderr, "lanspread-peer serve: --name must be 1–63 bytes without control characters\n");
+      fprintf (stderr, _("lanspread-peer serve: --name must be 1–63 bytes without control characters\n"));
       return 2;
     }
   for (guint i = 0; static_peers != NULL && static_peers[i] != NULL; i++)

@@ -4,6 +4,7 @@
 
 #include "lsp-cli.h"
 
+#include <glib/gi18n-lib.h>
 #include <stdio.h>
 
 /* The games folder and catalog file every subcommand works on. Returns 0,
@@ -19,14 +20,15 @@ lsp_cli_resolve_games (const char  *command,
 
   if (games_path == NULL)
     {
-      fprintf (stderr, "lanspread-peer %s: --games DIR is required\n", command);
+      /* Translators: the %s is the subcommand, like “scan”. */
+      fprintf (stderr, _("lanspread-peer %s: --games DIR is required\n"), command);
       return 2;
     }
 
   games_dir = g_file_new_for_commandline_arg (games_path);
   if (g_file_query_file_type (games_dir, G_FILE_QUERY_INFO_NONE, NULL) != G_FILE_TYPE_DIRECTORY)
     {
-      fprintf (stderr, "lanspread-peer %s: the games folder %s does not exist or is not a folder\n",
+      fprintf (stderr, _("lanspread-peer %s: the games folder %s does not exist or is not a folder\n"),
                command, games_path);
       return 1;
     }

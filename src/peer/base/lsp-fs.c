@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -54,28 +55,28 @@ write_replace (const char  *path,
 
   fd = open (tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (fd < 0)
-    return lsp_error_set_errno (error, errno, "Could not create %s", tmp_path);
+    return lsp_error_set_errno (error, errno, _("Could not create %s"), tmp_path);
 
   if (!lsp_fs_write_all (fd, data, length) || (durable && fsync (fd) != 0))
     {
       saved_errno = errno;
       close (fd);
       g_unlink (tmp_path);
-      return lsp_error_set_errno (error, saved_errno, "Could not write %s", tmp_path);
+      return lsp_error_set_errno (error, saved_errno, _("Could not write %s"), tmp_path);
     }
 
   if (close (fd) != 0)
     {
       saved_errno = errno;
       g_unlink (tmp_path);
-      return lsp_error_set_errno (error, saved_errno, "Could not write %s", tmp_path);
+      return lsp_error_set_errno (error, saved_errno, _("Could not write %s"), tmp_path);
     }
 
   if (rename (tmp_path, path) != 0)
     {
       saved_errno = errno;
       g_unlink (tmp_path);
-      return lsp_error_set_errno (error, saved_errno, "Could not replace %s", path);
+      return lsp_error_set_errno (error, saved_errno, _("Could not replace %s"), path);
     }
 
   if (durable && (dir_fd = open (dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
@@ -126,26 +127,26 @@ lsp_fs_remove_tree_at (int          dir_fd,
     {
       if (errno == ENOENT)
         return TRUE;
-      return lsp_error_set_errno (error, errno, "Could not inspect %s", name);
+      return lsp_error_set_errno (error, errno, _("Could not inspect %s"), name);
     }
 
   if (!S_ISDIR (st.st_mode))
     {
       if (unlinkat (dir_fd, name, 0) != 0 && errno != ENOENT)
-        return lsp_error_set_errno (error, errno, "Could not remove %s", name);
+        return lsp_error_set_errno (error, errno, _("Could not remove %s"), name);
       return TRUE;
     }
 
   fd = openat (dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
-    return lsp_error_set_errno (error, errno, "Could not open %s", name);
+    return lsp_error_set_errno (error, errno, _("Could not open %s"), name);
 
   dir = fdopendir (fd);
   if (dir == NULL)
     {
       int saved_errno = errno;
       close (fd);
-      return lsp_error_set_errno (error, saved_errno, "Could not list %s", name);
+      return lsp_error_set_errno (error, saved_errno, _("Could not list %s"), name);
     }
 
   while ((entry = readdir (dir)) != NULL)
@@ -161,7 +162,7 @@ lsp_fs_remove_tree_at (int          dir_fd,
   closedir (dir);
 
   if (unlinkat (dir_fd, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
-    return lsp_error_set_errno (error, errno, "Could not remove %s", name);
+    return lsp_error_set_errno (error, errno, _("Could not remove %s"), name);
 
   return TRUE;
 }
@@ -171,7 +172,7 @@ lsp_fs_mkdir_p (const char  *path,
                 GError     **error)
 {
   if (g_mkdir_with_parents (path, 0755) != 0)
-    return lsp_error_set_errno (error, errno, "Could not create the folder %s", path);
+    return lsp_error_set_errno (error, errno, _("Could not create the folder %s"), path);
   return TRUE;
 }
 
@@ -190,19 +191,19 @@ lsp_fs_write_atomic_at (int          dir_fd,
 
   fd = openat (dir_fd, tmp_name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (fd < 0)
-    return lsp_error_set_errno (error, errno, "Could not write %s", name);
+    return lsp_error_set_errno (error, errno, _("Could not write %s"), name);
   if (!lsp_fs_write_all (fd, data, length) || fsync (fd) != 0)
     {
       saved_errno = errno;
       close (fd);
       unlinkat (dir_fd, tmp_name, 0);
-      return lsp_error_set_errno (error, saved_errno, "Could not write %s", name);
+      return lsp_error_set_errno (error, saved_errno, _("Could not write %s"), name);
     }
   if (close (fd) != 0 || renameat (dir_fd, tmp_name, dir_fd, name) != 0)
     {
       saved_errno = errno;
       unlinkat (dir_fd, tmp_name, 0);
-      return lsp_error_set_errno (error, saved_errno, "Could not write %s", name);
+      return lsp_error_set_errno (error, saved_errno, _("Could not write %s"), name);
     }
   fsync (dir_fd);
   return TRUE;
@@ -225,14 +226,14 @@ lsp_fs_read_small_at (int          dir_fd,
   fd = openat (dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0)
     {
-      lsp_error_set_errno (error, errno, "Cannot open %s", name);
+      lsp_error_set_errno (error, errno, _("Cannot open %s"), name);
       return NULL;
     }
   if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode) || (guint64) st.st_size > max_size)
     {
       close (fd);
       g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
-                   "%s is not a regular file of at most %" G_GSIZE_FORMAT " bytes", name, max_size);
+                   _("%s is not a regular file of at most %zu bytes"), name, max_size);
       return NULL;
     }
 

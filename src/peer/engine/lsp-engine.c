@@ -8,6 +8,8 @@
 #include "lsp-install-recovery.h"
 #include "lsp-proto.h"
 
+#include <glib/gi18n-lib.h>
+
 /* The start-up chain, in this order: the catalog (read off the main loop),
  * recovery of interrupted transactions, the library's first scan, our
  * identity (read or created off the main loop), then the node: listen,
@@ -131,7 +133,7 @@ join_lan (GTask       *task,
   if (self->use_mdns && !lsp_node_enable_discovery (self->node, FALSE, &error))
     {
       g_autofree char *message =
-        g_strdup_printf ("%s; players added by address still work", error->message);
+        g_strdup_printf (_("%s; players added by address still work"), error->message);
       warn (self, message);
     }
 

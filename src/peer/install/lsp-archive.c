@@ -11,6 +11,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glib/gi18n-lib.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,9 +58,9 @@ set_unreadable_error (GError         **error,
   const char *detail = archive_error_string (a);
 
   g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
-               "Cannot read the archive %s: %s. The file is damaged, incomplete or not an archive; "
-               "remove it and download the game again.",
-               archive_path, detail != NULL ? detail : "unknown format");
+               _("Cannot read the archive %s: %s. The file is damaged, incomplete or not an archive; "
+               "remove it and download the game again."),
+               archive_path, detail != NULL ? detail : _("unknown format"));
   return FALSE;
 }
 
@@ -71,12 +72,14 @@ set_unsafe_error (GError    **error,
                   const char *format,
                   ...)
 {
-  g_autofree char *where = g_strdup_printf ("The archive %s is unsafe: entry “%s” ", archive_path, entry_path);
+  /* Translators: the reason that follows completes the sentence, like
+   * "The archive X is unsafe: entry “Y” has no name." */
+  g_autofree char *where = g_strdup_printf (_("The archive %s is unsafe: entry “%s” "), archive_path, entry_path);
   va_list args;
 
   va_start (args, format);
   lsp_error_set_invalid_valist (error, where,
-                                ". Nothing was installed; ask whoever shared the game for a clean archive.",
+                                _(". Nothing was installed; ask whoever shared the game for a clean archive."),
                                 format, args);
   va_end (args);
   return FALSE;
@@ -90,12 +93,12 @@ set_write_error (GError    **error,
 {
   if (saved_errno == ENOSPC || saved_errno == EFBIG || saved_errno == EDQUOT)
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
-                 "Not enough disk space to extract %s (writing “%s”: %s). "
-                 "Free some space on the games folder's disk and install again.",
+                 _("Not enough disk space to extract %s (writing “%s”: %s). "
+                 "Free some space on the games folder's disk and install again."),
                  archive_path, entry_path, g_strerror (saved_errno));
   else
     g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                 "Could not extract “%s” from %s: %s",
+                 _("Could not extract “%s” from %s: %s"),
                  entry_path, archive_path, g_strerror (saved_errno));
   return FALSE;
 }
@@ -120,7 +123,7 @@ lsp_archive_measure (const char  *archive_path,
       int saved_errno = errno;
       archive_read_free (a);
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                   "Cannot open the archive %s: %s", archive_path, g_strerror (saved_errno));
+                   _("Cannot open the archive %s: %s"), archive_path, g_strerror (saved_errno));
       return FALSE;
     }
 
@@ -170,7 +173,7 @@ lsp_extractor_new (const char  *target_path,
     {
       int saved_errno = errno;
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                   "Cannot open the folder %s to extract into: %s", target_path, g_strerror (saved_errno));
+                   _("Cannot open the folder %s to extract into: %s"), target_path, g_strerror (saved_errno));
       return NULL;
     }
 
@@ -305,7 +308,7 @@ open_dir_path (LspExtractor  *self,
           close (fd);
           if (saved_errno == ELOOP || saved_errno == ENOTDIR)
             set_unsafe_error (error, archive_path, entry_path,
-                              "goes through “%s”, which is not a folder (a symbolic link or a file)",
+                              _("goes through “%s”, which is not a folder (a symbolic link or a file)"),
                               components[i]);
           else
             set_write_error (error, saved_errno, archive_path, entry_path);
@@ -354,7 +357,7 @@ clear_slot (int          parent_fd,
   if (fstatat (parent_fd, base, &st, AT_SYMLINK_NOFOLLOW) != 0)
     return TRUE;
   if (S_ISDIR (st.st_mode))
-    return set_unsafe_error (error, archive_path, entry_path, "would replace a folder of the same name");
+    return set_unsafe_error (error, archive_path, entry_path, _("would replace a folder of the same name"));
   if (unlinkat (parent_fd, base, 0) != 0 && errno != ENOENT)
     return set_write_error (error, errno, archive_path, entry_path);
   return TRUE;
@@ -503,7 +506,7 @@ write_hardlink (LspExtractor  *self,
   int source_fd;
 
   if (!lsp_relative_path_is_safe (source))
-    return set_unsafe_error (error, archive_path, path, "is a hard link to “%s”, outside the game folder", raw_source);
+    return set_unsafe_error (error, archive_path, path, _("is a hard link to “%s”, outside the game folder"), raw_source);
 
   source_dir = g_path_get_dirname (source);
   source_base = g_path_get_basename (source);
@@ -514,7 +517,7 @@ write_hardlink (LspExtractor  *self,
 
   if (fstatat (source_fd, source_base, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG (st.st_mode))
     ok = set_unsafe_error (error, archive_path, path,
-                           "is a hard link to “%s”, which is not a file extracted before it", source);
+                           _("is a hard link to “%s”, which is not a file extracted before it"), source);
   else if (!clear_slot (parent_fd, base, archive_path, path, error))
     ok = FALSE;
   else if (linkat (source_fd, source_base, parent_fd, base, 0) != 0)
@@ -547,24 +550,24 @@ extract_entry (LspExtractor          *self,
   if (raw == NULL)
     raw = archive_entry_pathname (entry);
   if (raw == NULL)
-    return set_unsafe_error (error, archive_path, "(unnamed)", "has no name");
+    return set_unsafe_error (error, archive_path, "(unnamed)", _("has no name"));
 
   path = normalize_entry_path (raw);
   if (path[0] == '\0')
     return TRUE;
   if (!g_utf8_validate (path, -1, NULL))
-    return set_unsafe_error (error, archive_path, raw, "has a name that is not valid UTF-8");
+    return set_unsafe_error (error, archive_path, raw, _("has a name that is not valid UTF-8"));
   if (!lsp_relative_path_is_safe (path))
     return set_unsafe_error (error, archive_path, raw,
-                             "is an absolute path or leaves the game folder through “..”");
+                             _("is an absolute path or leaves the game folder through “..”"));
   if (strcmp (path, LSP_OWNED_MARKER) == 0 || g_str_has_prefix (path, LSP_OWNED_MARKER "/"))
-    return set_unsafe_error (error, archive_path, raw, "uses a name reserved for Lanspread");
+    return set_unsafe_error (error, archive_path, raw, _("uses a name reserved for Lanspread"));
   if ((mode & (S_ISUID | S_ISGID)) != 0)
-    return set_unsafe_error (error, archive_path, raw, "has the setuid or setgid bit set");
+    return set_unsafe_error (error, archive_path, raw, _("has the setuid or setgid bit set"));
   if (hardlink == NULL)
     hardlink = archive_entry_hardlink (entry);
   if (hardlink == NULL && type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)
-    return set_unsafe_error (error, archive_path, raw, "is a device node, FIFO or socket");
+    return set_unsafe_error (error, archive_path, raw, _("is a device node, FIFO or socket"));
 
   slash = strrchr (path, '/');
   dir = slash != NULL ? g_strndup (path, (gsize) (slash - path)) : g_strdup ("");
@@ -593,7 +596,7 @@ extract_entry (LspExtractor          *self,
             if (errno != EEXIST)
               return set_write_error (error, errno, archive_path, path);
             if (fstatat (parent_fd, base, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR (st.st_mode))
-              return set_unsafe_error (error, archive_path, raw, "is a folder where a file or link already stands");
+              return set_unsafe_error (error, archive_path, raw, _("is a folder where a file or link already stands"));
           }
         return TRUE;
       }
@@ -606,7 +609,7 @@ extract_entry (LspExtractor          *self,
           target = archive_entry_symlink (entry);
         if (target == NULL || !link_target_stays_inside (path, target))
           return set_unsafe_error (error, archive_path, raw,
-                                   "is a symbolic link pointing outside the game folder (to “%s”)",
+                                   _("is a symbolic link pointing outside the game folder (to “%s”)"),
                                    target != NULL ? target : "");
         g_hash_table_remove (self->files, path);
         if (!clear_slot (parent_fd, base, archive_path, path, error))
@@ -761,8 +764,8 @@ lsp_extractor_finish (LspExtractor  *self,
       if (!path_stays_inside (self->target_fd, path))
         {
           g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
-                       "The game's archives are unsafe: the symbolic link “%s” leads outside the game folder. "
-                       "Nothing was installed; ask whoever shared the game for a clean archive.", path);
+                       _("The game's archives are unsafe: the symbolic link “%s” leads outside the game folder. "
+                       "Nothing was installed; ask whoever shared the game for a clean archive."), path);
           return FALSE;
         }
     }

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glib/gi18n-lib.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -121,7 +122,7 @@ carry_player_files (const char  *game_id,
       int saved_errno = errno;
       if (fd >= 0)
         close (fd);
-      return _lsp_install_set_errno (error, saved_errno, game_id, "list the previous install");
+      return _lsp_install_set_errno (error, saved_errno, game_id, C_("failed action", "list the previous install"));
     }
   rewinddir (dir);
 
@@ -149,21 +150,21 @@ carry_player_files (const char  *game_id,
           if (clash && !S_ISDIR (existing.st_mode))
             {
               g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
-                           "Cannot keep your folder “%s” of %s: the new version ships a file with that name. "
-                           "The update was undone; move the folder away and update again.",
+                           _("Cannot keep your folder “%s” of %s: the new version ships a file with that name. "
+                           "The update was undone; move the folder away and update again."),
                            path, game_id);
               ok = FALSE;
               break;
             }
           if (!clash && mkdirat (to_fd, name, st.st_mode & 0777) != 0)
             {
-              ok = _lsp_install_set_errno (error, errno, game_id, "keep a folder of the player's files");
+              ok = _lsp_install_set_errno (error, errno, game_id, C_("failed action", "keep a folder of the player's files"));
               break;
             }
           sub_from = openat (from_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
           sub_to = openat (to_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
           if (sub_from < 0 || sub_to < 0)
-            ok = _lsp_install_set_errno (error, errno, game_id, "open a folder of the player's files");
+            ok = _lsp_install_set_errno (error, errno, game_id, C_("failed action", "open a folder of the player's files"));
           else
             ok = carry_player_files (game_id, sub_from, sub_to, path, old_files, error);
           if (sub_from >= 0)
@@ -198,10 +199,10 @@ carry_player_files (const char  *game_id,
 
           lsp_fs_remove_tree_at (to_fd, kept, NULL);
           if (!carry_entry (from_fd, name, to_fd, kept, &st))
-            ok = _lsp_install_set_errno (error, errno, game_id, "keep one of the player's files");
+            ok = _lsp_install_set_errno (error, errno, game_id, C_("failed action", "keep one of the player's files"));
         }
       else if (!carry_entry (from_fd, name, to_fd, name, &st))
-        ok = _lsp_install_set_errno (error, errno, game_id, "keep one of the player's files");
+        ok = _lsp_install_set_errno (error, errno, game_id, C_("failed action", "keep one of the player's files"));
     }
 
   closedir (dir);
@@ -219,12 +220,12 @@ _lsp_install_carry_over (int          root_fd,
 
   from_fd = openat (root_fd, LSP_LOCAL_BACKUP_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (from_fd < 0)
-    return _lsp_install_set_errno (error, errno, game_id, "open the previous install");
+    return _lsp_install_set_errno (error, errno, game_id, C_("failed action", "open the previous install"));
   to_fd = openat (root_fd, LSP_LOCAL_INSTALLING_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (to_fd < 0)
     {
       close (from_fd);
-      return _lsp_install_set_errno (error, errno, game_id, "open " LSP_LOCAL_INSTALLING_DIR);
+      return _lsp_install_set_errno (error, errno, game_id, C_("failed action", "open the staging folder"));
     }
 
   old_files = lsp_install_record_read (from_fd, NULL);

@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glib/gi18n-lib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -43,7 +44,7 @@ restore_backup (int          root_fd,
     {
       int saved_errno = errno;
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                   "Could not restore the previous install of %s: %s", game_id, g_strerror (saved_errno));
+                   _("Could not restore the previous install of %s: %s"), game_id, g_strerror (saved_errno));
       return FALSE;
     }
   fsync (root_fd);
@@ -97,7 +98,7 @@ lsp_install_recover_game (int          games_fd,
       if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
         return TRUE;
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
-                   "Cannot open the folder of %s: %s", game_id, g_strerror (errno));
+                   _("Cannot open the folder of %s: %s"), game_id, g_strerror (errno));
       return FALSE;
     }
 
@@ -186,7 +187,7 @@ lsp_install_recover_games_folder (const char    *games_path,
       if (games_fd >= 0)
         close (games_fd);
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                   "Could not open the games folder %s: %s. Check that it exists and is readable.",
+                   _("Could not open the games folder %s: %s. Check that it exists and is readable."),
                    games_path, g_strerror (saved_errno));
       return FALSE;
     }

@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glib/gi18n-lib.h>
 #include <json-glib/json-glib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,7 +72,9 @@ _lsp_install_set_errno (GError     **error,
                         const char  *game_id,
                         const char  *what)
 {
-  return lsp_error_set_errno (error, saved_errno, "Could not %s of %s", what, game_id);
+  /* Translators: the first %s is a failed action, like “list the folder”
+   * (translated on its own), the second a game's id. */
+  return lsp_error_set_errno (error, saved_errno, _("Could not %s of %s"), what, game_id);
 }
 
 static const char * const intent_names[] = {
@@ -116,7 +119,9 @@ _lsp_intent_read (int         root_fd,
       json_parser_get_root (parser) == NULL || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     {
       g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
-                   "%s is not a JSON object%s%s", LSP_INTENT_FILE,
+                   /* Translators: the first %s is a file name; the
+                    * others add “: ” and the parser's reason, if any. */
+                   _("%s is not a JSON object%s%s"), LSP_INTENT_FILE,
                    local_error ? ": " : "", local_error ? local_error->message : "");
       return FALSE;
     }
@@ -133,7 +138,7 @@ _lsp_intent_read (int         root_fd,
     }
 
   g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
-               "%s holds an unknown intent “%s”", LSP_INTENT_FILE, name ? name : "(missing)");
+               _("%s holds an unknown intent “%s”"), LSP_INTENT_FILE, name ? name : "(missing)");
   return FALSE;
 }
 
@@ -192,7 +197,7 @@ rename_at (Txn         *txn,
     {
       int saved_errno = errno;
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                   "Could not rename %s/%s to %s: %s", txn->game_id, from, to, g_strerror (saved_errno));
+                   _("Could not rename %s/%s to %s: %s"), txn->game_id, from, to, g_strerror (saved_errno));
       return FALSE;
     }
   fsync (txn->root_fd);
@@ -214,7 +219,7 @@ list_archives (Txn     *txn,
       int saved_errno = errno;
       if (fd >= 0)
         close (fd);
-      _lsp_install_set_errno (error, saved_errno, txn->game_id, "list the folder");
+      _lsp_install_set_errno (error, saved_errno, txn->game_id, C_("failed action", "list the folder"));
       return NULL;
     }
   rewinddir (dir);
@@ -233,7 +238,7 @@ list_archives (Txn     *txn,
   if (names->len == 0)
     {
       g_set_error (error, LSP_ERROR, LSP_ERROR_NOT_FOUND,
-                   "%s has no %s archive to install from; download the game first.",
+                   _("%s has no %s archive to install from; download the game first."),
                    txn->game_id, LSP_ARCHIVE_SUFFIX);
       return NULL;
     }
@@ -276,9 +281,11 @@ check_free_space (Txn        *txn,
       g_autofree char *available_text = g_format_size (available);
 
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
-                   "Not enough disk space to install %s: it needs %s%s and the disk has %s free. "
-                   "Free some space and try again.",
-                   txn->game_id, all_exact ? "" : "at least ", needed_text, available_text);
+                   all_exact ? _("Not enough disk space to install %s: it needs %s and the disk has %s free. "
+                                 "Free some space and try again.")
+                             : _("Not enough disk space to install %s: it needs at least %s and the disk has %s free. "
+                                 "Free some space and try again."),
+                   txn->game_id, needed_text, available_text);
       return FALSE;
     }
   return TRUE;
@@ -304,13 +311,13 @@ extract_into_staging (Txn           *txn,
 
   if (mkdirat (txn->root_fd, LSP_LOCAL_INSTALLING_DIR, 0755) != 0)
     {
-      _lsp_install_set_errno (error, errno, txn->game_id, "create the staging folder " LSP_LOCAL_INSTALLING_DIR);
+      _lsp_install_set_errno (error, errno, txn->game_id, C_("failed action", "create the staging folder"));
       return NULL;
     }
   staging_fd = openat (txn->root_fd, LSP_LOCAL_INSTALLING_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (staging_fd < 0)
     {
-      _lsp_install_set_errno (error, errno, txn->game_id, "open " LSP_LOCAL_INSTALLING_DIR);
+      _lsp_install_set_errno (error, errno, txn->game_id, C_("failed action", "open the staging folder"));
       return NULL;
     }
   if (!lsp_install_record_write (staging_fd, version, NULL, error))
@@ -355,7 +362,7 @@ commit_staging (Txn           *txn,
 
   staging_fd = openat (txn->root_fd, LSP_LOCAL_INSTALLING_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (staging_fd < 0)
-    return _lsp_install_set_errno (error, errno, txn->game_id, "open " LSP_LOCAL_INSTALLING_DIR);
+    return _lsp_install_set_errno (error, errno, txn->game_id, C_("failed action", "open the staging folder"));
   ok = lsp_install_record_write (staging_fd, version, lsp_extractor_get_files (extractor), error);
   if (ok)
     syncfs (staging_fd);
@@ -404,13 +411,13 @@ run_install (Txn           *txn,
   if (path_exists_at (txn->root_fd, LSP_LOCAL_DIR, NULL))
     {
       g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_ARGUMENT,
-                   "%s is already installed; update or uninstall it instead.", txn->game_id);
+                   _("%s is already installed; update or uninstall it instead."), txn->game_id);
       return FALSE;
     }
   if ((version = lsp_game_root_read_version (txn->root_fd, NULL)) == NULL)
     {
       g_set_error (error, LSP_ERROR, LSP_ERROR_NOT_FOUND,
-                   "%s is not fully downloaded (no %s); download it before installing.",
+                   _("%s is not fully downloaded (no %s); download it before installing."),
                    txn->game_id, LSP_VERSION_FILE);
       return FALSE;
     }
@@ -445,13 +452,13 @@ run_update (Txn           *txn,
   if (!path_exists_at (txn->root_fd, LSP_LOCAL_DIR, &st) || !S_ISDIR (st.st_mode))
     {
       g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_ARGUMENT,
-                   "%s is not installed; install it instead of updating it.", txn->game_id);
+                   _("%s is not installed; install it instead of updating it."), txn->game_id);
       return FALSE;
     }
   if ((version = lsp_game_root_read_version (txn->root_fd, NULL)) == NULL)
     {
       g_set_error (error, LSP_ERROR, LSP_ERROR_NOT_FOUND,
-                   "%s is not fully downloaded (no %s); download the new version before updating.",
+                   _("%s is not fully downloaded (no %s); download the new version before updating."),
                    txn->game_id, LSP_VERSION_FILE);
       return FALSE;
     }
@@ -509,7 +516,7 @@ run_uninstall (Txn           *txn,
 
   if (!path_exists_at (txn->root_fd, LSP_LOCAL_DIR, &st) || !S_ISDIR (st.st_mode))
     {
-      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_ARGUMENT, "%s is not installed.", txn->game_id);
+      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_ARGUMENT, _("%s is not installed."), txn->game_id);
       return FALSE;
     }
 
@@ -531,7 +538,7 @@ run_uninstall (Txn           *txn,
     {
       if (fd >= 0)
         close (fd);
-      return _lsp_install_set_errno (error, errno, txn->game_id, "open the install being removed");
+      return _lsp_install_set_errno (error, errno, txn->game_id, C_("failed action", "open the install being removed"));
     }
   while ((entry = readdir (dir)) != NULL)
     {
@@ -540,7 +547,7 @@ run_uninstall (Txn           *txn,
       if (!lsp_fs_remove_tree_at (dirfd (dir), entry->d_name, error))
         {
           closedir (dir);
-          g_prefix_error (error, "Uninstalling %s is incomplete; Lanspread will finish it at next start: ",
+          g_prefix_error (error, _("Uninstalling %s is incomplete; Lanspread will finish it at next start: "),
                           txn->game_id);
           return FALSE;
         }
@@ -552,7 +559,7 @@ run_uninstall (Txn           *txn,
   closedir (dir);
 
   if (unlinkat (txn->root_fd, LSP_LOCAL_BACKUP_DIR, AT_REMOVEDIR) != 0 && errno != ENOENT)
-    return _lsp_install_set_errno (error, errno, txn->game_id, "remove " LSP_LOCAL_BACKUP_DIR);
+    return _lsp_install_set_errno (error, errno, txn->game_id, C_("failed action", "remove the backup of the previous install"));
   fsync (txn->root_fd);
   txn_crash_point (txn, "after-delete");
 
@@ -581,7 +588,7 @@ _lsp_install_run (const char          *games_path,
     {
       int saved_errno = errno;
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                   "Cannot open the folder of %s (%s): %s", game_id, root_path, g_strerror (saved_errno));
+                   _("Cannot open the folder of %s (%s): %s"), game_id, root_path, g_strerror (saved_errno));
       return FALSE;
     }
 
@@ -591,8 +598,8 @@ _lsp_install_run (const char          *games_path,
       path_exists_at (txn.root_fd, LSP_LOCAL_BACKUP_DIR, &st))
     {
       g_set_error (error, LSP_ERROR, LSP_ERROR_BUSY,
-                   "%s has a leftover %s or %s folder from an interrupted operation; "
-                   "restart Lanspread so it can recover, or remove the folder by hand.",
+                   _("%s has a leftover %s or %s folder from an interrupted operation; "
+                   "restart Lanspread so it can recover, or remove the folder by hand."),
                    game_id, LSP_LOCAL_INSTALLING_DIR, LSP_LOCAL_BACKUP_DIR);
       close (txn.root_fd);
       return FALSE;

@@ -10,6 +10,8 @@
 #include "lsp-launcher.h"
 #include "lsp-operation-private.h"
 
+#include <glib/gi18n-lib.h>
+
 struct _LspInstaller
 {
   GObject      parent_instance;
@@ -139,15 +141,16 @@ start_operation (LspInstaller        *self,
       lsp_catalog_lookup (lsp_library_get_catalog (self->library), game_id) == NULL)
     {
       g_task_return_new_error (task, LSP_ERROR, LSP_ERROR_NOT_FOUND,
-                               "There is no game “%s” in the catalog.", game_id);
+                               _("There is no game “%s” in the catalog."), game_id);
       return;
     }
   if (kind != LSP_OPERATION_INSTALL && self->launcher != NULL &&
       lsp_launcher_is_running (self->launcher, game_id))
     {
       g_task_return_new_error (task, LSP_ERROR, LSP_ERROR_BUSY,
-                               "%s is running; quit the game before you %s it.",
-                               game_id, lsp_operation_kind_to_string (kind));
+                               kind == LSP_OPERATION_UPDATE ? _("%s is running; quit the game before you update it.")
+                                                            : _("%s is running; quit the game before you uninstall it."),
+                               game_id);
       return;
     }
   if (!lsp_library_begin_operation (self->library, game_id, &error))

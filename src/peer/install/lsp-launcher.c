@@ -8,6 +8,7 @@
 #include "lsp-game-root.h"
 
 #include <errno.h>
+#include <glib/gi18n-lib.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -136,22 +137,22 @@ build_argv (LspLauncher  *self,
   if (entry->launch == NULL || entry->launch[0] == '\0')
     {
       set_error (error, LSP_ERROR_INVALID_DATA,
-                 "%s cannot start: its catalog entry has no “launch” command. Add one to the catalog.",
+                 _("%s cannot start: its catalog entry has no “launch” command. Add one to the catalog."),
                  game_id);
       return NULL;
     }
   if (!g_shell_parse_argv (entry->launch, &argc, &argv, &parse_error))
     {
       set_error (error, LSP_ERROR_INVALID_DATA,
-                 "%s cannot start: its launch command “%s” cannot be read (%s). Fix it in the catalog.",
+                 _("%s cannot start: its launch command “%s” cannot be read (%s). Fix it in the catalog."),
                  game_id, entry->launch, parse_error->message);
       return NULL;
     }
   if (!lsp_relative_path_is_safe (argv[0]))
     {
       set_error (error, LSP_ERROR_INVALID_DATA,
-                 "%s cannot start: its launch command must name a program inside the installed game, "
-                 "not “%s”. Fix it in the catalog.", game_id, argv[0]);
+                 _("%s cannot start: its launch command must name a program inside the installed game, "
+                 "not “%s”. Fix it in the catalog."), game_id, argv[0]);
       return NULL;
     }
 
@@ -159,7 +160,7 @@ build_argv (LspLauncher  *self,
   if (!g_file_test (program, G_FILE_TEST_IS_REGULAR))
     {
       set_error (error, LSP_ERROR_NOT_FOUND,
-                 "%s cannot start: its program %s is missing from the installed game. Reinstall the game.",
+                 _("%s cannot start: its program %s is missing from the installed game. Reinstall the game."),
                  game_id, argv[0]);
       return NULL;
     }
@@ -172,7 +173,7 @@ build_argv (LspLauncher  *self,
       if (wine == NULL)
         {
           set_error (error, LSP_ERROR_NOT_FOUND,
-                     "%s is a Windows game (%s) and wine is not installed. Install wine to play it.",
+                     _("%s is a Windows game (%s) and wine is not installed. Install wine to play it."),
                      game_id, argv[0]);
           return NULL;
         }
@@ -181,7 +182,7 @@ build_argv (LspLauncher  *self,
   else if (!g_file_test (program, G_FILE_TEST_IS_EXECUTABLE))
     {
       set_error (error, LSP_ERROR_INVALID_DATA,
-                 "%s cannot start: its program %s is not executable. Reinstall the game.",
+                 _("%s cannot start: its program %s is not executable. Reinstall the game."),
                  game_id, argv[0]);
       return NULL;
     }
@@ -212,12 +213,12 @@ lsp_launcher_play (LspLauncher  *self,
   g_return_val_if_fail (game_id != NULL, FALSE);
 
   if (lsp_catalog_lookup (lsp_library_get_catalog (self->library), game_id) == NULL)
-    return set_error (error, LSP_ERROR_NOT_FOUND, "There is no game “%s” in the catalog.", game_id);
+    return set_error (error, LSP_ERROR_NOT_FOUND, _("There is no game “%s” in the catalog."), game_id);
   if (g_hash_table_contains (self->processes, game_id))
-    return set_error (error, LSP_ERROR_BUSY, "%s is already running.", game_id);
+    return set_error (error, LSP_ERROR_BUSY, _("%s is already running."), game_id);
   if (lsp_library_is_operation_active (self->library, game_id))
     return set_error (error, LSP_ERROR_BUSY,
-                      "%s cannot start while it is being installed, updated or removed; wait for that to finish.",
+                      _("%s cannot start while it is being installed, updated or removed; wait for that to finish."),
                       game_id);
 
   /* The folder, not the library's last scan, says whether it is installed:
@@ -225,7 +226,7 @@ lsp_launcher_play (LspLauncher  *self,
   games_path = g_file_get_path (lsp_library_get_games_dir (self->library));
   local_path = g_build_filename (games_path, game_id, LSP_LOCAL_DIR, NULL);
   if (!g_file_test (local_path, G_FILE_TEST_IS_DIR))
-    return set_error (error, LSP_ERROR_INVALID_ARGUMENT, "%s is not installed; install it first.", game_id);
+    return set_error (error, LSP_ERROR_INVALID_ARGUMENT, _("%s is not installed; install it first."), game_id);
   if ((argv = build_argv (self, game_id, local_path, error)) == NULL)
     return FALSE;
 
@@ -241,7 +242,7 @@ lsp_launcher_play (LspLauncher  *self,
 
   subprocess = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv, &spawn_error);
   if (subprocess == NULL)
-    return set_error (error, LSP_ERROR_IO, "Could not start %s (%s): %s", game_id, argv[0], spawn_error->message);
+    return set_error (error, LSP_ERROR_IO, _("Could not start %s (%s): %s"), game_id, argv[0], spawn_error->message);
 
   process = g_new0 (Process, 1);
   process->subprocess = g_object_ref (subprocess);
@@ -286,7 +287,7 @@ lsp_launcher_stop (LspLauncher  *self,
 
   process = g_hash_table_lookup (self->processes, game_id);
   if (process == NULL)
-    return set_error (error, LSP_ERROR_NOT_FOUND, "%s is not running.", game_id);
+    return set_error (error, LSP_ERROR_NOT_FOUND, _("%s is not running."), game_id);
 
   if (process->pid > 0 && kill (-process->pid, SIGTERM) != 0)
     g_subprocess_send_signal (process->subprocess, SIGTERM);

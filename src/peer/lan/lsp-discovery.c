@@ -13,6 +13,7 @@
 #include <avahi-common/malloc.h>
 #include <avahi-common/strlst.h>
 #include <avahi-glib/glib-watch.h>
+#include <glib/gi18n-lib.h>
 #include <net/if.h>
 #include <string.h>
 
@@ -561,7 +562,7 @@ on_browser_event (AvahiServiceBrowser    *browser,
 
     case AVAHI_BROWSER_FAILURE:
       {
-        g_autofree char *status = g_strdup_printf ("Browsing for peers failed: %s",
+        g_autofree char *status = g_strdup_printf (_("Browsing for peers failed: %s"),
                                                    avahi_strerror (avahi_client_errno (avahi_service_browser_get_client (browser))));
         set_state (self, FALSE, status);
       }
@@ -637,7 +638,7 @@ register_service (LspDiscovery *self)
     ret = avahi_entry_group_commit (self->group);
   if (ret < 0)
     {
-      g_autofree char *status = g_strdup_printf ("Could not announce this peer over mDNS: %s", avahi_strerror (ret));
+      g_autofree char *status = g_strdup_printf (_("Could not announce this peer over mDNS: %s"), avahi_strerror (ret));
 
       g_warning ("%s", status);
       avahi_entry_group_reset (self->group);
@@ -748,7 +749,7 @@ on_client_event (AvahiClient      *client,
   switch (state)
     {
     case AVAHI_CLIENT_S_RUNNING:
-      set_state (self, TRUE, "mDNS is running");
+      set_state (self, TRUE, _("mDNS is running"));
       start_services (self, client);
       break;
 
@@ -762,13 +763,13 @@ on_client_event (AvahiClient      *client,
       break;
 
     case AVAHI_CLIENT_CONNECTING:
-      set_state (self, FALSE, "Waiting for avahi-daemon: peers are found only through static addresses until it runs");
+      set_state (self, FALSE, _("Waiting for avahi-daemon: peers are found only through static addresses until it runs"));
       break;
 
     case AVAHI_CLIENT_FAILURE:
       {
         int err = avahi_client_errno (client);
-        g_autofree char *status = g_strdup_printf ("Lost avahi-daemon (%s); reconnecting", avahi_strerror (err));
+        g_autofree char *status = g_strdup_printf (_("Lost avahi-daemon (%s); reconnecting"), avahi_strerror (err));
 
         set_state (self, FALSE, status);
         forget_all (self);
@@ -793,7 +794,7 @@ connect_client (LspDiscovery *self)
 
   if (self->loopback_only && self->interface <= 0)
     {
-      set_state (self, FALSE, "mDNS is off: no loopback interface to restrict it to");
+      set_state (self, FALSE, _("mDNS is off: no loopback interface to restrict it to"));
       return;
     }
 
@@ -804,8 +805,8 @@ connect_client (LspDiscovery *self)
                              on_client_event, self, &error);
   if (client == NULL)
     {
-      g_autofree char *status = g_strdup_printf ("mDNS is unavailable: %s (is the D-Bus system bus running?); "
-                                                 "retrying in %d s", avahi_strerror (error),
+      g_autofree char *status = g_strdup_printf (_("mDNS is unavailable: %s (is the D-Bus system bus running?); "
+                                                 "retrying in %d s"), avahi_strerror (error),
                                                  LSP_DISCOVERY_RETRY_SECONDS);
 
       /* avahi_client_new freed what the callback may have seen. */
@@ -947,7 +948,7 @@ lsp_discovery_constructed (GObject *object)
    * everything is bound to "lo", or nothing is published at all. */
   self->interface = self->loopback_only ? (AvahiIfIndex) if_nametoindex ("lo") : AVAHI_IF_UNSPEC;
   self->poll = avahi_glib_poll_new (g_main_context_get_thread_default (), G_PRIORITY_DEFAULT);
-  self->status = g_strdup ("mDNS is not started");
+  self->status = g_strdup (_("mDNS is not started"));
 }
 
 static void

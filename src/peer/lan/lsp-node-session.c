@@ -8,6 +8,7 @@
 #include "lsp-game-root.h"
 #include "lsp-sync.h"
 
+#include <glib/gi18n-lib.h>
 #include <string.h>
 
 /* One peer's session on its control stream: handshake, duplicate
@@ -144,7 +145,7 @@ _lsp_session_free (Session *session)
   while ((fetch = g_queue_pop_head (&session->manifest_fetches)) != NULL)
     complete_fetch_later (fetch, NULL,
                           g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-                                               "The connection to the peer ended before it sent the manifest"));
+                                               _("The connection to the peer ended before it sent the manifest")));
   g_clear_handle_id (&session->liveness_id, g_source_remove);
   g_clear_handle_id (&session->close_id, g_source_remove);
   g_clear_handle_id (&session->library_answer_id, g_source_remove);
@@ -622,7 +623,7 @@ refuse_manifest_fetch (Session            *session,
 
   if (task == NULL)
     return;
-  complete_fetch_later (task, NULL, g_error_new (G_IO_ERROR, code, "%s refused the manifest: %s",
+  complete_fetch_later (task, NULL, g_error_new (G_IO_ERROR, code, _("%s refused the manifest: %s"),
                                                  lsp_peer_get_hostname (session->peer), error->message));
   send_next_manifest_fetch (session);
 }
@@ -654,7 +655,7 @@ on_manifest_fetch_timeout (gpointer user_data)
 
   session->manifest_timeout_id = 0;
   complete_fetch_later (task, NULL, g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                                                 "%s did not send the manifest in %u seconds",
+                                                 _("%s did not send the manifest in %u seconds"),
                                                  lsp_peer_get_hostname (session->peer),
                                                  MANIFEST_FETCH_TIMEOUT_SECONDS));
   send_next_manifest_fetch (session);
@@ -788,8 +789,11 @@ on_control_read (LspQuicStream *stream,
 
   if (error != NULL)
     {
+      /* The close reason goes to the peer in English; our error is in
+       * the user's language. */
+      g_debug ("The control stream of %s failed: %s", lsp_quic_connection_get_peer_id (session->conn), error->message);
       if (!session->closing)
-        _lsp_session_close (session, error->message);
+        _lsp_session_close (session, "the control stream failed");
       return;
     }
 

@@ -8,6 +8,8 @@
 #include "lsp-error.h"
 #include "lsp-game-root.h"
 
+#include <glib/gi18n-lib.h>
+
 static void list_model_iface_init (GListModelInterface *iface);
 
 guint _lsp_node_signals[NODE_N_SIGNALS];
@@ -166,7 +168,7 @@ lsp_node_parse_peer_address (const char          *host_port,
       (address = g_inet_socket_address_new_from_string (host, port)) == NULL)
     {
       g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_ARGUMENT,
-                   "“%s” is not an IP address and port like 192.0.2.7:41000 or [2001:db8::7]:41000",
+                   _("“%s” is not an IP address and port like 192.0.2.7:41000 or [2001:db8::7]:41000"),
                    host_port);
       return FALSE;
     }
@@ -200,7 +202,7 @@ lsp_node_enable_discovery (LspNode   *self,
                                        lsp_quic_endpoint_get_port (self->endpoint), loopback_only);
   if (self->discovery == NULL)
     {
-      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_ARGUMENT, "Cannot announce this peer on the network");
+      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_ARGUMENT, _("Cannot announce this peer on the network"));
       return FALSE;
     }
   lsp_discovery_set_library_rev (self->discovery, lsp_library_get_rev (self->library));
@@ -554,7 +556,7 @@ lsp_node_fetch_manifest_async (LspNode             *self,
   if (session == NULL)
     {
       g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-                               "Peer %.12s is not connected", peer_id);
+                               _("Peer %.12s is not connected"), peer_id);
       return;
     }
   _lsp_session_fetch_manifest (session, task);

@@ -4,6 +4,7 @@
 
 #include "lsp-catalog.h"
 
+#include <glib/gi18n-lib.h>
 #include <json-glib/json-glib.h>
 
 #include "lsp-error.h"
@@ -68,11 +69,13 @@ set_field_error (GError    **error,
                  const char *format,
                  ...)
 {
-  g_autofree char *where = g_strdup_printf ("Catalog %s: games[%u]: ", source_name, index);
+  /* Translators: the first %s is the catalog file; “games[%u]” names the
+   * entry in the file, do not translate it. */
+  g_autofree char *where = g_strdup_printf (_("Catalog %s: games[%u]: "), source_name, index);
   va_list args;
 
   va_start (args, format);
-  lsp_error_set_invalid_valist (error, where, ". Fix the catalog file and try again.", format, args);
+  lsp_error_set_invalid_valist (error, where, _(". Fix the catalog file and try again."), format, args);
   va_end (args);
   return FALSE;
 }
@@ -95,19 +98,19 @@ read_string_member (JsonObject  *object,
   if (node == NULL || JSON_NODE_HOLDS_NULL (node))
     {
       if (required)
-        return set_field_error (error, source_name, index, "field “%s” is missing", member);
+        return set_field_error (error, source_name, index, _("field “%s” is missing"), member);
       return TRUE;
     }
 
   if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
-    return set_field_error (error, source_name, index, "field “%s” must be a string", member);
+    return set_field_error (error, source_name, index, _("field “%s” must be a string"), member);
 
   value = json_node_get_string (node);
   if (strlen (value) > MAX_TEXT_FIELD_BYTES)
-    return set_field_error (error, source_name, index, "field “%s” is longer than %d bytes",
+    return set_field_error (error, source_name, index, _("field “%s” is longer than %d bytes"),
                             member, MAX_TEXT_FIELD_BYTES);
   if (required && value[0] == '\0')
-    return set_field_error (error, source_name, index, "field “%s” is empty", member);
+    return set_field_error (error, source_name, index, _("field “%s” is empty"), member);
 
   *out = g_strdup (value);
   return TRUE;
@@ -126,7 +129,7 @@ parse_entry (JsonNode         *node,
 
   if (!JSON_NODE_HOLDS_OBJECT (node))
     {
-      set_field_error (error, source_name, index, "entry must be an object");
+      set_field_error (error, source_name, index, _("entry must be an object"));
       return NULL;
     }
   object = json_node_get_object (node);
@@ -143,7 +146,7 @@ parse_entry (JsonNode         *node,
   if (!lsp_game_id_is_valid (entry->id))
     {
       set_field_error (error, source_name, index,
-                       "id “%s” is not valid (use 1–64 letters, digits, “-”, “_” or “.”, not starting with “.”)",
+                       _("id “%s” is not valid (use 1–64 letters, digits, “-”, “_” or “.”, not starting with “.”)"),
                        entry->id);
       goto fail;
     }
@@ -155,14 +158,14 @@ parse_entry (JsonNode         *node,
 
       if (!JSON_NODE_HOLDS_VALUE (players) || json_node_get_value_type (players) != G_TYPE_INT64)
         {
-          set_field_error (error, source_name, index, "field “max_players” must be an integer");
+          set_field_error (error, source_name, index, _("field “max_players” must be an integer"));
           goto fail;
         }
       value = json_node_get_int (players);
       if (value < 1 || value > MAX_PLAYERS_LIMIT)
         {
           set_field_error (error, source_name, index,
-                           "field “max_players” must be between 1 and %d", MAX_PLAYERS_LIMIT);
+                           _("field “max_players” must be between 1 and %d"), MAX_PLAYERS_LIMIT);
           goto fail;
         }
       entry->max_players = (guint) value;
@@ -170,7 +173,7 @@ parse_entry (JsonNode         *node,
 
   if (entry->cover != NULL && !lsp_relative_path_is_safe (entry->cover))
     {
-      set_field_error (error, source_name, index, "field “cover” must be a relative path inside the catalog folder");
+      set_field_error (error, source_name, index, _("field “cover” must be a relative path inside the catalog folder"));
       goto fail;
     }
 
@@ -180,7 +183,7 @@ parse_entry (JsonNode         *node,
 
       if (!g_shell_parse_argv (entry->launch, NULL, &argv, &local_error))
         {
-          set_field_error (error, source_name, index, "field “launch” cannot be parsed: %s",
+          set_field_error (error, source_name, index, _("field “launch” cannot be parsed: %s"),
                            local_error->message);
           goto fail;
         }
@@ -214,7 +217,7 @@ lsp_catalog_new_from_data (const char  *data,
   if (length > LSP_CATALOG_MAX_BYTES)
     {
       g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
-                   "Catalog %s is larger than %d MiB; it is probably not a catalog.",
+                   _("Catalog %s is larger than %d MiB; it is probably not a catalog."),
                    source_name, LSP_CATALOG_MAX_BYTES / (1024 * 1024));
       return NULL;
     }
@@ -223,7 +226,7 @@ lsp_catalog_new_from_data (const char  *data,
   if (!json_parser_load_from_data (parser, data, (gssize) length, &local_error))
     {
       g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
-                   "Catalog %s is not valid JSON: %s", source_name, local_error->message);
+                   _("Catalog %s is not valid JSON: %s"), source_name, local_error->message);
       return NULL;
     }
 
@@ -231,7 +234,7 @@ lsp_catalog_new_from_data (const char  *data,
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     {
       g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
-                   "Catalog %s: the top level must be an object with a “games” array.", source_name);
+                   _("Catalog %s: the top level must be an object with a “games” array."), source_name);
       return NULL;
     }
   root_object = json_node_get_object (root);
@@ -240,7 +243,7 @@ lsp_catalog_new_from_data (const char  *data,
   if (games_node == NULL || !JSON_NODE_HOLDS_ARRAY (games_node))
     {
       g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
-                   "Catalog %s: field “games” is missing or is not an array.", source_name);
+                   _("Catalog %s: field “games” is missing or is not an array."), source_name);
       return NULL;
     }
   games = json_node_get_array (games_node);
@@ -248,7 +251,7 @@ lsp_catalog_new_from_data (const char  *data,
   if (n_games > LSP_CATALOG_MAX_GAMES)
     {
       g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
-                   "Catalog %s lists %u games; at most %d are supported.",
+                   _("Catalog %s lists %u games; at most %d are supported."),
                    source_name, n_games, LSP_CATALOG_MAX_GAMES);
       return NULL;
     }
@@ -264,7 +267,7 @@ lsp_catalog_new_from_data (const char  *data,
 
       if (g_hash_table_contains (self->by_id, entry->id))
         {
-          set_field_error (error, source_name, i, "id “%s” appears more than once", entry->id);
+          set_field_error (error, source_name, i, _("id “%s” appears more than once"), entry->id);
           catalog_entry_free (entry);
           return NULL;
         }
@@ -293,7 +296,7 @@ lsp_catalog_new_from_file (GFile         *file,
   if (!g_file_load_contents (file, cancellable, &contents, &length, NULL, &local_error))
     {
       g_set_error (error, LSP_ERROR, LSP_ERROR_IO,
-                   "Could not read the catalog %s: %s", name, local_error->message);
+                   _("Could not read the catalog %s: %s"), name, local_error->message);
       return NULL;
     }
 

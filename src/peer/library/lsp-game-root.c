@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <glib/gi18n-lib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -184,7 +185,7 @@ lsp_game_root_read_version (int      root_fd,
     {
       int saved_errno = errno;
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                   "Cannot open %s: %s", LSP_VERSION_FILE, g_strerror (saved_errno));
+                   _("Cannot open %s: %s"), LSP_VERSION_FILE, g_strerror (saved_errno));
       return NULL;
     }
 
@@ -192,7 +193,7 @@ lsp_game_root_read_version (int      root_fd,
     {
       close (fd);
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE,
-                   "%s is not a regular file", LSP_VERSION_FILE);
+                   _("%s is not a regular file"), LSP_VERSION_FILE);
       return NULL;
     }
 
@@ -202,7 +203,7 @@ lsp_game_root_read_version (int      root_fd,
     {
       int saved_errno = errno;
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                   "Cannot read %s: %s", LSP_VERSION_FILE, g_strerror (saved_errno));
+                   _("Cannot read %s: %s"), LSP_VERSION_FILE, g_strerror (saved_errno));
       return NULL;
     }
   buffer[n] = '\0';
@@ -211,7 +212,7 @@ lsp_game_root_read_version (int      root_fd,
   if (!lsp_version_is_valid (version))
     {
       g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
-                   "%s must hold one line of at most %d printable characters",
+                   _("%s must hold one line of at most %d printable characters"),
                    LSP_VERSION_FILE, LSP_VERSION_MAX_LEN);
       return NULL;
     }

@@ -4,6 +4,7 @@
 
 #include "lsp-library-index.h"
 
+#include <glib/gi18n-lib.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
 
@@ -154,14 +155,14 @@ lsp_library_index_load (const char  *path,
 
   if (length > LSP_LIBRARY_INDEX_MAX_BYTES)
     {
-      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, "%s is too large to be an index", path);
+      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, _("%s is too large to be an index"), path);
       return NULL;
     }
 
   parser = json_parser_new_immutable ();
   if (!json_parser_load_from_data (parser, contents, (gssize) length, &local_error))
     {
-      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, "%s is not valid JSON: %s",
+      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, _("%s is not valid JSON: %s"),
                    path, local_error->message);
       return NULL;
     }
@@ -169,7 +170,7 @@ lsp_library_index_load (const char  *path,
   root = json_parser_get_root (parser);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     {
-      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, "%s is not an index object", path);
+      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, _("%s is not an index object"), path);
       return NULL;
     }
   object = json_node_get_object (root);
@@ -178,27 +179,27 @@ lsp_library_index_load (const char  *path,
       json_object_get_int_member (object, "format") != LSP_LIBRARY_INDEX_FORMAT)
     {
       g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
-                   "%s has an unknown format (expected %d)", path, LSP_LIBRARY_INDEX_FORMAT);
+                   _("%s has an unknown format (expected %d)"), path, LSP_LIBRARY_INDEX_FORMAT);
       return NULL;
     }
 
   if (!member_is (object, "library_rev", G_TYPE_INT64) ||
       (rev = json_object_get_int_member (object, "library_rev")) < 0)
     {
-      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, "%s: library_rev is missing or negative", path);
+      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, _("%s: library_rev is missing or negative"), path);
       return NULL;
     }
 
   if (!columns_match (object))
     {
-      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, "%s: unexpected columns", path);
+      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, _("%s: unexpected columns"), path);
       return NULL;
     }
 
   if (!json_object_has_member (object, "games") ||
       !JSON_NODE_HOLDS_ARRAY (json_object_get_member (object, "games")))
     {
-      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, "%s: games is not an array", path);
+      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, _("%s: games is not an array"), path);
       return NULL;
     }
   games = json_object_get_array_member (object, "games");
@@ -211,7 +212,7 @@ lsp_library_index_load (const char  *path,
       if (record == NULL || g_hash_table_contains (records, record->id))
         {
           g_clear_pointer (&record, lsp_game_record_unref);
-          g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, "%s: games[%u] is malformed", path, i);
+          g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, _("%s: games[%u] is malformed"), path, i);
           return NULL;
         }
       g_hash_table_insert (records, record->id, record);

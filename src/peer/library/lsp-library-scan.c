@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glib/gi18n-lib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -107,7 +108,7 @@ list_catalog_dirs (const char  *games_path,
       if (fd >= 0)
         close (fd);
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                   "Could not list the games folder %s: %s", games_path, g_strerror (saved_errno));
+                   _("Could not list the games folder %s: %s"), games_path, g_strerror (saved_errno));
       return NULL;
     }
   rewinddir (dir);
@@ -312,7 +313,7 @@ _lsp_library_scan_worker (GTask        *task,
     {
       int saved_errno = errno;
       g_task_return_new_error (task, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                               "Could not open the games folder %s: %s. Check that it exists and is readable.",
+                               _("Could not open the games folder %s: %s. Check that it exists and is readable."),
                                job->games_path, g_strerror (saved_errno));
       return;
     }

@@ -10,6 +10,7 @@
 #include "lsp-local-game-private.h"
 #include "lsp-util.h"
 
+#include <glib/gi18n-lib.h>
 #include <string.h>
 
 struct _LspLibrary
@@ -527,7 +528,7 @@ lsp_library_begin_operation (LspLibrary  *self,
   if (g_hash_table_contains (self->operations, game_id))
     {
       g_set_error (error, LSP_ERROR, LSP_ERROR_BUSY,
-                   "Another operation is already running on %s; wait for it to finish or cancel it.", game_id);
+                   _("Another operation is already running on %s; wait for it to finish or cancel it."), game_id);
       return FALSE;
     }
 

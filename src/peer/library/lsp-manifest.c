@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glib/gi18n-lib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -152,7 +153,9 @@ set_errno_error (GError    **error,
                  const char *path)
 {
   g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-               "Could not %s “%s”: %s", what, path, g_strerror (saved_errno));
+               /* Translators: the first %s is a failed action, like “open”
+                * (translated on its own), then a file name and the system's reason. */
+               _("Could not %s “%s”: %s"), what, path, g_strerror (saved_errno));
   return FALSE;
 }
 
@@ -172,20 +175,20 @@ collect_files (int          dir_fd,
   if (depth > LSP_MANIFEST_MAX_DEPTH)
     {
       g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
-                   "Folders are nested more than %d levels deep at “%s”",
+                   _("Folders are nested more than %d levels deep at “%s”"),
                    LSP_MANIFEST_MAX_DEPTH, prefix);
       return FALSE;
     }
 
   fd = dup (dir_fd);
   if (fd < 0)
-    return set_errno_error (error, errno, "open", prefix[0] ? prefix : ".");
+    return set_errno_error (error, errno, C_("failed action", "open"), prefix[0] ? prefix : ".");
   dir = fdopendir (fd);
   if (dir == NULL)
     {
       int saved_errno = errno;
       close (fd);
-      return set_errno_error (error, saved_errno, "list", prefix[0] ? prefix : ".");
+      return set_errno_error (error, saved_errno, C_("failed action", "list"), prefix[0] ? prefix : ".");
     }
   rewinddir (dir);
 
@@ -210,7 +213,7 @@ collect_files (int          dir_fd,
         {
           int saved_errno = errno;
           closedir (dir);
-          return set_errno_error (error, saved_errno, "inspect", path);
+          return set_errno_error (error, saved_errno, C_("failed action", "inspect"), path);
         }
 
       if (S_ISDIR (st.st_mode))
@@ -222,7 +225,7 @@ collect_files (int          dir_fd,
             {
               int saved_errno = errno;
               closedir (dir);
-              return set_errno_error (error, saved_errno, "open", path);
+              return set_errno_error (error, saved_errno, C_("failed action", "open"), path);
             }
           ok = collect_files (child_fd, path, depth + 1, files, error);
           close (child_fd);
@@ -240,7 +243,7 @@ collect_files (int          dir_fd,
             {
               closedir (dir);
               g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
-                           "The game has more than %d files", LSP_MANIFEST_MAX_FILES);
+                           _("The game has more than %d files"), LSP_MANIFEST_MAX_FILES);
               return FALSE;
             }
           file = g_new0 (LspManifestFile, 1);
@@ -278,7 +281,7 @@ hash_file (int               root_fd,
 
   fd = openat (root_fd, file->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
-    return set_errno_error (error, errno, "open", file->path);
+    return set_errno_error (error, errno, C_("failed action", "open"), file->path);
   posix_fadvise (fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 
   while (offset < file->size)
@@ -300,7 +303,7 @@ hash_file (int               root_fd,
         {
           int saved_errno = errno;
           close (fd);
-          return set_errno_error (error, saved_errno, "read", file->path);
+          return set_errno_error (error, saved_errno, C_("failed action", "read"), file->path);
         }
       if (n == 0)
         break;
@@ -320,7 +323,7 @@ hash_file (int               root_fd,
     {
       close (fd);
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_BUSY,
-                   "“%s” changed while it was being hashed", file->path);
+                   _("“%s” changed while it was being hashed"), file->path);
       return FALSE;
     }
 
@@ -392,7 +395,7 @@ invalid (GError    **error,
   va_list args;
 
   va_start (args, format);
-  lsp_error_set_invalid_valist (error, "Invalid manifest: ", "", format, args);
+  lsp_error_set_invalid_valist (error, _("Invalid manifest: "), "", format, args);
   va_end (args);
   return NULL;
 }
@@ -437,28 +440,28 @@ lsp_manifest_new_from_json (JsonNode  *node,
   guint n_files;
 
   if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
-    return invalid (error, "not an object");
+    return invalid (error, _("not an object"));
   object = json_node_get_object (node);
 
   if (!get_int_member (object, "format", &format) || format != LSP_MANIFEST_FORMAT)
-    return invalid (error, "unsupported format (expected %d)", LSP_MANIFEST_FORMAT);
+    return invalid (error, _("unsupported format (expected %d)"), LSP_MANIFEST_FORMAT);
   game_id = get_string_member (object, "game_id");
   if (!lsp_game_id_is_valid (game_id))
-    return invalid (error, "field “game_id” is missing or invalid");
+    return invalid (error, _("field “game_id” is missing or invalid"));
   version = get_string_member (object, "version");
   if (!lsp_version_is_valid (version))
-    return invalid (error, "field “version” is missing or invalid");
+    return invalid (error, _("field “version” is missing or invalid"));
   if (!get_int_member (object, "chunk_size", &chunk_size) || chunk_size != LSP_MANIFEST_CHUNK_SIZE)
-    return invalid (error, "field “chunk_size” must be %u", LSP_MANIFEST_CHUNK_SIZE);
+    return invalid (error, _("field “chunk_size” must be %u"), LSP_MANIFEST_CHUNK_SIZE);
   claimed_hash = get_string_member (object, "manifest_hash");
 
   files_node = json_object_get_member (object, "files");
   if (files_node == NULL || !JSON_NODE_HOLDS_ARRAY (files_node))
-    return invalid (error, "field “files” must be an array");
+    return invalid (error, _("field “files” must be an array"));
   files = json_node_get_array (files_node);
   n_files = json_array_get_length (files);
   if (n_files > LSP_MANIFEST_MAX_FILES)
-    return invalid (error, "more than %d files", LSP_MANIFEST_MAX_FILES);
+    return invalid (error, _("more than %d files"), LSP_MANIFEST_MAX_FILES);
 
   self = manifest_new (game_id, version, (guint32) chunk_size);
   seen = g_hash_table_new (g_str_hash, g_str_equal);
@@ -475,28 +478,28 @@ lsp_manifest_new_from_json (JsonNode  *node,
       gint64 size;
 
       if (!JSON_NODE_HOLDS_OBJECT (file_node))
-        return invalid (error, "files[%u] is not an object", i);
+        return invalid (error, _("files[%u] is not an object"), i);
       file_object = json_node_get_object (file_node);
 
       path = get_string_member (file_object, "path");
       if (!lsp_relative_path_is_safe (path))
-        return invalid (error, "files[%u].path is missing or unsafe", i);
+        return invalid (error, _("files[%u].path is missing or unsafe"), i);
       first = g_strndup (path, strcspn (path, "/"));
       if (lsp_game_child_is_reserved (first))
-        return invalid (error, "files[%u].path “%s” is a reserved name", i, path);
+        return invalid (error, _("files[%u].path “%s” is a reserved name"), i, path);
       if (g_hash_table_contains (seen, path))
-        return invalid (error, "files[%u].path “%s” appears twice", i, path);
+        return invalid (error, _("files[%u].path “%s” appears twice"), i, path);
 
       if (!get_int_member (file_object, "size", &size) || size < 0 ||
           (guint64) size > LSP_MANIFEST_MAX_FILE_SIZE)
-        return invalid (error, "files[%u].size is missing or out of range", i);
+        return invalid (error, _("files[%u].size is missing or out of range"), i);
 
       chunks_node = json_object_get_member (file_object, "chunks");
       if (chunks_node == NULL || !JSON_NODE_HOLDS_ARRAY (chunks_node))
-        return invalid (error, "files[%u].chunks must be an array", i);
+        return invalid (error, _("files[%u].chunks must be an array"), i);
       chunks = json_node_get_array (chunks_node);
       if (json_array_get_length (chunks) != chunk_count ((guint64) size, self->chunk_size))
-        return invalid (error, "files[%u] has %u chunk hashes, its size needs %u", i,
+        return invalid (error, _("files[%u] has %u chunk hashes, its size needs %u"), i,
                         json_array_get_length (chunks), chunk_count ((guint64) size, self->chunk_size));
 
       file = g_new0 (LspManifestFile, 1);
@@ -513,7 +516,7 @@ lsp_manifest_new_from_json (JsonNode  *node,
 
           if (!JSON_NODE_HOLDS_VALUE (hash_node) || json_node_get_value_type (hash_node) != G_TYPE_STRING ||
               !lsp_sha256_from_hex (json_node_get_string (hash_node), file->chunk_hashes + (gsize) c * LSP_SHA256_LEN))
-            return invalid (error, "files[%u].chunks[%u] is not a SHA-256 in lowercase hex", i, c);
+            return invalid (error, _("files[%u].chunks[%u] is not a SHA-256 in lowercase hex"), i, c);
         }
     }
 
@@ -521,7 +524,7 @@ lsp_manifest_new_from_json (JsonNode  *node,
   manifest_compute_hash (self);
 
   if (claimed_hash != NULL && strcmp (claimed_hash, self->hash) != 0)
-    return invalid (error, "its content does not match manifest_hash %s", claimed_hash);
+    return invalid (error, _("its content does not match manifest_hash %s"), claimed_hash);
 
   return g_steal_pointer (&self);
 }

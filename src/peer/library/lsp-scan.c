@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glib/gi18n-lib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -131,7 +132,7 @@ read_fingerprint (int         root_fd,
       int saved_errno = errno;
       close (root_fd);
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                   "Could not list the game folder: %s", g_strerror (saved_errno));
+                   _("Could not list the game folder: %s"), g_strerror (saved_errno));
       return FALSE;
     }
 
@@ -228,10 +229,10 @@ open_game_root (int         games_fd,
       /* A symbolic link is not a game folder: following it could share
        * files from anywhere on the machine. */
       if (saved_errno == ENOENT || saved_errno == ENOTDIR || saved_errno == ELOOP)
-        g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "No game folder “%s”", game_id);
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, _("No game folder “%s”"), game_id);
       else
         g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                     "Cannot open the game folder: %s", g_strerror (saved_errno));
+                     _("Cannot open the game folder: %s"), g_strerror (saved_errno));
     }
 
   return root_fd;

@@ -325,8 +325,13 @@ read_manifest (LspProtoReader  *r,
   if (!JSON_NODE_HOLDS_OBJECT (node))
     return _lsp_proto_field_error (r, "manifest", "must be an object");
   body->manifest = lsp_manifest_new_from_json (node, &local_error);
+  /* Parse errors go back to the sender, in English; the manifest's own
+   * reason is in the user's language, so only the log has it. */
   if (body->manifest == NULL)
-    return _lsp_proto_field_error (r, "manifest", "is not valid: %s", local_error->message);
+    {
+      g_debug ("A received manifest is not valid: %s", local_error->message);
+      return _lsp_proto_field_error (r, "manifest", "is not a valid manifest");
+    }
   if (!g_str_equal (lsp_manifest_get_hash (body->manifest), body->manifest_hash))
     return _lsp_proto_field_error (r, "manifest", "hashes to %s, not to manifest_hash %s",
                                    lsp_manifest_get_hash (body->manifest), body->manifest_hash);

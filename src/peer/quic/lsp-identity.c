@@ -6,6 +6,7 @@
 #include "lsp-identity-private.h"
 
 #include <errno.h>
+#include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 #include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
@@ -97,7 +98,7 @@ spki_digest (gnutls_pubkey_t pubkey,
   int rv;
 
   rv = gnutls_pubkey_export2 (pubkey, GNUTLS_X509_FMT_DER, &spki);
-  if (!set_gnutls_error (error, rv, "Cannot export the public key"))
+  if (!set_gnutls_error (error, rv, _("Cannot export the public key")))
     return FALSE;
   lsp_sha256_buffer (spki.data, spki.size, digest);
   return TRUE;
@@ -114,7 +115,7 @@ certificate_digest (gnutls_x509_crt_t crt,
   rv = gnutls_pubkey_init (&pubkey);
   if (rv >= 0)
     rv = gnutls_pubkey_import_x509 (pubkey, crt, 0);
-  if (!set_gnutls_error (error, rv, "Cannot read the certificate's public key"))
+  if (!set_gnutls_error (error, rv, _("Cannot read the certificate's public key")))
     return FALSE;
   return spki_digest (pubkey, digest, error);
 }
@@ -146,13 +147,13 @@ lsp_peer_id_from_certificate (const gnutls_datum_t *der,
   rv = gnutls_x509_crt_init (&crt);
   if (rv >= 0)
     rv = gnutls_x509_crt_import (crt, der, GNUTLS_X509_FMT_DER);
-  if (!set_gnutls_error (error, rv, "The peer's certificate cannot be parsed"))
+  if (!set_gnutls_error (error, rv, _("The peer's certificate cannot be parsed")))
     return NULL;
 
   rv = gnutls_pubkey_init (&pubkey);
   if (rv >= 0)
     rv = gnutls_pubkey_import_x509 (pubkey, crt, 0);
-  if (!set_gnutls_error (error, rv, "The peer's public key cannot be read"))
+  if (!set_gnutls_error (error, rv, _("The peer's public key cannot be read")))
     return NULL;
   return peer_id_from_pubkey (pubkey, error);
 }
@@ -194,7 +195,7 @@ issue_certificate (gnutls_x509_privkey_t key,
   rv = gnutls_x509_crt_init (&crt);
   if (rv >= 0)
     rv = gnutls_x509_crt_set_key (crt, key);
-  if (!set_gnutls_error (error, rv, "Cannot create the identity certificate"))
+  if (!set_gnutls_error (error, rv, _("Cannot create the identity certificate")))
     return FALSE;
   if (!certificate_digest (crt, digest, error))
     return FALSE;
@@ -241,11 +242,11 @@ issue_certificate (gnutls_x509_privkey_t key,
                                                GNUTLS_FSAN_SET);
   if (rv >= 0)
     rv = gnutls_x509_crt_sign2 (crt, crt, key, GNUTLS_DIG_SHA256, 0);
-  if (!set_gnutls_error (error, rv, "Cannot create the identity certificate"))
+  if (!set_gnutls_error (error, rv, _("Cannot create the identity certificate")))
     return FALSE;
 
   rv = gnutls_x509_crt_export2 (crt, GNUTLS_X509_FMT_PEM, cert_pem);
-  return set_gnutls_error (error, rv, "Cannot encode the identity certificate");
+  return set_gnutls_error (error, rv, _("Cannot encode the identity certificate"));
 }
 
 /* What @crt lacks of what issue_certificate() writes, or NULL when nothing.
@@ -329,12 +330,12 @@ create_identity (const char *key_path,
   if (rv >= 0)
     rv = gnutls_x509_privkey_generate (key, GNUTLS_PK_ECDSA,
                                        GNUTLS_CURVE_TO_BITS (GNUTLS_ECC_CURVE_SECP256R1), 0);
-  if (!set_gnutls_error (error, rv, "Cannot generate the identity key"))
+  if (!set_gnutls_error (error, rv, _("Cannot generate the identity key")))
     return FALSE;
   if (!issue_certificate (key, &cert_pem, digest, error))
     return FALSE;
   rv = gnutls_x509_privkey_export2 (key, GNUTLS_X509_FMT_PEM, &key_pem);
-  if (!set_gnutls_error (error, rv, "Cannot encode the identity key"))
+  if (!set_gnutls_error (error, rv, _("Cannot encode the identity key")))
     return FALSE;
 
   /* The certificate is written last: its presence marks a complete pair. */
@@ -372,7 +373,7 @@ update_certificate (const char *state_dir,
   rv = gnutls_x509_crt_init (&crt);
   if (rv >= 0)
     rv = gnutls_x509_crt_import (crt, &datum, GNUTLS_X509_FMT_PEM);
-  if (!set_gnutls_error (error, rv, "The certificate cannot be parsed"))
+  if (!set_gnutls_error (error, rv, _("The certificate cannot be parsed")))
     return FALSE;
   if (!certificate_digest (crt, old_digest, error))
     return FALSE;
@@ -388,7 +389,7 @@ update_certificate (const char *state_dir,
   if (rv >= 0)
     rv = gnutls_x509_privkey_import (key, &datum, GNUTLS_X509_FMT_PEM);
   explicit_bzero (key_data, key_length);
-  if (!set_gnutls_error (error, rv, "The key cannot be parsed"))
+  if (!set_gnutls_error (error, rv, _("The key cannot be parsed")))
     return FALSE;
 
   if (!issue_certificate (key, &cert_pem, new_digest, error))
@@ -397,7 +398,7 @@ update_certificate (const char *state_dir,
   if (memcmp (old_digest, new_digest, LSP_SHA256_LEN) != 0)
     {
       g_set_error_literal (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
-                           "The key does not match the certificate");
+                           _("The key does not match the certificate"));
       return FALSE;
     }
   if (!write_private_file (cert_path, &cert_pem, error))
@@ -434,7 +435,7 @@ lsp_identity_load_or_create (const char  *state_dir,
   if (g_mkdir_with_parents (state_dir, 0700) != 0)
     {
       int saved_errno = errno;
-      g_set_error (error, LSP_ERROR, LSP_ERROR_IO, "Cannot create the state directory “%s”: %s",
+      g_set_error (error, LSP_ERROR, LSP_ERROR_IO, _("Cannot create the state directory “%s”: %s"),
                    state_dir, g_strerror (saved_errno));
       return NULL;
     }
@@ -449,7 +450,7 @@ lsp_identity_load_or_create (const char  *state_dir,
       if (!create_identity (key_path, cert_path, &local_error))
         {
           g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
-                                      "Cannot create the identity in “%s”: ", state_dir);
+                                      _("Cannot create the identity in “%s”: "), state_dir);
           return NULL;
         }
       g_debug ("Created a new identity in %s", state_dir);
@@ -461,7 +462,7 @@ lsp_identity_load_or_create (const char  *state_dir,
       if (!update_certificate (state_dir, key_path, cert_path, &local_error))
         {
           g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
-                                      "The identity in “%s” cannot be loaded: ", state_dir);
+                                      _("The identity in “%s” cannot be loaded: "), state_dir);
           return NULL;
         }
     }
@@ -492,7 +493,7 @@ lsp_identity_load_or_create (const char  *state_dir,
   if (rv < 0)
     {
       g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
-                   "The identity in “%s” cannot be loaded: %s", state_dir, gnutls_strerror (rv));
+                   _("The identity in “%s” cannot be loaded: %s"), state_dir, gnutls_strerror (rv));
       return NULL;
     }
 
@@ -510,7 +511,7 @@ lsp_identity_load_or_create (const char  *state_dir,
     {
       g_clear_pointer (&pubkey, gnutls_pubkey_deinit);
       g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
-                   "The identity certificate in “%s” cannot be read: %s", state_dir,
+                   _("The identity certificate in “%s” cannot be read: %s"), state_dir,
                    rv < 0 ? gnutls_strerror (rv) : "no certificate");
       return NULL;
     }

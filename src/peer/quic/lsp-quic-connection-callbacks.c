@@ -4,8 +4,10 @@
 
 #include "lsp-quic-connection.h"
 
+#include <glib/gi18n-lib.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
+#include <inttypes.h>
 #include <ngtcp2/ngtcp2_crypto.h>
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
 #include <string.h>
@@ -94,7 +96,7 @@ handshake_completed_cb (ngtcp2_conn *conn,
   if (self->peer_id == NULL)
     {
       g_free (self->verify_error);
-      self->verify_error = g_strdup ("The peer presented no certificate");
+      self->verify_error = g_strdup (_("The peer presented no certificate"));
       return NGTCP2_ERR_CALLBACK_FAILURE;
     }
   if (gnutls_alpn_get_selected_protocol (self->session, &alpn) != 0 ||
@@ -102,7 +104,7 @@ handshake_completed_cb (ngtcp2_conn *conn,
       memcmp (alpn.data, self->alpn, alpn.size) != 0)
     {
       g_free (self->verify_error);
-      self->verify_error = g_strdup_printf ("The peer does not speak %s", self->alpn);
+      self->verify_error = g_strdup_printf (_("The peer does not speak %s"), self->alpn);
       return NGTCP2_ERR_CALLBACK_FAILURE;
     }
   self->handshake_pending = TRUE;
@@ -207,7 +209,9 @@ stream_error_new (gint64      stream_id,
                   const char *what)
 {
   return g_error_new (LSP_QUIC_ERROR, LSP_QUIC_ERROR_STREAM_RESET,
-                      "The peer %s stream %" G_GINT64_FORMAT " (error code %" G_GUINT64_FORMAT ")",
+                      /* Translators: the first %s is what the peer did, like “reset”
+                       * (translated on its own), then a stream number and an error code. */
+                      _("The peer %s stream %" PRId64 " (error code %" PRIu64 ")"),
                       what, stream_id, app_error_code);
 }
 
@@ -241,7 +245,7 @@ stream_close_cb (ngtcp2_conn *conn,
   lsp_quic_connection_unqueue_stream (self, stream);
   if (!stream->read_done || lsp_quic_stream_has_pending (stream))
     {
-      error = stream_error_new (stream_id, app_error_code, "closed");
+      error = stream_error_new (stream_id, app_error_code, C_("what the peer did to a stream", "closed"));
       lsp_quic_stream_fail (stream, error);
     }
   stream->connection = NULL;
@@ -263,7 +267,7 @@ stream_reset_cb (ngtcp2_conn *conn,
 
   if (stream != NULL && !stream->read_done)
     {
-      g_autoptr(GError) error = stream_error_new (stream_id, app_error_code, "reset");
+      g_autoptr(GError) error = stream_error_new (stream_id, app_error_code, C_("what the peer did to a stream", "reset"));
       lsp_quic_stream_fail_read (stream, error);
     }
   return 0;
@@ -281,7 +285,7 @@ stream_stop_sending_cb (ngtcp2_conn *conn,
 
   if (stream != NULL && !stream->write_closed)
     {
-      g_autoptr(GError) error = stream_error_new (stream_id, app_error_code, "stopped reading");
+      g_autoptr(GError) error = stream_error_new (stream_id, app_error_code, C_("what the peer did to a stream", "stopped reading"));
 
       lsp_quic_connection_unqueue_stream (self, stream);
       lsp_quic_stream_write_failed (stream, error, self->completed);
@@ -397,7 +401,7 @@ verify_peer_cb (gnutls_session_t session)
   if (certs == NULL || n_certs == 0)
     {
       g_free (self->verify_error);
-      self->verify_error = g_strdup ("The peer presented no certificate");
+      self->verify_error = g_strdup (_("The peer presented no certificate"));
       return GNUTLS_E_CERTIFICATE_ERROR;
     }
 
@@ -412,8 +416,8 @@ verify_peer_cb (gnutls_session_t session)
   if (self->expected_peer_id != NULL && strcmp (peer_id, self->expected_peer_id) != 0)
     {
       g_free (self->verify_error);
-      self->verify_error = g_strdup_printf ("The peer at %s is not the expected peer: its key has "
-                                            "peer_id %.*s…, but %.*s… was expected",
+      self->verify_error = g_strdup_printf (_("The peer at %s is not the expected peer: its key has "
+                                            "peer_id %.*s…, but %.*s… was expected"),
                                             self->address_key,
                                             LSP_PEER_ID_SHORT_LEN, peer_id,
                                             LSP_PEER_ID_SHORT_LEN, self->expected_peer_id);
@@ -452,7 +456,7 @@ lsp_quic_connection_setup_tls (LspQuicConnection *self,
   if (rv != 0)
     {
       g_set_error (error, LSP_QUIC_ERROR, LSP_QUIC_ERROR_HANDSHAKE,
-                   "Cannot set up TLS: %s", rv < 0 ? gnutls_strerror (rv) : "ngtcp2 refused the session");
+                   _("Cannot set up TLS: %s"), rv < 0 ? gnutls_strerror (rv) : "ngtcp2 refused the session");
       return FALSE;
     }
 

@@ -4,8 +4,10 @@
 
 #include "lsp-quic-connection.h"
 
+#include <glib/gi18n-lib.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
+#include <inttypes.h>
 #include <ngtcp2/ngtcp2_crypto.h>
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
 #include <string.h>
@@ -281,7 +283,7 @@ lsp_quic_connection_new_client (LspQuicEndpoint   *endpoint,
   if (rv != 0)
     {
       g_set_error (error, LSP_QUIC_ERROR, LSP_QUIC_ERROR_PROTOCOL,
-                   "Cannot create a QUIC connection: %s", ngtcp2_strerror (rv));
+                   _("Cannot create a QUIC connection: %s"), ngtcp2_strerror (rv));
       teardown (self, NULL);
       return NULL;
     }
@@ -326,7 +328,7 @@ lsp_quic_connection_new_server (LspQuicEndpoint     *endpoint,
   if (rv != 0)
     {
       g_set_error (error, LSP_QUIC_ERROR, LSP_QUIC_ERROR_PROTOCOL,
-                   "Cannot accept a QUIC connection: %s", ngtcp2_strerror (rv));
+                   _("Cannot accept a QUIC connection: %s"), ngtcp2_strerror (rv));
       teardown (self, NULL);
       return NULL;
     }
@@ -410,29 +412,29 @@ error_from_liberr (LspQuicConnection *self,
     {
     case NGTCP2_ERR_IDLE_CLOSE:
       return g_error_new (LSP_QUIC_ERROR, LSP_QUIC_ERROR_IDLE_TIMEOUT,
-                          "Nothing was heard from %s for longer than the idle timeout",
+                          _("Nothing was heard from %s for longer than the idle timeout"),
                           self->address_key);
     case NGTCP2_ERR_HANDSHAKE_TIMEOUT:
       return g_error_new (LSP_QUIC_ERROR, LSP_QUIC_ERROR_HANDSHAKE_TIMEOUT,
-                          "The QUIC handshake with %s did not finish within %u ms",
+                          _("The QUIC handshake with %s did not finish within %u ms"),
                           self->address_key, lsp_quic_endpoint_get_handshake_timeout (self->endpoint));
     case NGTCP2_ERR_DRAINING:
     case NGTCP2_ERR_CLOSING:
       if (self->stateless_reset)
         return g_error_new (LSP_QUIC_ERROR, LSP_QUIC_ERROR_PEER_RESET,
-                            "%s no longer knows this connection (stateless reset)", self->address_key);
+                            _("%s no longer knows this connection (stateless reset)"), self->address_key);
       ngtcp2_conn_get_connection_close_error (self->conn, &ccerr);
       if (ccerr.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION)
         return g_error_new (LSP_QUIC_ERROR, LSP_QUIC_ERROR_PEER_CLOSED,
-                            "%s closed the connection (code %" G_GUINT64_FORMAT "%s%.*s)",
+                            _("%s closed the connection (code %" PRIu64 "%s%.*s)"),
                             self->address_key, ccerr.error_code,
                             ccerr.reasonlen > 0 ? ": " : "", (int) ccerr.reasonlen, (const char *) ccerr.reason);
       if (ccerr.error_code >= 0x100 && ccerr.error_code < 0x200)
         return g_error_new (LSP_QUIC_ERROR, LSP_QUIC_ERROR_HANDSHAKE,
-                            "%s refused the TLS handshake (alert “%s”)", self->address_key,
+                            _("%s refused the TLS handshake (alert “%s”)"), self->address_key,
                             gnutls_alert_get_name ((gnutls_alert_description_t) (ccerr.error_code - 0x100)));
       return g_error_new (LSP_QUIC_ERROR, LSP_QUIC_ERROR_PEER_CLOSED,
-                          "%s closed the connection (transport error 0x%" G_GINT64_MODIFIER "x%s%.*s)",
+                          _("%s closed the connection (transport error 0x%" PRIx64 "%s%.*s)"),
                           self->address_key, ccerr.error_code,
                           ccerr.reasonlen > 0 ? ": " : "", (int) ccerr.reasonlen, (const char *) ccerr.reason);
     case NGTCP2_ERR_CRYPTO:
@@ -443,12 +445,12 @@ error_from_liberr (LspQuicConnection *self,
                             "%s", self->verify_error);
       if (rv == NGTCP2_ERR_CRYPTO)
         return g_error_new (LSP_QUIC_ERROR, LSP_QUIC_ERROR_HANDSHAKE,
-                            "The TLS handshake with %s failed (alert “%s”)", self->address_key,
+                            _("The TLS handshake with %s failed (alert “%s”)"), self->address_key,
                             gnutls_alert_get_name ((gnutls_alert_description_t) ngtcp2_conn_get_tls_alert (self->conn)));
       G_GNUC_FALLTHROUGH;
     default:
       return g_error_new (LSP_QUIC_ERROR, LSP_QUIC_ERROR_PROTOCOL,
-                          "QUIC error on the connection with %s: %s", self->address_key, ngtcp2_strerror (rv));
+                          _("QUIC error on the connection with %s: %s"), self->address_key, ngtcp2_strerror (rv));
     }
 }
 
@@ -596,7 +598,7 @@ write_packets (LspQuicConnection *self)
                 case NGTCP2_ERR_STREAM_NOT_FOUND:
                   {
                     g_autoptr(GError) error = g_error_new (LSP_QUIC_ERROR, LSP_QUIC_ERROR_CLOSED,
-                                                           "Stream %" G_GINT64_FORMAT " is closed for writing",
+                                                           _("Stream %" PRId64 " is closed for writing"),
                                                            stream->id);
                     lsp_quic_connection_unqueue_stream (self, stream);
                     lsp_quic_stream_write_failed (stream, error, self->completed);
@@ -712,7 +714,7 @@ process_deferred (LspQuicConnection *self)
   if (self->close_requested && !self->closed)
     {
       g_autoptr(GError) error = g_error_new (LSP_QUIC_ERROR, LSP_QUIC_ERROR_CLOSED,
-                                             "The connection was closed locally");
+                                             _("The connection was closed locally"));
       close_now (self, self->close_code, self->close_reason, error);
     }
   if (self->closed)
@@ -840,7 +842,7 @@ on_connect_cancelled (GCancellable *cancellable,
 {
   LspQuicConnection *self = user_data;
   g_autoptr(GError) error = g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                                         "Connecting to %s was cancelled", self->address_key);
+                                         _("Connecting to %s was cancelled"), self->address_key);
 
   g_clear_pointer (&self->cancel_source, g_source_unref);
   close_now (self, LSP_QUIC_APP_CANCELLED, "cancelled", error);
@@ -882,7 +884,7 @@ teardown (LspQuicConnection *self,
   self->closed = TRUE;
 
   if (error == NULL)
-    error = fallback = g_error_new (LSP_QUIC_ERROR, LSP_QUIC_ERROR_CLOSED, "The connection was closed");
+    error = fallback = g_error_new (LSP_QUIC_ERROR, LSP_QUIC_ERROR_CLOSED, _("The connection was closed"));
 
   if (self->timer != NULL)
     {
@@ -987,7 +989,7 @@ lsp_quic_connection_check_open (LspQuicConnection *self,
   if (self->closed || self->close_requested)
     {
       g_set_error (error, LSP_QUIC_ERROR, LSP_QUIC_ERROR_CLOSED,
-                   "The connection with %s is closed", self->address_key);
+                   _("The connection with %s is closed"), self->address_key);
       return FALSE;
     }
   return TRUE;
@@ -1025,7 +1027,7 @@ lsp_quic_connection_stream_reset (LspQuicConnection *self,
 
   error = g_error_new (app_error_code == LSP_QUIC_APP_CANCELLED ? G_IO_ERROR : LSP_QUIC_ERROR,
                        app_error_code == LSP_QUIC_APP_CANCELLED ? G_IO_ERROR_CANCELLED : LSP_QUIC_ERROR_CLOSED,
-                       "Stream %" G_GINT64_FORMAT " was reset locally (code %" G_GUINT64_FORMAT ")",
+                       _("Stream %" PRId64 " was reset locally (code %" PRIu64 ")"),
                        stream->id, app_error_code);
   lsp_quic_connection_unqueue_stream (self, stream);
   lsp_quic_stream_write_failed (stream, error, self->completed);
@@ -1096,14 +1098,15 @@ lsp_quic_connection_open_stream (LspQuicConnection  *self,
   if (rv == NGTCP2_ERR_STREAM_ID_BLOCKED)
     {
       g_set_error (error, LSP_QUIC_ERROR, LSP_QUIC_ERROR_LIMIT,
-                   "%s allows no more %s streams until some close",
-                   self->address_key, bidirectional ? "bidirectional" : "unidirectional");
+                   bidirectional ? _("%s allows no more bidirectional streams until some close")
+                                 : _("%s allows no more unidirectional streams until some close"),
+                   self->address_key);
       return NULL;
     }
   if (rv != 0)
     {
       g_set_error (error, LSP_QUIC_ERROR, LSP_QUIC_ERROR_PROTOCOL,
-                   "Cannot open a stream to %s: %s", self->address_key, ngtcp2_strerror (rv));
+                   _("Cannot open a stream to %s: %s"), self->address_key, ngtcp2_strerror (rv));
       return NULL;
     }
 
@@ -1138,7 +1141,7 @@ lsp_quic_connection_close (LspQuicConnection *self,
   else
     {
       g_autoptr(GError) error = g_error_new (LSP_QUIC_ERROR, LSP_QUIC_ERROR_CLOSED,
-                                             "The connection was closed locally");
+                                             _("The connection was closed locally"));
       close_now (self, app_error_code, reason, error);
     }
 }

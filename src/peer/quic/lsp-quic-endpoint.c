@@ -6,6 +6,7 @@
 #include "lsp-quic-closing.h"
 
 #include <errno.h>
+#include <glib/gi18n-lib.h>
 #include <gnutls/crypto.h>
 #include <netinet/in.h>
 #include <ngtcp2/ngtcp2_crypto.h>
@@ -749,7 +750,7 @@ lsp_quic_endpoint_new (LspIdentity         *identity,
     g_socket_set_option (self->socket, IPPROTO_IPV6, IPV6_V6ONLY, 0, NULL);
   if (!g_socket_bind (self->socket, G_SOCKET_ADDRESS (bind_address), FALSE, error))
     {
-      g_prefix_error (error, "Cannot listen for QUIC: ");
+      g_prefix_error (error, _("Cannot listen for QUIC: "));
       return NULL;
     }
 
@@ -909,7 +910,7 @@ native_remote (LspQuicEndpoint    *self,
       return TRUE;
     }
   g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-               "This endpoint listens on IPv4 and cannot reach an IPv6 address");
+               _("This endpoint listens on IPv4 and cannot reach an IPv6 address"));
   return FALSE;
 }
 
@@ -947,13 +948,13 @@ lsp_quic_endpoint_connect_async (LspQuicEndpoint     *self,
   if (expected_peer_id != NULL && !lsp_peer_id_is_valid (expected_peer_id))
     {
       g_task_return_new_error (task, LSP_QUIC_ERROR, LSP_QUIC_ERROR_HANDSHAKE,
-                               "“%s” is not a valid peer_id", expected_peer_id);
+                               _("“%s” is not a valid peer_id"), expected_peer_id);
       return;
     }
   if (g_hash_table_size (self->connections) >= LSP_QUIC_MAX_CONNECTIONS)
     {
       g_task_return_new_error (task, LSP_QUIC_ERROR, LSP_QUIC_ERROR_LIMIT,
-                               "Cannot open more than %u connections", LSP_QUIC_MAX_CONNECTIONS);
+                               _("Cannot open more than %u connections"), LSP_QUIC_MAX_CONNECTIONS);
       return;
     }
   if (!native_remote (self, address, &remote, &remote_len, &error))

@@ -7,6 +7,9 @@
 #include "lsp-quic-error.h"
 #include "lsp-quic-private.h"
 
+#include <glib/gi18n-lib.h>
+#include <inttypes.h>
+
 G_DEFINE_FINAL_TYPE (LspQuicStream, lsp_quic_stream, G_TYPE_OBJECT)
 
 static void
@@ -397,21 +400,21 @@ lsp_quic_stream_write_bytes_async (LspQuicStream       *self,
   if (self->connection == NULL || !lsp_quic_connection_check_open (self->connection, &error))
     {
       if (error == NULL)
-        error = g_error_new (LSP_QUIC_ERROR, LSP_QUIC_ERROR_CLOSED, "The connection is closed");
+        error = g_error_new (LSP_QUIC_ERROR, LSP_QUIC_ERROR_CLOSED, _("The connection is closed"));
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
   if (self->write_closed || self->fin_queued)
     {
       g_task_return_new_error (task, LSP_QUIC_ERROR, LSP_QUIC_ERROR_CLOSED,
-                               "Stream %" G_GINT64_FORMAT " is closed for writing", self->id);
+                               _("Stream %" PRId64 " is closed for writing"), self->id);
       return;
     }
   if (self->queued + length > LSP_QUIC_STREAM_MAX_QUEUED)
     {
       g_task_return_new_error (task, LSP_QUIC_ERROR, LSP_QUIC_ERROR_LIMIT,
-                               "Stream %" G_GINT64_FORMAT " already has %" G_GSIZE_FORMAT
-                               " bytes queued; wait for earlier writes before writing more",
+                               _("Stream %" PRId64 " already has %zu"
+                               " bytes queued; wait for earlier writes before writing more"),
                                self->id, self->queued);
       return;
     }

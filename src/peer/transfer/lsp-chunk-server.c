@@ -262,12 +262,19 @@ on_chunk_read (GObject      *object,
 
   if (data == NULL)
     {
+      const LspChunkBody *chunk = &request->message->chunk;
+
+      /* The refusal is in English for the peer; our error is in the
+       * user's language, so it goes to our log only. */
       if (g_cancellable_is_cancelled (request->cancellable))
         request_finish (request);
       else
-        refuse (request, g_error_matches (error, LSP_ERROR, LSP_ERROR_NOT_FOUND)
-                           ? LSP_PROTO_ERROR_NOT_FOUND : LSP_PROTO_ERROR_INTERNAL,
-                "%s", error->message);
+        {
+          g_debug ("Cannot read %s of %s for %.12s: %s", chunk->path, chunk->game_id, request->peer_id, error->message);
+          refuse (request, g_error_matches (error, LSP_ERROR, LSP_ERROR_NOT_FOUND)
+                             ? LSP_PROTO_ERROR_NOT_FOUND : LSP_PROTO_ERROR_INTERNAL,
+                  "Cannot read %s of %s here", chunk->path, chunk->game_id);
+        }
       return;
     }
 
@@ -430,8 +437,9 @@ on_manifest_loaded (GObject      *object,
     }
   if (manifest == NULL)
     {
-      refuse (request, LSP_PROTO_ERROR_NOT_FOUND, "The manifest of %s is not available: %s",
-              request->message->chunk.game_id, error->message);
+      g_debug ("Cannot load the manifest of %s: %s", request->message->chunk.game_id, error->message);
+      refuse (request, LSP_PROTO_ERROR_NOT_FOUND, "The manifest of %s is not available here",
+              request->message->chunk.game_id);
       return;
     }
   if (g_hash_table_size (self->manifests) >= MAX_CACHED_MANIFESTS)

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glib/gi18n-lib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -51,7 +52,7 @@ sync_file (int          root_fd,
 
   if (fd < 0)
     return FALSE;
-  ok = fsync (fd) == 0 || lsp_error_set_errno (error, errno, "Cannot write %s to disk", path);
+  ok = fsync (fd) == 0 || lsp_error_set_errno (error, errno, _("Cannot write %s to disk"), path);
   close (fd);
   return ok;
 }
@@ -73,7 +74,7 @@ remove_extras (int          dir_fd,
     {
       if (fd >= 0)
         close (fd);
-      return lsp_error_set_errno (error, errno, "Cannot list %s", prefix[0] ? prefix : "the game folder");
+      return lsp_error_set_errno (error, errno, _("Cannot list %s"), prefix[0] ? prefix : "the game folder");
     }
   while (ok && (entry = readdir (dir)) != NULL)
     {
@@ -92,7 +93,7 @@ remove_extras (int          dir_fd,
               int sub = openat (dirfd (dir), entry->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
               ok = sub >= 0 ? remove_extras (sub, path, keep, error)
-                            : lsp_error_set_errno (error, errno, "Cannot open %s", path);
+                            : lsp_error_set_errno (error, errno, _("Cannot open %s"), path);
               if (sub >= 0)
                 close (sub);
             }
@@ -158,7 +159,7 @@ end_worker (GTask        *task,
       root_fd = lsp_download_storage_open_root (job->games_path, job->game_id, FALSE, &error);
       if (root_fd >= 0 && lsp_download_storage_write_state (root_fd, job->keep, &error))
         g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                                 "The download of %s stopped with the peer; it resumes at the next start",
+                                 _("The download of %s stopped with the peer; it resumes at the next start"),
                                  job->game_id);
       else
         g_task_return_error (task, error);
@@ -239,7 +240,7 @@ on_ended (GObject      *object,
     lsp_library_add_verified_manifest (self->library, self->manifest);
   else if (self->failure == NULL)
     self->failure = error != NULL ? g_steal_pointer (&error)
-                                  : g_error_new (G_IO_ERROR, G_IO_ERROR_FAILED, "The download of %s failed",
+                                  : g_error_new (G_IO_ERROR, G_IO_ERROR_FAILED, _("The download of %s failed"),
                                                  self->game_id);
   else if (error != NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     g_warning ("%s: %s", self->game_id, error->message);
@@ -332,7 +333,7 @@ on_cancelled_idle (gpointer user_data)
 {
   LspDownload *self = user_data;
 
-  _lsp_download_fail (self, g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED, "The download of %s was cancelled",
+  _lsp_download_fail (self, g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED, _("The download of %s was cancelled"),
                                          self->game_id));
   return G_SOURCE_REMOVE;
 }
@@ -353,7 +354,7 @@ on_suspend_idle (gpointer user_data)
   LspDownload *self = user_data;
 
   _lsp_download_fail (self, g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                                         "The download of %s stopped with the peer; it resumes at the next start",
+                                         _("The download of %s stopped with the peer; it resumes at the next start"),
                                          self->game_id));
   return G_SOURCE_REMOVE;
 }

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <glib/gi18n-lib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -135,7 +136,7 @@ _lsp_download_refresh_sources (LspDownload *self)
       if (lsp_node_get_connection (self->node, source->peer_id) != source->conn || game == NULL ||
           game->availability != LSP_AVAILABILITY_READY || g_strcmp0 (game->manifest_hash, self->manifest_hash) != 0)
         {
-          drop_source (self, source, "it left or no longer offers this version", FALSE);
+          drop_source (self, source, _("it left or no longer offers this version"), FALSE);
           i--;
         }
     }
@@ -301,7 +302,7 @@ on_chunk_written (GObject      *object,
       chunk->avoid = source;
       g_message ("%s: chunk %u from %.12s does not match the manifest", self->game_id, chunk->index, peer_id);
       if (source != NULL && ++source->strikes >= LSP_DOWNLOAD_MAX_STRIKES)
-        drop_source (self, source, "it sent bytes that do not match the manifest", TRUE);
+        drop_source (self, source, _("it sent bytes that do not match the manifest"), TRUE);
       _lsp_download_pump (self);
       return;
     }
@@ -435,7 +436,7 @@ on_answer_error (Fetch              *fetch,
       _lsp_download_pump (self);
       return;
     }
-  drop_source (self, source, "it no longer serves this version", FALSE);
+  drop_source (self, source, _("it no longer serves this version"), FALSE);
   _lsp_download_pump (self);
 }
 
@@ -478,7 +479,7 @@ on_fetch_read (LspQuicStream *stream,
       if (frame == NULL)
         {
           if (fin)
-            fetch_misbehaved (fetch, "it ended a data stream without an answer");
+            fetch_misbehaved (fetch, _("it ended a data stream without an answer"));
           return;
         }
       message = lsp_message_parse (g_bytes_get_data (frame, NULL), g_bytes_get_size (frame), &local_error);
@@ -490,7 +491,7 @@ on_fetch_read (LspQuicStream *stream,
       if (message == NULL || message->type != LSP_MESSAGE_CHUNK ||
           message->chunk.offset != chunk->offset || message->chunk.length != chunk->length)
         {
-          fetch_misbehaved (fetch, "it answered a chunk request with something else");
+          fetch_misbehaved (fetch, _("it answered a chunk request with something else"));
           return;
         }
       fetch->got_header = TRUE;
@@ -501,7 +502,7 @@ on_fetch_read (LspQuicStream *stream,
 
   if (length > chunk->length - fetch->filled)
     {
-      fetch_misbehaved (fetch, "it sent more bytes than the chunk has");
+      fetch_misbehaved (fetch, _("it sent more bytes than the chunk has"));
       return;
     }
   memcpy (fetch->data + fetch->filled, data, length);
@@ -510,7 +511,7 @@ on_fetch_read (LspQuicStream *stream,
     {
       if (fetch->filled != chunk->length)
         {
-          fetch_misbehaved (fetch, "it sent fewer bytes than the chunk has");
+          fetch_misbehaved (fetch, _("it sent fewer bytes than the chunk has"));
           return;
         }
       fetch_delivered (fetch);

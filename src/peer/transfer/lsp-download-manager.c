@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <glib/gi18n-lib.h>
 #include <unistd.h>
 
 struct _LspDownloadManager
@@ -159,18 +160,18 @@ lsp_download_manager_start (LspDownloadManager  *self,
   if (!lsp_game_id_is_valid (game_id) || lsp_catalog_lookup (lsp_library_get_catalog (self->library), game_id) == NULL)
     {
       g_set_error (error, LSP_ERROR, LSP_ERROR_NOT_FOUND,
-                   "%s is not in this peer's game catalog; add it to the catalog to download it", game_id);
+                   _("%s is not in this peer's game catalog; add it to the catalog to download it"), game_id);
       return NULL;
     }
   if (lsp_download_manager_lookup (self, game_id) != NULL)
     {
-      g_set_error (error, LSP_ERROR, LSP_ERROR_BUSY, "%s is already being downloaded", game_id);
+      g_set_error (error, LSP_ERROR, LSP_ERROR_BUSY, _("%s is already being downloaded"), game_id);
       return NULL;
     }
   if (lsp_library_is_operation_active (self->library, game_id))
     {
       g_set_error (error, LSP_ERROR, LSP_ERROR_BUSY,
-                   "Another operation is running on %s; wait for it to finish or cancel it.", game_id);
+                   _("Another operation is running on %s; wait for it to finish or cancel it."), game_id);
       return NULL;
     }
 
@@ -195,7 +196,7 @@ lsp_download_manager_cancel (LspDownloadManager  *self,
   download = lsp_download_manager_lookup (self, game_id);
   if (download == NULL)
     {
-      g_set_error (error, LSP_ERROR, LSP_ERROR_NOT_FOUND, "%s is not being downloaded", game_id);
+      g_set_error (error, LSP_ERROR, LSP_ERROR_NOT_FOUND, _("%s is not being downloaded"), game_id);
       return FALSE;
     }
   if (lsp_download_get_phase (download) != LSP_DOWNLOAD_QUEUED)
@@ -212,7 +213,7 @@ lsp_download_manager_cancel (LspDownloadManager  *self,
   g_list_model_items_changed (G_LIST_MODEL (self), position, 1, 0);
   {
     g_autoptr(GError) cancelled = g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                                               "The download of %s was cancelled", game_id);
+                                               _("The download of %s was cancelled"), game_id);
     g_signal_emit (self, signals[DOWNLOAD_FINISHED], 0, download, cancelled);
   }
   g_object_unref (download);
@@ -274,7 +275,7 @@ resume_worker (GTask        *task,
 
   if (dir == NULL)
     {
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot list %s", games_path);
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_FAILED, _("Cannot list %s"), games_path);
       return;
     }
   while ((entry = readdir (dir)) != NULL)
@@ -431,7 +432,7 @@ lsp_download_manager_remove_async (LspDownloadManager  *self,
   g_task_set_source_tag (task, lsp_download_manager_remove_async);
   if (!lsp_game_id_is_valid (game_id) || lsp_catalog_lookup (lsp_library_get_catalog (self->library), game_id) == NULL)
     {
-      g_task_return_new_error (task, LSP_ERROR, LSP_ERROR_NOT_FOUND, "%s is not in this peer's game catalog", game_id);
+      g_task_return_new_error (task, LSP_ERROR, LSP_ERROR_NOT_FOUND, _("%s is not in this peer's game catalog"), game_id);
       return;
     }
   if (!lsp_library_begin_operation (self->library, game_id, &error))

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glib/gi18n-lib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -108,27 +109,27 @@ lsp_download_storage_open_root (const char  *games_path,
 
   if (!lsp_game_id_is_valid (game_id))
     {
-      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_ARGUMENT, "“%s” is not a valid game id", game_id);
+      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_ARGUMENT, _("“%s” is not a valid game id"), game_id);
       return -1;
     }
   games_fd = open (games_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (games_fd < 0)
     {
-      lsp_error_set_errno (error, errno, "Cannot open the games folder %s", games_path);
+      lsp_error_set_errno (error, errno, _("Cannot open the games folder %s"), games_path);
       return -1;
     }
   if (create && mkdirat (games_fd, game_id, 0755) != 0 && errno != EEXIST)
     {
       saved_errno = errno;
       close (games_fd);
-      lsp_error_set_errno (error, saved_errno, "Cannot create the folder of %s in %s", game_id, games_path);
+      lsp_error_set_errno (error, saved_errno, _("Cannot create the folder of %s in %s"), game_id, games_path);
       return -1;
     }
   root_fd = openat (games_fd, game_id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   saved_errno = errno;
   close (games_fd);
   if (root_fd < 0)
-    lsp_error_set_errno (error, saved_errno, "Cannot open the folder of %s in %s", game_id, games_path);
+    lsp_error_set_errno (error, saved_errno, _("Cannot open the folder of %s in %s"), game_id, games_path);
   return root_fd;
 }
 
@@ -141,7 +142,7 @@ lsp_download_storage_check_space (const char  *games_path,
   guint64 available;
 
   if (statvfs (games_path, &st) != 0)
-    return lsp_error_set_errno (error, errno, "Cannot tell the free space in %s", games_path);
+    return lsp_error_set_errno (error, errno, _("Cannot tell the free space in %s"), games_path);
   available = (guint64) st.f_bavail * st.f_frsize;
   if (available < needed)
     {
@@ -149,8 +150,8 @@ lsp_download_storage_check_space (const char  *games_path,
       g_autofree char *have = g_format_size (available);
 
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
-                   "Not enough free space in %s: the game needs %s more, %s are available. "
-                   "Free some space and try again.", games_path, need, have);
+                   _("Not enough free space in %s: the game needs %s more, %s are available. "
+                   "Free some space and try again."), games_path, need, have);
       return FALSE;
     }
   return TRUE;
@@ -173,7 +174,7 @@ open_parent (int          root_fd,
 
   if (dir_fd < 0)
     {
-      lsp_error_set_errno (error, errno, "Cannot open the folder of %s", path);
+      lsp_error_set_errno (error, errno, _("Cannot open the folder of %s"), path);
       return -1;
     }
   for (guint i = 0; i + 1 < n; i++)
@@ -182,14 +183,14 @@ open_parent (int          root_fd,
 
       if (create && mkdirat (dir_fd, parts[i], 0755) != 0 && errno != EEXIST)
         {
-          lsp_error_set_errno (error, errno, "Cannot create the folder of %s", path);
+          lsp_error_set_errno (error, errno, _("Cannot create the folder of %s"), path);
           close (dir_fd);
           return -1;
         }
       next = openat (dir_fd, parts[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (next < 0)
         {
-          lsp_error_set_errno (error, errno, "Cannot open the folder of %s", path);
+          lsp_error_set_errno (error, errno, _("Cannot open the folder of %s"), path);
           close (dir_fd);
           return -1;
         }
@@ -214,7 +215,7 @@ lsp_download_storage_open_file (int          root_fd,
 
   if (!lsp_relative_path_is_safe (path))
     {
-      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, "“%s” is not a safe path", path);
+      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, _("“%s” is not a safe path"), path);
       return -1;
     }
   dir_fd = open_parent (root_fd, path, (flags & O_CREAT) != 0, &name, error);
@@ -225,13 +226,13 @@ lsp_download_storage_open_file (int          root_fd,
   close (dir_fd);
   if (fd < 0)
     {
-      lsp_error_set_errno (error, saved_errno, "Cannot open %s", path);
+      lsp_error_set_errno (error, saved_errno, _("Cannot open %s"), path);
       return -1;
     }
   if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
     {
       close (fd);
-      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, "%s is not a regular file", path);
+      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, _("%s is not a regular file"), path);
       return -1;
     }
   return fd;
@@ -300,7 +301,7 @@ lsp_download_storage_write_chunk (int            root_fd,
           ok = write_all_at (fd, data, direct_length, offset, &saved_errno);
           close (fd);
           if (!ok && saved_errno != EINVAL)
-            return lsp_error_set_errno (error, saved_errno, "Cannot write %s", path);
+            return lsp_error_set_errno (error, saved_errno, _("Cannot write %s"), path);
           if (!ok)
             direct_length = 0;
         }
@@ -320,7 +321,7 @@ lsp_download_storage_write_chunk (int            root_fd,
                        SYNC_FILE_RANGE_WRITE);
     }
   close (fd);
-  return ok || lsp_error_set_errno (error, saved_errno, "Cannot write %s", path);
+  return ok || lsp_error_set_errno (error, saved_errno, _("Cannot write %s"), path);
 }
 
 /* Creates every file of the manifest at its final size, with its space
@@ -348,12 +349,12 @@ lsp_download_storage_prepare (int            root_fd,
         {
           int saved_errno = errno;
           close (fd);
-          return lsp_error_set_errno (error, saved_errno, "Cannot size %s", file->path);
+          return lsp_error_set_errno (error, saved_errno, _("Cannot size %s"), file->path);
         }
       rv = file->size > 0 ? posix_fallocate (fd, 0, (off_t) file->size) : 0;
       close (fd);
       if (rv != 0 && rv != EOPNOTSUPP && rv != EINVAL)
-        return lsp_error_set_errno (error, rv, "Cannot reserve space for %s", file->path);
+        return lsp_error_set_errno (error, rv, _("Cannot reserve space for %s"), file->path);
     }
   return TRUE;
 }
@@ -365,7 +366,7 @@ lsp_download_storage_begin_version (int      root_fd,
                                     GError **error)
 {
   if (renameat (root_fd, LSP_VERSION_FILE, root_fd, LSP_VERSION_DISCARDED_FILE) != 0 && errno != ENOENT)
-    return lsp_error_set_errno (error, errno, "Cannot set %s aside", LSP_VERSION_FILE);
+    return lsp_error_set_errno (error, errno, _("Cannot set %s aside"), LSP_VERSION_FILE);
   fsync (root_fd);
   return TRUE;
 }
@@ -459,7 +460,7 @@ lsp_download_storage_read_state (int      root_fd,
   return g_steal_pointer (&state);
 
 invalid:
-  g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, "%s is malformed", LSP_DOWNLOAD_STATE_FILE);
+  g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, _("%s is malformed"), LSP_DOWNLOAD_STATE_FILE);
   return NULL;
 }
 
@@ -496,7 +497,7 @@ lsp_download_storage_discard (const char  *games_path,
   if (dir == NULL)
     {
       close (root_fd);
-      return lsp_error_set_errno (error, errno, "Cannot list the folder of %s", game_id);
+      return lsp_error_set_errno (error, errno, _("Cannot list the folder of %s"), game_id);
     }
   while ((entry = readdir (dir)) != NULL)
     {
@@ -546,7 +547,7 @@ lsp_download_storage_remove_game (const char  *games_path,
     {
       close (root_fd);
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                   "%s is not downloaded here (it has no %s), so there are no files to remove",
+                   _("%s is not downloaded here (it has no %s), so there are no files to remove"),
                    game_id, LSP_VERSION_FILE);
       return FALSE;
     }
@@ -556,7 +557,7 @@ lsp_download_storage_remove_game (const char  *games_path,
         {
           close (root_fd);
           g_set_error (error, LSP_ERROR, LSP_ERROR_BUSY,
-                       "%s is installed (it has %s/); uninstall it before removing its files",
+                       _("%s is installed (it has %s/); uninstall it before removing its files"),
                        game_id, install_names[i]);
           return FALSE;
         }
@@ -565,7 +566,7 @@ lsp_download_storage_remove_game (const char  *games_path,
 
   games_fd = open (games_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (games_fd < 0)
-    return lsp_error_set_errno (error, errno, "Cannot open the games folder %s", games_path);
+    return lsp_error_set_errno (error, errno, _("Cannot open the games folder %s"), games_path);
   ok = lsp_fs_remove_tree_at (games_fd, game_id, error);
   fsync (games_fd);
   close (games_fd);
@@ -615,12 +616,12 @@ load_manifest_file (const char  *path,
       (manifest = lsp_manifest_new_from_json (node, error)) == NULL)
     {
       if (error != NULL && *error == NULL)
-        g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, "The cached manifest %s is too large", path);
+        g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, _("The cached manifest %s is too large"), path);
       return NULL;
     }
   if (!g_str_equal (lsp_manifest_get_hash (manifest), manifest_hash))
     {
-      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, "The cached manifest %s is not %s", path, manifest_hash);
+      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, _("The cached manifest %s is not %s"), path, manifest_hash);
       return NULL;
     }
   return g_steal_pointer (&manifest);

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glib/gi18n-lib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -254,12 +255,18 @@ static gboolean
 on_wait_timeout (gpointer user_data)
 {
   LspDownload *self = user_data;
-  g_autofree char *minutes = g_strdup_printf ("%u", MAX (self->wait_seconds / 60, 1));
+  guint minutes = MAX (self->wait_seconds / 60, 1);
 
   self->wait_id = 0;
   _lsp_download_fail (self, g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                                         "No player on the network has had %s%s%s for %s minute(s); "
-                                         "the download stopped. Try again when a player who has it is back.",
+                                         g_dngettext (GETTEXT_PACKAGE,
+                                                      /* Translators: the first %s is a game's id, the
+                                                       * next two a space and its version, or nothing. */
+                                                      "No player on the network has had %s%s%s for %u minute; "
+                                                      "the download stopped. Try again when a player who has it is back.",
+                                                      "No player on the network has had %s%s%s for %u minutes; "
+                                                      "the download stopped. Try again when a player who has it is back.",
+                                                      minutes),
                                          self->game_id, self->version ? " " : "",
                                          self->version ? self->version : "", minutes));
   return G_SOURCE_REMOVE;
@@ -360,8 +367,8 @@ lsp_download_run_async (LspDownload         *self,
   if (lsp_catalog_lookup (lsp_library_get_catalog (self->library), self->game_id) == NULL)
     {
       _lsp_download_fail (self, g_error_new (LSP_ERROR, LSP_ERROR_NOT_FOUND,
-                                             "%s is not in this peer's game catalog; add it to the catalog "
-                                             "to download it", self->game_id));
+                                             _("%s is not in this peer's game catalog; add it to the catalog "
+                                             "to download it"), self->game_id));
       return;
     }
   if (!lsp_library_begin_operation (self->library, self->game_id, &error))
