@@ -139,7 +139,7 @@ fill_settings (LspQuicConnection       *self,
 
   ngtcp2_settings_default (settings);
   settings->initial_ts = now_ts ();
-  settings->cc_algo = NGTCP2_CC_ALGO_CUBIC;
+  settings->cc_algo = NGTCP2_CC_ALGO_BBR;
   settings->max_window = LSP_QUIC_MAX_CONN_WINDOW;
   settings->max_stream_window = LSP_QUIC_MAX_STREAM_WINDOW;
   settings->handshake_timeout = (ngtcp2_duration) handshake_ms * NGTCP2_MILLISECONDS;
