@@ -19,105 +19,14 @@ Every process gets --no-mdns.
 """
 
 import argparse
-import json
 import os
-import queue
 import shutil
 import subprocess
 import sys
-import threading
 import time
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-TIMEOUT = float(os.environ.get("DOWNLOAD_BENCH_TIMEOUT", "300"))
-
-
-def die(message):
-    print("download-peers: " + message, file=sys.stderr)
-    sys.exit(1)
-
-
-def cpu_of(pid):
-    """User + system CPU seconds of a process (and its reaped children)."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    # fields[0] is field 3 (state); utime..cstime are fields 14..17.
-    return sum(int(x) for x in fields[11:15]) / CLK_TCK
-
-
-def hwm_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
-
-
-class Peer:
-    """One lanspread-peer serve process; a thread reads its events."""
-
-    def __init__(self, name, argv, log_dir):
-        self.name = name
-        self.log = open(os.path.join(log_dir, name + ".err"), "wb")
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.log, bufsize=0)
-        self.pid = self.proc.pid
-        self.events = queue.Queue()
-        self.log_dir = log_dir
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            now = time.monotonic()
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            self.events.put((now, event))
-        self.events.put((time.monotonic(), None))
-
-    def send(self, command):
-        self.proc.stdin.write((command + "\n").encode())
-        self.proc.stdin.flush()
-
-    def next_event(self, deadline):
-        """The next (time read, event); dies on EOF or at the deadline."""
-        left = deadline - time.monotonic()
-        if left <= 0:
-            die("%s: timed out waiting for events" % self.name)
-        try:
-            when, event = self.events.get(timeout=left)
-        except queue.Empty:
-            die("%s: timed out waiting for events" % self.name)
-        if event is None:
-            self.proc.wait()
-            self.log.flush()
-            with open(os.path.join(self.log_dir, self.name + ".err"), "rb") as f:
-                sys.stderr.write(f.read().decode(errors="replace")[-2000:])
-            die("%s exited (status %s)" % (self.name, self.proc.returncode))
-        if event.get("event") in ("error", "download-failed"):
-            die("%s: %s" % (self.name, json.dumps(event)))
-        return when, event
-
-    def wait_for(self, name, deadline, accept=lambda e: True):
-        while True:
-            when, event = self.next_event(deadline)
-            if event.get("event") == name and accept(event):
-                return when, event
-
-    def quit(self):
-        if self.proc.poll() is None:
-            try:
-                self.send("quit")
-                self.proc.stdin.close()
-            except OSError:
-                pass
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lspeers import TIMEOUT, Peer, cpu_of, die, hwm_kib  # noqa: E402
 
 
 def start_seeders(args):
@@ -143,8 +52,32 @@ def start_seeders(args):
             address = "127.0.0.1:%d" % ready["port"]
         peer.peer_id = ready["peer_id"]
         peer.address = address
+        if args.lossy:
+            peer.address = start_relay(args, peer, address)
         result.append(peer)
     return result
+
+
+def stop_seeders(seeders):
+    for s in seeders:
+        s.quit()
+        if getattr(s, "relay", None) is not None:
+            s.relay.kill()
+            s.relay.wait()
+
+
+def start_relay(args, seeder, address):
+    """bench/lossy-relay.py in front of a seeder; the downloader dials it."""
+    loss, delay = args.lossy.split(",")
+    relay = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                           "lossy-relay.py"),
+                              address, "--loss", loss, "--delay", delay],
+                             stdout=subprocess.PIPE)
+    seeder.relay = relay
+    line = relay.stdout.readline().decode().split()
+    if len(line) != 2 or line[0] != "READY":
+        die("the lossy relay did not start")
+    return "127.0.0.1:%s" % line[1]
 
 
 def start_downloader(args, seeders, run):
@@ -230,8 +163,7 @@ def cmd_download(args):
                      mid_rate / 1e6, s_cpu1 - s_cpu0, d_cpu1 - d_cpu0, hwm, per_peer), flush=True)
             shutil.rmtree(dl.games, ignore_errors=True)
     finally:
-        for s in seeders:
-            s.quit()
+        stop_seeders(seeders)
 
 
 def cmd_cancel(args):
@@ -252,8 +184,7 @@ def cmd_cancel(args):
         finally:
             dl.quit()
     finally:
-        for s in seeders:
-            s.quit()
+        stop_seeders(seeders)
 
 
 def main():
@@ -267,6 +198,7 @@ def main():
     p.add_argument("--game", default="big")
     p.add_argument("--runs", type=int, default=1)
     p.add_argument("--repeat", type=int, default=20)
+    p.add_argument("--lossy", help="LOSS,DELAY: reach each seeder through bench/lossy-relay.py")
     args = p.parse_args()
     os.makedirs(args.work, exist_ok=True)
     if args.mode == "download":

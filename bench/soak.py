@@ -1,0 +1,366 @@
+#!/usr/bin/env python3
+"""Crash soak for bench/run-soak.sh: kill -9 a peer at random instants of
+download, install, update, uninstall and remove, restart it every time, and
+check after each restart that the game settled to a consistent state and
+that no player file was lost.
+
+  soak.py --bin PEER --work DIR [--kills N] [--seed S] [--netns-seeder NS@ADDR]
+
+Two seeders serve the same game, version 1.0 and version 2.0 (one of its two
+archives changed). The victim walks the game's life over and over:
+download 1.0, install, play (player files appear: a save, an edited config),
+download 2.0 (an update of an installed game), update, uninstall, remove.
+Each step runs in a fresh victim process that is killed after a random
+delay (most of the time; now and then the step is let finish), then the
+victim is restarted and left to settle (startup recovery, a download's
+resume) before the checks:
+
+- downloaded: the payload is exactly one version's files, byte for byte;
+- not downloaded: no payload left behind;
+- installed: no staging or backup folder, no pending intent, the shipped
+  files of the installed version, and the player's save and edited config
+  (the config may have moved to NAME.lanspread-old by an update);
+- the player's files are gone only after an uninstall that finished.
+
+Prints one KILL line per kill and a SUMMARY line; exits 1 on the first
+broken invariant, naming it.
+"""
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import random
+import shutil
+import sys
+import tarfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lspeers import Peer, die  # noqa: E402
+
+GAME = "soak"
+SETTLE_TIMEOUT = 180
+# Player files, written into local/ once the game is installed.
+SAVE = "saves/slot1.sav"
+CONFIG = "config/settings.ini"
+# First guesses of how long each step takes, in seconds; the kill lands
+# anywhere in that span. Steps that run to their end, and kills that come
+# after the end, correct the guess, so kills keep landing mid-step.
+STEP_SPAN = {"download": 1.6, "install": 0.5, "update": 0.6, "uninstall": 0.15, "remove": 0.1}
+EMPTY = {"downloaded": False, "installed": False, "busy": False, "error": None}
+TERMINAL = {"download": ("download-done",), "install": ("operation-done",), "update": ("operation-done",),
+            "uninstall": ("operation-done",), "remove": ("removed",)}
+FAILED = ("download-failed", "operation-failed", "error")
+
+
+def sha(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def tar_of(files):
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as t:
+        for name, data in sorted(files.items()):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o755 if name.startswith("bin/") else 0o644
+            info.mtime = 1700000000
+            t.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def make_versions(work, rng):
+    """Two games folders, one game each: 1.0 and 2.0. Returns the folders and,
+    per version, the payload hashes and the shipped files of local/."""
+    common = rng.randbytes(40 * 1024 * 1024)
+    versions = {}
+    folders = {}
+    for version, extra in (("1.0", b"one"), ("2.0", b"two")):
+        shipped = {
+            "bin/soak": b"#!/bin/sh\nexit 0\n",
+            "data/common.bin": common,
+            "data/level.bin": rng.randbytes(6 * 1024 * 1024) + extra,
+            CONFIG: b"[video]\nwidth=640\n# " + extra + b"\n",
+        }
+        folder = os.path.join(work, "seed-" + version)
+        root = os.path.join(folder, GAME)
+        os.makedirs(root)
+        with open(os.path.join(folder, "catalog.json"), "w") as f:
+            json.dump({"games": [{"id": GAME, "name": "Soak", "launch": "bin/soak", "max_players": 4}]}, f)
+        # The big archive stays the same; the small one changes.
+        with open(os.path.join(root, "a-data.eti"), "wb") as f:
+            f.write(tar_of({"data/common.bin": common}))
+        with open(os.path.join(root, "b-game.eti"), "wb") as f:
+            f.write(tar_of({k: v for k, v in shipped.items() if k != "data/common.bin"}))
+        with open(os.path.join(root, "version.ini"), "w") as f:
+            f.write(version)
+        payload = {name: sha(os.path.join(root, name)) for name in ("a-data.eti", "b-game.eti")}
+        versions[version] = {"payload": payload,
+                             "shipped": {k: hashlib.sha256(v).hexdigest() for k, v in shipped.items()}}
+        folders[version] = folder
+    return folders, versions
+
+
+def describe(game):
+    parts = []
+    if game["downloaded"]:
+        parts.append("downloaded " + game["version"])
+    if game["installed"]:
+        parts.append("installed " + game["installed_version"])
+    return ", ".join(parts) or "nothing"
+
+
+class Soak:
+    def __init__(self, args):
+        self.args = args
+        self.rng = random.Random(args.seed)
+        self.work = args.work
+        self.games = os.path.join(self.work, "victim-games")
+        self.state = os.path.join(self.work, "victim-state")
+        self.seeders = {}
+        self.player = None       # contents of the player's files, once written
+        self.kills = 0
+        self.mid_step = 0        # kills that landed before the step had ended
+        self.steps = {}
+        self.span = dict(STEP_SPAN)
+        self.runs = 0
+
+    # -- peers ------------------------------------------------------------
+
+    def start_seeders(self, folders):
+        for version, folder in folders.items():
+            state = os.path.join(self.work, "seed-state-" + version)
+            os.makedirs(state, exist_ok=True)
+            argv = [self.args.bin, "serve", "--games", folder, "--state-dir", state, "--no-mdns"]
+            address_host = "127.0.0.1"
+            if version == "2.0" and self.args.netns_seeder:
+                ns, address_host = self.args.netns_seeder.split("@")
+                argv = ["ip", "netns", "exec", ns] + argv + ["--port", "41999"]
+            peer = Peer("seeder-" + version, argv, self.work)
+            _, ready = peer.wait_for("ready", time.monotonic() + 60)
+            peer.address = "%s:%d" % (address_host, ready["port"])
+            peer.peer_id = ready["peer_id"]
+            self.seeders[version] = peer
+
+    def start_victim(self, versions):
+        self.runs += 1
+        argv = [self.args.bin, "serve", "--games", self.games, "--state-dir", self.state, "--no-mdns",
+                "--download-rate", "40", "--download-wait-seconds", "60"]
+        for v in versions:
+            argv += ["--peer", self.seeders[v].address]
+        victim = Peer("victim", argv, self.work, fatal_events=())
+        deadline = time.monotonic() + 60
+        seen = set()
+        ready = False
+        while not ready or len(seen) < len(versions):
+            _, event = victim.next_event(deadline)
+            if event["event"] == "ready":
+                ready = True
+            elif event["event"] == "peer-games-changed" and GAME in event.get("changed", []):
+                seen.add(event["peer_id"])
+        return victim
+
+    def settle(self, victim):
+        """Until no download or operation runs (a resumed download finishes)."""
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        while True:
+            victim.send("status")
+            _, status = victim.wait_for("status", deadline)
+            if not status["operations"] and not status["downloads"] and not status["scanning"]:
+                break
+            while True:
+                _, event = victim.next_event(deadline)
+                if event["event"] in ("download-done", "download-cancelled", "operation-done",
+                                      "library-changed"):
+                    break
+                if event["event"] in FAILED:
+                    self.fail("a resumed step failed after a crash: %s" % json.dumps(event))
+        victim.send("games")
+        _, games = victim.wait_for("games", deadline)
+        # A game without a folder is not listed: nothing of it is here.
+        return next((g for g in games["games"] if g["id"] == GAME), EMPTY)
+
+    def stop(self, victim):
+        victim.quit()
+
+    # -- checks -----------------------------------------------------------
+
+    def fail(self, message):
+        die("after %d kills: %s (victim files in %s)" % (self.kills, message, self.games))
+
+    def check(self, game, versions, before, step):
+        root = os.path.join(self.games, GAME)
+        if game.get("busy") or game.get("error"):
+            self.fail("the game did not settle: %s" % json.dumps(game))
+        names = set(os.listdir(root)) if os.path.isdir(root) else set()
+        payload = {n for n in names if n.endswith(".eti")}
+        if game["downloaded"]:
+            expected = versions[game["version"]]["payload"]
+            if payload != set(expected):
+                self.fail("version %s is downloaded with payload %s" % (game["version"], sorted(payload)))
+            for name, digest in expected.items():
+                if sha(os.path.join(root, name)) != digest:
+                    self.fail("%s does not match version %s" % (name, game["version"]))
+        elif payload or ".lanspread-download" in names:
+            self.fail("not downloaded, but payload is left: %s" % sorted(names))
+        for transient in (".local.installing", ".local.backup", ".version.ini.tmp", ".lanspread.json.tmp"):
+            if transient in names:
+                self.fail("%s is left after recovery" % transient)
+        intent_path = os.path.join(root, ".lanspread.json")
+        if os.path.exists(intent_path):
+            with open(intent_path) as f:
+                intent = json.load(f)
+            if intent.get("intent", "None") != "None":
+                self.fail("an intent is pending after recovery: %s" % intent)
+
+        local = os.path.join(root, "local")
+        if game["installed"]:
+            shipped = versions[game["installed_version"]]["shipped"]
+            for name, digest in shipped.items():
+                if name == CONFIG and self.player is not None:
+                    continue
+                path = os.path.join(local, name)
+                if not os.path.isfile(path) or sha(path) != digest:
+                    self.fail("local/%s is not version %s's" % (name, game["installed_version"]))
+            if self.player is not None:
+                self.check_player_files(local)
+        elif self.player is not None:
+            if not (before["installed"] and step == "uninstall"):
+                self.fail("the player's files are gone, and no uninstall finished")
+            self.player = None
+
+    def check_player_files(self, local):
+        save, config = self.player
+        path = os.path.join(local, SAVE)
+        if not os.path.isfile(path) or open(path, "rb").read() != save:
+            self.fail("the player's save %s was lost" % SAVE)
+        kept = [p for p in (CONFIG, CONFIG + ".lanspread-old")
+                if os.path.isfile(os.path.join(local, p)) and open(os.path.join(local, p), "rb").read() == config]
+        if not kept:
+            self.fail("the player's edited %s was lost" % CONFIG)
+
+    def play(self, game):
+        """The player saves and edits the config, once per install."""
+        if not game["installed"] or self.player is not None:
+            return
+        local = os.path.join(self.games, GAME, "local")
+        save = self.rng.randbytes(4096)
+        config = b"[video]\nwidth=1920\n"
+        os.makedirs(os.path.join(local, os.path.dirname(SAVE)), exist_ok=True)
+        with open(os.path.join(local, SAVE), "wb") as f:
+            f.write(save)
+        with open(os.path.join(local, CONFIG), "wb") as f:
+            f.write(config)
+        self.player = (save, config)
+
+    # -- the walk ---------------------------------------------------------
+
+    @staticmethod
+    def next_step(game):
+        if not game["downloaded"] and not game["installed"]:
+            return "download"
+        if game["installed"] and game["installed_version"] == "1.0":
+            return "update" if game["downloaded"] and game["version"] == "2.0" else "download"
+        if game["installed"]:
+            return "uninstall"
+        if game["version"] == "1.0":
+            return "install"
+        return "remove"
+
+    @staticmethod
+    def peers_for(game):
+        """2.0 appears on the LAN once 1.0 is installed, so downloads of an
+        installed game are updates."""
+        return ["1.0", "2.0"] if game["installed"] else ["1.0"]
+
+    def run(self):
+        os.makedirs(self.games, exist_ok=True)
+        shutil.copy(os.path.join(self.seeders["1.0"].folder, "catalog.json"), self.games)
+        victim = self.start_victim(["1.0"])
+        game = self.settle(victim)
+        self.stop(victim)
+        while self.kills < self.args.kills:
+            before = game
+            step = self.next_step(game)
+            peers = self.peers_for(game)
+            victim = self.start_victim(peers)
+            started = time.monotonic()
+            victim.send("%s %s" % (step, GAME))
+            self.steps[step] = self.steps.get(step, 0) + 1
+            if self.rng.random() < 0.2:
+                # Now and then a step runs to its end, so the walk goes on
+                # even where kills keep landing early.
+                self.wait_step(victim, step)
+                self.span[step] = time.monotonic() - started
+            else:
+                delay = self.rng.uniform(0, self.span[step])
+                time.sleep(delay)
+                finished = self.drain_finished(victim, step)
+                if finished:
+                    self.span[step] = max(0.002, delay * 0.8)
+                victim.proc.kill()
+                victim.proc.wait()
+                victim.log.close()
+                self.kills += 1
+                self.mid_step += 0 if finished else 1
+                victim = self.start_victim(peers)
+                print("KILL %d step=%s after=%.3f s %s" % (self.kills, step, delay,
+                                                            "after-the-step" if finished else "mid-step"),
+                      end=" ", flush=True)
+            # A step killed mid-way may have finished all the same (recovery
+            # rolls forward, a download resumes): the state now is what counts.
+            game = self.settle(victim)
+            self.stop(victim)
+            print("-> %s" % describe(game), flush=True)
+            self.check(game, self.versions, before, step)
+            self.play(game)
+        print("SUMMARY kills=%d mid_step=%d restarts=%d steps=%s"
+              % (self.kills, self.mid_step, self.runs, json.dumps(self.steps, sort_keys=True)), flush=True)
+
+    def wait_step(self, victim, step):
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        while True:
+            _, event = victim.next_event(deadline)
+            if event["event"] in TERMINAL[step]:
+                return
+            if event["event"] in FAILED:
+                self.fail("%s failed: %s" % (step, json.dumps(event)))
+
+    def drain_finished(self, victim, step):
+        """Whether the step's end was reported before now."""
+        finished = False
+        while not victim.events.empty():
+            _, event = victim.events.get_nowait()
+            if event is not None and event.get("event") in TERMINAL[step]:
+                finished = True
+            if event is not None and event.get("event") in FAILED:
+                self.fail("%s failed: %s" % (step, json.dumps(event)))
+        return finished
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bin", required=True)
+    parser.add_argument("--work", required=True)
+    parser.add_argument("--kills", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--netns-seeder", help="NS@ADDR: run the 2.0 seeder in network namespace NS")
+    args = parser.parse_args()
+    soak = Soak(args)
+    folders, soak.versions = make_versions(args.work, soak.rng)
+    soak.start_seeders(folders)
+    soak.seeders["1.0"].folder = folders["1.0"]
+    try:
+        soak.run()
+    finally:
+        for peer in soak.seeders.values():
+            peer.quit()
+
+
+main()
