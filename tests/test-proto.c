@@ -633,7 +633,7 @@ test_bad_frames (void)
   /* Deep nesting is refused before the recursive parser sees it, even
    * inside a frame far below the size limit. */
   {
-    g_autoptr(GString) deep = g_string_new ("{\"type\": \"Ping\", \"x\": ");
+    g_autoptr(GString) deep = g_string_new ("{\"type\": \"LibrarySnapshot\", \"x\": ");
     g_autoptr(GError) error = NULL;
     g_autoptr(LspMessage) message = NULL;
 
@@ -656,6 +656,96 @@ test_bad_frames (void)
     message = lsp_message_parse ((const guint8 *) text->str, text->len, &error);
     g_assert_no_error (error);
     g_assert_cmpuint (message->ping.nonce, ==, 3);
+  }
+}
+
+/* Parses text that must fail with this error and message fragment. */
+static void
+assert_refused (const GString *text,
+                GQuark         domain,
+                int            code,
+                const char    *fragment)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LspMessage) message = lsp_message_parse ((const guint8 *) text->str, text->len, &error);
+
+  g_assert_null (message);
+  g_assert_error (error, domain, code);
+  if (strstr (error->message, fragment) == NULL)
+    g_error ("“%s” does not mention “%s”", error->message, fragment);
+}
+
+/* text, with copies of item appended to it up to length bytes (white space
+ * for the rest), then suffix. */
+static GString *
+padded (const char *prefix,
+        const char *item,
+        gsize       length,
+        const char *suffix)
+{
+  GString *text = g_string_new (prefix);
+
+  while (text->len + strlen (item) + strlen (suffix) <= length)
+    g_string_append (text, item);
+  while (text->len + strlen (suffix) < length)
+    g_string_append_c (text, ' ');
+  g_string_append (text, suffix);
+  return text;
+}
+
+/* The budgets of the pre-scan: a type's size, members per object, and
+ * the values a JSON tree would hold, all before json-glib builds one. */
+static void
+test_parse_budgets (void)
+{
+  /* Only snapshots, deltas and manifests may be large; a small message
+   * or one of unknown type is refused by its size alone. */
+  {
+    g_autoptr(GString) ping = padded ("{\"type\":\"Ping\",\"nonce\":1,\"x\":[", "{},", LSP_PROTO_MAX_SMALL_FRAME + 1, "{}]}");
+    g_autoptr(GString) unknown = padded ("{\"type\":\"Future\",\"x\":\"", "a", LSP_PROTO_MAX_SMALL_FRAME + 1, "\"}");
+    g_autoptr(GString) untyped = padded ("{\"x\":\"", "a", LSP_PROTO_MAX_SMALL_FRAME + 1, "\"}");
+    g_autoptr(GString) small = padded ("{\"type\":\"Ping\",\"nonce\":1,\"x\":\"", "a", LSP_PROTO_MAX_SMALL_FRAME, "\"}");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(LspMessage) message = NULL;
+
+    assert_refused (ping, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE, "over the limit of 16384 bytes for Ping");
+    assert_refused (unknown, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE, "for Future");
+    assert_refused (untyped, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE, "unknown type");
+    message = lsp_message_parse ((const guint8 *) small->str, small->len, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (message->ping.nonce, ==, 1);
+  }
+
+  /* 32 members in one object are fine, 33 are not, at any depth. */
+  {
+    g_autoptr(GString) ok = g_string_new ("{\"type\":\"Ping\",\"nonce\":2");
+    g_autoptr(GString) top = NULL;
+    g_autoptr(GString) nested = g_string_new ("{\"type\":\"Ping\",\"nonce\":2,\"x\":{\"a\":0");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(LspMessage) message = NULL;
+
+    for (guint i = 2; i < LSP_PROTO_MAX_MEMBERS; i++)
+      g_string_append_printf (ok, ",\"extra%u\":[0]", i);
+    top = g_string_new_len (ok->str, (gssize) ok->len);
+    g_string_append_c (ok, '}');
+    message = lsp_message_parse ((const guint8 *) ok->str, ok->len, &error);
+    g_assert_no_error (error);
+    g_string_append (top, ",\"one_more\":0}");
+    assert_refused (top, LSP_ERROR, LSP_ERROR_INVALID_DATA, "more than 32 members");
+    for (guint i = 1; i <= LSP_PROTO_MAX_MEMBERS; i++)
+      g_string_append_printf (nested, ",\"m%u\":0", i);
+    g_string_append (nested, "}}");
+    assert_refused (nested, LSP_ERROR, LSP_ERROR_INVALID_DATA, "more than 32 members");
+  }
+
+  /* A manifest may be large, but not a frame of empty containers or of
+   * tiny values, which cost a tree far larger than any honest manifest. */
+  {
+    g_autoptr(GString) containers = padded ("{\"type\":\"Manifest\",\"x\":[", "[],", 3 * (LSP_PROTO_MAX_CONTAINERS + 100), "[]]}");
+    g_autoptr(GString) values = padded ("{\"type\":\"Manifest\",\"x\":[", "1,", 2 * (LSP_PROTO_MAX_VALUES + 100), "1]}");
+
+    assert_refused (containers, LSP_ERROR, LSP_ERROR_INVALID_DATA, "objects and arrays");
+    assert_refused (values, LSP_ERROR, LSP_ERROR_INVALID_DATA, "JSON values");
   }
 }
 
@@ -1072,6 +1162,7 @@ main (int    argc,
   g_test_add_func ("/peer/proto/codec/roundtrip-library", test_roundtrip_library);
   g_test_add_func ("/peer/proto/codec/manifest", test_manifest_message);
   g_test_add_func ("/peer/proto/codec/bad-frames", test_bad_frames);
+  g_test_add_func ("/peer/proto/codec/parse-budgets", test_parse_budgets);
   g_test_add_func ("/peer/proto/codec/invalid-messages", test_invalid_messages);
   g_test_add_func ("/peer/proto/codec/delta-size-limit", test_delta_size_limit);
   g_test_add_func ("/peer/proto/codec/unknown-and-extra", test_unknown_and_extra);

@@ -71,8 +71,8 @@ on_error_sent (GObject      *object,
 }
 
 /* A fatal protocol error: tell the peer why, then close once it is sent. */
-static void
-session_fail (Session    *session,
+void
+_lsp_session_fail (Session    *session,
               const char *code,
               const char *detail)
 {
@@ -140,6 +140,9 @@ _lsp_session_free (Session *session)
 {
   GTask *fetch;
 
+  g_cancellable_cancel (session->cancellable);
+  g_clear_object (&session->cancellable);
+  g_clear_pointer (&session->held, g_byte_array_unref);
   g_clear_handle_id (&session->manifest_timeout_id, g_source_remove);
   while ((fetch = g_queue_pop_head (&session->manifest_fetches)) != NULL)
     complete_fetch_later (fetch, NULL,
@@ -372,7 +375,7 @@ handle_handshake (Session             *session,
       g_autofree char *detail =
         g_strdup_printf ("no common protocol version (we speak %u–%u, it speaks %u–%u)",
                          self->proto_min, self->proto_max, hello->min_proto_ver, hello->proto_ver);
-      session_fail (session, LSP_PROTO_ERROR_INCOMPATIBLE_VERSION, detail);
+      _lsp_session_fail (session, LSP_PROTO_ERROR_INCOMPATIBLE_VERSION, detail);
       return;
     }
 
@@ -380,6 +383,7 @@ handle_handshake (Session             *session,
     _lsp_session_send_message (session, _lsp_node_new_hello (self, LSP_MESSAGE_HELLO_ACK));
 
   session->established = TRUE;
+  lsp_frame_decoder_set_max_frame (session->decoder, LSP_PROTO_MAX_FRAME);
   if (!resolve_duplicate (session))
     return;
 
@@ -413,7 +417,7 @@ check_sender (Session    *session,
 {
   if (g_strcmp0 (peer_id, lsp_quic_connection_get_peer_id (session->conn)) == 0)
     return TRUE;
-  session_fail (session, LSP_PROTO_ERROR_BAD_MESSAGE, "peer_id differs from the connection's identity");
+  _lsp_session_fail (session, LSP_PROTO_ERROR_BAD_MESSAGE, "peer_id differs from the connection's identity");
   return FALSE;
 }
 
@@ -670,8 +674,8 @@ _lsp_session_fetch_manifest (Session *session,
     send_next_manifest_fetch (session);
 }
 
-static void
-handle_message (Session    *session,
+void
+_lsp_session_handle_message (Session    *session,
                 LspMessage *message)
 {
   if (!session->established)
@@ -687,7 +691,7 @@ handle_message (Session    *session,
         }
       if (message->type != expected)
         {
-          session_fail (session, LSP_PROTO_ERROR_BAD_MESSAGE, "the first message must be Hello or HelloAck");
+          _lsp_session_fail (session, LSP_PROTO_ERROR_BAD_MESSAGE, "the first message must be Hello or HelloAck");
           return;
         }
       if (check_sender (session, message->hello.peer_id))
@@ -755,89 +759,10 @@ handle_message (Session    *session,
       {
         g_autofree char *detail = g_strdup_printf ("%s is not allowed on the control stream now",
                                                    lsp_message_type_to_string (message->type));
-        session_fail (session, LSP_PROTO_ERROR_BAD_MESSAGE, detail);
+        _lsp_session_fail (session, LSP_PROTO_ERROR_BAD_MESSAGE, detail);
       }
       break;
     }
-}
-
-/* A token bucket: FRAME_RATE frames a second, FRAME_BURST at once. */
-static gboolean
-spend_frame_budget (Session *session)
-{
-  gint64 now = g_get_monotonic_time ();
-
-  session->frame_budget = MIN ((double) FRAME_BURST,
-                               session->frame_budget + (now - session->budget_time) * FRAME_RATE / 1e6);
-  session->budget_time = now;
-  if (session->frame_budget < 1.0)
-    return FALSE;
-  session->frame_budget -= 1.0;
-  return TRUE;
-}
-
-static void
-on_control_read (LspQuicStream *stream,
-                 const guint8  *data,
-                 gsize          length,
-                 gboolean       fin,
-                 const GError  *error,
-                 gpointer       user_data)
-{
-  Session *session = user_data;
-
-  if (error != NULL)
-    {
-      if (!session->closing)
-        _lsp_session_close (session, error->message);
-      return;
-    }
-
-  session->last_received = g_get_monotonic_time ();
-
-  while (length > 0 && !session->closing)
-    {
-      g_autoptr(GError) local_error = NULL;
-      gsize used = lsp_frame_decoder_feed (session->decoder, data, length, &local_error);
-      GBytes *payload;
-
-      if (local_error != NULL)
-        {
-          session_fail (session,
-                        g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE)
-                          ? LSP_PROTO_ERROR_FRAME_TOO_LARGE : LSP_PROTO_ERROR_BAD_FRAME,
-                        local_error->message);
-          return;
-        }
-      data += used;
-      length -= used;
-
-      while (!session->closing && (payload = lsp_frame_decoder_pop (session->decoder)) != NULL)
-        {
-          g_autoptr(GBytes) owned = payload;
-          g_autoptr(LspMessage) message = NULL;
-          gsize size;
-          const guint8 *bytes = g_bytes_get_data (owned, &size);
-
-          if (!spend_frame_budget (session))
-            {
-              session_fail (session, LSP_PROTO_ERROR_BAD_MESSAGE, "too many messages: more than the flood limit");
-              return;
-            }
-
-          message = lsp_message_parse (bytes, size, &local_error);
-          if (message == NULL)
-            {
-              session_fail (session, LSP_PROTO_ERROR_BAD_MESSAGE, local_error->message);
-              return;
-            }
-          handle_message (session, message);
-        }
-    }
-
-  /* The frames that came with the end of the stream (a Goodbye) count. */
-  if (fin && !session->closing)
-    _lsp_session_close (session, "closed its control stream");
 }
 
 static void
@@ -846,14 +771,6 @@ on_connection_closed (LspQuicConnection *conn,
                       Session           *session)
 {
   session_end (session, error != NULL ? error->message : "connection closed");
-}
-
-void
-_lsp_session_attach_control (Session       *session,
-                             LspQuicStream *stream)
-{
-  session->control = g_object_ref (stream);
-  lsp_quic_stream_set_read_func (stream, on_control_read, session, NULL);
 }
 
 static void
@@ -888,7 +805,9 @@ _lsp_session_new (LspNode           *self,
   session->node = self;
   session->conn = g_object_ref (conn);
   session->is_client = is_client;
-  session->decoder = lsp_frame_decoder_new (LSP_PROTO_MAX_FRAME);
+  /* Until the handshake, only a Hello is welcome, and it is small. */
+  session->decoder = lsp_frame_decoder_new (LSP_PROTO_MAX_SMALL_FRAME);
+  session->cancellable = g_cancellable_new ();
   session->close_code = APP_ERROR_CLOSE;
   session->last_received = g_get_monotonic_time ();
   session->frame_budget = FRAME_BURST;

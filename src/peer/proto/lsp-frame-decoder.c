@@ -34,6 +34,18 @@ lsp_frame_decoder_new (gsize max_frame)
   return self;
 }
 
+/* Applies from the next frame's header on: a stream's limit may grow once
+ * its peer is known (the control stream after the handshake). */
+void
+lsp_frame_decoder_set_max_frame (LspFrameDecoder *self,
+                                 gsize            max_frame)
+{
+  g_return_if_fail (self != NULL);
+  g_return_if_fail (max_frame >= LSP_PROTO_MIN_FRAME && max_frame <= G_MAXUINT32);
+
+  self->max_frame = max_frame;
+}
+
 void
 lsp_frame_decoder_free (LspFrameDecoder *self)
 {

@@ -18,6 +18,20 @@ char     *_lsp_proto_utf8_truncate         (const char *text,
 char     *_lsp_proto_sanitize_display_text (const char *text,
                                             gsize       max_len);
 
+/* The linear pre-scan of a received frame (lsp-proto-scan.c): budgets,
+ * depth, trailing text and escaped NULs, and the top-level "type". */
+typedef struct
+{
+  guint    values;          /* every JSON value, containers included */
+  guint    containers;      /* objects and arrays */
+  char     type_name[32];   /* the top-level "type"; empty when absent, escaped or too long */
+} LspProtoScan;
+
+gboolean  _lsp_proto_scan                  (const guint8  *payload,
+                                            gsize          length,
+                                            LspProtoScan  *scan,
+                                            GError       **error);
+
 /* Reading a received object (lsp-proto-json.c). A failed read sets *error,
  * naming message, prefix and field, and returns FALSE or NULL. */
 typedef struct

@@ -1,0 +1,443 @@
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "lsp-frame-decoder.h"
+#include "lsp-node.h"
+#include "lsp-quic-endpoint.h"
+#include "lsp-test-util.h"
+
+/* Hostile control frames against a real LspNode on loopback: the hostile
+ * peer is a real QUIC connection from the engine's own transport, and
+ * after each attack an honest peer must still sync with the victim. */
+
+static const char * const catalog_ids[] = { "alpha", "beta", "gamma", NULL };
+static const char empty_digest[] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+typedef struct
+{
+  char        *games;
+  char        *state;
+  LspLibrary  *library;
+  LspIdentity *identity;
+  LspNode     *node;
+} TestPeer;
+
+static void
+test_peer_init (TestPeer   *peer,
+                const char *name)
+{
+  g_autoptr(LspCatalog) catalog = lsp_test_catalog_new (catalog_ids);
+  g_autoptr(GFile) dir = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) bind = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GError) error = NULL;
+
+  peer->games = lsp_test_make_temp_dir ();
+  peer->state = lsp_test_make_temp_dir ();
+  dir = g_file_new_for_path (peer->games);
+  peer->library = lsp_library_new (dir, catalog);
+  lsp_test_load_library (peer->library);
+  lsp_library_watch (peer->library);
+  peer->identity = lsp_identity_load_or_create (peer->state, &error);
+  g_assert_no_error (error);
+  peer->node = lsp_node_new (peer->library, peer->identity, name);
+  lsp_node_set_liveness (peer->node, 500, 3000);
+  g_assert_true (lsp_node_start (peer->node, G_INET_SOCKET_ADDRESS (bind), &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_peer_clear (TestPeer *peer)
+{
+  g_clear_object (&peer->node);
+  g_clear_object (&peer->identity);
+  g_clear_object (&peer->library);
+  lsp_test_remove_tree (peer->games);
+  lsp_test_remove_tree (peer->state);
+  g_free (peer->games);
+  g_free (peer->state);
+}
+
+typedef struct
+{
+  TestPeer   *viewer;
+  TestPeer   *seen;
+  const char *game_id;
+} SeeGame;
+
+static gboolean
+sees_game (gpointer data)
+{
+  SeeGame *see = data;
+  LspPeer *peer = lsp_node_lookup_peer (see->viewer->node, lsp_node_get_peer_id (see->seen->node));
+
+  return peer != NULL && lsp_peer_get_connected (peer) && lsp_peer_lookup_game (peer, see->game_id) != NULL;
+}
+
+/* The victim A and an honest B that sees A's games. */
+typedef struct
+{
+  TestPeer victim;
+  TestPeer honest;
+} Lan;
+
+static void
+lan_init (Lan *lan)
+{
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = NULL;
+  SeeGame see = { &lan->honest, &lan->victim, "alpha" };
+
+  test_peer_init (&lan->victim, "victim");
+  test_peer_init (&lan->honest, "honest");
+  lsp_test_make_game (lan->victim.games, "alpha", "1.0", 1000);
+  lsp_test_wait_idle (lan->victim.library);
+  address = g_inet_socket_address_new (loopback, lsp_node_get_port (lan->victim.node));
+  lsp_node_add_static_peer (lan->honest.node, G_INET_SOCKET_ADDRESS (address));
+  g_assert_true (lsp_test_wait_until (sees_game, &see, 20000));
+}
+
+/* The victim still serves the honest peer: a new game reaches it. */
+static void
+lan_check_honest (Lan        *lan,
+                  const char *new_game)
+{
+  SeeGame see = { &lan->honest, &lan->victim, new_game };
+
+  lsp_test_make_game (lan->victim.games, new_game, "1.0", 10);
+  g_assert_true (lsp_test_wait_until (sees_game, &see, 20000));
+}
+
+static void
+lan_clear (Lan *lan)
+{
+  test_peer_clear (&lan->honest);
+  test_peer_clear (&lan->victim);
+}
+
+typedef struct
+{
+  char              *state;
+  LspIdentity       *identity;
+  LspQuicEndpoint   *endpoint;
+  LspQuicConnection *conn;
+  LspQuicStream     *stream;
+  GString           *received;
+  gboolean           finished;
+} Hostile;
+
+static void
+on_hostile_connected (GObject      *object,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  Hostile *hostile = user_data;
+  g_autoptr(GError) error = NULL;
+
+  hostile->conn = lsp_quic_endpoint_connect_finish (LSP_QUIC_ENDPOINT (object), result, &error);
+  g_assert_no_error (error);
+}
+
+static void
+on_hostile_read (LspQuicStream *stream,
+                 const guint8  *data,
+                 gsize          length,
+                 gboolean       fin,
+                 const GError  *error,
+                 gpointer       user_data)
+{
+  Hostile *hostile = user_data;
+
+  g_string_append_len (hostile->received, (const char *) data, (gssize) length);
+  if (fin || error != NULL)
+    hostile->finished = TRUE;
+}
+
+static gboolean
+hostile_connected (gpointer data)
+{
+  return ((Hostile *) data)->conn != NULL;
+}
+
+static gboolean
+hostile_finished (gpointer data)
+{
+  return ((Hostile *) data)->finished;
+}
+
+static void
+hostile_send_message (Hostile    *hostile,
+                      LspMessage *message)
+{
+  g_autoptr(LspMessage) owned = message;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) frame = lsp_message_encode (owned, LSP_PROTO_MAX_FRAME, &error);
+
+  g_assert_no_error (error);
+  lsp_quic_stream_write_bytes_async (hostile->stream, frame, FALSE, NULL, NULL, NULL);
+}
+
+/* A real connection to the victim with its control stream open; with
+ * hostname, it says Hello first. */
+static Hostile *
+hostile_new (TestPeer   *target,
+             const char *hostname)
+{
+  Hostile *hostile = g_new0 (Hostile, 1);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) bind = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) target_address = g_inet_socket_address_new (loopback, lsp_node_get_port (target->node));
+
+  hostile->state = lsp_test_make_temp_dir ();
+  hostile->identity = lsp_identity_load_or_create (hostile->state, &error);
+  g_assert_no_error (error);
+  hostile->endpoint = lsp_quic_endpoint_new (hostile->identity, LSP_PROTO_ALPN, G_INET_SOCKET_ADDRESS (bind), &error);
+  g_assert_no_error (error);
+  hostile->received = g_string_new (NULL);
+  lsp_quic_endpoint_connect_async (hostile->endpoint, G_INET_SOCKET_ADDRESS (target_address), NULL, NULL,
+                                   on_hostile_connected, hostile);
+  g_assert_true (lsp_test_wait_until (hostile_connected, hostile, 10000));
+  hostile->stream = lsp_quic_connection_open_stream (hostile->conn, TRUE, &error);
+  g_assert_no_error (error);
+  lsp_quic_stream_set_read_func (hostile->stream, on_hostile_read, hostile, NULL);
+
+  if (hostname != NULL)
+    {
+      static const char * const no_features[] = { NULL };
+
+      hostile_send_message (hostile, lsp_message_new_hello (LSP_MESSAGE_HELLO, lsp_identity_get_peer_id (hostile->identity),
+                                                            "127.0.0.1:9", 0, empty_digest, no_features, hostname));
+    }
+  return hostile;
+}
+
+static gboolean
+hostile_received (Hostile    *hostile,
+                  const char *text)
+{
+  return memmem (hostile->received->str, hostile->received->len, text, strlen (text)) != NULL;
+}
+
+/* The victim answered with a fatal Error of this code and closed. */
+static void
+hostile_wait_dropped (Hostile    *hostile,
+                      const char *code)
+{
+  g_autofree char *code_member = g_strdup_printf ("\"code\":\"%s\"", code);
+
+  g_assert_true (lsp_test_wait_until (hostile_finished, hostile, 60000));
+  g_assert_true (hostile_received (hostile, code_member));
+  g_assert_true (hostile_received (hostile, "\"fatal\":true"));
+}
+
+static void
+hostile_free (Hostile *hostile)
+{
+  lsp_quic_stream_set_read_func (hostile->stream, NULL, NULL, NULL);
+  g_clear_object (&hostile->stream);
+  g_clear_object (&hostile->conn);
+  g_clear_object (&hostile->endpoint);
+  g_clear_object (&hostile->identity);
+  lsp_test_remove_tree (hostile->state);
+  g_free (hostile->state);
+  g_string_free (hostile->received, TRUE);
+  g_free (hostile);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Hostile, hostile_free)
+
+/* A frame of exactly frame_len payload bytes: prefix, then "{}," up to the
+ * end, white space for the rest, then suffix. */
+static GBytes *
+padded_frame (const char *prefix,
+              const char *suffix,
+              gsize       frame_len)
+{
+  gsize prefix_len = strlen (prefix), suffix_len = strlen (suffix);
+  guint8 *frame = g_malloc (LSP_PROTO_FRAME_HEADER_LEN + frame_len);
+  guint8 *payload = frame + LSP_PROTO_FRAME_HEADER_LEN;
+  gsize fill = frame_len - prefix_len - suffix_len;
+
+  frame[0] = (guint8) (frame_len >> 24);
+  frame[1] = (guint8) (frame_len >> 16);
+  frame[2] = (guint8) (frame_len >> 8);
+  frame[3] = (guint8) frame_len;
+  memcpy (payload, prefix, prefix_len);
+  for (gsize i = 0; i + 3 <= fill; i += 3)
+    memcpy (payload + prefix_len + i, "{},", 3);
+  memset (payload + prefix_len + fill - fill % 3, ' ', fill % 3);
+  memcpy (payload + frame_len - suffix_len, suffix, suffix_len);
+  return g_bytes_new_take (frame, LSP_PROTO_FRAME_HEADER_LEN + frame_len);
+}
+
+/* The peak resident set since the last reset, in bytes. */
+static gsize
+peak_rss (void)
+{
+  g_autofree char *status = NULL;
+  const char *line;
+
+  g_assert_true (g_file_get_contents ("/proc/self/status", &status, NULL, NULL));
+  line = strstr (status, "VmHWM:");
+  g_assert_nonnull (line);
+  return (gsize) g_ascii_strtoull (line + strlen ("VmHWM:"), NULL, 10) * 1024;
+}
+
+/* Writing 5 to clear_refs resets VmHWM to the current resident set. */
+static void
+reset_peak_rss (void)
+{
+  FILE *clear_refs = fopen ("/proc/self/clear_refs", "w");
+
+  g_assert_nonnull (clear_refs);
+  g_assert_cmpint (fputs ("5", clear_refs), >=, 0);
+  g_assert_cmpint (fclose (clear_refs), ==, 0);
+}
+
+/* A valid 16 MiB Ping whose extra member holds millions of empty objects
+ * would cost json-glib about a hundred times its size: it is refused from
+ * its type and size before any tree is built, and the session ends. */
+static void
+test_huge_ping (void)
+{
+  Lan lan = { 0 };
+  g_autoptr(Hostile) hostile = NULL;
+  g_autoptr(GBytes) frame = NULL;
+  gsize frame_len = LSP_PROTO_MAX_FRAME - 2, before, growth;
+
+  lan_init (&lan);
+  hostile = hostile_new (&lan.victim, "hostile");
+  frame = padded_frame ("{\"type\":\"Ping\",\"nonce\":7,\"x\":[", "{}]}", frame_len);
+
+  reset_peak_rss ();
+  before = peak_rss ();
+  lsp_quic_stream_write_bytes_async (hostile->stream, frame, FALSE, NULL, NULL, NULL);
+  hostile_wait_dropped (hostile, "frame_too_large");
+  growth = peak_rss () - before;
+  g_test_message ("Peak RSS grew by %" G_GSIZE_FORMAT " KiB for a %" G_GSIZE_FORMAT " KiB frame",
+                  growth / 1024, frame_len / 1024);
+  /* The frame is buffered once by the victim and held by the sender's
+   * stream; nothing near the gigabyte a JSON tree of it takes. */
+  g_assert_cmpuint (growth, <, 4 * frame_len);
+
+  lan_check_honest (&lan, "beta");
+  lan_clear (&lan);
+}
+
+/* Before the handshake only a Hello is welcome, and it is small: a large
+ * frame is refused from its header, before it is buffered. */
+static void
+test_large_frame_before_hello (void)
+{
+  Lan lan = { 0 };
+  g_autoptr(Hostile) hostile = NULL;
+  g_autoptr(GBytes) frame = NULL;
+
+  lan_init (&lan);
+  hostile = hostile_new (&lan.victim, NULL);
+  frame = padded_frame ("{\"type\":\"GetLibrary\",\"x\":[", "{}]}", 1024 * 1024 - 2);
+  lsp_quic_stream_write_bytes_async (hostile->stream, frame, FALSE, NULL, NULL, NULL);
+  hostile_wait_dropped (hostile, "frame_too_large");
+
+  lan_check_honest (&lan, "beta");
+  lan_clear (&lan);
+}
+
+/* A frame with more members in one object than any message has. */
+static void
+test_many_members (void)
+{
+  Lan lan = { 0 };
+  g_autoptr(Hostile) hostile = NULL;
+  g_autoptr(GString) ping = g_string_new ("{\"type\":\"Ping\",\"nonce\":7");
+  g_autoptr(GBytes) frame = NULL;
+
+  for (guint i = 0; i < 40; i++)
+    g_string_append_printf (ping, ",\"extra%u\":0", i);
+  g_string_append_c (ping, '}');
+  frame = lsp_frame_encode (ping->str, ping->len);
+
+  lan_init (&lan);
+  hostile = hostile_new (&lan.victim, "hostile");
+  lsp_quic_stream_write_bytes_async (hostile->stream, frame, FALSE, NULL, NULL, NULL);
+  hostile_wait_dropped (hostile, "bad_message");
+  g_assert_false (hostile_received (hostile, "\"type\":\"Pong\""));
+
+  lan_check_honest (&lan, "beta");
+  lan_clear (&lan);
+}
+
+static gboolean
+got_pong_4242 (gpointer data)
+{
+  return hostile_received (data, "\"nonce\":4242");
+}
+
+static gboolean
+has_games (gpointer data)
+{
+  gpointer *args = data;
+  LspPeer *peer = lsp_node_lookup_peer (args[0], args[1]);
+
+  return peer != NULL && lsp_peer_get_n_games (peer) == GPOINTER_TO_UINT (args[2]);
+}
+
+/* A snapshot too large to parse on the main loop goes to a worker, and
+ * the frames after it wait for it: the Ping behind it is answered after
+ * the snapshot was applied. */
+static void
+test_large_frames_keep_order (void)
+{
+  Lan lan = { 0 };
+  g_autoptr(Hostile) hostile = NULL;
+  g_autoptr(GPtrArray) games = g_ptr_array_new_with_free_func ((GDestroyNotify) lsp_game_summary_free);
+  g_autoptr(LspMessage) snapshot = NULL;
+  g_autoptr(GBytes) frame = NULL;
+  g_autoptr(GError) error = NULL;
+  const guint n_games = 1000;
+  gpointer args[3];
+
+  for (guint i = 0; i < n_games; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("game%04u", i);
+      g_autofree char *name = g_strdup_printf ("A game with a rather long display name, number %u", i);
+      g_ptr_array_add (games, lsp_game_summary_new_for_game (id, name, 1000 + i, TRUE, FALSE, "1.0", empty_digest));
+    }
+
+  lan_init (&lan);
+  hostile = hostile_new (&lan.victim, "hostile");
+  snapshot = lsp_message_new_library_snapshot (lsp_identity_get_peer_id (hostile->identity), 1, empty_digest, games);
+  frame = lsp_message_encode (snapshot, LSP_PROTO_MAX_FRAME, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_bytes_get_size (frame), >, 64 * 1024);
+  lsp_quic_stream_write_bytes_async (hostile->stream, frame, FALSE, NULL, NULL, NULL);
+  hostile_send_message (hostile, lsp_message_new_ping (LSP_MESSAGE_PING, 4242));
+
+  args[0] = lan.victim.node;
+  args[1] = (gpointer) lsp_identity_get_peer_id (hostile->identity);
+  args[2] = GUINT_TO_POINTER (n_games);
+  g_assert_true (lsp_test_wait_until (got_pong_4242, hostile, 20000));
+  g_assert_true (has_games (args));
+
+  lan_check_honest (&lan, "beta");
+  lan_clear (&lan);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  /* Every attack makes the victim warn that it drops the attacker. */
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+
+  g_test_add_func ("/peer/hostile-frames/huge-ping", test_huge_ping);
+  g_test_add_func ("/peer/hostile-frames/large-frame-before-hello", test_large_frame_before_hello);
+  g_test_add_func ("/peer/hostile-frames/many-members", test_many_members);
+  g_test_add_func ("/peer/hostile-frames/large-frames-keep-order", test_large_frames_keep_order);
+
+  return g_test_run ();
+}
