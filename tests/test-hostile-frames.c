@@ -15,6 +15,44 @@
 static const char * const catalog_ids[] = { "alpha", "beta", "gamma", NULL };
 static const char empty_digest[] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
+/* Every log line of the process, so a test can read what a peer made us
+ * log. */
+static GPtrArray *logged;
+
+static GLogWriterOutput
+record_log (GLogLevelFlags   log_level,
+            const GLogField *fields,
+            gsize            n_fields,
+            gpointer         user_data)
+{
+  for (gsize i = 0; i < n_fields; i++)
+    {
+      if (g_str_equal (fields[i].key, "MESSAGE"))
+        g_ptr_array_add (logged, fields[i].length < 0 ? g_strdup (fields[i].value)
+                                                      : g_strndup (fields[i].value, (gsize) fields[i].length));
+    }
+  return g_log_writer_default (log_level, fields, n_fields, user_data);
+}
+
+/* The last log line with this text in it, or NULL. */
+static const char *
+find_logged (const char *text)
+{
+  for (guint i = logged->len; i > 0; i--)
+    {
+      const char *line = g_ptr_array_index (logged, i - 1);
+      if (strstr (line, text) != NULL)
+        return line;
+    }
+  return NULL;
+}
+
+static gboolean
+is_logged (gpointer text)
+{
+  return find_logged (text) != NULL;
+}
+
 typedef struct
 {
   char        *games;
@@ -426,6 +464,63 @@ test_large_frames_keep_order (void)
   lan_clear (&lan);
 }
 
+static gboolean
+peer_has_game (gpointer data)
+{
+  gpointer *args = data;
+  LspPeer *peer = lsp_node_lookup_peer (args[0], args[1]);
+
+  return peer != NULL && lsp_peer_lookup_game (peer, args[2]) != NULL;
+}
+
+/* What a peer says reaches our log, its model and GError messages with
+ * its line breaks, escape sequences and bidi controls made visible, so it
+ * cannot forge log lines or disguise its name. */
+static void
+test_escaped_text (void)
+{
+  Lan lan = { 0 };
+  g_autoptr(Hostile) hostile = NULL;
+  g_autoptr(GPtrArray) games = g_ptr_array_new_with_free_func ((GDestroyNotify) lsp_game_summary_free);
+  const char *line;
+  const LspGameSummary *game;
+  gpointer args[3];
+  LspPeer *peer;
+
+  lan_init (&lan);
+  hostile = hostile_new (&lan.victim, "evil\u202eman");
+  args[0] = lan.victim.node;
+  args[1] = (gpointer) lsp_identity_get_peer_id (hostile->identity);
+  args[2] = (gpointer) "omega";
+
+  g_ptr_array_add (games, lsp_game_summary_new_for_game ("omega", "Omega\u2028forged", 1, FALSE, TRUE, NULL, NULL));
+  hostile_send_message (hostile, lsp_message_new_library_snapshot (args[1], 1, empty_digest, games));
+  hostile_send_message (hostile, lsp_message_new_error ("internal", FALSE, "%s",
+                                                        "oops\nlsp-node-WARNING **: forged\x1b[2J"));
+  g_assert_true (lsp_test_wait_until (is_logged, (gpointer) "reports internal", 20000));
+  line = find_logged ("reports internal");
+  g_assert_null (strchr (line, '\n'));
+  g_assert_null (strchr (line, '\x1b'));
+  g_assert_nonnull (strstr (line, "oops\\nlsp-node-WARNING **: forged\\u{001b}[2J"));
+
+  peer = lsp_node_lookup_peer (lan.victim.node, args[1]);
+  g_assert_nonnull (peer);
+  g_assert_cmpstr (lsp_peer_get_hostname (peer), ==, "evil\\u{202e}man");
+  g_assert_true (lsp_test_wait_until (peer_has_game, args, 20000));
+  game = lsp_peer_lookup_game (peer, "omega");
+  g_assert_cmpstr (game->name, ==, "Omega\\u{2028}forged");
+
+  /* The reason phrase of its CONNECTION_CLOSE reaches the "left" line. */
+  lsp_quic_connection_close (hostile->conn, 1, "bye\nlsp-node-WARNING **: forged");
+  g_assert_true (lsp_test_wait_until (is_logged, (gpointer) "bye\\nlsp-node", 20000));
+  line = find_logged ("bye\\nlsp-node");
+  g_assert_nonnull (strstr (line, "left"));
+  g_assert_null (strchr (line, '\n'));
+
+  lan_check_honest (&lan, "beta");
+  lan_clear (&lan);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -433,11 +528,14 @@ main (int    argc,
   g_test_init (&argc, &argv, NULL);
   /* Every attack makes the victim warn that it drops the attacker. */
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+  logged = g_ptr_array_new_with_free_func (g_free);
+  g_log_set_writer_func (record_log, NULL, NULL);
 
   g_test_add_func ("/peer/hostile-frames/huge-ping", test_huge_ping);
   g_test_add_func ("/peer/hostile-frames/large-frame-before-hello", test_large_frame_before_hello);
   g_test_add_func ("/peer/hostile-frames/many-members", test_many_members);
   g_test_add_func ("/peer/hostile-frames/large-frames-keep-order", test_large_frames_keep_order);
+  g_test_add_func ("/peer/hostile-frames/escaped-text", test_escaped_text);
 
   return g_test_run ();
 }

@@ -11,6 +11,7 @@
 #include "lsp-proto.h"
 #include "lsp-sync.h"
 #include "lsp-test-util.h"
+#include "lsp-util.h"
 
 #define PEER_A  "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 #define DIGEST  "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -1123,6 +1124,35 @@ test_sync_delta (void)
 }
 
 static void
+test_escape_untrusted (void)
+{
+  static const struct {
+    const char *text;
+    gssize      length;
+    const char *escaped;
+  } cases[] = {
+    { "Quake III Arena", -1, "Quake III Arena" },
+    { "Café 東京 AC\\DC", -1, "Café 東京 AC\\DC" },
+    { "a\nb\rc\td", -1, "a\\nb\\rc\\td" },
+    { "\x1b[2J\x7f", -1, "\\u{001b}[2J\\u{007f}" },
+    { "next\xc2\x85line", -1, "next\\u{0085}line" },
+    { "evil\xe2\x80\xaeman", -1, "evil\\u{202e}man" },
+    { "para\xe2\x80\xa9graph", -1, "para\\u{2029}graph" },
+    { "bad\xff\xc3", -1, "bad\\xff\\xc3" },
+    { "nul\0after", 9, "nul\\x00after" },
+    { NULL, -1, "(null)" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *escaped = lsp_escape_untrusted (cases[i].text, cases[i].length);
+
+      g_assert_cmpstr (escaped, ==, cases[i].escaped);
+      g_assert_true (g_utf8_validate (escaped, -1, NULL));
+    }
+}
+
+static void
 test_sanitize_hostname (void)
 {
   static const struct {
@@ -1172,6 +1202,7 @@ main (int    argc,
   g_test_add_func ("/peer/proto/negotiate-version", test_negotiate_version);
   g_test_add_func ("/peer/proto/listen-addr", test_listen_addr);
   g_test_add_func ("/peer/proto/sanitize-hostname", test_sanitize_hostname);
+  g_test_add_func ("/peer/proto/escape-untrusted", test_escape_untrusted);
   g_test_add_func ("/peer/proto/sync/summary", test_sync_summary);
   g_test_add_func ("/peer/proto/sync/delta", test_sync_delta);
 

@@ -7,6 +7,7 @@
 #include "lsp-error.h"
 #include "lsp-game-root.h"
 #include "lsp-sync.h"
+#include "lsp-util.h"
 
 #include <string.h>
 
@@ -79,6 +80,7 @@ _lsp_session_fail (Session    *session,
   g_autoptr(LspMessage) message = NULL;
   g_autoptr(GBytes) frame = NULL;
   g_autofree char *address = NULL;
+  g_autofree char *escaped = NULL;
   GInetSocketAddress *remote;
 
   if (session->closing)
@@ -86,7 +88,9 @@ _lsp_session_fail (Session    *session,
 
   remote = lsp_quic_connection_get_remote_address (session->conn);
   address = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (remote));
-  g_warning ("Dropping peer %s at %s: %s", lsp_quic_connection_get_peer_id (session->conn), address, detail);
+  /* A parse error may quote what the peer sent. */
+  escaped = lsp_escape_untrusted (detail, -1);
+  g_warning ("Dropping peer %s at %s: %s", lsp_quic_connection_get_peer_id (session->conn), address, escaped);
 
   message = lsp_message_new_error (code, TRUE, "%s", detail);
   frame = lsp_message_encode (message, LSP_PROTO_MAX_FRAME, NULL);

@@ -6,6 +6,7 @@
 
 #include "lsp-error.h"
 #include "lsp-proto-private.h"
+#include "lsp-util.h"
 
 #include <stdarg.h>
 
@@ -70,6 +71,28 @@ _lsp_proto_read_string (LspProtoReader       *r,
   if (!check (value))
     return _lsp_proto_field_error (r, field, "is not %s", rule);
   *out = g_strdup (value);
+  return TRUE;
+}
+
+/* Free text a peer sends for people to read (a hostname, a game name, an
+ * error message, a Goodbye reason) is escaped here, where it enters the
+ * engine, rather than where it is shown: it is shown in many places (the
+ * log, the CLI's events, GError messages, the app's labels), and a new
+ * one must not be able to forget it. The rule check sees the text as
+ * sent; the result is what lsp_escape_untrusted makes of it. */
+gboolean
+_lsp_proto_read_text (LspProtoReader       *r,
+                      const char           *field,
+                      gboolean              required,
+                      LspProtoStringCheck   check,
+                      const char           *rule,
+                      char                **out)
+{
+  g_autofree char *value = NULL;
+
+  if (!_lsp_proto_read_string (r, field, required, check, rule, &value))
+    return FALSE;
+  *out = value != NULL ? lsp_escape_untrusted (value, -1) : NULL;
   return TRUE;
 }
 

@@ -7,6 +7,7 @@
 #include "lsp-error.h"
 #include "lsp-game-root.h"
 #include "lsp-proto-private.h"
+#include "lsp-util.h"
 
 #include <string.h>
 
@@ -160,7 +161,7 @@ read_hello (LspProtoReader *r,
       !_lsp_proto_read_string (r, "library_digest", TRUE, lsp_proto_hex_digest_is_valid, "a SHA-256 in lowercase hex",
                                &hello->library_digest) ||
       !read_features (r, &hello->features) ||
-      !_lsp_proto_read_string (r, "hostname", TRUE, lsp_proto_hostname_is_valid,
+      !_lsp_proto_read_text (r, "hostname", TRUE, lsp_proto_hostname_is_valid,
                                "1–63 bytes of text without control characters", &hello->hostname))
     return FALSE;
 
@@ -347,7 +348,9 @@ lsp_message_new_from_json (JsonNode  *node,
     {
       /* Kept for the Error answer and the log; bounded so a hostile name
        * cannot grow them. */
-      self->type_name = _lsp_proto_utf8_truncate (type_name, 64);
+      g_autofree char *cut = _lsp_proto_utf8_truncate (type_name, 64);
+
+      self->type_name = lsp_escape_untrusted (cut, -1);
       return g_steal_pointer (&self);
     }
 
@@ -392,12 +395,12 @@ lsp_message_new_from_json (JsonNode  *node,
     case LSP_MESSAGE_GOODBYE:
       ok = _lsp_proto_read_string (&r, "peer_id", TRUE, lsp_peer_id_is_valid, "a peer id (64 lowercase hex characters)",
                                    &self->goodbye.peer_id) &&
-           _lsp_proto_read_string (&r, "reason", FALSE, _lsp_proto_reason_is_valid,
+           _lsp_proto_read_text (&r, "reason", FALSE, _lsp_proto_reason_is_valid,
                                    "1–256 bytes of text without control characters", &self->goodbye.reason);
       break;
     case LSP_MESSAGE_ERROR:
       ok = _lsp_proto_read_string (&r, "code", TRUE, _lsp_proto_error_code_is_valid, "1–32 characters of a–z or “_”", &self->error.code) &&
-           _lsp_proto_read_string (&r, "message", TRUE, _lsp_proto_message_text_is_valid, "at most 1,024 bytes", &self->error.message) &&
+           _lsp_proto_read_text (&r, "message", TRUE, _lsp_proto_message_text_is_valid, "at most 1,024 bytes", &self->error.message) &&
            _lsp_proto_read_bool (&r, "fatal", FALSE, &self->error.fatal);
       break;
     case LSP_MESSAGE_GET_CHUNK:

@@ -69,6 +69,12 @@ gboolean   _lsp_proto_read_bool    (LspProtoReader       *r,
                                     const char           *field,
                                     gboolean              required,
                                     gboolean             *out);
+gboolean   _lsp_proto_read_text    (LspProtoReader       *r,
+                                    const char           *field,
+                                    gboolean              required,
+                                    LspProtoStringCheck   check,
+                                    const char           *rule,
+                                    char                **out);
 JsonArray *_lsp_proto_read_array   (LspProtoReader       *r,
                                     const char           *field,
                                     guint                 max_len);
