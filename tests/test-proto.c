@@ -876,6 +876,8 @@ test_invalid_messages (void)
     { CHUNK_HEAD "\"path\": \"../../etc/passwd\", \"offset\": 0, \"length\": 1}", "GetChunk: field “path” is not a safe relative path" },
     { CHUNK_HEAD "\"path\": \"/etc/passwd\", \"offset\": 0, \"length\": 1}", "field “path” is not a safe relative path" },
     { CHUNK_HEAD "\"path\": \"local/save.dat\", \"offset\": 0, \"length\": 1}", "field “path” is not a safe relative path" },
+    { CHUNK_HEAD "\"path\": \"Local/save.dat\", \"offset\": 0, \"length\": 1}", "field “path” is not a safe relative path" },
+    { CHUNK_HEAD "\"path\": \"VERSION.ini\", \"offset\": 0, \"length\": 1}", "field “path” is not a safe relative path" },
     { CHUNK_HEAD "\"path\": \"version.ini\", \"offset\": 0, \"length\": 1}", "field “path” is not a safe relative path" },
     { CHUNK_HEAD "\"path\": \"a\\\\..\\\\b\", \"offset\": 0, \"length\": 1}", "field “path” is not a safe relative path" },
     { CHUNK_HEAD "\"path\": \"a//b\", \"offset\": 0, \"length\": 1}", "field “path” is not a safe relative path" },
