@@ -521,6 +521,69 @@ test_escaped_text (void)
   lan_clear (&lan);
 }
 
+static void
+on_hostile_closed (LspQuicConnection *conn,
+                   const GError      *error,
+                   gpointer           user_data)
+{
+  char **closed_by = user_data;
+
+  g_free (*closed_by);
+  *closed_by = g_strdup (error != NULL ? error->message : "closed without an error");
+}
+
+static gboolean
+has_text (gpointer data)
+{
+  return *(char **) data != NULL;
+}
+
+/* A peer that asks for manifests and never reads the answers cannot make
+ * the victim queue them without end: it is dropped. */
+static void
+test_unread_answers (void)
+{
+  Lan lan = { 0 };
+  g_autoptr(Hostile) hostile = NULL;
+  g_autofree char *closed_by = NULL;
+  g_autofree char *manifest_hash = NULL;
+  g_autofree char *padding = g_strnfill (200, 'p');
+
+  lan_init (&lan);
+  /* A game whose manifest is over a megabyte: 4,000 files with long names. */
+  for (guint i = 0; i < 4000; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("%04u-%s", i, padding);
+      g_autofree char *path = g_build_filename (lan.victim.games, "gamma", "data", name, NULL);
+      lsp_test_write_file (path, "x", 1);
+    }
+  lsp_test_make_game (lan.victim.games, "gamma", "1.0", 10);
+  lsp_test_wait_idle (lan.victim.library);
+  manifest_hash = g_strdup (lsp_local_game_get_manifest_hash (lsp_library_lookup (lan.victim.library, "gamma")));
+  g_assert_nonnull (manifest_hash);
+
+  hostile = hostile_new (&lan.victim, "hostile");
+  /* It never reads: what the victim sends waits in its flow-control window. */
+  lsp_quic_stream_set_read_func (hostile->stream, NULL, NULL, NULL);
+  g_signal_connect (hostile->conn, "closed", G_CALLBACK (on_hostile_closed), &closed_by);
+
+  /* Four requests at a time, as many as the victim loads at once. Nothing
+   * it sends can tell the hostile peer that an answer went out, so it asks
+   * again whenever a round finds the connection still open. */
+  for (guint round = 0; round < 300 && closed_by == NULL; round++)
+    {
+      for (guint i = 0; i < 4; i++)
+        hostile_send_message (hostile, lsp_message_new_get_manifest ("gamma", manifest_hash));
+      lsp_test_wait_until (has_text, &closed_by, 100);
+    }
+  g_assert_nonnull (closed_by);
+  g_assert_nonnull (strstr (closed_by, "does not read its control stream"));
+  g_signal_handlers_disconnect_by_data (hostile->conn, &closed_by);
+
+  lan_check_honest (&lan, "beta");
+  lan_clear (&lan);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -536,6 +599,7 @@ main (int    argc,
   g_test_add_func ("/peer/hostile-frames/many-members", test_many_members);
   g_test_add_func ("/peer/hostile-frames/large-frames-keep-order", test_large_frames_keep_order);
   g_test_add_func ("/peer/hostile-frames/escaped-text", test_escaped_text);
+  g_test_add_func ("/peer/hostile-frames/unread-answers", test_unread_answers);
 
   return g_test_run ();
 }

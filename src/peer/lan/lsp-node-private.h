@@ -29,6 +29,10 @@ G_BEGIN_DECLS
 /* Control frames above this size are parsed in a worker, so a large
  * snapshot or manifest never stalls the main loop. */
 #define INLINE_PARSE_MAX (64 * 1024)
+/* Bytes of ours a peer may leave unread on its control stream, beyond
+ * what QUIC flow control lets through: room for the largest snapshot and
+ * the largest manifest at once. A peer over it is dropped. */
+#define CONTROL_QUEUE_MAX (2 * LSP_PROTO_MAX_FRAME)
 
 typedef struct _Session Session;
 

@@ -26,6 +26,23 @@ on_write_done (GObject      *object,
     g_debug ("Control write failed: %s", error->message);
 }
 
+/* A peer that asks for snapshots and manifests and never reads the
+ * answers would make us queue them without end: one that leaves more
+ * than CONTROL_QUEUE_MAX bytes unread is dropped. */
+static gboolean
+control_has_room (Session *session,
+                  gsize    frame_size)
+{
+  gsize queued = lsp_quic_stream_get_queued_bytes (session->control);
+
+  if (queued + frame_size <= CONTROL_QUEUE_MAX)
+    return TRUE;
+  g_warning ("Dropping peer %s: it leaves %" G_GSIZE_FORMAT " bytes of our control stream unread",
+             lsp_quic_connection_get_peer_id (session->conn), queued);
+  _lsp_session_close (session, "it does not read its control stream");
+  return FALSE;
+}
+
 static void
 session_send (Session    *session,
               LspMessage *message)
@@ -49,7 +66,8 @@ session_send (Session    *session,
       g_critical ("Not sending an invalid %s: %s", lsp_message_type_to_string (message->type), error->message);
       return;
     }
-  lsp_quic_stream_write_bytes_async (session->control, frame, FALSE, NULL, on_write_done, NULL);
+  if (control_has_room (session, g_bytes_get_size (frame)))
+    lsp_quic_stream_write_bytes_async (session->control, frame, FALSE, NULL, on_write_done, NULL);
 }
 
 void
@@ -515,14 +533,19 @@ manifest_request_free (ManifestRequest *request)
   g_free (request);
 }
 
-static void
-send_on_stream (LspQuicStream *control,
-                LspMessage    *message)
+/* The session a loaded manifest answers, if it is still there. */
+static Session *
+session_for_control (LspNode       *self,
+                     LspQuicStream *control)
 {
-  g_autoptr(GBytes) frame = lsp_message_encode (message, LSP_PROTO_MAX_FRAME, NULL);
+  for (guint i = 0; i < self->sessions->len; i++)
+    {
+      Session *session = g_ptr_array_index (self->sessions, i);
 
-  if (frame != NULL)
-    lsp_quic_stream_write_bytes_async (control, frame, FALSE, NULL, on_write_done, NULL);
+      if (session->control == control)
+        return session;
+    }
+  return NULL;
 }
 
 static void
@@ -536,6 +559,7 @@ on_manifest_loaded (GObject      *object,
   g_autoptr(LspManifest) manifest = NULL;
   g_autoptr(LspMessage) answer = NULL;
   g_autofree char *contents = NULL;
+  Session *session;
   gsize length;
 
   if (g_file_load_contents_finish (G_FILE (object), result, &contents, &length, NULL, &error) &&
@@ -548,7 +572,9 @@ on_manifest_loaded (GObject      *object,
                                     "The manifest %s of %s is not available here",
                                     request->manifest_hash, request->game_id);
 
-  send_on_stream (request->control, answer);
+  session = session_for_control (request->node, request->control);
+  if (session != NULL)
+    session_send (session, answer);
   manifest_request_free (request);
 }
 
