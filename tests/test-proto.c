@@ -770,9 +770,11 @@ test_parse_budgets (void)
     g_assert_cmpuint (message->ping.nonce, ==, 1);
   }
 
-  /* 32 members in one object are fine, 33 are not, at any depth. */
+  /* 32 members in one object pass the scan, 33 do not, at any depth. A
+   * message of unknown type is not read further, so nothing else limits
+   * its members. */
   {
-    g_autoptr(GString) ok = g_string_new ("{\"type\":\"Ping\",\"nonce\":2");
+    g_autoptr(GString) ok = g_string_new ("{\"type\":\"Future\",\"nonce\":2");
     g_autoptr(GString) top = NULL;
     g_autoptr(GString) nested = g_string_new ("{\"type\":\"Ping\",\"nonce\":2,\"x\":{\"a\":0");
     g_autoptr(GError) error = NULL;
@@ -784,6 +786,7 @@ test_parse_budgets (void)
     g_string_append_c (ok, '}');
     message = lsp_message_parse ((const guint8 *) ok->str, ok->len, &error);
     g_assert_no_error (error);
+    g_assert_cmpint (message->type, ==, LSP_MESSAGE_UNKNOWN);
     g_string_append (top, ",\"one_more\":0}");
     assert_refused (top, LSP_ERROR, LSP_ERROR_INVALID_DATA, "more than 32 members");
     for (guint i = 1; i <= LSP_PROTO_MAX_MEMBERS; i++)
@@ -801,6 +804,41 @@ test_parse_budgets (void)
     assert_refused (containers, LSP_ERROR, LSP_ERROR_INVALID_DATA, "objects and arrays");
     assert_refused (values, LSP_ERROR, LSP_ERROR_INVALID_DATA, "JSON values");
   }
+}
+
+/* A known message or a game summary may carry 8 members it does not
+ * know, for later versions' optional fields, and no more. */
+static void
+test_unknown_members (void)
+{
+  g_autoptr(GString) ping = g_string_new ("{\"type\":\"Ping\",\"nonce\":5");
+  g_autoptr(GString) game = g_string_new ("{\"id\":\"q3\",\"name\":\"Quake\",\"size\":1,\"downloaded\":false,"
+                                          "\"installed\":false,\"availability\":\"local_only\",\"version\":null");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LspMessage) message = NULL;
+  g_autoptr(GString) snapshot = NULL;
+
+  for (guint i = 0; i < LSP_PROTO_MAX_UNKNOWN_MEMBERS; i++)
+    {
+      g_string_append_printf (ping, ",\"later%u\":%u", i, i);
+      g_string_append_printf (game, ",\"later%u\":%u", i, i);
+    }
+  {
+    g_autoptr(GString) text = g_string_new_len (ping->str, (gssize) ping->len);
+
+    g_string_append_c (text, '}');
+    message = lsp_message_parse ((const guint8 *) text->str, text->len, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (message->ping.nonce, ==, 5);
+  }
+  g_string_append (ping, ",\"one_more\":0}");
+  assert_refused (ping, LSP_ERROR, LSP_ERROR_INVALID_DATA, "Ping: the message has 9 unknown members; at most 8");
+
+  g_string_append (game, ",\"one_more\":0}");
+  snapshot = g_string_new ("{\"type\":\"LibrarySnapshot\",\"peer_id\":\"" PEER_A "\",\"library_rev\":1,"
+                           "\"library_digest\":\"" DIGEST "\",\"games\":[");
+  g_string_append_printf (snapshot, "%s]}", game->str);
+  assert_refused (snapshot, LSP_ERROR, LSP_ERROR_INVALID_DATA, "LibrarySnapshot: entry games[0] has 9 unknown members");
 }
 
 #define HELLO_FIELDS \
@@ -1249,6 +1287,7 @@ main (int    argc,
   g_test_add_func ("/peer/proto/codec/manifest", test_manifest_message);
   g_test_add_func ("/peer/proto/codec/bad-frames", test_bad_frames);
   g_test_add_func ("/peer/proto/codec/parse-budgets", test_parse_budgets);
+  g_test_add_func ("/peer/proto/codec/unknown-members", test_unknown_members);
   g_test_add_func ("/peer/proto/codec/invalid-messages", test_invalid_messages);
   g_test_add_func ("/peer/proto/codec/delta-size-limit", test_delta_size_limit);
   g_test_add_func ("/peer/proto/codec/unknown-and-extra", test_unknown_and_extra);

@@ -234,6 +234,8 @@ _lsp_game_summary_read (const char  *message,
     return _lsp_proto_field_error (&r, "manifest_hash", "must not be set when “downloaded” is false"), NULL;
   if (summary->availability == LSP_AVAILABILITY_READY && summary->manifest_hash == NULL)
     return _lsp_proto_field_error (&r, "availability", "is “ready” without a downloaded game and manifest_hash"), NULL;
+  if (!_lsp_proto_check_unknown (&r, 0))
+    return NULL;
 
   return g_steal_pointer (&summary);
 }

@@ -414,7 +414,7 @@ lsp_message_new_from_json (JsonNode  *node,
       g_assert_not_reached ();
     }
 
-  if (!ok)
+  if (!ok || !_lsp_proto_check_unknown (&r, 1))
     return NULL;
   return g_steal_pointer (&self);
 }

@@ -40,6 +40,7 @@ typedef struct
   const char  *prefix;   /* "games[3]." for nested objects, or "" */
   JsonObject  *object;
   GError     **error;
+  guint        known;    /* members of object a getter asked for */
 } LspProtoReader;
 
 typedef gboolean (*LspProtoStringCheck) (const char *value);
@@ -75,6 +76,8 @@ gboolean   _lsp_proto_read_text    (LspProtoReader       *r,
                                     LspProtoStringCheck   check,
                                     const char           *rule,
                                     char                **out);
+gboolean   _lsp_proto_check_unknown (LspProtoReader      *r,
+                                     guint                 also_known);
 JsonArray *_lsp_proto_read_array   (LspProtoReader       *r,
                                     const char           *field,
                                     guint                 max_len);

@@ -28,6 +28,7 @@ G_BEGIN_DECLS
  * object, a path, a size and a chunk array each, plus the chunk hashes
  * that fit in the frame. */
 #define LSP_PROTO_MAX_MEMBERS         32
+#define LSP_PROTO_MAX_UNKNOWN_MEMBERS 8
 #define LSP_PROTO_MAX_CONTAINERS      (2u * LSP_MANIFEST_MAX_FILES + 1024)
 #define LSP_PROTO_MAX_VALUES          (4u * LSP_MANIFEST_MAX_FILES + LSP_PROTO_MAX_FRAME / 64)
 #define LSP_PROTO_MAX_GAMES           10000
