@@ -423,20 +423,17 @@ has_games (gpointer data)
   return peer != NULL && lsp_peer_get_n_games (peer) == GPOINTER_TO_UINT (args[2]);
 }
 
-/* A snapshot too large to parse on the main loop goes to a worker, and
- * the frames after it wait for it: the Ping behind it is answered after
- * the snapshot was applied. */
+/* Snapshots too large to parse on the main loop go to workers, a few at
+ * once for the node, and the frames after each wait for it: five peers
+ * send one at the same time, and each one's Ping is answered after its
+ * snapshot was applied. */
 static void
 test_large_frames_keep_order (void)
 {
   Lan lan = { 0 };
-  g_autoptr(Hostile) hostile = NULL;
   g_autoptr(GPtrArray) games = g_ptr_array_new_with_free_func ((GDestroyNotify) lsp_game_summary_free);
-  g_autoptr(LspMessage) snapshot = NULL;
-  g_autoptr(GBytes) frame = NULL;
-  g_autoptr(GError) error = NULL;
+  Hostile *hostiles[5];
   const guint n_games = 1000;
-  gpointer args[3];
 
   for (guint i = 0; i < n_games; i++)
     {
@@ -446,20 +443,32 @@ test_large_frames_keep_order (void)
     }
 
   lan_init (&lan);
-  hostile = hostile_new (&lan.victim, "hostile");
-  snapshot = lsp_message_new_library_snapshot (lsp_identity_get_peer_id (hostile->identity), 1, empty_digest, games);
-  frame = lsp_message_encode (snapshot, LSP_PROTO_MAX_FRAME, &error);
-  g_assert_no_error (error);
-  g_assert_cmpuint (g_bytes_get_size (frame), >, 64 * 1024);
-  lsp_quic_stream_write_bytes_async (hostile->stream, frame, FALSE, NULL, NULL, NULL);
-  hostile_send_message (hostile, lsp_message_new_ping (LSP_MESSAGE_PING, 4242));
+  for (guint h = 0; h < G_N_ELEMENTS (hostiles); h++)
+    hostiles[h] = hostile_new (&lan.victim, "sender");
+  for (guint h = 0; h < G_N_ELEMENTS (hostiles); h++)
+    {
+      g_autoptr(LspMessage) snapshot = lsp_message_new_library_snapshot (lsp_identity_get_peer_id (hostiles[h]->identity),
+                                                                         1, empty_digest, games);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GBytes) frame = lsp_message_encode (snapshot, LSP_PROTO_MAX_FRAME, &error);
 
-  args[0] = lan.victim.node;
-  args[1] = (gpointer) lsp_identity_get_peer_id (hostile->identity);
-  args[2] = GUINT_TO_POINTER (n_games);
-  g_assert_true (lsp_test_wait_until (got_pong_4242, hostile, 20000));
-  g_assert_true (has_games (args));
+      g_assert_no_error (error);
+      g_assert_cmpuint (g_bytes_get_size (frame), >, 64 * 1024);
+      lsp_quic_stream_write_bytes_async (hostiles[h]->stream, frame, FALSE, NULL, NULL, NULL);
+      hostile_send_message (hostiles[h], lsp_message_new_ping (LSP_MESSAGE_PING, 4242));
+    }
 
+  for (guint h = 0; h < G_N_ELEMENTS (hostiles); h++)
+    {
+      gpointer args[3] = { lan.victim.node, (gpointer) lsp_identity_get_peer_id (hostiles[h]->identity),
+                           GUINT_TO_POINTER (n_games) };
+
+      g_assert_true (lsp_test_wait_until (got_pong_4242, hostiles[h], 20000));
+      g_assert_true (has_games (args));
+    }
+
+  for (guint h = 0; h < G_N_ELEMENTS (hostiles); h++)
+    hostile_free (hostiles[h]);
   lan_check_honest (&lan, "beta");
   lan_clear (&lan);
 }

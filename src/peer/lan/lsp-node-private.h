@@ -29,6 +29,10 @@ G_BEGIN_DECLS
 /* Control frames above this size are parsed in a worker, so a large
  * snapshot or manifest never stalls the main loop. */
 #define INLINE_PARSE_MAX (64 * 1024)
+/* Workers parsing large frames at once, for the whole node: a JSON tree
+ * within the parse budgets can cost over 100 MB, and a crowd of peers
+ * must not multiply it. Other sessions wait their turn. */
+#define MAX_LARGE_PARSES 2
 /* Bytes of ours a peer may leave unread on its control stream, beyond
  * what QUIC flow control lets through: room for the largest snapshot and
  * the largest manifest at once. A peer over it is dropped. */
@@ -76,6 +80,8 @@ struct _LspNode
   guint            push_id;
 
   guint            manifest_loads;
+  guint            large_parses;    /* parse workers running */
+  GQueue           parse_waiting;   /* Session, waiting for a parse worker */
   guint            idle_ping_ms;
   guint            stale_ms;
   guint            proto_min;
@@ -114,7 +120,9 @@ struct _Session
   GQueue             manifest_fetches;  /* GTask, oldest first; only the oldest is asked */
   guint              manifest_timeout_id;
   GCancellable      *cancellable;       /* cancelled when the session is freed */
-  gboolean           parsing;           /* a worker parses a frame; reading is paused */
+  gboolean           parsing;           /* a frame waits for or is in a parse worker; reading is paused */
+  gboolean           parse_running;     /* ... in a worker, counted in large_parses */
+  GBytes            *parse_waiting;     /* ... waiting for one, in the node's parse_waiting */
   GByteArray        *held;              /* control bytes that arrived meanwhile */
   gboolean           held_fin;
 };
@@ -147,6 +155,7 @@ void _lsp_session_start_liveness (Session *session);
 
 /* lsp-node-session-frames.c */
 void _lsp_session_attach_control (Session *session, LspQuicStream *stream);
+void _lsp_session_clear_frames (Session *session);
 
 /* lsp-node.c */
 enum {

@@ -8,9 +8,10 @@
 
 /* A session's control stream as messages: the frame decoder, the flood
  * limit, and parsing, on the main loop for small frames and in a worker
- * for large ones. Frames of one session are handled in the order they
- * came: while a worker parses, the stream is paused and what still
- * arrives (bounded by the stream's flow-control window) is held back. */
+ * for large ones, MAX_LARGE_PARSES at once for the whole node. Frames of
+ * one session are handled in the order they came: while its frame waits
+ * for or is in a worker, the stream is paused and what still arrives
+ * (bounded by the stream's flow-control window) is held back. */
 
 /* A token bucket: FRAME_RATE frames a second, FRAME_BURST at once. */
 static gboolean
@@ -57,6 +58,56 @@ parse_in_thread (GTask        *task,
 
 static void pump (Session *session, const guint8 *data, gsize length, gboolean fin);
 
+static void on_parsed (GObject *source_object, GAsyncResult *result, gpointer user_data);
+
+static void
+start_parse (Session *session,
+             GBytes  *payload)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, session->cancellable, on_parsed, session);
+
+  g_task_set_source_tag (task, start_parse);
+  g_task_set_task_data (task, g_bytes_ref (payload), (GDestroyNotify) g_bytes_unref);
+  session->parse_running = TRUE;
+  session->node->large_parses++;
+  g_task_run_in_thread (task, parse_in_thread);
+}
+
+static void
+start_waiting_parses (LspNode *self)
+{
+  Session *session;
+
+  while (self->large_parses < MAX_LARGE_PARSES &&
+         (session = g_queue_pop_head (&self->parse_waiting)) != NULL)
+    {
+      g_autoptr(GBytes) payload = g_steal_pointer (&session->parse_waiting);
+      start_parse (session, payload);
+    }
+}
+
+/* A session ends with its parse: a running one is no longer counted
+ * (its worker finishes on its own; the result is dropped), a waiting one
+ * leaves the queue. */
+void
+_lsp_session_clear_frames (Session *session)
+{
+  LspNode *self = session->node;
+
+  if (session->parse_running)
+    {
+      session->parse_running = FALSE;
+      self->large_parses--;
+      start_waiting_parses (self);
+    }
+  if (session->parse_waiting != NULL)
+    {
+      g_queue_remove (&self->parse_waiting, session);
+      g_clear_pointer (&session->parse_waiting, g_bytes_unref);
+    }
+  g_clear_pointer (&session->held, g_byte_array_unref);
+}
+
 static void
 on_parsed (GObject      *source_object,
            GAsyncResult *result,
@@ -72,6 +123,9 @@ on_parsed (GObject      *source_object,
     return;
   session = user_data;
   session->parsing = FALSE;
+  session->parse_running = FALSE;
+  session->node->large_parses--;
+  start_waiting_parses (session->node);
   if (message == NULL)
     {
       fail_parse (session, error);
@@ -105,13 +159,15 @@ handle_payload (Session *session,
 
   if (size > INLINE_PARSE_MAX)
     {
-      g_autoptr(GTask) task = g_task_new (NULL, session->cancellable, on_parsed, session);
-
-      g_task_set_source_tag (task, handle_payload);
-      g_task_set_task_data (task, g_bytes_ref (payload), (GDestroyNotify) g_bytes_unref);
       session->parsing = TRUE;
       lsp_quic_stream_set_reading_paused (session->control, TRUE);
-      g_task_run_in_thread (task, parse_in_thread);
+      if (session->node->large_parses < MAX_LARGE_PARSES)
+        start_parse (session, payload);
+      else
+        {
+          session->parse_waiting = g_bytes_ref (payload);
+          g_queue_push_tail (&session->node->parse_waiting, session);
+        }
       return FALSE;
     }
 

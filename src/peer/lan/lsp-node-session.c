@@ -164,7 +164,7 @@ _lsp_session_free (Session *session)
 
   g_cancellable_cancel (session->cancellable);
   g_clear_object (&session->cancellable);
-  g_clear_pointer (&session->held, g_byte_array_unref);
+  _lsp_session_clear_frames (session);
   g_clear_handle_id (&session->manifest_timeout_id, g_source_remove);
   while ((fetch = g_queue_pop_head (&session->manifest_fetches)) != NULL)
     complete_fetch_later (fetch, NULL,
