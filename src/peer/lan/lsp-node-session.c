@@ -44,6 +44,16 @@ control_has_room (Session *session,
 }
 
 static void
+session_write_frame (Session *session,
+                     GBytes  *frame)
+{
+  if (session->closing || session->control == NULL)
+    return;
+  if (control_has_room (session, g_bytes_get_size (frame)))
+    lsp_quic_stream_write_bytes_async (session->control, frame, FALSE, NULL, on_write_done, NULL);
+}
+
+static void
 session_send (Session    *session,
               LspMessage *message)
 {
@@ -66,8 +76,7 @@ session_send (Session    *session,
       g_critical ("Not sending an invalid %s: %s", lsp_message_type_to_string (message->type), error->message);
       return;
     }
-  if (control_has_room (session, g_bytes_get_size (frame)))
-    lsp_quic_stream_write_bytes_async (session->control, frame, FALSE, NULL, on_write_done, NULL);
+  session_write_frame (session, frame);
 }
 
 void
@@ -514,23 +523,59 @@ handle_delta (Session                   *session,
     request_library (session, LSP_SYNC_ASK_SNAPSHOT);
 }
 
+/* What a manifest worker reads; nothing else touches it. */
 typedef struct
 {
-  LspNode       *node;
-  LspQuicStream *control;
-  char          *game_id;
-  char          *manifest_hash;
-} ManifestRequest;
+  GFile *file;
+  char  *game_id;
+  char  *manifest_hash;
+} ManifestLoad;
 
 static void
-manifest_request_free (ManifestRequest *request)
+manifest_load_free (ManifestLoad *load)
 {
-  request->node->manifest_loads--;
-  g_clear_object (&request->node);
-  g_clear_object (&request->control);
-  g_free (request->game_id);
-  g_free (request->manifest_hash);
-  g_free (request);
+  g_clear_object (&load->file);
+  g_free (load->game_id);
+  g_free (load->manifest_hash);
+  g_free (load);
+}
+
+/* Reading, checking and encoding a manifest of up to 16 MiB takes long,
+ * and peers choose how often we do it: a worker does it all and hands
+ * back the frame to send. */
+static void
+load_manifest_in_thread (GTask        *task,
+                         gpointer      source_object,
+                         gpointer      task_data,
+                         GCancellable *cancellable)
+{
+  ManifestLoad *load = task_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(LspManifest) manifest = NULL;
+  g_autoptr(LspMessage) answer = NULL;
+  g_autofree char *contents = NULL;
+  GBytes *frame = NULL;
+  gsize length;
+
+  if (g_file_load_contents (load->file, cancellable, &contents, &length, NULL, &error) &&
+      (node = json_from_string (contents, &error)) != NULL &&
+      (manifest = lsp_manifest_new_from_json (node, &error)) != NULL &&
+      g_strcmp0 (lsp_manifest_get_hash (manifest), load->manifest_hash) == 0)
+    {
+      g_autoptr(LspMessage) found = lsp_message_new_manifest (manifest);
+      frame = lsp_message_encode (found, LSP_PROTO_MAX_FRAME, NULL);
+      if (frame == NULL)
+        answer = lsp_message_new_error (LSP_PROTO_ERROR_TOO_LARGE, FALSE, "The manifest %s of %s does not fit in a frame",
+                                        load->manifest_hash, load->game_id);
+    }
+  else
+    answer = lsp_message_new_error (LSP_PROTO_ERROR_NOT_FOUND, FALSE,
+                                    "The manifest %s of %s is not available here",
+                                    load->manifest_hash, load->game_id);
+  if (answer != NULL)
+    frame = lsp_message_encode (answer, LSP_PROTO_MAX_FRAME, NULL);
+  g_task_return_pointer (task, frame, (GDestroyNotify) g_bytes_unref);
 }
 
 /* The session a loaded manifest answers, if it is still there. */
@@ -549,33 +594,18 @@ session_for_control (LspNode       *self,
 }
 
 static void
-on_manifest_loaded (GObject      *object,
+on_manifest_loaded (GObject      *source_object,
                     GAsyncResult *result,
                     gpointer      user_data)
 {
-  ManifestRequest *request = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) node = NULL;
-  g_autoptr(LspManifest) manifest = NULL;
-  g_autoptr(LspMessage) answer = NULL;
-  g_autofree char *contents = NULL;
-  Session *session;
-  gsize length;
+  LspNode *self = LSP_NODE (source_object);
+  g_autoptr(LspQuicStream) control = user_data;
+  g_autoptr(GBytes) frame = g_task_propagate_pointer (G_TASK (result), NULL);
+  Session *session = session_for_control (self, control);
 
-  if (g_file_load_contents_finish (G_FILE (object), result, &contents, &length, NULL, &error) &&
-      (node = json_from_string (contents, &error)) != NULL &&
-      (manifest = lsp_manifest_new_from_json (node, &error)) != NULL &&
-      g_strcmp0 (lsp_manifest_get_hash (manifest), request->manifest_hash) == 0)
-    answer = lsp_message_new_manifest (manifest);
-  else
-    answer = lsp_message_new_error (LSP_PROTO_ERROR_NOT_FOUND, FALSE,
-                                    "The manifest %s of %s is not available here",
-                                    request->manifest_hash, request->game_id);
-
-  session = session_for_control (request->node, request->control);
-  if (session != NULL)
-    session_send (session, answer);
-  manifest_request_free (request);
+  self->manifest_loads--;
+  if (frame != NULL && session != NULL)
+    session_write_frame (session, frame);
 }
 
 /* Manifests are served from the library's cache, and only under the hash
@@ -588,7 +618,8 @@ answer_get_manifest (Session               *session,
   LspLocalGame *game = lsp_library_lookup (self->library, request->game_id);
   g_autofree char *name = NULL;
   g_autoptr(GFile) file = NULL;
-  ManifestRequest *pending;
+  g_autoptr(GTask) task = NULL;
+  ManifestLoad *load;
 
   if (self->manifest_loads >= MAX_MANIFEST_LOADS)
     {
@@ -614,13 +645,15 @@ answer_get_manifest (Session               *session,
     file = g_file_new_for_path (path);
   }
 
-  pending = g_new0 (ManifestRequest, 1);
-  pending->node = g_object_ref (self);
+  load = g_new0 (ManifestLoad, 1);
+  load->file = g_steal_pointer (&file);
+  load->game_id = g_strdup (request->game_id);
+  load->manifest_hash = g_strdup (request->manifest_hash);
+  task = g_task_new (self, self->cancellable, on_manifest_loaded, g_object_ref (session->control));
+  g_task_set_source_tag (task, answer_get_manifest);
+  g_task_set_task_data (task, load, (GDestroyNotify) manifest_load_free);
   self->manifest_loads++;
-  pending->control = g_object_ref (session->control);
-  pending->game_id = g_strdup (request->game_id);
-  pending->manifest_hash = g_strdup (request->manifest_hash);
-  g_file_load_contents_async (file, self->cancellable, on_manifest_loaded, pending);
+  g_task_run_in_thread (task, load_manifest_in_thread);
 }
 
 static void send_next_manifest_fetch (Session *session);
