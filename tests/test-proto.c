@@ -765,6 +765,12 @@ test_parse_budgets (void)
     assert_refused (ping, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE, "over the limit of 16384 bytes for Ping");
     assert_refused (unknown, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE, "for Future");
     assert_refused (untyped, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE, "unknown type");
+    /* json-glib keeps the last of repeated members: so does the limit. */
+    {
+      g_autoptr(GString) twice = padded ("{\"type\":\"Manifest\",\"type\":\"P\\u0069ng\",\"nonce\":1,\"x\":\"", "a",
+                                         LSP_PROTO_MAX_SMALL_FRAME + 1, "\"}");
+      assert_refused (twice, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE, "unknown type");
+    }
     message = lsp_message_parse ((const guint8 *) small->str, small->len, &error);
     g_assert_no_error (error);
     g_assert_cmpuint (message->ping.nonce, ==, 1);

@@ -117,6 +117,8 @@ _lsp_proto_scan (const guint8  *payload,
                 {
                   next_is_type = FALSE;
                   found_type = TRUE;
+                  /* A repeated "type" counts as json-glib reads it: the last one. */
+                  scan->type_name[0] = '\0';
                   if (!string_escaped && text_len < sizeof scan->type_name)
                     {
                       memcpy (scan->type_name, text, text_len);
