@@ -182,6 +182,13 @@ test_hostile_json (void)
     { "[{\"path\": \"a//b\", \"size\": 1, \"chunks\": [%s]}]", "unsafe" },
     { "[{\"path\": \"local/save\", \"size\": 1, \"chunks\": [%s]}]", "reserved" },
     { "[{\"path\": \"version.ini\", \"size\": 1, \"chunks\": [%s]}]", "reserved" },
+    { "[{\"path\": \"LOCAL/save\", \"size\": 1, \"chunks\": [%s]}]", "reserved" },
+    { "[{\"path\": \"Version.INI\", \"size\": 1, \"chunks\": [%s]}]", "reserved" },
+    { "[{\"path\": \".\u017fync/x\", \"size\": 1, \"chunks\": [%s]}]", "reserved" },
+    { "[{\"path\": \"a\", \"size\": 1, \"chunks\": [%s]}, {\"path\": \"a/b\", \"size\": 1, \"chunks\": [%s]}]",
+      "file and also the folder" },
+    { "[{\"path\": \"d/x/y\", \"size\": 0, \"chunks\": []}, {\"path\": \"d/x.txt\", \"size\": 1, \"chunks\": [%s]}, "
+      "{\"path\": \"d/x\", \"size\": 1, \"chunks\": [%s]}]", "file and also the folder" },
     { "[{\"path\": \"a\", \"size\": -1, \"chunks\": [%s]}]", "size" },
     { "[{\"path\": \"a\", \"size\": \"1\", \"chunks\": [%s]}]", "size" },
     { "[{\"path\": \"a\", \"size\": 1, \"chunks\": [%s, %s]}]", "chunk hashes" },
@@ -214,6 +221,25 @@ test_hostile_json (void)
       if (strstr (error->message, cases[i].fragment) == NULL)
         g_error ("case %u: “%s” does not mention “%s”", i, error->message, cases[i].fragment);
     }
+}
+
+/* Names that only look like a folder of another file are fine. */
+static void
+test_file_beside_folder (void)
+{
+  static const char json[] =
+    "{\"format\": 1, \"game_id\": \"g\", \"version\": \"1\", \"chunk_size\": 4194304, \"files\": ["
+    "{\"path\": \"a/b\", \"size\": 0, \"chunks\": []}, {\"path\": \"a.txt\", \"size\": 0, \"chunks\": []}, "
+    "{\"path\": \"ab\", \"size\": 0, \"chunks\": []}, {\"path\": \"a-b/c\", \"size\": 0, \"chunks\": []}, "
+    "{\"path\": \"localized/x\", \"size\": 0, \"chunks\": []}]}";
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = json_from_string (json, &error);
+  g_autoptr(LspManifest) manifest = NULL;
+
+  g_assert_no_error (error);
+  manifest = lsp_manifest_new_from_json (node, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (lsp_manifest_lookup_file (manifest, "a/b"));
 }
 
 static void
@@ -258,6 +284,7 @@ main (int    argc,
   g_test_add ("/peer/manifest/json-round-trip", Fixture, NULL, fixture_set_up, test_json_round_trip, fixture_tear_down);
   g_test_add ("/peer/manifest/tampered-hash", Fixture, NULL, fixture_set_up, test_tampered_hash, fixture_tear_down);
   g_test_add_func ("/peer/manifest/hostile-json", test_hostile_json);
+  g_test_add_func ("/peer/manifest/file-beside-folder", test_file_beside_folder);
 
   return g_test_run ();
 }

@@ -633,7 +633,7 @@ test_bad_frames (void)
   /* Deep nesting is refused before the recursive parser sees it, even
    * inside a frame far below the size limit. */
   {
-    g_autoptr(GString) deep = g_string_new ("{\"type\": \"Ping\", \"x\": ");
+    g_autoptr(GString) deep = g_string_new ("{\"type\": \"LibrarySnapshot\", \"x\": ");
     g_autoptr(GError) error = NULL;
     g_autoptr(LspMessage) message = NULL;
 
@@ -785,6 +785,8 @@ test_invalid_messages (void)
     { CHUNK_HEAD "\"path\": \"../../etc/passwd\", \"offset\": 0, \"length\": 1}", "GetChunk: field “path” is not a safe relative path" },
     { CHUNK_HEAD "\"path\": \"/etc/passwd\", \"offset\": 0, \"length\": 1}", "field “path” is not a safe relative path" },
     { CHUNK_HEAD "\"path\": \"local/save.dat\", \"offset\": 0, \"length\": 1}", "field “path” is not a safe relative path" },
+    { CHUNK_HEAD "\"path\": \"Local/save.dat\", \"offset\": 0, \"length\": 1}", "field “path” is not a safe relative path" },
+    { CHUNK_HEAD "\"path\": \"VERSION.ini\", \"offset\": 0, \"length\": 1}", "field “path” is not a safe relative path" },
     { CHUNK_HEAD "\"path\": \"version.ini\", \"offset\": 0, \"length\": 1}", "field “path” is not a safe relative path" },
     { CHUNK_HEAD "\"path\": \"a\\\\..\\\\b\", \"offset\": 0, \"length\": 1}", "field “path” is not a safe relative path" },
     { CHUNK_HEAD "\"path\": \"a//b\", \"offset\": 0, \"length\": 1}", "field “path” is not a safe relative path" },

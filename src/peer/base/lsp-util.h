@@ -10,4 +10,7 @@ G_BEGIN_DECLS
 int lsp_strcmp_ptr (gconstpointer a,
                     gconstpointer b);
 
+char *lsp_escape_untrusted (const char *text,
+                            gssize      length);
+
 G_END_DECLS

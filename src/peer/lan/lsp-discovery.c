@@ -19,6 +19,7 @@
 
 #include "lsp-error.h"
 #include "lsp-proto.h"
+#include "lsp-util.h"
 
 /* ---- LspDiscoveredPeer ---- */
 
@@ -152,7 +153,7 @@ lsp_discovered_peer_new_from_txt (GHashTable  *txt,
     {
       if (!lsp_proto_hostname_is_valid (hostname))
         return txt_invalid (error, "“hostname” is not 1–63 bytes of text without control characters");
-      peer->hostname = g_strdup (hostname);
+      peer->hostname = lsp_escape_untrusted (hostname, -1);
     }
 
   return g_steal_pointer (&peer);
@@ -327,8 +328,12 @@ update_peer (LspDiscovery *self,
 
   known = lsp_discovered_peer_copy (best->resolved);
   g_hash_table_replace (self->peers, known->peer_id, known);
-  g_debug ("Found peer %s (“%s”) at %s:%u, library_rev %" G_GUINT64_FORMAT,
-           known->peer_id, known->service_name, known->host, known->port, known->library_rev);
+  {
+    g_autofree char *service_name = lsp_escape_untrusted (known->service_name, -1);
+
+    g_debug ("Found peer %s (“%s”) at %s:%u, library_rev %" G_GUINT64_FORMAT,
+             known->peer_id, service_name, known->host, known->port, known->library_rev);
+  }
   g_signal_emit (self, signals[PEER_FOUND], 0, known);
 }
 
@@ -419,7 +424,9 @@ service_resolve (Service *service)
                                                   AVAHI_PROTO_UNSPEC, 0, on_resolver_event, service);
   if (service->resolver == NULL)
     {
-      g_debug ("Could not resolve “%s”: %s", service->name, avahi_strerror (avahi_client_errno (client)));
+      g_autofree char *service_name = lsp_escape_untrusted (service->name, -1);
+
+      g_debug ("Could not resolve “%s”: %s", service_name, avahi_strerror (avahi_client_errno (client)));
       return FALSE;
     }
   return TRUE;
@@ -462,7 +469,9 @@ on_resolver_event (AvahiServiceResolver   *resolver,
     {
       /* Not reachable through this service for now; the browser still
        * lists it, so try again later, less and less often. */
-      g_debug ("Could not resolve “%s”: %s; retrying in %u s", name,
+      g_autofree char *service_name = lsp_escape_untrusted (name, -1);
+
+      g_debug ("Could not resolve “%s”: %s; retrying in %u s", service_name,
                avahi_strerror (avahi_client_errno (avahi_service_resolver_get_client (resolver))),
                service->retry_seconds);
       g_clear_pointer (&service->resolver, avahi_service_resolver_free);
@@ -491,7 +500,9 @@ on_resolver_event (AvahiServiceResolver   *resolver,
   peer = lsp_discovered_peer_new_from_txt (table, host, port, &error);
   if (peer == NULL)
     {
-      g_debug ("Ignoring service “%s” at %s:%u: %s", name, host, port, error->message);
+      g_autofree char *service_name = lsp_escape_untrusted (name, -1);
+
+      g_debug ("Ignoring service “%s” at %s:%u: %s", service_name, host, port, error->message);
       service_set_resolved (service, NULL);
       return;
     }

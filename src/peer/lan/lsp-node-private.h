@@ -26,6 +26,17 @@ G_BEGIN_DECLS
 /* Manifests being read for peers at once; more requests are told “busy”,
  * so peers cannot make us hold many large manifests in memory. */
 #define MAX_MANIFEST_LOADS 4
+/* Control frames above this size are parsed in a worker, so a large
+ * snapshot or manifest never stalls the main loop. */
+#define INLINE_PARSE_MAX (64 * 1024)
+/* Workers parsing large frames at once, for the whole node: a JSON tree
+ * within the parse budgets can cost over 100 MB, and a crowd of peers
+ * must not multiply it. Other sessions wait their turn. */
+#define MAX_LARGE_PARSES 2
+/* Bytes of ours a peer may leave unread on its control stream, beyond
+ * what QUIC flow control lets through: room for the largest snapshot and
+ * the largest manifest at once. A peer over it is dropped. */
+#define CONTROL_QUEUE_MAX (2 * LSP_PROTO_MAX_FRAME)
 
 typedef struct _Session Session;
 
@@ -69,6 +80,8 @@ struct _LspNode
   guint            push_id;
 
   guint            manifest_loads;
+  guint            large_parses;    /* parse workers running */
+  GQueue           parse_waiting;   /* Session, waiting for a parse worker */
   guint            idle_ping_ms;
   guint            stale_ms;
   guint            proto_min;
@@ -106,6 +119,12 @@ struct _Session
   guint64            close_code;        /* APP_ERROR_CLOSE unless a Goodbye or a shutdown */
   GQueue             manifest_fetches;  /* GTask, oldest first; only the oldest is asked */
   guint              manifest_timeout_id;
+  GCancellable      *cancellable;       /* cancelled when the session is freed */
+  gboolean           parsing;           /* a frame waits for or is in a parse worker; reading is paused */
+  gboolean           parse_running;     /* ... in a worker, counted in large_parses */
+  GBytes            *parse_waiting;     /* ... waiting for one, in the node's parse_waiting */
+  GByteArray        *held;              /* control bytes that arrived meanwhile */
+  gboolean           held_fin;
 };
 
 /* lsp-node-dial.c */
@@ -123,15 +142,20 @@ LspMessage * _lsp_node_new_summary (LspNode *self);
 void _lsp_node_on_library_changed (LspLibrary *library, guint64 rev, const char * const *changed, const char * const *removed, LspNode *self);
 
 /* lsp-node-session.c */
+void _lsp_session_fail (Session *session, const char *code, const char *detail);
 void _lsp_session_fetch_manifest (Session *session, GTask *task);
+void _lsp_session_handle_message (Session *session, LspMessage *message);
 void _lsp_node_on_incoming_connection (LspQuicEndpoint *endpoint, LspQuicConnection *conn, LspNode *self);
 void _lsp_session_send_message (Session *session, LspMessage *message);
-void _lsp_session_attach_control (Session *session, LspQuicStream *stream);
 void _lsp_session_close (Session *session, const char *reason);
 void _lsp_session_free (Session *session);
 Session * _lsp_session_new (LspNode *self, LspQuicConnection *conn, gboolean is_client);
 void _lsp_session_say_goodbye (Session *session, const char *reason);
 void _lsp_session_start_liveness (Session *session);
+
+/* lsp-node-session-frames.c */
+void _lsp_session_attach_control (Session *session, LspQuicStream *stream);
+void _lsp_session_clear_frames (Session *session);
 
 /* lsp-node.c */
 enum {

@@ -7,6 +7,7 @@
 #include "lsp-error.h"
 #include "lsp-game-root.h"
 #include "lsp-sync.h"
+#include "lsp-util.h"
 
 #include <glib/gi18n-lib.h>
 #include <string.h>
@@ -24,6 +25,33 @@ on_write_done (GObject      *object,
   if (!lsp_quic_stream_write_bytes_finish (LSP_QUIC_STREAM (object), result, &error) &&
       !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     g_debug ("Control write failed: %s", error->message);
+}
+
+/* A peer that asks for snapshots and manifests and never reads the
+ * answers would make us queue them without end: one that leaves more
+ * than CONTROL_QUEUE_MAX bytes unread is dropped. */
+static gboolean
+control_has_room (Session *session,
+                  gsize    frame_size)
+{
+  gsize queued = lsp_quic_stream_get_queued_bytes (session->control);
+
+  if (queued + frame_size <= CONTROL_QUEUE_MAX)
+    return TRUE;
+  g_warning ("Dropping peer %s: it leaves %" G_GSIZE_FORMAT " bytes of our control stream unread",
+             lsp_quic_connection_get_peer_id (session->conn), queued);
+  _lsp_session_close (session, "it does not read its control stream");
+  return FALSE;
+}
+
+static void
+session_write_frame (Session *session,
+                     GBytes  *frame)
+{
+  if (session->closing || session->control == NULL)
+    return;
+  if (control_has_room (session, g_bytes_get_size (frame)))
+    lsp_quic_stream_write_bytes_async (session->control, frame, FALSE, NULL, on_write_done, NULL);
 }
 
 static void
@@ -49,7 +77,7 @@ session_send (Session    *session,
       g_critical ("Not sending an invalid %s: %s", lsp_message_type_to_string (message->type), error->message);
       return;
     }
-  lsp_quic_stream_write_bytes_async (session->control, frame, FALSE, NULL, on_write_done, NULL);
+  session_write_frame (session, frame);
 }
 
 void
@@ -72,14 +100,15 @@ on_error_sent (GObject      *object,
 }
 
 /* A fatal protocol error: tell the peer why, then close once it is sent. */
-static void
-session_fail (Session    *session,
+void
+_lsp_session_fail (Session    *session,
               const char *code,
               const char *detail)
 {
   g_autoptr(LspMessage) message = NULL;
   g_autoptr(GBytes) frame = NULL;
   g_autofree char *address = NULL;
+  g_autofree char *escaped = NULL;
   GInetSocketAddress *remote;
 
   if (session->closing)
@@ -87,7 +116,9 @@ session_fail (Session    *session,
 
   remote = lsp_quic_connection_get_remote_address (session->conn);
   address = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (remote));
-  g_warning ("Dropping peer %s at %s: %s", lsp_quic_connection_get_peer_id (session->conn), address, detail);
+  /* A parse error may quote what the peer sent. */
+  escaped = lsp_escape_untrusted (detail, -1);
+  g_warning ("Dropping peer %s at %s: %s", lsp_quic_connection_get_peer_id (session->conn), address, escaped);
 
   message = lsp_message_new_error (code, TRUE, "%s", detail);
   frame = lsp_message_encode (message, LSP_PROTO_MAX_FRAME, NULL);
@@ -141,6 +172,9 @@ _lsp_session_free (Session *session)
 {
   GTask *fetch;
 
+  g_cancellable_cancel (session->cancellable);
+  g_clear_object (&session->cancellable);
+  _lsp_session_clear_frames (session);
   g_clear_handle_id (&session->manifest_timeout_id, g_source_remove);
   while ((fetch = g_queue_pop_head (&session->manifest_fetches)) != NULL)
     complete_fetch_later (fetch, NULL,
@@ -373,7 +407,7 @@ handle_handshake (Session             *session,
       g_autofree char *detail =
         g_strdup_printf ("no common protocol version (we speak %u–%u, it speaks %u–%u)",
                          self->proto_min, self->proto_max, hello->min_proto_ver, hello->proto_ver);
-      session_fail (session, LSP_PROTO_ERROR_INCOMPATIBLE_VERSION, detail);
+      _lsp_session_fail (session, LSP_PROTO_ERROR_INCOMPATIBLE_VERSION, detail);
       return;
     }
 
@@ -381,6 +415,7 @@ handle_handshake (Session             *session,
     _lsp_session_send_message (session, _lsp_node_new_hello (self, LSP_MESSAGE_HELLO_ACK));
 
   session->established = TRUE;
+  lsp_frame_decoder_set_max_frame (session->decoder, LSP_PROTO_MAX_FRAME);
   if (!resolve_duplicate (session))
     return;
 
@@ -414,7 +449,7 @@ check_sender (Session    *session,
 {
   if (g_strcmp0 (peer_id, lsp_quic_connection_get_peer_id (session->conn)) == 0)
     return TRUE;
-  session_fail (session, LSP_PROTO_ERROR_BAD_MESSAGE, "peer_id differs from the connection's identity");
+  _lsp_session_fail (session, LSP_PROTO_ERROR_BAD_MESSAGE, "peer_id differs from the connection's identity");
   return FALSE;
 }
 
@@ -489,60 +524,89 @@ handle_delta (Session                   *session,
     request_library (session, LSP_SYNC_ASK_SNAPSHOT);
 }
 
+/* What a manifest worker reads; nothing else touches it. */
 typedef struct
 {
-  LspNode       *node;
-  LspQuicStream *control;
-  char          *game_id;
-  char          *manifest_hash;
-} ManifestRequest;
+  GFile *file;
+  char  *game_id;
+  char  *manifest_hash;
+} ManifestLoad;
 
 static void
-manifest_request_free (ManifestRequest *request)
+manifest_load_free (ManifestLoad *load)
 {
-  request->node->manifest_loads--;
-  g_clear_object (&request->node);
-  g_clear_object (&request->control);
-  g_free (request->game_id);
-  g_free (request->manifest_hash);
-  g_free (request);
+  g_clear_object (&load->file);
+  g_free (load->game_id);
+  g_free (load->manifest_hash);
+  g_free (load);
 }
 
+/* Reading, checking and encoding a manifest of up to 16 MiB takes long,
+ * and peers choose how often we do it: a worker does it all and hands
+ * back the frame to send. */
 static void
-send_on_stream (LspQuicStream *control,
-                LspMessage    *message)
+load_manifest_in_thread (GTask        *task,
+                         gpointer      source_object,
+                         gpointer      task_data,
+                         GCancellable *cancellable)
 {
-  g_autoptr(GBytes) frame = lsp_message_encode (message, LSP_PROTO_MAX_FRAME, NULL);
-
-  if (frame != NULL)
-    lsp_quic_stream_write_bytes_async (control, frame, FALSE, NULL, on_write_done, NULL);
-}
-
-static void
-on_manifest_loaded (GObject      *object,
-                    GAsyncResult *result,
-                    gpointer      user_data)
-{
-  ManifestRequest *request = user_data;
+  ManifestLoad *load = task_data;
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) node = NULL;
   g_autoptr(LspManifest) manifest = NULL;
   g_autoptr(LspMessage) answer = NULL;
   g_autofree char *contents = NULL;
+  GBytes *frame = NULL;
   gsize length;
 
-  if (g_file_load_contents_finish (G_FILE (object), result, &contents, &length, NULL, &error) &&
+  if (g_file_load_contents (load->file, cancellable, &contents, &length, NULL, &error) &&
       (node = json_from_string (contents, &error)) != NULL &&
       (manifest = lsp_manifest_new_from_json (node, &error)) != NULL &&
-      g_strcmp0 (lsp_manifest_get_hash (manifest), request->manifest_hash) == 0)
-    answer = lsp_message_new_manifest (manifest);
+      g_strcmp0 (lsp_manifest_get_hash (manifest), load->manifest_hash) == 0)
+    {
+      g_autoptr(LspMessage) found = lsp_message_new_manifest (manifest);
+      frame = lsp_message_encode (found, LSP_PROTO_MAX_FRAME, NULL);
+      if (frame == NULL)
+        answer = lsp_message_new_error (LSP_PROTO_ERROR_TOO_LARGE, FALSE, "The manifest %s of %s does not fit in a frame",
+                                        load->manifest_hash, load->game_id);
+    }
   else
     answer = lsp_message_new_error (LSP_PROTO_ERROR_NOT_FOUND, FALSE,
                                     "The manifest %s of %s is not available here",
-                                    request->manifest_hash, request->game_id);
+                                    load->manifest_hash, load->game_id);
+  if (answer != NULL)
+    frame = lsp_message_encode (answer, LSP_PROTO_MAX_FRAME, NULL);
+  g_task_return_pointer (task, frame, (GDestroyNotify) g_bytes_unref);
+}
 
-  send_on_stream (request->control, answer);
-  manifest_request_free (request);
+/* The session a loaded manifest answers, if it is still there. */
+static Session *
+session_for_control (LspNode       *self,
+                     LspQuicStream *control)
+{
+  for (guint i = 0; i < self->sessions->len; i++)
+    {
+      Session *session = g_ptr_array_index (self->sessions, i);
+
+      if (session->control == control)
+        return session;
+    }
+  return NULL;
+}
+
+static void
+on_manifest_loaded (GObject      *source_object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  LspNode *self = LSP_NODE (source_object);
+  g_autoptr(LspQuicStream) control = user_data;
+  g_autoptr(GBytes) frame = g_task_propagate_pointer (G_TASK (result), NULL);
+  Session *session = session_for_control (self, control);
+
+  self->manifest_loads--;
+  if (frame != NULL && session != NULL)
+    session_write_frame (session, frame);
 }
 
 /* Manifests are served from the library's cache, and only under the hash
@@ -555,7 +619,8 @@ answer_get_manifest (Session               *session,
   LspLocalGame *game = lsp_library_lookup (self->library, request->game_id);
   g_autofree char *name = NULL;
   g_autoptr(GFile) file = NULL;
-  ManifestRequest *pending;
+  g_autoptr(GTask) task = NULL;
+  ManifestLoad *load;
 
   if (self->manifest_loads >= MAX_MANIFEST_LOADS)
     {
@@ -581,13 +646,15 @@ answer_get_manifest (Session               *session,
     file = g_file_new_for_path (path);
   }
 
-  pending = g_new0 (ManifestRequest, 1);
-  pending->node = g_object_ref (self);
+  load = g_new0 (ManifestLoad, 1);
+  load->file = g_steal_pointer (&file);
+  load->game_id = g_strdup (request->game_id);
+  load->manifest_hash = g_strdup (request->manifest_hash);
+  task = g_task_new (self, self->cancellable, on_manifest_loaded, g_object_ref (session->control));
+  g_task_set_source_tag (task, answer_get_manifest);
+  g_task_set_task_data (task, load, (GDestroyNotify) manifest_load_free);
   self->manifest_loads++;
-  pending->control = g_object_ref (session->control);
-  pending->game_id = g_strdup (request->game_id);
-  pending->manifest_hash = g_strdup (request->manifest_hash);
-  g_file_load_contents_async (file, self->cancellable, on_manifest_loaded, pending);
+  g_task_run_in_thread (task, load_manifest_in_thread);
 }
 
 static void send_next_manifest_fetch (Session *session);
@@ -671,8 +738,8 @@ _lsp_session_fetch_manifest (Session *session,
     send_next_manifest_fetch (session);
 }
 
-static void
-handle_message (Session    *session,
+void
+_lsp_session_handle_message (Session    *session,
                 LspMessage *message)
 {
   if (!session->established)
@@ -688,7 +755,7 @@ handle_message (Session    *session,
         }
       if (message->type != expected)
         {
-          session_fail (session, LSP_PROTO_ERROR_BAD_MESSAGE, "the first message must be Hello or HelloAck");
+          _lsp_session_fail (session, LSP_PROTO_ERROR_BAD_MESSAGE, "the first message must be Hello or HelloAck");
           return;
         }
       if (check_sender (session, message->hello.peer_id))
@@ -756,92 +823,10 @@ handle_message (Session    *session,
       {
         g_autofree char *detail = g_strdup_printf ("%s is not allowed on the control stream now",
                                                    lsp_message_type_to_string (message->type));
-        session_fail (session, LSP_PROTO_ERROR_BAD_MESSAGE, detail);
+        _lsp_session_fail (session, LSP_PROTO_ERROR_BAD_MESSAGE, detail);
       }
       break;
     }
-}
-
-/* A token bucket: FRAME_RATE frames a second, FRAME_BURST at once. */
-static gboolean
-spend_frame_budget (Session *session)
-{
-  gint64 now = g_get_monotonic_time ();
-
-  session->frame_budget = MIN ((double) FRAME_BURST,
-                               session->frame_budget + (now - session->budget_time) * FRAME_RATE / 1e6);
-  session->budget_time = now;
-  if (session->frame_budget < 1.0)
-    return FALSE;
-  session->frame_budget -= 1.0;
-  return TRUE;
-}
-
-static void
-on_control_read (LspQuicStream *stream,
-                 const guint8  *data,
-                 gsize          length,
-                 gboolean       fin,
-                 const GError  *error,
-                 gpointer       user_data)
-{
-  Session *session = user_data;
-
-  if (error != NULL)
-    {
-      /* The close reason goes to the peer in English; our error is in
-       * the user's language. */
-      g_debug ("The control stream of %s failed: %s", lsp_quic_connection_get_peer_id (session->conn), error->message);
-      if (!session->closing)
-        _lsp_session_close (session, "the control stream failed");
-      return;
-    }
-
-  session->last_received = g_get_monotonic_time ();
-
-  while (length > 0 && !session->closing)
-    {
-      g_autoptr(GError) local_error = NULL;
-      gsize used = lsp_frame_decoder_feed (session->decoder, data, length, &local_error);
-      GBytes *payload;
-
-      if (local_error != NULL)
-        {
-          session_fail (session,
-                        g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE)
-                          ? LSP_PROTO_ERROR_FRAME_TOO_LARGE : LSP_PROTO_ERROR_BAD_FRAME,
-                        local_error->message);
-          return;
-        }
-      data += used;
-      length -= used;
-
-      while (!session->closing && (payload = lsp_frame_decoder_pop (session->decoder)) != NULL)
-        {
-          g_autoptr(GBytes) owned = payload;
-          g_autoptr(LspMessage) message = NULL;
-          gsize size;
-          const guint8 *bytes = g_bytes_get_data (owned, &size);
-
-          if (!spend_frame_budget (session))
-            {
-              session_fail (session, LSP_PROTO_ERROR_BAD_MESSAGE, "too many messages: more than the flood limit");
-              return;
-            }
-
-          message = lsp_message_parse (bytes, size, &local_error);
-          if (message == NULL)
-            {
-              session_fail (session, LSP_PROTO_ERROR_BAD_MESSAGE, local_error->message);
-              return;
-            }
-          handle_message (session, message);
-        }
-    }
-
-  /* The frames that came with the end of the stream (a Goodbye) count. */
-  if (fin && !session->closing)
-    _lsp_session_close (session, "closed its control stream");
 }
 
 static void
@@ -850,14 +835,6 @@ on_connection_closed (LspQuicConnection *conn,
                       Session           *session)
 {
   session_end (session, error != NULL ? error->message : "connection closed");
-}
-
-void
-_lsp_session_attach_control (Session       *session,
-                             LspQuicStream *stream)
-{
-  session->control = g_object_ref (stream);
-  lsp_quic_stream_set_read_func (stream, on_control_read, session, NULL);
 }
 
 static void
@@ -892,7 +869,9 @@ _lsp_session_new (LspNode           *self,
   session->node = self;
   session->conn = g_object_ref (conn);
   session->is_client = is_client;
-  session->decoder = lsp_frame_decoder_new (LSP_PROTO_MAX_FRAME);
+  /* Until the handshake, only a Hello is welcome, and it is small. */
+  session->decoder = lsp_frame_decoder_new (LSP_PROTO_MAX_SMALL_FRAME);
+  session->cancellable = g_cancellable_new ();
   session->close_code = APP_ERROR_CLOSE;
   session->last_received = g_get_monotonic_time ();
   session->frame_budget = FRAME_BURST;

@@ -79,10 +79,16 @@ lsp_relative_path_is_safe (const char *path)
   return TRUE;
 }
 
-/* Names in a game root that are not part of the downloadable payload. */
+/* Names in a game root that are not part of the downloadable payload.
+ * They compare without case (Unicode case folding, so "LOCAL", "Version.ini"
+ * and "ſync" match too): on a case-insensitive file system (a games folder
+ * on exFAT, NTFS or a Samba share) such a payload file would be the
+ * reserved one. */
 gboolean
 lsp_game_child_is_reserved (const char *name)
 {
+  g_autofree char *folded = NULL;
+
   static const char * const reserved[] = {
     LSP_VERSION_FILE,
     LSP_VERSION_TMP_FILE,
@@ -98,9 +104,12 @@ lsp_game_child_is_reserved (const char *name)
     LSP_DOWNLOAD_STATE_TMP_FILE,
   };
 
+  if (!g_utf8_validate (name, -1, NULL))
+    return FALSE;
+  folded = g_utf8_casefold (name, -1);
   for (guint i = 0; i < G_N_ELEMENTS (reserved); i++)
     {
-      if (strcmp (name, reserved[i]) == 0)
+      if (strcmp (folded, reserved[i]) == 0)
         return TRUE;
     }
 

@@ -386,6 +386,46 @@ lsp_manifest_matches_tree (LspManifest *self,
   return TRUE;
 }
 
+/* A path that is a file and also the folder of another file ("a" and
+ * "a/b") cannot be written: the download would fail half-way, or replace
+ * one with the other. In byte order, the paths below "a/" follow each
+ * other, and the first path at or after "a/" is one of them if any is.
+ * files must be sorted by path. */
+static gboolean
+find_file_that_is_a_folder (GPtrArray   *files,
+                            const char **out_file,
+                            const char **out_inner)
+{
+  for (guint i = 0; i < files->len; i++)
+    {
+      const LspManifestFile *file = g_ptr_array_index (files, i);
+      g_autofree char *folder = g_strconcat (file->path, "/", NULL);
+      guint low = i + 1, high = files->len;
+      const LspManifestFile *first_after;
+
+      while (low < high)
+        {
+          guint mid = low + (high - low) / 2;
+          const LspManifestFile *other = g_ptr_array_index (files, mid);
+
+          if (strcmp (other->path, folder) < 0)
+            low = mid + 1;
+          else
+            high = mid;
+        }
+      if (low == files->len)
+        continue;
+      first_after = g_ptr_array_index (files, low);
+      if (g_str_has_prefix (first_after->path, folder))
+        {
+          *out_file = file->path;
+          *out_inner = first_after->path;
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
 G_GNUC_PRINTF (2, 3)
 static LspManifest *
 invalid (GError    **error,
@@ -432,7 +472,7 @@ lsp_manifest_new_from_json (JsonNode  *node,
 {
   g_autoptr(LspManifest) self = NULL;
   g_autoptr(GHashTable) seen = NULL;
-  const char *game_id, *version, *claimed_hash;
+  const char *game_id, *version, *claimed_hash, *file_path, *inner_path;
   JsonObject *object;
   JsonNode *files_node;
   JsonArray *files;
@@ -521,6 +561,8 @@ lsp_manifest_new_from_json (JsonNode  *node,
     }
 
   g_ptr_array_sort (self->files, compare_files_by_path);
+  if (find_file_that_is_a_folder (self->files, &file_path, &inner_path))
+    return invalid (error, "“%s” is a file and also the folder of “%s”", file_path, inner_path);
   manifest_compute_hash (self);
 
   if (claimed_hash != NULL && strcmp (claimed_hash, self->hash) != 0)

@@ -10,6 +10,9 @@
 #include "lsp-error.h"
 #include "lsp-proto.h"
 
+/* The first allocation of a payload buffer; small frames need one. */
+#define DECODER_MIN_ALLOCATION 4096
+
 struct _LspFrameDecoder
 {
   gsize    max_frame;
@@ -18,6 +21,7 @@ struct _LspFrameDecoder
   guint8  *payload;
   gsize    payload_len;
   gsize    payload_filled;
+  gsize    payload_allocated;
   GBytes  *ready;
   gboolean failed;
 };
@@ -32,6 +36,18 @@ lsp_frame_decoder_new (gsize max_frame)
   self = g_new0 (LspFrameDecoder, 1);
   self->max_frame = max_frame;
   return self;
+}
+
+/* Applies from the next frame's header on: a stream's limit may grow once
+ * its peer is known (the control stream after the handshake). */
+void
+lsp_frame_decoder_set_max_frame (LspFrameDecoder *self,
+                                 gsize            max_frame)
+{
+  g_return_if_fail (self != NULL);
+  g_return_if_fail (max_frame >= LSP_PROTO_MIN_FRAME && max_frame <= G_MAXUINT32);
+
+  self->max_frame = max_frame;
 }
 
 void
@@ -100,23 +116,33 @@ lsp_frame_decoder_feed (LspFrameDecoder  *self,
             }
           self->payload_len = frame_len;
           self->payload_filled = 0;
-          self->payload = g_malloc (frame_len);
         }
       else
         {
           gsize n = MIN (self->payload_len - self->payload_filled, length - consumed);
 
+          /* The buffer grows as the payload arrives, not from the header:
+           * a header that claims 16 MiB and then a trickle costs what
+           * came, not what was claimed. Doubling keeps the copies linear. */
+          if (self->payload_filled + n > self->payload_allocated)
+            {
+              gsize wanted = MAX (self->payload_filled + n, MAX (self->payload_allocated * 2, DECODER_MIN_ALLOCATION));
+
+              self->payload_allocated = MIN (wanted, self->payload_len);
+              self->payload = g_realloc (self->payload, self->payload_allocated);
+            }
           memcpy (self->payload + self->payload_filled, data + consumed, n);
           self->payload_filled += n;
           consumed += n;
         }
 
-      if (self->payload != NULL && self->payload_filled == self->payload_len)
+      if (self->header_filled == LSP_PROTO_FRAME_HEADER_LEN && self->payload_filled == self->payload_len)
         {
           self->ready = g_bytes_new_take (g_steal_pointer (&self->payload), self->payload_len);
           self->header_filled = 0;
           self->payload_len = 0;
           self->payload_filled = 0;
+          self->payload_allocated = 0;
           break;
         }
     }

@@ -203,7 +203,7 @@ _lsp_game_summary_read (const char  *message,
   r.object = json_node_get_object (node);
 
   if (!_lsp_proto_read_string (&r, "id", TRUE, lsp_game_id_is_valid, "a valid game id", &summary->id) ||
-      !_lsp_proto_read_string (&r, "name", TRUE, _lsp_proto_game_name_is_valid,
+      !_lsp_proto_read_text (&r, "name", TRUE, _lsp_proto_game_name_is_valid,
                                "1–256 bytes of text without control characters", &summary->name) ||
       !_lsp_proto_read_string (&r, "version", FALSE, lsp_version_is_valid,
                                "1–64 printable ASCII characters", &summary->version) ||
@@ -234,6 +234,8 @@ _lsp_game_summary_read (const char  *message,
     return _lsp_proto_field_error (&r, "manifest_hash", "must not be set when “downloaded” is false"), NULL;
   if (summary->availability == LSP_AVAILABILITY_READY && summary->manifest_hash == NULL)
     return _lsp_proto_field_error (&r, "availability", "is “ready” without a downloaded game and manifest_hash"), NULL;
+  if (!_lsp_proto_check_unknown (&r, 0))
+    return NULL;
 
   return g_steal_pointer (&summary);
 }

@@ -6,8 +6,10 @@
 
 #include "lsp-error.h"
 #include "lsp-proto-private.h"
+#include "lsp-util.h"
 
 #include <stdarg.h>
+#include <string.h>
 
 /* Reading a received JSON object field by field: each getter checks type
  * and range, and a failure names the message and the field so the peer's
@@ -38,6 +40,8 @@ _lsp_proto_get_member (LspProtoReader *r,
 {
   JsonNode *node = json_object_get_member (r->object, field);
 
+  if (node != NULL)
+    r->known++;
   if (node == NULL || JSON_NODE_HOLDS_NULL (node))
     return NULL;
   return node;
@@ -70,6 +74,50 @@ _lsp_proto_read_string (LspProtoReader       *r,
   if (!check (value))
     return _lsp_proto_field_error (r, field, "is not %s", rule);
   *out = g_strdup (value);
+  return TRUE;
+}
+
+/* Unknown members are ignored, so a later version may add optional
+ * fields, but only a few per object: a peer gains nothing from more than
+ * the allowance but our time. Call it after every getter; also_known
+ * counts members read without one ("type"). */
+gboolean
+_lsp_proto_check_unknown (LspProtoReader *r,
+                          guint           also_known)
+{
+  guint members = json_object_get_size (r->object);
+  guint unknown = members - MIN (members, r->known + also_known);
+  gsize prefix_len = strlen (r->prefix);
+
+  if (unknown <= LSP_PROTO_MAX_UNKNOWN_MEMBERS)
+    return TRUE;
+  /* The prefix names a nested entry as "games[3]."; without its dot. */
+  g_set_error (r->error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
+               "%s: %s%.*s has %u unknown members; at most %d are allowed", r->message,
+               prefix_len > 0 ? "entry " : "the message", (int) MAX (prefix_len, 1) - 1, r->prefix,
+               unknown, LSP_PROTO_MAX_UNKNOWN_MEMBERS);
+  return FALSE;
+}
+
+/* Free text a peer sends for people to read (a hostname, a game name, an
+ * error message, a Goodbye reason) is escaped here, where it enters the
+ * engine, rather than where it is shown: it is shown in many places (the
+ * log, the CLI's events, GError messages, the app's labels), and a new
+ * one must not be able to forget it. The rule check sees the text as
+ * sent; the result is what lsp_escape_untrusted makes of it. */
+gboolean
+_lsp_proto_read_text (LspProtoReader       *r,
+                      const char           *field,
+                      gboolean              required,
+                      LspProtoStringCheck   check,
+                      const char           *rule,
+                      char                **out)
+{
+  g_autofree char *value = NULL;
+
+  if (!_lsp_proto_read_string (r, field, required, check, rule, &value))
+    return FALSE;
+  *out = value != NULL ? lsp_escape_untrusted (value, -1) : NULL;
   return TRUE;
 }
 

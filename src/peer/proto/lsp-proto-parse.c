@@ -7,69 +7,42 @@
 #include "lsp-error.h"
 #include "lsp-game-root.h"
 #include "lsp-proto-private.h"
+#include "lsp-util.h"
 
 #include <string.h>
 
-typedef enum {
-  SHAPE_OK,
-  SHAPE_TOO_DEEP,
-  SHAPE_TRAILING,
-  SHAPE_ESCAPED_NUL,
-} Shape;
-
-/* json-glib's parser recurses once per nesting level, so a frame of
- * brackets would exhaust the stack: depth is checked before parsing. It
- * also accepts text after the top-level value, which PROTOCOL.md forbids,
- * and turns "\u0000" into a NUL that would silently cut a C string short
- * after validation saw only its first part. */
-static Shape
-check_shape (const guint8 *payload,
-             gsize         length,
-             guint         max_depth)
+/* Only the messages that carry a library or a manifest may be large; the
+ * others are a few fields, and an unknown type is ignored, so it has no
+ * reason to be large either. */
+gsize
+lsp_proto_max_frame_for_type (LspMessageType type)
 {
-  gboolean in_string = FALSE, escaped = FALSE, opened = FALSE;
-  guint depth = 0;
-
-  for (gsize i = 0; i < length; i++)
+  switch (type)
     {
-      guint8 c = payload[i];
-
-      if (in_string)
-        {
-          if (escaped)
-            {
-              escaped = FALSE;
-              if (c == 'u' && length - i > 4 && memcmp (payload + i + 1, "0000", 4) == 0)
-                return SHAPE_ESCAPED_NUL;
-            }
-          else if (c == '\\')
-            escaped = TRUE;
-          else if (c == '"')
-            in_string = FALSE;
-          continue;
-        }
-      if (opened && depth == 0)
-        {
-          if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
-            return SHAPE_TRAILING;
-          continue;
-        }
-      if (c == '"')
-        in_string = TRUE;
-      else if (c == '{' || c == '[')
-        {
-          opened = TRUE;
-          if (++depth > max_depth)
-            return SHAPE_TOO_DEEP;
-        }
-      else if ((c == '}' || c == ']') && depth > 0)
-        depth--;
+    case LSP_MESSAGE_LIBRARY_SNAPSHOT:
+    case LSP_MESSAGE_LIBRARY_DELTA:
+    case LSP_MESSAGE_MANIFEST:
+      return LSP_PROTO_MAX_FRAME;
+    case LSP_MESSAGE_UNKNOWN:
+    case LSP_MESSAGE_HELLO:
+    case LSP_MESSAGE_HELLO_ACK:
+    case LSP_MESSAGE_GET_LIBRARY:
+    case LSP_MESSAGE_LIBRARY_SUMMARY:
+    case LSP_MESSAGE_GET_MANIFEST:
+    case LSP_MESSAGE_PING:
+    case LSP_MESSAGE_PONG:
+    case LSP_MESSAGE_GOODBYE:
+    case LSP_MESSAGE_ERROR:
+    case LSP_MESSAGE_GET_CHUNK:
+    case LSP_MESSAGE_CHUNK:
+    default:
+      return LSP_PROTO_MAX_SMALL_FRAME;
     }
-  return SHAPE_OK;
 }
 
 /* Checks one frame's payload up to "a JSON object with a string type";
- * failures here are bad_frame errors, not bad_message ones. */
+ * failures here are bad_frame errors, not bad_message ones, except a frame
+ * over its type's limit (G_IO_ERROR_MESSAGE_TOO_LARGE: frame_too_large). */
 JsonNode *
 lsp_proto_parse_payload (const guint8  *payload,
                          gsize          length,
@@ -77,6 +50,7 @@ lsp_proto_parse_payload (const guint8  *payload,
 {
   g_autoptr(JsonParser) parser = NULL;
   g_autoptr(GError) local_error = NULL;
+  LspProtoScan scan;
   JsonNode *root, *type;
 
   g_return_val_if_fail (payload != NULL || length == 0, NULL);
@@ -97,25 +71,8 @@ lsp_proto_parse_payload (const guint8  *payload,
       g_set_error_literal (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, "Frame is not valid UTF-8");
       return NULL;
     }
-  switch (check_shape (payload, length, LSP_PROTO_MAX_DEPTH))
-    {
-    case SHAPE_TOO_DEEP:
-      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
-                   "Frame nests JSON deeper than %d levels", LSP_PROTO_MAX_DEPTH);
-      return NULL;
-    case SHAPE_TRAILING:
-      g_set_error_literal (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
-                           "Frame is not valid JSON: text follows the top-level value");
-      return NULL;
-    case SHAPE_ESCAPED_NUL:
-      g_set_error_literal (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
-                           "Frame contains an escaped NUL character (\\u0000)");
-      return NULL;
-    case SHAPE_OK:
-    default:
-      break;
-    }
-
+  if (!_lsp_proto_scan (payload, length, &scan, error))
+    return NULL;
   parser = json_parser_new_immutable ();
   if (!json_parser_load_from_data (parser, (const char *) payload, (gssize) length, &local_error))
     {
@@ -204,7 +161,7 @@ read_hello (LspProtoReader *r,
       !_lsp_proto_read_string (r, "library_digest", TRUE, lsp_proto_hex_digest_is_valid, "a SHA-256 in lowercase hex",
                                &hello->library_digest) ||
       !read_features (r, &hello->features) ||
-      !_lsp_proto_read_string (r, "hostname", TRUE, lsp_proto_hostname_is_valid,
+      !_lsp_proto_read_text (r, "hostname", TRUE, lsp_proto_hostname_is_valid,
                                "1–63 bytes of text without control characters", &hello->hostname))
     return FALSE;
 
@@ -396,7 +353,9 @@ lsp_message_new_from_json (JsonNode  *node,
     {
       /* Kept for the Error answer and the log; bounded so a hostile name
        * cannot grow them. */
-      self->type_name = _lsp_proto_utf8_truncate (type_name, 64);
+      g_autofree char *cut = _lsp_proto_utf8_truncate (type_name, 64);
+
+      self->type_name = lsp_escape_untrusted (cut, -1);
       return g_steal_pointer (&self);
     }
 
@@ -441,12 +400,12 @@ lsp_message_new_from_json (JsonNode  *node,
     case LSP_MESSAGE_GOODBYE:
       ok = _lsp_proto_read_string (&r, "peer_id", TRUE, lsp_peer_id_is_valid, "a peer id (64 lowercase hex characters)",
                                    &self->goodbye.peer_id) &&
-           _lsp_proto_read_string (&r, "reason", FALSE, _lsp_proto_reason_is_valid,
+           _lsp_proto_read_text (&r, "reason", FALSE, _lsp_proto_reason_is_valid,
                                    "1–256 bytes of text without control characters", &self->goodbye.reason);
       break;
     case LSP_MESSAGE_ERROR:
       ok = _lsp_proto_read_string (&r, "code", TRUE, _lsp_proto_error_code_is_valid, "1–32 characters of a–z or “_”", &self->error.code) &&
-           _lsp_proto_read_string (&r, "message", TRUE, _lsp_proto_message_text_is_valid, "at most 1,024 bytes", &self->error.message) &&
+           _lsp_proto_read_text (&r, "message", TRUE, _lsp_proto_message_text_is_valid, "at most 1,024 bytes", &self->error.message) &&
            _lsp_proto_read_bool (&r, "fatal", FALSE, &self->error.fatal);
       break;
     case LSP_MESSAGE_GET_CHUNK:
@@ -460,7 +419,7 @@ lsp_message_new_from_json (JsonNode  *node,
       g_assert_not_reached ();
     }
 
-  if (!ok)
+  if (!ok || !_lsp_proto_check_unknown (&r, 1))
     return NULL;
   return g_steal_pointer (&self);
 }

@@ -18,6 +18,20 @@ char     *_lsp_proto_utf8_truncate         (const char *text,
 char     *_lsp_proto_sanitize_display_text (const char *text,
                                             gsize       max_len);
 
+/* The linear pre-scan of a received frame (lsp-proto-scan.c): budgets,
+ * depth, trailing text and escaped NULs, and the top-level "type". */
+typedef struct
+{
+  guint    values;          /* every JSON value, containers included */
+  guint    containers;      /* objects and arrays */
+  char     type_name[32];   /* the top-level "type"; empty when absent, escaped or too long */
+} LspProtoScan;
+
+gboolean  _lsp_proto_scan                  (const guint8  *payload,
+                                            gsize          length,
+                                            LspProtoScan  *scan,
+                                            GError       **error);
+
 /* Reading a received object (lsp-proto-json.c). A failed read sets *error,
  * naming message, prefix and field, and returns FALSE or NULL. */
 typedef struct
@@ -26,6 +40,7 @@ typedef struct
   const char  *prefix;   /* "games[3]." for nested objects, or "" */
   JsonObject  *object;
   GError     **error;
+  guint        known;    /* members of object a getter asked for */
 } LspProtoReader;
 
 typedef gboolean (*LspProtoStringCheck) (const char *value);
@@ -55,6 +70,14 @@ gboolean   _lsp_proto_read_bool    (LspProtoReader       *r,
                                     const char           *field,
                                     gboolean              required,
                                     gboolean             *out);
+gboolean   _lsp_proto_read_text    (LspProtoReader       *r,
+                                    const char           *field,
+                                    gboolean              required,
+                                    LspProtoStringCheck   check,
+                                    const char           *rule,
+                                    char                **out);
+gboolean   _lsp_proto_check_unknown (LspProtoReader      *r,
+                                     guint                 also_known);
 JsonArray *_lsp_proto_read_array   (LspProtoReader       *r,
                                     const char           *field,
                                     guint                 max_len);

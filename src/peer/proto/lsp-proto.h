@@ -20,7 +20,17 @@ G_BEGIN_DECLS
 #define LSP_PROTO_MIN_FRAME           2
 #define LSP_PROTO_MAX_FRAME           (16u * 1024 * 1024)
 #define LSP_PROTO_MAX_REQUEST_FRAME   (64u * 1024)
+#define LSP_PROTO_MAX_SMALL_FRAME     (16u * 1024)
 #define LSP_PROTO_MAX_DEPTH           32
+/* Parse budgets, checked before any JSON tree is built. An object has at
+ * most 10 known members; the rest is room for later optional fields. The
+ * largest honest frame is a manifest of LSP_MANIFEST_MAX_FILES files: an
+ * object, a path, a size and a chunk array each, plus the chunk hashes
+ * that fit in the frame. */
+#define LSP_PROTO_MAX_MEMBERS         32
+#define LSP_PROTO_MAX_UNKNOWN_MEMBERS 8
+#define LSP_PROTO_MAX_CONTAINERS      (2u * LSP_MANIFEST_MAX_FILES + 1024)
+#define LSP_PROTO_MAX_VALUES          (4u * LSP_MANIFEST_MAX_FILES + LSP_PROTO_MAX_FRAME / 64)
 #define LSP_PROTO_MAX_GAMES           10000
 #define LSP_PROTO_MAX_INT             ((G_GINT64_CONSTANT (1) << 53) - 1)
 #define LSP_PROTO_MAX_FEATURES        32
@@ -220,6 +230,7 @@ JsonNode    *lsp_message_to_json                (LspMessage        *self);
 GBytes      *lsp_message_encode                 (LspMessage        *self,
                                                  gsize              max_frame,
                                                  GError           **error);
+gsize        lsp_proto_max_frame_for_type       (LspMessageType     type);
 JsonNode    *lsp_proto_parse_payload            (const guint8      *payload,
                                                  gsize              length,
                                                  GError           **error);

@@ -17,6 +17,7 @@
 #include "lsp-quic-error.h"
 #include "lsp-quic-private.h"
 #include "lsp-udp-batch-private.h"
+#include "lsp-util.h"
 
 #define MAX_SEND_VEC 16
 
@@ -402,11 +403,25 @@ send_connection_close (LspQuicConnection                   *self,
     self->close_unsent = TRUE;
 }
 
+/* The reason phrase of the peer's CONNECTION_CLOSE, as ": reason" to
+ * append to a message, escaped: it is any bytes the peer chose. */
+static char *
+close_reason_suffix (const ngtcp2_connection_close_error *ccerr)
+{
+  g_autofree char *reason = NULL;
+
+  if (ccerr->reasonlen == 0)
+    return g_strdup ("");
+  reason = lsp_escape_untrusted ((const char *) ccerr->reason, (gssize) ccerr->reasonlen);
+  return g_strconcat (": ", reason, NULL);
+}
+
 static GError *
 error_from_liberr (LspQuicConnection *self,
                    int                rv)
 {
   ngtcp2_connection_close_error ccerr;
+  g_autofree char *reason = NULL;
 
   switch (rv)
     {
@@ -424,19 +439,18 @@ error_from_liberr (LspQuicConnection *self,
         return g_error_new (LSP_QUIC_ERROR, LSP_QUIC_ERROR_PEER_RESET,
                             _("%s no longer knows this connection (stateless reset)"), self->address_key);
       ngtcp2_conn_get_connection_close_error (self->conn, &ccerr);
+      reason = close_reason_suffix (&ccerr);
       if (ccerr.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION)
         return g_error_new (LSP_QUIC_ERROR, LSP_QUIC_ERROR_PEER_CLOSED,
-                            _("%s closed the connection (code %" PRIu64 "%s%.*s)"),
-                            self->address_key, ccerr.error_code,
-                            ccerr.reasonlen > 0 ? ": " : "", (int) ccerr.reasonlen, (const char *) ccerr.reason);
+                            _("%s closed the connection (code %" PRIu64 "%s)"),
+                            self->address_key, ccerr.error_code, reason);
       if (ccerr.error_code >= 0x100 && ccerr.error_code < 0x200)
         return g_error_new (LSP_QUIC_ERROR, LSP_QUIC_ERROR_HANDSHAKE,
                             _("%s refused the TLS handshake (alert “%s”)"), self->address_key,
                             gnutls_alert_get_name ((gnutls_alert_description_t) (ccerr.error_code - 0x100)));
       return g_error_new (LSP_QUIC_ERROR, LSP_QUIC_ERROR_PEER_CLOSED,
-                          _("%s closed the connection (transport error 0x%" PRIx64 "%s%.*s)"),
-                          self->address_key, ccerr.error_code,
-                          ccerr.reasonlen > 0 ? ": " : "", (int) ccerr.reasonlen, (const char *) ccerr.reason);
+                          _("%s closed the connection (transport error 0x%" PRIx64 "%s)"),
+                          self->address_key, ccerr.error_code, reason);
     case NGTCP2_ERR_CRYPTO:
     case NGTCP2_ERR_CALLBACK_FAILURE:
       if (self->verify_error != NULL)
