@@ -476,6 +476,7 @@ handle_delta (Session                   *session,
     .digest = lsp_peer_get_library_digest (session->peer),
   };
   LspSyncAction action = lsp_sync_plan_delta (&known, delta);
+  guint count_after;
 
   if (action != LSP_SYNC_APPLY)
     {
@@ -483,9 +484,23 @@ handle_delta (Session                   *session,
       return;
     }
 
+  count_after = lsp_peer_count_after_delta (session->peer, delta);
+  if (count_after > LSP_PROTO_MAX_GAMES)
+    {
+      g_autofree char *detail = g_strdup_printf ("LibraryDelta would leave %u games, more than the %u a peer may have",
+                                                 count_after, LSP_PROTO_MAX_GAMES);
+      session_fail (session, LSP_PROTO_ERROR_BAD_MESSAGE, detail);
+      return;
+    }
+  /* What we hold no longer matches the peer's library: showing it would
+   * offer games the peer may not have, so it goes until the snapshot. */
+  if (!lsp_sync_delta_count_ok (delta, count_after))
+    {
+      lsp_peer_forget_library (session->peer);
+      request_library (session, LSP_SYNC_ASK_SNAPSHOT);
+      return;
+    }
   lsp_peer_apply_delta (session->peer, delta);
-  if (!lsp_sync_delta_count_ok (delta, lsp_peer_get_n_games (session->peer)))
-    request_library (session, LSP_SYNC_ASK_SNAPSHOT);
 }
 
 typedef struct

@@ -1,0 +1,452 @@
+#include "config.h"
+
+#include <string.h>
+
+#include "lsp-frame-decoder.h"
+#include "lsp-node.h"
+#include "lsp-proto.h"
+#include "lsp-quic-endpoint.h"
+#include "lsp-test-util.h"
+
+/* A real node on loopback, and a hostile peer that speaks the protocol
+ * through the engine's own QUIC transport but says what it likes. */
+
+static const char * const catalog_ids[] = { "alpha", "beta", NULL };
+static const char other_digest[] = "1111111111111111111111111111111111111111111111111111111111111111";
+
+typedef struct
+{
+  char        *games;
+  char        *state;
+  LspLibrary  *library;
+  LspIdentity *identity;
+  LspNode     *node;
+} TestPeer;
+
+static void
+test_peer_init (TestPeer   *peer,
+                const char *name)
+{
+  g_autoptr(LspCatalog) catalog = lsp_test_catalog_new (catalog_ids);
+  g_autoptr(GFile) dir = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) bind = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GError) error = NULL;
+
+  peer->games = lsp_test_make_temp_dir ();
+  peer->state = lsp_test_make_temp_dir ();
+  dir = g_file_new_for_path (peer->games);
+  peer->library = lsp_library_new (dir, catalog);
+  lsp_test_load_library (peer->library);
+  lsp_library_watch (peer->library);
+  peer->identity = lsp_identity_load_or_create (peer->state, &error);
+  g_assert_no_error (error);
+  peer->node = lsp_node_new (peer->library, peer->identity, name);
+  lsp_node_set_liveness (peer->node, 500, 3000);
+  g_assert_true (lsp_node_start (peer->node, G_INET_SOCKET_ADDRESS (bind), &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_peer_clear (TestPeer *peer)
+{
+  g_clear_object (&peer->node);
+  g_clear_object (&peer->identity);
+  g_clear_object (&peer->library);
+  lsp_test_remove_tree (peer->games);
+  lsp_test_remove_tree (peer->state);
+  g_free (peer->games);
+  g_free (peer->state);
+}
+
+static GInetSocketAddress *
+address_of (TestPeer *peer)
+{
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  return G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (loopback, lsp_node_get_port (peer->node)));
+}
+
+typedef struct
+{
+  TestPeer *viewer;
+  TestPeer *seen;
+} Sync;
+
+static gboolean
+is_synced (gpointer data)
+{
+  Sync *sync = data;
+  LspPeer *peer = lsp_node_lookup_peer (sync->viewer->node, lsp_node_get_peer_id (sync->seen->node));
+
+  return peer != NULL && lsp_peer_get_connected (peer) && lsp_peer_get_has_library (peer) &&
+         g_strcmp0 (lsp_peer_get_library_digest (peer), lsp_library_get_digest (sync->seen->library)) == 0;
+}
+
+/* The check closing every test: an honest peer still connects and syncs. */
+static void
+assert_honest_peer_syncs (TestPeer *target)
+{
+  TestPeer honest = { 0 };
+  g_autoptr(GInetSocketAddress) address = address_of (target);
+  Sync seen_by_honest = { &honest, target };
+  Sync seen_by_target = { target, &honest };
+
+  test_peer_init (&honest, "honest");
+  lsp_test_make_game (honest.games, "beta", "1.0", 100);
+  lsp_test_wait_idle (honest.library);
+  lsp_node_add_static_peer (honest.node, address);
+  g_assert_true (lsp_test_wait_until (is_synced, &seen_by_honest, 20000));
+  g_assert_true (lsp_test_wait_until (is_synced, &seen_by_target, 20000));
+  test_peer_clear (&honest);
+}
+
+
+/* The hostile side: one endpoint and identity, any number of connections. */
+
+typedef struct
+{
+  char            *state;
+  LspIdentity     *identity;
+  LspQuicEndpoint *endpoint;
+} Attacker;
+
+typedef struct
+{
+  LspQuicConnection *conn;
+  GError            *connect_error;
+  gboolean           connect_done;
+  LspQuicStream     *control;
+  LspFrameDecoder   *decoder;
+  GPtrArray         *received;   /* LspMessage */
+  gboolean           finished;
+} Attack;
+
+static void
+attacker_init (Attacker *attacker)
+{
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) bind = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GError) error = NULL;
+
+  attacker->state = lsp_test_make_temp_dir ();
+  attacker->identity = lsp_identity_load_or_create (attacker->state, &error);
+  g_assert_no_error (error);
+  attacker->endpoint = lsp_quic_endpoint_new (attacker->identity, LSP_PROTO_ALPN,
+                                              G_INET_SOCKET_ADDRESS (bind), &error);
+  g_assert_no_error (error);
+}
+
+static void
+attacker_clear (Attacker *attacker)
+{
+  g_clear_object (&attacker->endpoint);
+  g_clear_object (&attacker->identity);
+  lsp_test_remove_tree (attacker->state);
+  g_free (attacker->state);
+}
+
+static void
+on_attack_connected (GObject      *object,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  Attack *attack = user_data;
+
+  attack->conn = lsp_quic_endpoint_connect_finish (LSP_QUIC_ENDPOINT (object), result, &attack->connect_error);
+  attack->connect_done = TRUE;
+}
+
+static gboolean
+attack_connect_done (gpointer data)
+{
+  return ((Attack *) data)->connect_done;
+}
+
+static Attack *
+attack_new (Attacker *attacker,
+            TestPeer *target)
+{
+  g_autoptr(GInetSocketAddress) address = address_of (target);
+  Attack *attack = g_new0 (Attack, 1);
+
+  attack->received = g_ptr_array_new_with_free_func ((GDestroyNotify) lsp_message_unref);
+  attack->decoder = lsp_frame_decoder_new (LSP_PROTO_MAX_FRAME);
+  lsp_quic_endpoint_connect_async (attacker->endpoint, address, NULL, NULL, on_attack_connected, attack);
+  g_assert_true (lsp_test_wait_until (attack_connect_done, attack, 10000));
+  return attack;
+}
+
+static void
+attack_free (Attack *attack)
+{
+  if (attack->control != NULL)
+    lsp_quic_stream_set_read_func (attack->control, NULL, NULL, NULL);
+  g_clear_object (&attack->control);
+  if (attack->conn != NULL)
+    lsp_quic_connection_close (attack->conn, 0, "done");
+  g_clear_object (&attack->conn);
+  g_clear_error (&attack->connect_error);
+  lsp_frame_decoder_free (attack->decoder);
+  g_ptr_array_unref (attack->received);
+  g_free (attack);
+}
+
+static void
+on_attack_read (LspQuicStream *stream,
+                const guint8  *data,
+                gsize          length,
+                gboolean       fin,
+                const GError  *error,
+                gpointer       user_data)
+{
+  Attack *attack = user_data;
+
+  while (length > 0 && !lsp_frame_decoder_has_failed (attack->decoder))
+    {
+      gsize used = lsp_frame_decoder_feed (attack->decoder, data, length, NULL);
+      GBytes *frame;
+
+      data += used;
+      length -= used;
+      while ((frame = lsp_frame_decoder_pop (attack->decoder)) != NULL)
+        {
+          LspMessage *message = lsp_message_parse (g_bytes_get_data (frame, NULL), g_bytes_get_size (frame), NULL);
+
+          if (message != NULL)
+            g_ptr_array_add (attack->received, message);
+          g_bytes_unref (frame);
+        }
+      if (used == 0)
+        break;
+    }
+  if (fin || error != NULL)
+    attack->finished = TRUE;
+}
+
+static void
+attack_send (Attack     *attack,
+             LspMessage *message)
+{
+  g_autoptr(LspMessage) owned = message;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) frame = lsp_message_encode (owned, LSP_PROTO_MAX_FRAME, &error);
+
+  g_assert_no_error (error);
+  if (attack->control == NULL)
+    {
+      attack->control = lsp_quic_connection_open_stream (attack->conn, TRUE, &error);
+      g_assert_no_error (error);
+      lsp_quic_stream_set_read_func (attack->control, on_attack_read, attack, NULL);
+    }
+  lsp_quic_stream_write_bytes_async (attack->control, frame, FALSE, NULL, NULL, NULL);
+}
+
+static void
+attack_say_hello (Attack     *attack,
+                  Attacker   *attacker,
+                  guint64     library_rev,
+                  const char *library_digest)
+{
+  static const char * const no_features[] = { NULL };
+
+  attack_send (attack, lsp_message_new_hello (LSP_MESSAGE_HELLO, lsp_identity_get_peer_id (attacker->identity),
+                                              "127.0.0.1:9", library_rev, library_digest,
+                                              no_features, "attacker"));
+}
+
+typedef struct
+{
+  Attack         *attack;
+  LspMessageType  type;
+  guint           count;
+} Received;
+
+static guint
+count_received (Attack         *attack,
+                LspMessageType  type)
+{
+  guint count = 0;
+
+  for (guint i = 0; i < attack->received->len; i++)
+    {
+      LspMessage *message = g_ptr_array_index (attack->received, i);
+      if (message->type == type)
+        count++;
+    }
+  return count;
+}
+
+static gboolean
+has_received (gpointer data)
+{
+  Received *wait = data;
+  return count_received (wait->attack, wait->type) >= wait->count;
+}
+
+/* Waits for the count-th message of this type since the connection began. */
+static void
+attack_wait_for (Attack         *attack,
+                 LspMessageType  type,
+                 guint           count)
+{
+  Received wait = { attack, type, count };
+  g_assert_true (lsp_test_wait_until (has_received, &wait, 20000));
+}
+
+static gboolean
+attack_is_finished (gpointer data)
+{
+  Attack *attack = data;
+  return attack->finished || lsp_quic_connection_is_closed (attack->conn);
+}
+
+static GPtrArray *
+make_games (const char *prefix,
+            guint       first,
+            guint       count)
+{
+  GPtrArray *games = g_ptr_array_new_with_free_func ((GDestroyNotify) lsp_game_summary_free);
+
+  for (guint i = first; i < first + count; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("%s-%05u", prefix, i);
+      g_ptr_array_add (games, lsp_game_summary_new (id, id));
+    }
+  return games;
+}
+
+static LspPeer *
+attacker_peer (TestPeer *target,
+               Attacker *attacker)
+{
+  return lsp_node_lookup_peer (target->node, lsp_identity_get_peer_id (attacker->identity));
+}
+
+typedef struct
+{
+  TestPeer *target;
+  Attacker *attacker;
+  guint     n_games;
+} PeerGames;
+
+static gboolean
+peer_has_games (gpointer data)
+{
+  PeerGames *wait = data;
+  LspPeer *peer = attacker_peer (wait->target, wait->attacker);
+
+  return peer != NULL && lsp_peer_get_has_library (peer) && lsp_peer_get_n_games (peer) == wait->n_games;
+}
+
+/* Connects, says Hello and hands over a snapshot of n_games games at rev 1. */
+static Attack *
+attack_with_library (Attacker *attacker,
+                     TestPeer *target,
+                     guint     n_games)
+{
+  Attack *attack = attack_new (attacker, target);
+  g_autoptr(GPtrArray) games = make_games ("game", 0, n_games);
+  PeerGames wait = { target, attacker, n_games };
+
+  g_assert_no_error (attack->connect_error);
+  attack_say_hello (attack, attacker, 1, other_digest);
+  attack_wait_for (attack, LSP_MESSAGE_HELLO_ACK, 1);
+  attack_send (attack, lsp_message_new_library_snapshot (lsp_identity_get_peer_id (attacker->identity),
+                                                         1, other_digest, games));
+  g_assert_true (lsp_test_wait_until (peer_has_games, &wait, 20000));
+  return attack;
+}
+
+
+/* A: a peer's game list is bounded by the result of every delta. */
+
+static void
+test_delta_beyond_game_limit (void)
+{
+  TestPeer target = { 0 };
+  Attacker attacker = { 0 };
+  Attack *attack;
+  guint n_first = LSP_PROTO_MAX_GAMES / 2 + 1;
+
+  test_peer_init (&target, "target");
+  attacker_init (&attacker);
+  attack = attack_with_library (&attacker, &target, n_first);
+
+  /* Each delta is within the per-message limit; together they are not. */
+  {
+    g_autoptr(GPtrArray) added = make_games ("more", 0, n_first);
+    g_autoptr(GPtrArray) none = g_ptr_array_new ();
+    static const char * const no_ids[] = { NULL };
+
+    g_test_expect_message ("lsp-node", G_LOG_LEVEL_WARNING, "Dropping peer*games, more than the 10000*");
+    attack_send (attack, lsp_message_new_library_delta (lsp_identity_get_peer_id (attacker.identity),
+                                                        1, 2, other_digest, LSP_PROTO_MAX_GAMES,
+                                                        added, none, no_ids));
+  }
+  g_assert_true (lsp_test_wait_until (attack_is_finished, attack, 20000));
+  {
+    LspPeer *peer = attacker_peer (&target, &attacker);
+    g_assert_true (peer == NULL || lsp_peer_get_n_games (peer) <= LSP_PROTO_MAX_GAMES);
+  }
+  g_test_assert_expected_messages ();
+
+  assert_honest_peer_syncs (&target);
+  attack_free (attack);
+  attacker_clear (&attacker);
+  test_peer_clear (&target);
+}
+
+static void
+test_delta_count_mismatch_drops_games (void)
+{
+  TestPeer target = { 0 };
+  Attacker attacker = { 0 };
+  g_autoptr(GPtrArray) added = make_games ("more", 0, 1);
+  g_autoptr(GPtrArray) none = g_ptr_array_new ();
+  static const char * const no_ids[] = { NULL };
+  Attack *attack;
+  LspPeer *peer;
+  guint asked;
+
+  test_peer_init (&target, "target");
+  attacker_init (&attacker);
+  attack = attack_with_library (&attacker, &target, 3);
+
+  /* Three games plus one is not the forty it claims. */
+  asked = count_received (attack, LSP_MESSAGE_GET_LIBRARY);
+  attack_send (attack, lsp_message_new_library_delta (lsp_identity_get_peer_id (attacker.identity),
+                                                      1, 2, other_digest, 40, added, none, no_ids));
+  attack_wait_for (attack, LSP_MESSAGE_GET_LIBRARY, asked + 1);
+  peer = attacker_peer (&target, &attacker);
+  g_assert_nonnull (peer);
+  g_assert_false (lsp_peer_get_has_library (peer));
+  g_assert_cmpuint (lsp_peer_get_n_games (peer), ==, 0);
+
+  /* The snapshot it was asked for brings the games back. */
+  {
+    g_autoptr(GPtrArray) games = make_games ("game", 0, 4);
+    PeerGames wait = { &target, &attacker, 4 };
+
+    attack_send (attack, lsp_message_new_library_snapshot (lsp_identity_get_peer_id (attacker.identity),
+                                                           2, other_digest, games));
+    g_assert_true (lsp_test_wait_until (peer_has_games, &wait, 20000));
+  }
+  g_test_assert_expected_messages ();
+
+  assert_honest_peer_syncs (&target);
+  attack_free (attack);
+  attacker_clear (&attacker);
+  test_peer_clear (&target);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/peer/hostile/delta-beyond-game-limit", test_delta_beyond_game_limit);
+  g_test_add_func ("/peer/hostile/delta-count-mismatch-drops-games", test_delta_count_mismatch_drops_games);
+
+  return g_test_run ();
+}
