@@ -6,6 +6,7 @@
 #include "lsp-node.h"
 #include "lsp-proto.h"
 #include "lsp-quic-endpoint.h"
+#include "lsp-quic-private.h"
 #include "lsp-test-util.h"
 
 /* A real node on loopback, and a hostile peer that speaks the protocol
@@ -23,14 +24,24 @@ typedef struct
   LspNode     *node;
 } TestPeer;
 
+static GInetSocketAddress *
+loopback_address (const char *host,
+                  guint16     port)
+{
+  g_autoptr(GInetAddress) inet = g_inet_address_new_from_string (host);
+  return G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (inet, port));
+}
+
+/* Peers other than the attacker bind to their own loopback address, so
+ * the per-address limits the attacker runs into are not theirs. */
 static void
-test_peer_init (TestPeer   *peer,
-                const char *name)
+test_peer_init_at (TestPeer   *peer,
+                   const char *name,
+                   const char *host)
 {
   g_autoptr(LspCatalog) catalog = lsp_test_catalog_new (catalog_ids);
   g_autoptr(GFile) dir = NULL;
-  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) bind = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GInetSocketAddress) bind = loopback_address (host, 0);
   g_autoptr(GError) error = NULL;
 
   peer->games = lsp_test_make_temp_dir ();
@@ -42,9 +53,15 @@ test_peer_init (TestPeer   *peer,
   peer->identity = lsp_identity_load_or_create (peer->state, &error);
   g_assert_no_error (error);
   peer->node = lsp_node_new (peer->library, peer->identity, name);
-  lsp_node_set_liveness (peer->node, 500, 3000);
-  g_assert_true (lsp_node_start (peer->node, G_INET_SOCKET_ADDRESS (bind), &error));
+  g_assert_true (lsp_node_start (peer->node, bind, &error));
   g_assert_no_error (error);
+}
+
+static void
+test_peer_init (TestPeer   *peer,
+                const char *name)
+{
+  test_peer_init_at (peer, name, "127.0.0.1");
 }
 
 static void
@@ -91,7 +108,7 @@ assert_honest_peer_syncs (TestPeer *target)
   Sync seen_by_honest = { &honest, target };
   Sync seen_by_target = { target, &honest };
 
-  test_peer_init (&honest, "honest");
+  test_peer_init_at (&honest, "honest", "127.0.0.2");
   lsp_test_make_game (honest.games, "beta", "1.0", 100);
   lsp_test_wait_idle (honest.library);
   lsp_node_add_static_peer (honest.node, address);
@@ -439,6 +456,254 @@ test_delta_count_mismatch_drops_games (void)
   test_peer_clear (&target);
 }
 
+
+/* B: connections cannot be held without a Hello, twice, or in any number. */
+
+typedef struct
+{
+  Attack *attack;
+  guint   source;
+} Trickle;
+
+/* One byte of a frame that never completes, now and then: enough traffic
+ * to never look quiet. */
+static gboolean
+trickle_byte (gpointer data)
+{
+  Trickle *trickle = data;
+  static const guint8 byte = 0;
+  g_autoptr(GBytes) bytes = g_bytes_new_static (&byte, 1);
+
+  if (lsp_quic_connection_is_closed (trickle->attack->conn))
+    {
+      trickle->source = 0;
+      return G_SOURCE_REMOVE;
+    }
+  lsp_quic_stream_write_bytes_async (trickle->attack->control, bytes, FALSE, NULL, NULL, NULL);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+test_no_hello_is_closed (void)
+{
+  TestPeer target = { 0 };
+  Attacker attacker = { 0 };
+  Attack *attack;
+  Trickle trickle = { 0 };
+  g_autoptr(GError) error = NULL;
+  static const guint8 header[] = { 0, 0, 0x10, 0 };
+  g_autoptr(GBytes) bytes = g_bytes_new_static (header, sizeof header);
+
+  test_peer_init (&target, "target");
+  lsp_node_set_hello_timeout (target.node, 300);
+  attacker_init (&attacker);
+  attack = attack_new (&attacker, &target);
+  g_assert_no_error (attack->connect_error);
+  attack->control = lsp_quic_connection_open_stream (attack->conn, TRUE, &error);
+  g_assert_no_error (error);
+  lsp_quic_stream_set_read_func (attack->control, on_attack_read, attack, NULL);
+  lsp_quic_stream_write_bytes_async (attack->control, bytes, FALSE, NULL, NULL, NULL);
+  trickle.attack = attack;
+  trickle.source = g_timeout_add (100, trickle_byte, &trickle);
+
+  /* Well within the stale timeout, which the trickle would reset anyway. */
+  g_assert_true (lsp_test_wait_until (attack_is_finished, attack, 2500));
+
+  g_clear_handle_id (&trickle.source, g_source_remove);
+  assert_honest_peer_syncs (&target);
+  attack_free (attack);
+  attacker_clear (&attacker);
+  test_peer_clear (&target);
+}
+
+static gboolean
+either_finished (gpointer data)
+{
+  Attack **attacks = data;
+  return attack_is_finished (attacks[0]) || attack_is_finished (attacks[1]);
+}
+
+/* The attacker dials twice and, unlike an honest dialler, closes neither. */
+static void
+test_duplicate_is_closed (void)
+{
+  TestPeer target = { 0 };
+  Attacker attacker = { 0 };
+  Attack *attacks[2];
+  LspPeer *peer;
+
+  test_peer_init (&target, "target");
+  attacker_init (&attacker);
+  for (guint i = 0; i < G_N_ELEMENTS (attacks); i++)
+    {
+      attacks[i] = attack_new (&attacker, &target);
+      g_assert_no_error (attacks[i]->connect_error);
+      attack_say_hello (attacks[i], &attacker, 0, other_digest);
+      attack_wait_for (attacks[i], LSP_MESSAGE_HELLO_ACK, 1);
+    }
+
+  g_assert_true (lsp_test_wait_until (either_finished, attacks, 10000));
+  /* The newer goes, the first stays. */
+  g_assert_true (attack_is_finished (attacks[1]));
+  g_assert_false (attack_is_finished (attacks[0]));
+  peer = attacker_peer (&target, &attacker);
+  g_assert_nonnull (peer);
+  g_assert_true (lsp_peer_get_connected (peer));
+
+  assert_honest_peer_syncs (&target);
+  for (guint i = 0; i < G_N_ELEMENTS (attacks); i++)
+    attack_free (attacks[i]);
+  attacker_clear (&attacker);
+  test_peer_clear (&target);
+}
+
+static void
+test_connections_per_address (void)
+{
+  TestPeer target = { 0 };
+  Attacker attacker = { 0 };
+  g_autoptr(GPtrArray) attacks = g_ptr_array_new_with_free_func ((GDestroyNotify) attack_free);
+  Attack *refused;
+
+  test_peer_init (&target, "target");
+  /* Nothing closes the attacker's silent connections while it opens them. */
+  lsp_node_set_hello_timeout (target.node, 120000);
+  attacker_init (&attacker);
+  lsp_quic_endpoint_set_handshake_timeout (attacker.endpoint, 1000);
+
+  for (guint i = 0; i < LSP_QUIC_MAX_CONNECTIONS_PER_ADDRESS; i++)
+    {
+      Attack *attack = attack_new (&attacker, &target);
+      g_assert_no_error (attack->connect_error);
+      g_ptr_array_add (attacks, attack);
+    }
+  refused = attack_new (&attacker, &target);
+  g_assert_error (refused->connect_error, LSP_QUIC_ERROR, LSP_QUIC_ERROR_HANDSHAKE_TIMEOUT);
+  attack_free (refused);
+
+  assert_honest_peer_syncs (&target);
+  g_clear_pointer (&attacks, g_ptr_array_unref);
+  attacker_clear (&attacker);
+  test_peer_clear (&target);
+}
+
+typedef struct
+{
+  LspQuicConnection *conn;
+  GError            *error;
+  gboolean           done;
+} Dial;
+
+static void
+on_dialled (GObject      *object,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  Dial *dial = user_data;
+
+  dial->conn = lsp_quic_endpoint_connect_finish (LSP_QUIC_ENDPOINT (object), result, &dial->error);
+  dial->done = TRUE;
+}
+
+static gboolean
+dial_done (gpointer data)
+{
+  return ((Dial *) data)->done;
+}
+
+static void
+dial (LspQuicEndpoint *from,
+      LspQuicEndpoint *to,
+      Dial            *result)
+{
+  g_autoptr(GInetSocketAddress) address =
+    G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (g_inet_socket_address_get_address (lsp_quic_endpoint_get_local_address (to)),
+                                                      lsp_quic_endpoint_get_port (to)));
+
+  lsp_quic_endpoint_connect_async (from, address, NULL, NULL, on_dialled, result);
+  g_assert_true (lsp_test_wait_until (dial_done, result, 10000));
+}
+
+static void
+dial_clear (Dial *result)
+{
+  if (result->conn != NULL)
+    lsp_quic_connection_close (result->conn, 0, NULL);
+  g_clear_object (&result->conn);
+  g_clear_error (&result->error);
+  result->done = FALSE;
+}
+
+static LspQuicEndpoint *
+endpoint_at (const char  *state,
+             const char  *host)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LspIdentity) identity = lsp_identity_load_or_create (state, &error);
+  g_autoptr(GInetSocketAddress) bind = loopback_address (host, 0);
+  LspQuicEndpoint *endpoint;
+
+  g_assert_no_error (error);
+  endpoint = lsp_quic_endpoint_new (identity, LSP_PROTO_ALPN, bind, &error);
+  g_assert_no_error (error);
+  return endpoint;
+}
+
+/* Strangers fill what they may; a peer known from an earlier run still
+ * gets in, and our own dials still go out. */
+static void
+test_reserved_slots (void)
+{
+  g_autofree char *target_state = lsp_test_make_temp_dir ();
+  g_autofree char *known_state = lsp_test_make_temp_dir ();
+  g_autofree char *other_state = lsp_test_make_temp_dir ();
+  g_autoptr(LspQuicEndpoint) target = endpoint_at (target_state, "127.0.0.1");
+  g_autoptr(LspQuicEndpoint) known = endpoint_at (known_state, "127.0.0.2");
+  g_autoptr(LspQuicEndpoint) other = endpoint_at (other_state, "127.0.0.3");
+  Attacker attacker = { 0 };
+  Dial result = { 0 };
+  const guint open_slots = 2;
+
+  /* An earlier run meets the known peer. */
+  dial (known, target, &result);
+  g_assert_no_error (result.error);
+  dial_clear (&result);
+  lsp_test_run_for (100);
+  g_clear_object (&target);
+  target = endpoint_at (target_state, "127.0.0.1");
+  lsp_quic_endpoint_set_max_connections (target, LSP_QUIC_RESERVED_CONNECTIONS + open_slots);
+
+  attacker_init (&attacker);
+  lsp_quic_endpoint_set_handshake_timeout (attacker.endpoint, 1000);
+  {
+    Dial attacks[3] = { 0 };
+
+    for (guint i = 0; i < G_N_ELEMENTS (attacks); i++)
+      dial (attacker.endpoint, target, &attacks[i]);
+    for (guint i = 0; i < open_slots; i++)
+      g_assert_no_error (attacks[i].error);
+    g_assert_error (attacks[open_slots].error, LSP_QUIC_ERROR, LSP_QUIC_ERROR_HANDSHAKE_TIMEOUT);
+
+    dial (known, target, &result);
+    g_assert_no_error (result.error);
+    dial_clear (&result);
+    dial (target, other, &result);
+    g_assert_no_error (result.error);
+    dial_clear (&result);
+
+    for (guint i = 0; i < G_N_ELEMENTS (attacks); i++)
+      dial_clear (&attacks[i]);
+  }
+
+  attacker_clear (&attacker);
+  g_clear_object (&target);
+  g_clear_object (&known);
+  g_clear_object (&other);
+  lsp_test_remove_tree (target_state);
+  lsp_test_remove_tree (known_state);
+  lsp_test_remove_tree (other_state);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -447,6 +712,11 @@ main (int   argc,
 
   g_test_add_func ("/peer/hostile/delta-beyond-game-limit", test_delta_beyond_game_limit);
   g_test_add_func ("/peer/hostile/delta-count-mismatch-drops-games", test_delta_count_mismatch_drops_games);
+
+  g_test_add_func ("/peer/hostile/no-hello-is-closed", test_no_hello_is_closed);
+  g_test_add_func ("/peer/hostile/duplicate-is-closed", test_duplicate_is_closed);
+  g_test_add_func ("/peer/hostile/connections-per-address", test_connections_per_address);
+  g_test_add_func ("/peer/hostile/reserved-slots", test_reserved_slots);
 
   return g_test_run ();
 }

@@ -71,6 +71,7 @@ struct _LspNode
   guint            manifest_loads;
   guint            idle_ping_ms;
   guint            stale_ms;
+  guint            hello_timeout_ms;
   guint            proto_min;
   guint            proto_max;
   gboolean         stopping;
@@ -95,6 +96,8 @@ struct _Session
   guint64            ping_nonce;
   gboolean           ping_outstanding;
   guint              liveness_id;
+  guint              hello_timeout_id;
+  guint              duplicate_id;
   guint              close_id;
   char              *close_reason;
   double             frame_budget;

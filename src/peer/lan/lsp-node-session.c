@@ -146,6 +146,8 @@ _lsp_session_free (Session *session)
                           g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
                                                "The connection to the peer ended before it sent the manifest"));
   g_clear_handle_id (&session->liveness_id, g_source_remove);
+  g_clear_handle_id (&session->hello_timeout_id, g_source_remove);
+  g_clear_handle_id (&session->duplicate_id, g_source_remove);
   g_clear_handle_id (&session->close_id, g_source_remove);
   g_clear_handle_id (&session->library_answer_id, g_source_remove);
   g_clear_pointer (&session->close_reason, g_free);
@@ -315,8 +317,8 @@ session_dialler (Session *session)
                             : lsp_quic_connection_get_peer_id (session->conn);
 }
 
-static gboolean
-resolve_duplicate (Session *session)
+static Session *
+find_duplicate (Session *session)
 {
   LspNode *self = session->node;
 
@@ -324,15 +326,40 @@ resolve_duplicate (Session *session)
     {
       Session *other = g_ptr_array_index (self->sessions, i);
 
-      if (other == session || !other->established || other->closing ||
+      if (other != session && other->established && !other->closing &&
           g_strcmp0 (lsp_quic_connection_get_peer_id (other->conn),
-                     lsp_quic_connection_get_peer_id (session->conn)) != 0)
-        continue;
+                     lsp_quic_connection_get_peer_id (session->conn)) == 0)
+        return other;
+    }
+  return NULL;
+}
 
+static gboolean
+on_duplicate_grace_over (gpointer user_data)
+{
+  Session *session = user_data;
+
+  session->duplicate_id = 0;
+  if (find_duplicate (session) != NULL)
+    _lsp_session_close (session, "duplicate connection");
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+resolve_duplicate (Session *session)
+{
+  Session *other = find_duplicate (session);
+
+  if (other != NULL)
+    {
       /* Both dialled by the same side: that side alone picks, so the two
-       * ends cannot close different ones; here the other end waits. */
+       * ends cannot close different ones; here the other end waits, but
+       * not for ever, or one peer could hold any number of connections. */
       if (strcmp (session_dialler (session), session_dialler (other)) == 0 && !session->is_client)
-        return TRUE;
+        {
+          session->duplicate_id = g_timeout_add (LSP_NODE_DUPLICATE_GRACE_MS, on_duplicate_grace_over, session);
+          return TRUE;
+        }
       if (strcmp (session_dialler (session), session_dialler (other)) < 0)
         {
           if (session->static_peer == NULL && other->static_peer != NULL)
@@ -355,6 +382,16 @@ resolve_duplicate (Session *session)
     }
 
   return TRUE;
+}
+
+static gboolean
+on_hello_timeout (gpointer user_data)
+{
+  Session *session = user_data;
+
+  session->hello_timeout_id = 0;
+  _lsp_session_close (session, "no Hello within the Hello timeout");
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -380,6 +417,7 @@ handle_handshake (Session             *session,
     _lsp_session_send_message (session, _lsp_node_new_hello (self, LSP_MESSAGE_HELLO_ACK));
 
   session->established = TRUE;
+  g_clear_handle_id (&session->hello_timeout_id, g_source_remove);
   if (!resolve_duplicate (session))
     return;
 
@@ -908,6 +946,7 @@ _lsp_session_new (LspNode           *self,
   session->last_received = g_get_monotonic_time ();
   session->frame_budget = FRAME_BURST;
   session->budget_time = session->last_received;
+  session->hello_timeout_id = g_timeout_add (self->hello_timeout_ms, on_hello_timeout, session);
   g_ptr_array_add (self->sessions, session);
 
   g_signal_connect (conn, "incoming-stream", G_CALLBACK (on_incoming_stream), session);
@@ -928,7 +967,6 @@ _lsp_node_on_incoming_connection (LspQuicEndpoint   *endpoint,
       return;
     }
   session = _lsp_session_new (self, conn, FALSE);
-  /* A peer that never opens its control stream is dropped like a quiet one. */
   _lsp_session_start_liveness (session);
 }
 

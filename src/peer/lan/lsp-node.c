@@ -362,6 +362,16 @@ lsp_node_set_liveness (LspNode *self,
 }
 
 void
+lsp_node_set_hello_timeout (LspNode *self,
+                            guint    timeout_ms)
+{
+  g_return_if_fail (LSP_IS_NODE (self));
+  g_return_if_fail (timeout_ms > 0);
+
+  self->hello_timeout_ms = timeout_ms;
+}
+
+void
 lsp_node_set_proto_range (LspNode *self,
                           guint    min_version,
                           guint    max_version)
@@ -459,6 +469,7 @@ lsp_node_init (LspNode *self)
   g_queue_init (&self->history);
   self->idle_ping_ms = LSP_PROTO_IDLE_PING_SECONDS * 1000;
   self->stale_ms = LSP_PROTO_STALE_SECONDS * 1000;
+  self->hello_timeout_ms = LSP_NODE_HELLO_TIMEOUT_MS;
   self->proto_min = LSP_PROTO_MIN_VERSION;
   self->proto_max = LSP_PROTO_VERSION;
 }

@@ -84,6 +84,8 @@ void          lsp_quic_endpoint_connection_done   (LspQuicEndpoint        *self,
                                                    LspQuicConnection      *conn);
 void          lsp_quic_endpoint_connection_ready  (LspQuicEndpoint        *self,
                                                    LspQuicConnection      *conn);
+void          lsp_quic_endpoint_set_max_connections (LspQuicEndpoint      *self,
+                                                   guint                   max_connections);
 
 /* Connection side */
 LspQuicConnection *lsp_quic_connection_new_client    (LspQuicEndpoint       *endpoint,
