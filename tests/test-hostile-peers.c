@@ -704,6 +704,70 @@ test_reserved_slots (void)
   lsp_test_remove_tree (other_state);
 }
 
+
+/* C: datagrams that no connection ID routes cost a bounded amount. */
+
+static void
+test_stray_datagrams (void)
+{
+  g_autofree char *target_state = lsp_test_make_temp_dir ();
+  g_autofree char *honest_state = lsp_test_make_temp_dir ();
+  g_autoptr(LspQuicEndpoint) target = endpoint_at (target_state, "127.0.0.1");
+  g_autoptr(LspQuicEndpoint) honest = endpoint_at (honest_state, "127.0.0.2");
+  g_autoptr(GError) error = NULL;
+  Attacker attacker = { 0 };
+  Dial attacks[4 * LSP_QUIC_MAX_RESET_OFFERS] = { 0 };
+  Dial result = { 0 };
+  const guint n_stray = 20;
+  LspSockaddr target_addr;
+  socklen_t target_len;
+  guint64 offers;
+
+  attacker_init (&attacker);
+  for (guint i = 0; i < G_N_ELEMENTS (attacks); i++)
+    {
+      dial (attacker.endpoint, target, &attacks[i]);
+      g_assert_no_error (attacks[i].error);
+    }
+  lsp_test_run_for (100);
+
+  target_len = (socklen_t) g_socket_address_get_native_size (G_SOCKET_ADDRESS (lsp_quic_endpoint_get_local_address (target)));
+  g_assert_true (g_socket_address_to_native (G_SOCKET_ADDRESS (lsp_quic_endpoint_get_local_address (target)),
+                                             &target_addr, sizeof target_addr, &error));
+  g_assert_no_error (error);
+  /* Short-header packets for connection IDs nobody issued, long enough to
+   * pass for a stateless reset, from the address all those connections
+   * share. */
+  for (guint i = 0; i < n_stray; i++)
+    {
+      guint8 stray[100];
+
+      for (guint j = 0; j < sizeof stray; j++)
+        stray[j] = (guint8) g_random_int ();
+      stray[0] = 0x40 | (stray[0] & 0x3f);
+      lsp_quic_endpoint_send_datagram (attacker.endpoint, &target_addr, target_len, stray, sizeof stray);
+    }
+
+  /* The honest handshake reaches the socket after the strays, so once it
+   * completes every stray has been handled. */
+  dial (honest, target, &result);
+  g_assert_no_error (result.error);
+  offers = lsp_quic_endpoint_get_n_stray_offers (target);
+  g_test_message ("%u stray datagrams with %u connections from their address: %" G_GUINT64_FORMAT " offers",
+                  n_stray, (guint) G_N_ELEMENTS (attacks), offers);
+  g_assert_cmpuint (offers, >=, n_stray);
+  g_assert_cmpuint (offers, <=, (guint64) n_stray * LSP_QUIC_MAX_RESET_OFFERS);
+
+  dial_clear (&result);
+  for (guint i = 0; i < G_N_ELEMENTS (attacks); i++)
+    dial_clear (&attacks[i]);
+  attacker_clear (&attacker);
+  g_clear_object (&target);
+  g_clear_object (&honest);
+  lsp_test_remove_tree (target_state);
+  lsp_test_remove_tree (honest_state);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -717,6 +781,7 @@ main (int   argc,
   g_test_add_func ("/peer/hostile/duplicate-is-closed", test_duplicate_is_closed);
   g_test_add_func ("/peer/hostile/connections-per-address", test_connections_per_address);
   g_test_add_func ("/peer/hostile/reserved-slots", test_reserved_slots);
+  g_test_add_func ("/peer/hostile/stray-datagrams", test_stray_datagrams);
 
   return g_test_run ();
 }

@@ -5,6 +5,7 @@
 #include "lsp-quic-address-index.h"
 
 #include <arpa/inet.h>
+#include <string.h>
 
 struct _LspQuicAddressIndex
 {
@@ -117,6 +118,41 @@ lsp_quic_address_index_admit (LspQuicAddressIndex *self,
       return FALSE;
     }
   return TRUE;
+}
+
+static gboolean
+sockaddr_equal (const LspSockaddr *a,
+                const LspSockaddr *b)
+{
+  if (a->sa.sa_family != b->sa.sa_family)
+    return FALSE;
+  if (a->sa.sa_family == AF_INET)
+    return a->in.sin_port == b->in.sin_port &&
+           a->in.sin_addr.s_addr == b->in.sin_addr.s_addr;
+  if (a->sa.sa_family == AF_INET6)
+    return a->in6.sin6_port == b->in6.sin6_port &&
+           memcmp (&a->in6.sin6_addr, &b->in6.sin6_addr, sizeof a->in6.sin6_addr) == 0;
+  return FALSE;
+}
+
+/* Returns: (transfer full): up to @max connections with the peer at @addr
+ * (address and port), for datagrams that cannot be routed by CID. */
+GPtrArray *
+lsp_quic_address_index_find (LspQuicAddressIndex *self,
+                             const LspSockaddr   *addr,
+                             guint                max)
+{
+  GPtrArray *matches = g_ptr_array_new_with_free_func (g_object_unref);
+  char address_key[INET6_ADDRSTRLEN];
+  GPtrArray *same_address;
+
+  if (!lsp_quic_sockaddr_to_key (addr, address_key, sizeof address_key))
+    return matches;
+  same_address = g_hash_table_lookup (self->by_address, address_key);
+  for (guint i = 0; same_address != NULL && i < same_address->len && matches->len < max; i++)
+    if (sockaddr_equal (lsp_quic_connection_get_remote (same_address->pdata[i]), addr))
+      g_ptr_array_add (matches, g_object_ref (same_address->pdata[i]));
+  return matches;
 }
 
 /* The address key of a datagram's source, as g_inet_address_to_string()

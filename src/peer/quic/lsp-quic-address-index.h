@@ -20,6 +20,9 @@ void                 lsp_quic_address_index_remove           (LspQuicAddressInde
                                                               LspQuicConnection   *conn);
 GPtrArray           *lsp_quic_address_index_lookup           (LspQuicAddressIndex *self,
                                                               const char          *address_key);
+GPtrArray           *lsp_quic_address_index_find             (LspQuicAddressIndex *self,
+                                                              const LspSockaddr   *addr,
+                                                              guint                max);
 guint                lsp_quic_address_index_count_handshakes (LspQuicAddressIndex *self,
                                                               const char          *address_key);
 gboolean             lsp_quic_address_index_admit            (LspQuicAddressIndex *self,

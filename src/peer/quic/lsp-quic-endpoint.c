@@ -60,6 +60,8 @@ struct _LspQuicEndpoint
   socklen_t           blocked_addr_len;
 
   GPtrArray          *touched;      /* connections that got packets in this batch */
+  GHashTable         *touched_set;  /* the same, to look them up */
+  guint64             stray_offers; /* datagrams offered to a connection as a possible reset */
 
   gint64              reply_window_start;
   guint               replies_in_window;
@@ -164,6 +166,7 @@ lsp_quic_endpoint_finalize (GObject *object)
   g_clear_object (&self->local_address);
   g_clear_pointer (&self->tx_buffer, g_free);
   g_clear_pointer (&self->touched, g_ptr_array_unref);
+  g_clear_pointer (&self->touched_set, g_hash_table_unref);
   g_clear_pointer (&self->blocked_data, g_free);
 
   G_OBJECT_CLASS (lsp_quic_endpoint_parent_class)->finalize (object);
@@ -251,6 +254,7 @@ lsp_quic_endpoint_init (LspQuicEndpoint *self)
   self->idle_timeout_ms = LSP_QUIC_DEFAULT_IDLE_TIMEOUT_MS;
   self->handshake_timeout_ms = LSP_QUIC_DEFAULT_HANDSHAKE_TIMEOUT_MS;
   self->touched = g_ptr_array_new_with_free_func (g_object_unref);
+  self->touched_set = g_hash_table_new (g_direct_hash, g_direct_equal);
   self->tx_size = LSP_UDP_GSO_MAX_BYTES + 2048;
   self->tx_buffer = g_malloc (self->tx_size);
 }
@@ -352,12 +356,12 @@ static void
 touch (LspQuicEndpoint   *self,
        LspQuicConnection *conn)
 {
-  /* Batches usually belong to one or two connections: a linear scan of
-   * the few touched so far beats hashing. */
-  for (guint i = self->touched->len; i > 0; i--)
-    if (self->touched->pdata[i - 1] == conn)
-      return;
-  g_ptr_array_add (self->touched, g_object_ref (conn));
+  /* Batches usually belong to one connection, the one touched last; the
+   * set keeps a batch spread over many connections linear. */
+  if (self->touched->len > 0 && self->touched->pdata[self->touched->len - 1] == conn)
+    return;
+  if (g_hash_table_add (self->touched_set, conn))
+    g_ptr_array_add (self->touched, g_object_ref (conn));
 }
 
 static void
@@ -390,23 +394,11 @@ accept_connection (LspQuicEndpoint   *self,
   lsp_quic_connection_handle_packet (conn, addr, addr_len, data, length, FALSE);
 }
 
-static gboolean
-sockaddr_equal (const LspSockaddr *a,
-                const LspSockaddr *b)
-{
-  if (a->sa.sa_family != b->sa.sa_family)
-    return FALSE;
-  if (a->sa.sa_family == AF_INET)
-    return a->in.sin_port == b->in.sin_port &&
-           a->in.sin_addr.s_addr == b->in.sin_addr.s_addr;
-  if (a->sa.sa_family == AF_INET6)
-    return a->in6.sin6_port == b->in6.sin6_port &&
-           memcmp (&a->in6.sin6_addr, &b->in6.sin6_addr, sizeof a->in6.sin6_addr) == 0;
-  return FALSE;
-}
-
 /* A stateless reset carries a random DCID, so it cannot be routed by CID:
  * offer it to the connections with that peer, which check its token.
+ * Each offer costs a decryption in ngtcp2, so a peer sending stray
+ * datagrams gets at most LSP_QUIC_MAX_RESET_OFFERS per datagram, whatever
+ * number of connections it holds; an honest peer has one or two.
  * Returns whether any connection with that peer exists. */
 static gboolean
 offer_as_reset (LspQuicEndpoint   *self,
@@ -415,20 +407,11 @@ offer_as_reset (LspQuicEndpoint   *self,
                 const guint8      *data,
                 gsize              length)
 {
-  g_autoptr(GPtrArray) matches = NULL;
-  GHashTableIter iter;
-  gpointer key;
+  g_autoptr(GPtrArray) matches = lsp_quic_address_index_find (self->by_address, addr, LSP_QUIC_MAX_RESET_OFFERS);
 
-  g_hash_table_iter_init (&iter, self->connections);
-  while (g_hash_table_iter_next (&iter, &key, NULL))
-    if (sockaddr_equal (lsp_quic_connection_get_remote (key), addr))
-      {
-        if (matches == NULL)
-          matches = g_ptr_array_new_with_free_func (g_object_unref);
-        g_ptr_array_add (matches, g_object_ref (key));
-      }
-  if (matches == NULL)
+  if (matches->len == 0)
     return FALSE;
+  self->stray_offers += matches->len;
   for (guint i = 0; i < matches->len; i++)
     {
       touch (self, matches->pdata[i]);
@@ -507,6 +490,7 @@ on_readable (GSocket      *socket,
         }
       for (guint i = 0; i < self->touched->len; i++)
         lsp_quic_connection_flush (self->touched->pdata[i]);
+      g_hash_table_remove_all (self->touched_set);
       g_ptr_array_set_size (self->touched, 0);
       if (n < LSP_UDP_RX_BATCH)
         break;
@@ -816,6 +800,12 @@ lsp_quic_endpoint_set_max_connections (LspQuicEndpoint *self,
   g_return_if_fail (max_connections > LSP_QUIC_RESERVED_CONNECTIONS &&
                     max_connections <= LSP_QUIC_MAX_CONNECTIONS);
   self->max_connections = max_connections;
+}
+
+guint64
+lsp_quic_endpoint_get_n_stray_offers (LspQuicEndpoint *self)
+{
+  return self->stray_offers;
 }
 
 guint
