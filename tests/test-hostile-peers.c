@@ -1,9 +1,13 @@
 #include "config.h"
 
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "lsp-frame-decoder.h"
-#include "lsp-node.h"
+#include "lsp-game-root.h"
+#include "lsp-node-private.h"
 #include "lsp-proto.h"
 #include "lsp-quic-endpoint.h"
 #include "lsp-quic-private.h"
@@ -35,26 +39,43 @@ loopback_address (const char *host,
 /* Peers other than the attacker bind to their own loopback address, so
  * the per-address limits the attacker runs into are not theirs. */
 static void
-test_peer_init_at (TestPeer   *peer,
-                   const char *name,
-                   const char *host)
+test_peer_make_dirs (TestPeer *peer)
+{
+  peer->games = lsp_test_make_temp_dir ();
+  peer->state = lsp_test_make_temp_dir ();
+}
+
+/* watch: follow changes to the games folder; without, only what is there
+ * now is scanned, and nothing reads the folder behind the test's back. */
+static void
+test_peer_start (TestPeer   *peer,
+                 const char *name,
+                 const char *host,
+                 gboolean    watch)
 {
   g_autoptr(LspCatalog) catalog = lsp_test_catalog_new (catalog_ids);
-  g_autoptr(GFile) dir = NULL;
+  g_autoptr(GFile) dir = g_file_new_for_path (peer->games);
   g_autoptr(GInetSocketAddress) bind = loopback_address (host, 0);
   g_autoptr(GError) error = NULL;
 
-  peer->games = lsp_test_make_temp_dir ();
-  peer->state = lsp_test_make_temp_dir ();
-  dir = g_file_new_for_path (peer->games);
   peer->library = lsp_library_new (dir, catalog);
   lsp_test_load_library (peer->library);
-  lsp_library_watch (peer->library);
+  if (watch)
+    lsp_library_watch (peer->library);
   peer->identity = lsp_identity_load_or_create (peer->state, &error);
   g_assert_no_error (error);
   peer->node = lsp_node_new (peer->library, peer->identity, name);
   g_assert_true (lsp_node_start (peer->node, bind, &error));
   g_assert_no_error (error);
+}
+
+static void
+test_peer_init_at (TestPeer   *peer,
+                   const char *name,
+                   const char *host)
+{
+  test_peer_make_dirs (peer);
+  test_peer_start (peer, name, host, TRUE);
 }
 
 static void
@@ -768,6 +789,102 @@ test_stray_datagrams (void)
   lsp_test_remove_tree (honest_state);
 }
 
+
+/* D: one peer's manifest requests do not make everyone else busy. */
+
+typedef struct
+{
+  LspManifest *manifest;
+  GError      *error;
+  gboolean     done;
+} Fetch;
+
+static void
+on_manifest_fetched (GObject      *object,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  Fetch *fetch = user_data;
+
+  fetch->manifest = lsp_node_fetch_manifest_finish (LSP_NODE (object), result, &fetch->error);
+  fetch->done = TRUE;
+}
+
+static gboolean
+fetch_done (gpointer data)
+{
+  return ((Fetch *) data)->done;
+}
+
+static char *
+manifest_path (TestPeer   *peer,
+               const char *hash)
+{
+  g_autofree char *name = g_strconcat (hash, ".json", NULL);
+  return g_build_filename (peer->games, LSP_STATE_DIR, "manifests", name, NULL);
+}
+
+static void
+test_manifest_loads_per_peer (void)
+{
+  TestPeer target = { 0 }, honest = { 0 };
+  Attacker attacker = { 0 };
+  g_autoptr(GInetSocketAddress) address = NULL;
+  g_autofree char *alpha_hash = NULL;
+  g_autofree char *beta_hash = NULL;
+  g_autofree char *stuck = NULL;
+  Sync synced = { &honest, &target };
+  const guint n_requests = MAX_MANIFEST_LOADS_PER_PEER + 2;
+  Fetch fetch = { 0 };
+  Attack *attack;
+  int writer;
+
+  test_peer_make_dirs (&target);
+  lsp_test_make_game (target.games, "alpha", "1.0", 1000);
+  lsp_test_make_game (target.games, "beta", "1.0", 1000);
+  test_peer_start (&target, "target", "127.0.0.1", FALSE);
+  alpha_hash = g_strdup (lsp_local_game_get_manifest_hash (lsp_library_lookup (target.library, "alpha")));
+  beta_hash = g_strdup (lsp_local_game_get_manifest_hash (lsp_library_lookup (target.library, "beta")));
+
+  /* A manifest that takes for ever to read: a FIFO nobody writes to yet,
+   * so the attacker's reads stay in flight. */
+  stuck = manifest_path (&target, alpha_hash);
+  g_assert_cmpint (unlink (stuck), ==, 0);
+  g_assert_cmpint (mkfifo (stuck, 0600), ==, 0);
+
+  attacker_init (&attacker);
+  attack = attack_new (&attacker, &target);
+  g_assert_no_error (attack->connect_error);
+  attack_say_hello (attack, &attacker, 0, other_digest);
+  attack_wait_for (attack, LSP_MESSAGE_HELLO_ACK, 1);
+  for (guint i = 0; i < n_requests; i++)
+    attack_send (attack, lsp_message_new_get_manifest ("alpha", alpha_hash));
+  /* Beyond its own limit, the attacker is told busy. */
+  attack_wait_for (attack, LSP_MESSAGE_ERROR, n_requests - MAX_MANIFEST_LOADS_PER_PEER);
+
+  test_peer_init_at (&honest, "honest", "127.0.0.2");
+  address = address_of (&target);
+  lsp_node_add_static_peer (honest.node, address);
+  g_assert_true (lsp_test_wait_until (is_synced, &synced, 20000));
+  lsp_node_fetch_manifest_async (honest.node, lsp_node_get_peer_id (target.node), "beta", beta_hash,
+                                 NULL, on_manifest_fetched, &fetch);
+  g_assert_true (lsp_test_wait_until (fetch_done, &fetch, 20000));
+  g_assert_no_error (fetch.error);
+  g_assert_cmpstr (lsp_manifest_get_hash (fetch.manifest), ==, beta_hash);
+  g_clear_pointer (&fetch.manifest, lsp_manifest_unref);
+
+  /* Opening and closing the FIFO ends the stuck reads, with nothing. */
+  writer = open (stuck, O_WRONLY | O_NONBLOCK);
+  g_assert_cmpint (writer, >=, 0);
+  close (writer);
+  attack_wait_for (attack, LSP_MESSAGE_ERROR, n_requests);
+
+  test_peer_clear (&honest);
+  attack_free (attack);
+  attacker_clear (&attacker);
+  test_peer_clear (&target);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -782,6 +899,7 @@ main (int   argc,
   g_test_add_func ("/peer/hostile/connections-per-address", test_connections_per_address);
   g_test_add_func ("/peer/hostile/reserved-slots", test_reserved_slots);
   g_test_add_func ("/peer/hostile/stray-datagrams", test_stray_datagrams);
+  g_test_add_func ("/peer/hostile/manifest-loads-per-peer", test_manifest_loads_per_peer);
 
   return g_test_run ();
 }
