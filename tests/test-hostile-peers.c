@@ -1,6 +1,11 @@
 #include "config.h"
 
+#include <avahi-client/client.h>
+#include <avahi-client/publish.h>
+#include <avahi-common/error.h>
+#include <avahi-glib/glib-watch.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -885,6 +890,229 @@ test_manifest_loads_per_peer (void)
   test_peer_clear (&target);
 }
 
+
+/* E: announcements cannot make us dial without end, or lose a peer to a
+ * service claiming its peer_id. These need the loopback avahi-daemon
+ * (`tests/mdns-loopback up`, as root); without it they fail. */
+
+typedef struct
+{
+  AvahiGLibPoll   *poll;
+  AvahiClient     *client;
+  GPtrArray       *groups;   /* AvahiEntryGroup */
+  guint            established;
+} FakeServices;
+
+static void
+on_fake_group (AvahiEntryGroup      *group,
+               AvahiEntryGroupState  state,
+               void                 *user_data)
+{
+  FakeServices *fakes = user_data;
+
+  g_assert_cmpint (state, !=, AVAHI_ENTRY_GROUP_FAILURE);
+  g_assert_cmpint (state, !=, AVAHI_ENTRY_GROUP_COLLISION);
+  if (state == AVAHI_ENTRY_GROUP_ESTABLISHED)
+    fakes->established++;
+}
+
+static void
+fake_services_init (FakeServices *fakes)
+{
+  int error = 0;
+
+  fakes->poll = avahi_glib_poll_new (NULL, G_PRIORITY_DEFAULT);
+  fakes->client = avahi_client_new (avahi_glib_poll_get (fakes->poll), 0, NULL, NULL, &error);
+  if (fakes->client == NULL)
+    g_error ("avahi-daemon is not reachable (%s); start it with “tests/mdns-loopback up”", avahi_strerror (error));
+  fakes->groups = g_ptr_array_new_with_free_func ((GDestroyNotify) avahi_entry_group_free);
+}
+
+static gboolean
+fakes_established (gpointer data)
+{
+  FakeServices *fakes = data;
+  return fakes->established == fakes->groups->len;
+}
+
+/* A service of our type that anyone on the LAN could announce; it is up
+ * once fake_services_wait() returns. */
+static void
+fake_service_add (FakeServices *fakes,
+                      const char   *name,
+                      guint16       port,
+                      const char   *peer_id)
+{
+  AvahiEntryGroup *group = avahi_entry_group_new (fakes->client, on_fake_group, fakes);
+  g_autofree char *id_entry = g_strconcat ("peer_id=", peer_id, NULL);
+
+  g_assert_nonnull (group);
+  g_ptr_array_add (fakes->groups, group);
+  g_assert_cmpint (avahi_entry_group_add_service (group, (AvahiIfIndex) if_nametoindex ("lo"), AVAHI_PROTO_INET, 0,
+                                                  name, LSP_DISCOVERY_SERVICE_TYPE, NULL, NULL, port,
+                                                  id_entry, "proto_ver=1", NULL), ==, 0);
+  g_assert_cmpint (avahi_entry_group_commit (group), ==, 0);
+}
+
+static void
+fake_services_wait (FakeServices *fakes)
+{
+  g_assert_true (lsp_test_wait_until (fakes_established, fakes, 15000));
+}
+
+static void
+fake_services_clear (FakeServices *fakes)
+{
+  g_clear_pointer (&fakes->groups, g_ptr_array_unref);
+  g_clear_pointer (&fakes->client, avahi_client_free);
+  g_clear_pointer (&fakes->poll, avahi_glib_poll_free);
+}
+
+static void
+enable_discovery (TestPeer *peer)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (lsp_node_enable_discovery (peer->node, TRUE, &error));
+  g_assert_no_error (error);
+}
+
+typedef struct
+{
+  LspDiscovery *discovery;
+  const char   *peer_id;
+  guint         n_services;
+} ServiceCount;
+
+static gboolean
+has_services (gpointer data)
+{
+  ServiceCount *count = data;
+  return lsp_discovery_count_services (count->discovery, count->peer_id) >= count->n_services;
+}
+
+static gboolean
+is_connected (gpointer data)
+{
+  Sync *sync = data;
+  LspPeer *peer = lsp_node_lookup_peer (sync->viewer->node, lsp_node_get_peer_id (sync->seen->node));
+  return peer != NULL && lsp_peer_get_connected (peer);
+}
+
+static void
+test_fake_service_for_known_peer (void)
+{
+  TestPeer a = { 0 }, b = { 0 };
+  TestPeer *observer, *victim;
+  FakeServices fakes = { 0 };
+  LspDiscovery *discovery;
+  const LspDiscoveredPeer *found;
+  const char *victim_id;
+  guint n_real;
+
+  test_peer_init (&a, "peer-a");
+  test_peer_init (&b, "peer-b");
+  /* The smaller peer_id dials what discovery finds, so it authenticates
+   * the other at its announced address. */
+  observer = strcmp (lsp_node_get_peer_id (a.node), lsp_node_get_peer_id (b.node)) < 0 ? &a : &b;
+  victim = observer == &a ? &b : &a;
+  victim_id = lsp_node_get_peer_id (victim->node);
+  enable_discovery (observer);
+  enable_discovery (victim);
+  discovery = lsp_node_get_discovery (observer->node);
+  {
+    Sync connected = { observer, victim };
+    g_assert_true (lsp_test_wait_until (is_connected, &connected, 20000));
+  }
+  n_real = lsp_discovery_count_services (discovery, victim_id);
+  g_assert_cmpuint (n_real, >=, 1);
+
+  /* Someone else claims the victim's peer_id, at an address that sorts
+   * first and is not the victim's. */
+  fake_services_init (&fakes);
+  fake_service_add (&fakes, "aaa-claims-the-victim", 9, victim_id);
+  fake_services_wait (&fakes);
+  {
+    ServiceCount count = { discovery, victim_id, 2 * n_real };
+    g_assert_true (lsp_test_wait_until (has_services, &count, 15000));
+  }
+  found = lsp_discovery_lookup_peer (discovery, victim_id);
+  g_assert_nonnull (found);
+  g_assert_cmpuint (found->port, ==, lsp_node_get_port (victim->node));
+
+  assert_honest_peer_syncs (observer);
+  fake_services_clear (&fakes);
+  test_peer_clear (&a);
+  test_peer_clear (&b);
+}
+
+typedef struct
+{
+  LspNode *node;
+  guint    n_services;
+  guint    most_dialling;
+} DialWatch;
+
+static gboolean
+all_dialled (gpointer data)
+{
+  DialWatch *watch = data;
+  guint dialling = g_hash_table_size (watch->node->dialing);
+
+  watch->most_dialling = MAX (watch->most_dialling, dialling);
+  return lsp_discovery_get_n_peers (lsp_node_get_discovery (watch->node)) >= watch->n_services &&
+         dialling == 0 && g_queue_is_empty (&watch->node->dial_queue);
+}
+
+static void
+test_announcement_flood (void)
+{
+  TestPeer target = { 0 };
+  FakeServices fakes = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) black_hole = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM,
+                                                G_SOCKET_PROTOCOL_UDP, &error);
+  g_autoptr(GInetSocketAddress) any_port = loopback_address ("127.0.0.1", 0);
+  g_autoptr(GSocketAddress) hole_address = NULL;
+  DialWatch watch = { 0 };
+  guint16 hole_port;
+
+  g_assert_no_error (error);
+  /* Where the announced peers "are": a socket that reads nothing, so
+   * every dial waits for its handshake timeout. */
+  g_assert_true (g_socket_bind (black_hole, G_SOCKET_ADDRESS (any_port), FALSE, &error));
+  hole_address = g_socket_get_local_address (black_hole, &error);
+  g_assert_no_error (error);
+  hole_port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (hole_address));
+
+  test_peer_init (&target, "target");
+  lsp_quic_endpoint_set_handshake_timeout (target.node->endpoint, 3000);
+  enable_discovery (&target);
+  watch.node = target.node;
+  watch.n_services = LSP_NODE_MAX_DIALS + 8;
+
+  fake_services_init (&fakes);
+  for (guint i = 0; i < watch.n_services; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("announced-%02u", i);
+      GString *peer_id = g_string_new ("ffffffff");
+
+      /* Larger than ours, so we are the side that dials. */
+      for (guint j = 0; j < 7; j++)
+        g_string_append_printf (peer_id, "%08x", g_random_int ());
+      fake_service_add (&fakes, name, hole_port, peer_id->str);
+      g_string_free (peer_id, TRUE);
+    }
+  fake_services_wait (&fakes);
+  g_assert_true (lsp_test_wait_until (all_dialled, &watch, 60000));
+  g_test_message ("%u announced peers, at most %u dialled at once", watch.n_services, watch.most_dialling);
+  g_assert_cmpuint (watch.most_dialling, <=, LSP_NODE_MAX_DIALS);
+
+  assert_honest_peer_syncs (&target);
+  fake_services_clear (&fakes);
+  test_peer_clear (&target);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -900,6 +1128,8 @@ main (int   argc,
   g_test_add_func ("/peer/hostile/reserved-slots", test_reserved_slots);
   g_test_add_func ("/peer/hostile/stray-datagrams", test_stray_datagrams);
   g_test_add_func ("/peer/hostile/manifest-loads-per-peer", test_manifest_loads_per_peer);
+  g_test_add_func ("/peer/hostile/fake-service-for-known-peer", test_fake_service_for_known_peer);
+  g_test_add_func ("/peer/hostile/announcement-flood", test_announcement_flood);
 
   return g_test_run ();
 }

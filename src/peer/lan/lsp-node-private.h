@@ -65,6 +65,8 @@ struct _LspNode
   GPtrArray       *peer_list;      /* LspPeer, the GListModel, in arrival order */
   GPtrArray       *static_peers;   /* StaticPeer */
   GHashTable      *dialing;        /* peer_ids being dialled after discovery */
+  GQueue           dial_queue;     /* peer_ids waiting for a dial slot, oldest first */
+  GHashTable      *dial_waiting;   /* the same, to look them up */
 
   GQueue           history;        /* HistoryEntry, oldest first */
   guint64          history_rev;    /* the library rev the history ends at */

@@ -265,6 +265,28 @@ peer_address_from_hello (Session    *session,
   return g_strdup_printf ("%s:%u", host, port);
 }
 
+/* The peer told us its listener over a connection from its own IP: a
+ * service announcing that IP and port is that peer's, whatever other
+ * services claim its peer_id. */
+static void
+note_verified_listener (Session    *session,
+                        const char *their_listen_addr)
+{
+  GInetSocketAddress *remote = lsp_quic_connection_get_remote_address (session->conn);
+  g_autofree char *remote_host = g_inet_address_to_string (g_inet_socket_address_get_address (remote));
+  g_autofree char *host = NULL;
+  g_autoptr(GInetAddress) inet = NULL;
+  guint16 port = 0;
+
+  if (session->node->discovery == NULL || !lsp_proto_parse_listen_addr (their_listen_addr, &host, &port))
+    return;
+  inet = g_inet_address_new_from_string (host);
+  if (inet == NULL || (!g_inet_address_get_is_any (inet) && !g_str_equal (host, remote_host)))
+    return;
+  lsp_discovery_set_verified (session->node->discovery, lsp_quic_connection_get_peer_id (session->conn),
+                              remote_host, port);
+}
+
 /* Of two connections between the same pair of peers, both sides keep the
  * one dialled by the smaller peer_id, so they agree without talking. */
 static const char *
@@ -389,6 +411,7 @@ handle_handshake (Session             *session,
     session->static_peer->retry_ms = LSP_NODE_RETRY_MIN_MS;
 
   address = peer_address_from_hello (session, hello->listen_addr);
+  note_verified_listener (session, hello->listen_addr);
   lsp_peer_set_address (peer, address);
   lsp_peer_set_hostname (peer, hello->hostname);
   lsp_peer_set_connected (peer, TRUE);

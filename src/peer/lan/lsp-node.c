@@ -426,6 +426,8 @@ lsp_node_finalize (GObject *object)
   g_clear_pointer (&self->peers, g_hash_table_unref);
   g_clear_pointer (&self->peer_list, g_ptr_array_unref);
   g_clear_pointer (&self->dialing, g_hash_table_unref);
+  g_queue_clear_full (&self->dial_queue, g_free);
+  g_clear_pointer (&self->dial_waiting, g_hash_table_unref);
   g_clear_pointer (&self->manifest_loads_by_peer, g_hash_table_unref);
   g_queue_clear_full (&self->history, (GDestroyNotify) _lsp_node_history_entry_free);
   g_clear_object (&self->cancellable);
@@ -467,6 +469,8 @@ lsp_node_init (LspNode *self)
   self->peer_list = g_ptr_array_new_with_free_func (g_object_unref);
   self->static_peers = g_ptr_array_new_with_free_func ((GDestroyNotify) static_peer_free);
   self->dialing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_queue_init (&self->dial_queue);
+  self->dial_waiting = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->manifest_loads_by_peer = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_queue_init (&self->history);
   self->idle_ping_ms = LSP_PROTO_IDLE_PING_SECONDS * 1000;

@@ -22,6 +22,8 @@ G_BEGIN_DECLS
 /* When one peer dialled us twice, it closes one of the two itself; if it
  * has not within this long, we close the newer. */
 #define LSP_NODE_DUPLICATE_GRACE_MS 2000
+/* Peers found by discovery that are dialled at once; the others wait. */
+#define LSP_NODE_MAX_DIALS 16
 /* Stopping waits at most this long for Goodbyes to go out. */
 #define LSP_NODE_GOODBYE_TIMEOUT_MS 1000
 
