@@ -12,6 +12,7 @@
 
 #include "lsp-frame-decoder.h"
 #include "lsp-game-root.h"
+#include "lsp-discovery-private.h"
 #include "lsp-node-private.h"
 #include "lsp-proto.h"
 #include "lsp-quic-endpoint.h"
@@ -1113,6 +1114,53 @@ test_announcement_flood (void)
   test_peer_clear (&target);
 }
 
+typedef struct
+{
+  LspDiscovery *discovery;
+  guint         n_announced;
+} Followed;
+
+static gboolean
+all_seen (gpointer data)
+{
+  Followed *followed = data;
+  return g_hash_table_size (followed->discovery->services) + followed->discovery->n_ignored >= followed->n_announced;
+}
+
+/* Each service we follow holds a resolver, here and in the daemon. */
+static void
+test_service_flood (void)
+{
+  TestPeer target = { 0 };
+  FakeServices fakes = { 0 };
+  Followed followed = { 0 };
+
+  test_peer_init (&target, "target");
+  enable_discovery (&target);
+  followed.discovery = lsp_node_get_discovery (target.node);
+  followed.n_announced = LSP_DISCOVERY_MAX_SERVICES + 8;
+
+  fake_services_init (&fakes);
+  for (guint i = 0; i < followed.n_announced; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("flood-%04u", i);
+      GString *peer_id = g_string_new ("00000000");
+
+      /* Smaller than ours: we would not dial them, only follow them. */
+      for (guint j = 0; j < 7; j++)
+        g_string_append_printf (peer_id, "%08x", g_random_int ());
+      fake_service_add (&fakes, name, 9, peer_id->str);
+      g_string_free (peer_id, TRUE);
+    }
+  fake_services_wait (&fakes);
+  g_assert_true (lsp_test_wait_until (all_seen, &followed, 60000));
+  g_assert_cmpuint (g_hash_table_size (followed.discovery->services), <=, LSP_DISCOVERY_MAX_SERVICES);
+
+  assert_honest_peer_syncs (&target);
+  fake_services_clear (&fakes);
+  test_peer_clear (&target);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1130,6 +1178,7 @@ main (int   argc,
   g_test_add_func ("/peer/hostile/manifest-loads-per-peer", test_manifest_loads_per_peer);
   g_test_add_func ("/peer/hostile/fake-service-for-known-peer", test_fake_service_for_known_peer);
   g_test_add_func ("/peer/hostile/announcement-flood", test_announcement_flood);
+  g_test_add_func ("/peer/hostile/service-flood", test_service_flood);
 
   return g_test_run ();
 }

@@ -314,6 +314,7 @@ _lsp_discovery_on_browser_event (AvahiServiceBrowser    *browser,
         if (g_hash_table_size (self->services) >= LSP_DISCOVERY_MAX_SERVICES)
           {
             g_debug ("Ignoring service “%s”: %u services is the limit", name, LSP_DISCOVERY_MAX_SERVICES);
+            self->n_ignored++;
             break;
           }
         service = g_new0 (Service, 1);

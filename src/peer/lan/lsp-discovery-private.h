@@ -49,6 +49,7 @@ struct _LspDiscovery
   GHashTable          *services;   /* key → Service */
   GHashTable          *peers;      /* peer_id → LspDiscoveredPeer */
   GHashTable          *verified;   /* peer_id → address key where it was authenticated */
+  guint                n_ignored;  /* services not followed, over the limit: for tests */
 
   gboolean             started;
   gboolean             available;
