@@ -226,6 +226,19 @@ test_connections_per_address (void)
   test_peer_clear (&target);
 }
 
+typedef struct
+{
+  LspQuicEndpoint *endpoint;
+  const char      *peer_id;
+} KnownBy;
+
+static gboolean
+knows_peer (gpointer data)
+{
+  KnownBy *wait = data;
+  return lsp_known_peers_contains (lsp_quic_endpoint_get_known_peers (wait->endpoint), wait->peer_id);
+}
+
 /* Strangers fill what they may; a peer known from an earlier run still
  * gets in, and our own dials still go out. */
 static void
@@ -241,11 +254,15 @@ test_reserved_slots (void)
   Dial result = { 0 };
   const guint open_slots = 2;
 
-  /* An earlier run meets the known peer. */
+  /* An earlier run meets the known peer; connect completes on its side
+   * before the target has its last handshake flight and records it. */
   dial (known, target, &result);
   g_assert_no_error (result.error);
+  {
+    KnownBy wait = { target, lsp_identity_get_peer_id (lsp_quic_endpoint_get_identity (known)) };
+    g_assert_true (lsp_test_wait_until (knows_peer, &wait, 10000));
+  }
   dial_clear (&result);
-  lsp_test_run_for (100);
   g_clear_object (&target);
   target = endpoint_at (target_state, "127.0.0.1");
   lsp_quic_endpoint_set_max_connections (target, LSP_QUIC_RESERVED_CONNECTIONS + open_slots);
@@ -306,7 +323,6 @@ test_stray_datagrams (void)
       dial (attacker.endpoint, target, &attacks[i]);
       g_assert_no_error (attacks[i].error);
     }
-  lsp_test_run_for (100);
 
   target_len = (socklen_t) g_socket_address_get_native_size (G_SOCKET_ADDRESS (lsp_quic_endpoint_get_local_address (target)));
   g_assert_true (g_socket_address_to_native (G_SOCKET_ADDRESS (lsp_quic_endpoint_get_local_address (target)),

@@ -31,15 +31,15 @@ typedef struct
 
 struct _LspKnownPeers
 {
-  GObject   parent_instance;
+  GObject     parent_instance;
 
-  Writer   *writer;
-  GKeyFile *keyfile;
+  Writer     *writer;
+  GKeyFile   *keyfile;
   GHashTable *earlier_addresses;  /* where peers were authenticated before this run */
-  guint64   generation;  /* of the newest change */
-  guint64   saved;       /* generation of the newest snapshot taken */
-  guint     save_id;
-  gboolean  writing;
+  guint64     generation;  /* of the newest change */
+  guint64     saved;       /* generation of the newest snapshot taken */
+  guint       save_id;
+  gboolean    writing;
 };
 
 G_DEFINE_FINAL_TYPE (LspKnownPeers, lsp_known_peers, G_TYPE_OBJECT)
