@@ -531,6 +531,47 @@ test_fake_service_for_known_peer (void)
   test_peer_clear (&b);
 }
 
+static gboolean
+is_discovered (gpointer data)
+{
+  Sync *sync = data;
+  return lsp_discovery_lookup_peer (lsp_node_get_discovery (sync->viewer->node),
+                                    lsp_node_get_peer_id (sync->seen->node)) != NULL;
+}
+
+/* The claim comes first, so we dial it before the real peer shows up. */
+static void
+test_fake_service_before_peer (void)
+{
+  TestPeer a = { 0 }, b = { 0 };
+  TestPeer *observer, *victim;
+  FakeServices fakes = { 0 };
+  Sync sync;
+
+  test_peer_init (&a, "peer-a");
+  test_peer_init (&b, "peer-b");
+  observer = strcmp (lsp_node_get_peer_id (a.node), lsp_node_get_peer_id (b.node)) < 0 ? &a : &b;
+  victim = observer == &a ? &b : &a;
+  sync = (Sync) { observer, victim };
+  lsp_quic_endpoint_set_handshake_timeout (observer->node->endpoint, 1000);
+
+  fake_services_init (&fakes);
+  fake_service_add (&fakes, "aaa-claims-the-victim", 9, lsp_node_get_peer_id (victim->node));
+  fake_services_wait (&fakes);
+  enable_discovery (observer);
+  g_assert_true (lsp_test_wait_until (is_discovered, &sync, 15000));
+  enable_discovery (victim);
+  g_assert_true (lsp_test_wait_until (is_connected, &sync, 20000));
+  g_assert_cmpuint (lsp_discovery_lookup_peer (lsp_node_get_discovery (observer->node),
+                                               lsp_node_get_peer_id (victim->node))->port,
+                    ==, lsp_node_get_port (victim->node));
+
+  assert_honest_peer_syncs (observer);
+  fake_services_clear (&fakes);
+  test_peer_clear (&a);
+  test_peer_clear (&b);
+}
+
 typedef struct
 {
   LspNode *node;
@@ -661,6 +702,7 @@ main (int   argc,
   g_test_add_func ("/peer/hostile/stray-datagrams", test_stray_datagrams);
   g_test_add_func ("/peer/hostile/manifest-loads-per-peer", test_manifest_loads_per_peer);
   g_test_add_func ("/peer/hostile/fake-service-for-known-peer", test_fake_service_for_known_peer);
+  g_test_add_func ("/peer/hostile/fake-service-before-peer", test_fake_service_before_peer);
   g_test_add_func ("/peer/hostile/announcement-flood", test_announcement_flood);
   g_test_add_func ("/peer/hostile/service-flood", test_service_flood);
 

@@ -48,17 +48,34 @@ service_is_verified (LspDiscovery  *self,
 }
 
 static gboolean
+service_is_unreachable (LspDiscovery  *self,
+                        const Service *service)
+{
+  GHashTable *failed = g_hash_table_lookup (self->unreachable, service->resolved->peer_id);
+  g_autofree char *key = NULL;
+
+  if (failed == NULL)
+    return FALSE;
+  key = address_key (service->resolved->host, service->resolved->port);
+  return g_hash_table_contains (failed, key);
+}
+
+static gboolean
 service_is_better (LspDiscovery  *self,
                    const Service *a,
                    const Service *b)
 {
   gboolean a_verified = service_is_verified (self, a);
   gboolean b_verified = service_is_verified (self, b);
+  gboolean a_unreachable = service_is_unreachable (self, a);
+  gboolean b_unreachable = service_is_unreachable (self, b);
   gboolean a_v4 = strchr (a->resolved->host, ':') == NULL;
   gboolean b_v4 = strchr (b->resolved->host, ':') == NULL;
 
   if (a_verified != b_verified)
     return a_verified;
+  if (a_unreachable != b_unreachable)
+    return b_unreachable;
   if (a_v4 != b_v4)
     return a_v4;
   return strcmp (a->key, b->key) < 0;
@@ -95,6 +112,7 @@ update_peer (LspDiscovery *self,
       g_autofree char *lost = g_strdup (peer_id);
 
       g_hash_table_remove (self->verified, peer_id);
+      g_hash_table_remove (self->unreachable, peer_id);
       if (known == NULL)
         return;
       g_hash_table_remove (self->peers, lost);
@@ -391,6 +409,37 @@ lsp_discovery_set_verified (LspDiscovery *self,
     return;
   g_hash_table_replace (self->verified, g_strdup (peer_id), g_steal_pointer (&key));
   update_peer (self, peer_id);
+}
+
+/**
+ * lsp_discovery_set_unreachable:
+ *
+ * Records that dialling @peer_id at @host and @port failed (nobody there,
+ * or someone with another key), so that its other services come first:
+ * a service claiming a peer's peer_id at the wrong address cannot hide
+ * the peer's real one. May emit ::peer-found with the next best service.
+ */
+void
+lsp_discovery_set_unreachable (LspDiscovery *self,
+                               const char   *peer_id,
+                               const char   *host,
+                               guint16       port)
+{
+  GHashTable *failed;
+
+  g_return_if_fail (LSP_IS_DISCOVERY (self));
+  g_return_if_fail (peer_id != NULL && host != NULL);
+
+  if (!g_hash_table_contains (self->peers, peer_id))
+    return;
+  failed = g_hash_table_lookup (self->unreachable, peer_id);
+  if (failed == NULL)
+    {
+      failed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      g_hash_table_insert (self->unreachable, g_strdup (peer_id), failed);
+    }
+  if (g_hash_table_add (failed, address_key (host, port)))
+    update_peer (self, peer_id);
 }
 
 /* How many resolved services name @peer_id: for tests and diagnostics. */

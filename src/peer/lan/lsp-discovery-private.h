@@ -49,6 +49,7 @@ struct _LspDiscovery
   GHashTable          *services;   /* key → Service */
   GHashTable          *peers;      /* peer_id → LspDiscoveredPeer */
   GHashTable          *verified;   /* peer_id → address key where it was authenticated */
+  GHashTable          *unreachable;  /* peer_id → set of address keys a dial to it failed at */
   guint                n_ignored;  /* services not followed, over the limit: for tests */
 
   gboolean             started;

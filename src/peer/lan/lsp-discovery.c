@@ -466,6 +466,7 @@ lsp_discovery_finalize (GObject *object)
   g_clear_pointer (&self->services, g_hash_table_unref);
   g_clear_pointer (&self->peers, g_hash_table_unref);
   g_clear_pointer (&self->verified, g_hash_table_unref);
+  g_clear_pointer (&self->unreachable, g_hash_table_unref);
   g_clear_pointer (&self->poll, avahi_glib_poll_free);
   g_clear_pointer (&self->peer_id, g_free);
   g_clear_pointer (&self->hostname, g_free);
@@ -617,6 +618,7 @@ lsp_discovery_init (LspDiscovery *self)
   self->services = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) _lsp_discovery_service_free);
   self->peers = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) lsp_discovered_peer_free);
   self->verified = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->unreachable = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_hash_table_unref);
 }
 
 /**

@@ -62,6 +62,10 @@ void                     lsp_discovery_set_verified     (LspDiscovery *self,
                                                          const char   *peer_id,
                                                          const char   *host,
                                                          guint16       port);
+void                     lsp_discovery_set_unreachable  (LspDiscovery *self,
+                                                         const char   *peer_id,
+                                                         const char   *host,
+                                                         guint16       port);
 guint                    lsp_discovery_count_services   (LspDiscovery *self,
                                                          const char   *peer_id);
 

@@ -79,8 +79,13 @@ on_dialled (GObject      *object,
   if (dial->peer_id != NULL)
     {
       g_hash_table_remove (self->dialing, dial->peer_id);
+      /* A failure may bring another service of that peer_id forward, and
+       * with it a new dial from ::peer-found. */
       if (conn != NULL && self->discovery != NULL)
         lsp_discovery_set_verified (self->discovery, dial->peer_id, dial->host, dial->port);
+      else if (self->discovery != NULL && !self->stopping &&
+               !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        lsp_discovery_set_unreachable (self->discovery, dial->peer_id, dial->host, dial->port);
       if (!self->stopping)
         dial_next_waiting (self);
     }
