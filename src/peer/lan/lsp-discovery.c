@@ -2,7 +2,6 @@
 
 #include "config.h"
 
-#include "lsp-discovery.h"
 #include "lsp-discovery-private.h"
 
 #include <avahi-client/client.h>
@@ -13,199 +12,12 @@
 #include <avahi-common/malloc.h>
 #include <avahi-common/strlst.h>
 #include <avahi-glib/glib-watch.h>
-#include <glib/gi18n-lib.h>
 #include <net/if.h>
 #include <string.h>
+#include <glib/gi18n-lib.h>
 
 #include "lsp-error.h"
 #include "lsp-proto.h"
-#include "lsp-util.h"
-
-/* ---- LspDiscoveredPeer ---- */
-
-G_DEFINE_BOXED_TYPE (LspDiscoveredPeer, lsp_discovered_peer, lsp_discovered_peer_copy, lsp_discovered_peer_free)
-
-LspDiscoveredPeer *
-lsp_discovered_peer_copy (const LspDiscoveredPeer *peer)
-{
-  LspDiscoveredPeer *copy;
-
-  g_return_val_if_fail (peer != NULL, NULL);
-
-  copy = g_new0 (LspDiscoveredPeer, 1);
-  *copy = *peer;
-  copy->peer_id = g_strdup (peer->peer_id);
-  copy->service_name = g_strdup (peer->service_name);
-  copy->host = g_strdup (peer->host);
-  copy->hostname = g_strdup (peer->hostname);
-  return copy;
-}
-
-void
-lsp_discovered_peer_free (LspDiscoveredPeer *peer)
-{
-  if (peer == NULL)
-    return;
-  g_free (peer->peer_id);
-  g_free (peer->service_name);
-  g_free (peer->host);
-  g_free (peer->hostname);
-  g_free (peer);
-}
-
-gboolean
-lsp_discovered_peer_equal (const LspDiscoveredPeer *a,
-                           const LspDiscoveredPeer *b)
-{
-  return g_strcmp0 (a->peer_id, b->peer_id) == 0 &&
-         g_strcmp0 (a->service_name, b->service_name) == 0 &&
-         g_strcmp0 (a->host, b->host) == 0 &&
-         a->port == b->port &&
-         a->proto_ver == b->proto_ver &&
-         !a->has_library_rev == !b->has_library_rev &&
-         a->library_rev == b->library_rev &&
-         g_strcmp0 (a->hostname, b->hostname) == 0 &&
-         a->interface == b->interface;
-}
-
-/* Canonical decimal only: no sign, no leading zeros, no spaces, so one
- * number has one spelling. */
-static gboolean
-parse_decimal (const char *text,
-               guint64     max,
-               guint64    *out)
-{
-  guint64 value = 0;
-  gsize len = strlen (text);
-
-  if (len == 0 || len > 16 || (text[0] == '0' && len > 1))
-    return FALSE;
-  for (const char *p = text; *p; p++)
-    {
-      if (!g_ascii_isdigit (*p))
-        return FALSE;
-      value = value * 10 + (guint64) (*p - '0');
-    }
-  if (value > max)
-    return FALSE;
-  *out = value;
-  return TRUE;
-}
-
-G_GNUC_PRINTF (2, 3)
-static LspDiscoveredPeer *
-txt_invalid (GError    **error,
-             const char *format,
-             ...)
-{
-  va_list args;
-
-  va_start (args, format);
-  lsp_error_set_invalid_valist (error, "Invalid mDNS TXT record: ", "", format, args);
-  va_end (args);
-  return NULL;
-}
-
-/* Validates what a service advertises, as PROTOCOL.md's mDNS section says:
- * txt maps keys to values (NULL for a key without “=”). */
-LspDiscoveredPeer *
-lsp_discovered_peer_new_from_txt (GHashTable  *txt,
-                                  const char  *host,
-                                  guint16      port,
-                                  GError     **error)
-{
-  g_autoptr(LspDiscoveredPeer) peer = NULL;
-  const char *peer_id, *proto_ver, *library_rev, *hostname;
-  guint64 value;
-
-  g_return_val_if_fail (txt != NULL, NULL);
-  g_return_val_if_fail (host != NULL, NULL);
-
-  peer_id = g_hash_table_lookup (txt, "peer_id");
-  proto_ver = g_hash_table_lookup (txt, "proto_ver");
-  library_rev = g_hash_table_lookup (txt, "library_rev");
-  hostname = g_hash_table_lookup (txt, "hostname");
-
-  if (peer_id == NULL)
-    return txt_invalid (error, "“peer_id” is missing");
-  if (!lsp_peer_id_is_valid (peer_id))
-    return txt_invalid (error, "“peer_id” is not 64 lowercase hex characters");
-  if (proto_ver == NULL)
-    return txt_invalid (error, "“proto_ver” is missing");
-  if (!parse_decimal (proto_ver, LSP_PROTO_MAX_VERSION_VALUE, &value) || value == 0)
-    return txt_invalid (error, "“proto_ver” is not an integer from 1 to %d", LSP_PROTO_MAX_VERSION_VALUE);
-  if (port == 0)
-    return txt_invalid (error, "the service has port 0");
-
-  peer = g_new0 (LspDiscoveredPeer, 1);
-  peer->peer_id = g_strdup (peer_id);
-  peer->proto_ver = (guint) value;
-  peer->host = g_strdup (host);
-  peer->port = port;
-
-  if (g_hash_table_contains (txt, "library_rev"))
-    {
-      if (library_rev == NULL || !parse_decimal (library_rev, LSP_PROTO_MAX_INT, &peer->library_rev))
-        return txt_invalid (error, "“library_rev” is not an integer from 0 to 2^53-1");
-      peer->has_library_rev = TRUE;
-    }
-  if (g_hash_table_contains (txt, "hostname"))
-    {
-      if (!lsp_proto_hostname_is_valid (hostname))
-        return txt_invalid (error, "“hostname” is not 1–63 bytes of text without control characters");
-      peer->hostname = lsp_escape_untrusted (hostname, -1);
-    }
-
-  return g_steal_pointer (&peer);
-}
-
-/* ---- LspDiscovery ---- */
-
-/* Resolving a service that stopped answering is retried with backoff
- * while the browser still lists it. */
-#define RESOLVE_RETRY_MIN_SECONDS 5
-#define RESOLVE_RETRY_MAX_SECONDS 300
-
-typedef struct
-{
-  LspDiscovery          *self;
-  char                  *key;
-  AvahiIfIndex           interface;
-  AvahiProtocol          protocol;
-  char                  *name;
-  char                  *domain;
-  AvahiServiceResolver  *resolver;
-  LspDiscoveredPeer     *resolved;   /* its last valid answer, or NULL */
-  guint                  retry_seconds;
-  guint                  retry_source_id;
-} Service;
-
-struct _LspDiscovery
-{
-  GObject              parent_instance;
-
-  char                *peer_id;
-  char                *hostname;
-  guint16              port;
-  gboolean             loopback_only;
-  guint64              library_rev;
-
-  AvahiGLibPoll       *poll;
-  AvahiClient         *client;
-  AvahiEntryGroup     *group;
-  AvahiServiceBrowser *browser;
-  char                *service_name;
-  AvahiIfIndex         interface;
-
-  GHashTable          *services;   /* key → Service */
-  GHashTable          *peers;      /* peer_id → LspDiscoveredPeer */
-
-  gboolean             started;
-  gboolean             available;
-  gboolean             published;
-  char                *status;
-  guint                reconnect_source_id;
-};
 
 G_DEFINE_FINAL_TYPE (LspDiscovery, lsp_discovery, G_TYPE_OBJECT)
 
@@ -223,21 +35,15 @@ enum {
   N_PROPS
 };
 
-enum {
-  PEER_FOUND,
-  PEER_LOST,
-  N_SIGNALS
-};
-
 static GParamSpec *properties[N_PROPS];
-static guint signals[N_SIGNALS];
+guint _lsp_discovery_signals[LSP_DISCOVERY_N_SIGNALS];
 
 static void connect_client (LspDiscovery *self);
 
-static void
-set_state (LspDiscovery *self,
-           gboolean      available,
-           const char   *status)
+void
+_lsp_discovery_set_state (LspDiscovery *self,
+                          gboolean      available,
+                          const char   *status)
 {
   if (self->available != available)
     {
@@ -261,329 +67,6 @@ set_published (LspDiscovery *self,
     return;
   self->published = published;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PUBLISHED]);
-}
-
-static void
-service_free (Service *service)
-{
-  g_clear_handle_id (&service->retry_source_id, g_source_remove);
-  g_clear_pointer (&service->resolver, avahi_service_resolver_free);
-  g_clear_pointer (&service->resolved, lsp_discovered_peer_free);
-  g_free (service->key);
-  g_free (service->name);
-  g_free (service->domain);
-  g_free (service);
-}
-
-static gboolean
-service_is_better (const Service *a,
-                   const Service *b)
-{
-  gboolean a_v4 = strchr (a->resolved->host, ':') == NULL;
-  gboolean b_v4 = strchr (b->resolved->host, ':') == NULL;
-
-  if (a_v4 != b_v4)
-    return a_v4;
-  return strcmp (a->key, b->key) < 0;
-}
-
-/* A peer may be seen through several services (IPv4 and IPv6, several
- * interfaces, a stale name next to a new one). It is one peer, keyed by
- * peer_id: the signals describe the best of its services (IPv4 first, then
- * a stable order), and it is lost only when none is left. */
-static void
-update_peer (LspDiscovery *self,
-             const char   *peer_id)
-{
-  Service *best = NULL;
-  LspDiscoveredPeer *known;
-  GHashTableIter iter;
-  gpointer value;
-
-  g_hash_table_iter_init (&iter, self->services);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    {
-      Service *service = value;
-
-      if (service->resolved != NULL && g_str_equal (service->resolved->peer_id, peer_id) &&
-          (best == NULL || service_is_better (service, best)))
-        best = service;
-    }
-
-  known = g_hash_table_lookup (self->peers, peer_id);
-  if (best == NULL)
-    {
-      g_autofree char *lost = g_strdup (peer_id);
-
-      if (known == NULL)
-        return;
-      g_hash_table_remove (self->peers, lost);
-      g_debug ("Lost peer %s", lost);
-      g_signal_emit (self, signals[PEER_LOST], 0, lost);
-      return;
-    }
-
-  if (known != NULL && lsp_discovered_peer_equal (known, best->resolved))
-    return;
-
-  known = lsp_discovered_peer_copy (best->resolved);
-  g_hash_table_replace (self->peers, known->peer_id, known);
-  {
-    g_autofree char *service_name = lsp_escape_untrusted (known->service_name, -1);
-
-    g_debug ("Found peer %s (“%s”) at %s:%u, library_rev %" G_GUINT64_FORMAT,
-             known->peer_id, service_name, known->host, known->port, known->library_rev);
-  }
-  g_signal_emit (self, signals[PEER_FOUND], 0, known);
-}
-
-static void
-service_set_resolved (Service           *service,
-                      LspDiscoveredPeer *resolved)
-{
-  LspDiscovery *self = service->self;
-  g_autoptr(LspDiscoveredPeer) old = g_steal_pointer (&service->resolved);
-
-  service->resolved = resolved;
-  if (old != NULL && (resolved == NULL || !g_str_equal (old->peer_id, resolved->peer_id)))
-    update_peer (self, old->peer_id);
-  if (resolved != NULL)
-    update_peer (self, resolved->peer_id);
-}
-
-static void
-forget_all (LspDiscovery *self)
-{
-  g_autoptr(GPtrArray) lost = g_ptr_array_new_with_free_func (g_free);
-  GHashTableIter iter;
-  gpointer key;
-
-  g_hash_table_remove_all (self->services);
-  g_hash_table_iter_init (&iter, self->peers);
-  while (g_hash_table_iter_next (&iter, &key, NULL))
-    g_ptr_array_add (lost, g_strdup (key));
-  g_hash_table_remove_all (self->peers);
-
-  for (guint i = 0; i < lost->len; i++)
-    g_signal_emit (self, signals[PEER_LOST], 0, g_ptr_array_index (lost, i));
-}
-
-/* TXT entries to key → value (NULL for a key without “=”), the way RFC 6763
- * §6.4 reads them: keys are case-insensitive and the first of two equal
- * keys on the wire wins. An AvahiStringList holds the entries in reverse
- * wire order (Avahi prepends as it reads), so here the last one wins.
- * Entries with a NUL byte are dropped: as C strings they would hide the
- * rest of their bytes from validation. */
-GHashTable *
-lsp_discovery_txt_to_table (AvahiStringList *txt)
-{
-  GHashTable *table = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-
-  for (AvahiStringList *l = txt; l != NULL; l = avahi_string_list_get_next (l))
-    {
-      const char *text = (const char *) avahi_string_list_get_text (l);
-      gsize size = avahi_string_list_get_size (l);
-      const char *eq = memchr (text, '=', size);
-      gsize key_len = eq != NULL ? (gsize) (eq - text) : size;
-      g_autofree char *key = NULL;
-
-      if (key_len == 0 || memchr (text, '\0', size) != NULL)
-        continue;
-      key = g_ascii_strdown (text, (gssize) key_len);
-      g_hash_table_replace (table, g_steal_pointer (&key),
-                            eq != NULL ? g_strndup (eq + 1, size - key_len - 1) : NULL);
-    }
-  return table;
-}
-
-static void on_resolver_event (AvahiServiceResolver   *resolver,
-                               AvahiIfIndex            interface,
-                               AvahiProtocol           protocol,
-                               AvahiResolverEvent      event,
-                               const char             *name,
-                               const char             *type,
-                               const char             *domain,
-                               const char             *host_name,
-                               const AvahiAddress     *address,
-                               uint16_t                port,
-                               AvahiStringList        *txt,
-                               AvahiLookupResultFlags  flags,
-                               void                   *user_data);
-
-static gboolean
-service_resolve (Service *service)
-{
-  AvahiClient *client = service->self->client;
-
-  g_assert (service->resolver == NULL);
-
-  /* The resolver stays alive after its first answer, so address and TXT
-   * changes (a new library_rev) arrive as new answers. */
-  service->resolver = avahi_service_resolver_new (client, service->interface, service->protocol,
-                                                  service->name, LSP_DISCOVERY_SERVICE_TYPE, service->domain,
-                                                  AVAHI_PROTO_UNSPEC, 0, on_resolver_event, service);
-  if (service->resolver == NULL)
-    {
-      g_autofree char *service_name = lsp_escape_untrusted (service->name, -1);
-
-      g_debug ("Could not resolve “%s”: %s", service_name, avahi_strerror (avahi_client_errno (client)));
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static gboolean
-retry_resolve_cb (gpointer user_data)
-{
-  Service *service = user_data;
-
-  service->retry_source_id = 0;
-  if (service->self->client != NULL)
-    service_resolve (service);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-on_resolver_event (AvahiServiceResolver   *resolver,
-                   AvahiIfIndex            interface,
-                   AvahiProtocol           protocol,
-                   AvahiResolverEvent      event,
-                   const char             *name,
-                   const char             *type,
-                   const char             *domain,
-                   const char             *host_name,
-                   const AvahiAddress     *address,
-                   uint16_t                port,
-                   AvahiStringList        *txt,
-                   AvahiLookupResultFlags  flags,
-                   void                   *user_data)
-{
-  Service *service = user_data;
-  LspDiscovery *self = service->self;
-  g_autoptr(GHashTable) table = NULL;
-  g_autoptr(LspDiscoveredPeer) peer = NULL;
-  g_autoptr(GError) error = NULL;
-  char host[AVAHI_ADDRESS_STR_MAX + IF_NAMESIZE + 1];
-
-  if (event != AVAHI_RESOLVER_FOUND)
-    {
-      /* Not reachable through this service for now; the browser still
-       * lists it, so try again later, less and less often. */
-      g_autofree char *service_name = lsp_escape_untrusted (name, -1);
-
-      g_debug ("Could not resolve “%s”: %s; retrying in %u s", service_name,
-               avahi_strerror (avahi_client_errno (avahi_service_resolver_get_client (resolver))),
-               service->retry_seconds);
-      g_clear_pointer (&service->resolver, avahi_service_resolver_free);
-      if (service->retry_source_id == 0)
-        service->retry_source_id = g_timeout_add_seconds (service->retry_seconds, retry_resolve_cb, service);
-      service->retry_seconds = MIN (service->retry_seconds * 2, RESOLVE_RETRY_MAX_SECONDS);
-      service_set_resolved (service, NULL);
-      return;
-    }
-  service->retry_seconds = RESOLVE_RETRY_MIN_SECONDS;
-
-  avahi_address_snprint (host, AVAHI_ADDRESS_STR_MAX, address);
-  if (address->proto == AVAHI_PROTO_INET6 &&
-      address->data.ipv6.address[0] == 0xfe && (address->data.ipv6.address[1] & 0xc0) == 0x80)
-    {
-      char ifname[IF_NAMESIZE];
-
-      if (if_indextoname ((unsigned) interface, ifname) != NULL)
-        {
-          gsize len = strlen (host);
-          g_snprintf (host + len, sizeof host - len, "%%%s", ifname);
-        }
-    }
-
-  table = lsp_discovery_txt_to_table (txt);
-  peer = lsp_discovered_peer_new_from_txt (table, host, port, &error);
-  if (peer == NULL)
-    {
-      g_autofree char *service_name = lsp_escape_untrusted (name, -1);
-
-      g_debug ("Ignoring service “%s” at %s:%u: %s", service_name, host, port, error->message);
-      service_set_resolved (service, NULL);
-      return;
-    }
-  if (g_str_equal (peer->peer_id, self->peer_id))
-    {
-      service_set_resolved (service, NULL);
-      return;
-    }
-
-  peer->service_name = g_strdup (name);
-  peer->interface = interface;
-  service_set_resolved (service, g_steal_pointer (&peer));
-}
-
-static void
-on_browser_event (AvahiServiceBrowser    *browser,
-                  AvahiIfIndex            interface,
-                  AvahiProtocol           protocol,
-                  AvahiBrowserEvent       event,
-                  const char             *name,
-                  const char             *type,
-                  const char             *domain,
-                  AvahiLookupResultFlags  flags,
-                  void                   *user_data)
-{
-  LspDiscovery *self = user_data;
-  g_autofree char *key = NULL;
-
-  switch (event)
-    {
-    case AVAHI_BROWSER_NEW:
-      {
-        Service *service;
-
-        key = g_strdup_printf ("%d/%d/%s/%s", interface, protocol, domain, name);
-        if (g_hash_table_contains (self->services, key))
-          break;
-        service = g_new0 (Service, 1);
-        service->self = self;
-        service->key = g_steal_pointer (&key);
-        service->interface = interface;
-        service->protocol = protocol;
-        service->name = g_strdup (name);
-        service->domain = g_strdup (domain);
-        service->retry_seconds = RESOLVE_RETRY_MIN_SECONDS;
-        g_hash_table_insert (self->services, service->key, service);
-        if (!service_resolve (service))
-          g_hash_table_remove (self->services, service->key);
-      }
-      break;
-
-    case AVAHI_BROWSER_REMOVE:
-      {
-        Service *service;
-
-        key = g_strdup_printf ("%d/%d/%s/%s", interface, protocol, domain, name);
-        service = g_hash_table_lookup (self->services, key);
-        if (service != NULL)
-          {
-            g_autoptr(LspDiscoveredPeer) resolved = g_steal_pointer (&service->resolved);
-
-            g_hash_table_remove (self->services, key);
-            if (resolved != NULL)
-              update_peer (self, resolved->peer_id);
-          }
-      }
-      break;
-
-    case AVAHI_BROWSER_FAILURE:
-      {
-        g_autofree char *status = g_strdup_printf (_("Browsing for peers failed: %s"),
-                                                   avahi_strerror (avahi_client_errno (avahi_service_browser_get_client (browser))));
-        set_state (self, FALSE, status);
-      }
-      break;
-
-    case AVAHI_BROWSER_CACHE_EXHAUSTED:
-    case AVAHI_BROWSER_ALL_FOR_NOW:
-    default:
-      break;
-    }
 }
 
 static AvahiStringList *
@@ -653,7 +136,7 @@ register_service (LspDiscovery *self)
 
       g_warning ("%s", status);
       avahi_entry_group_reset (self->group);
-      set_state (self, self->available, status);
+      _lsp_discovery_set_state (self, self->available, status);
     }
 }
 
@@ -741,7 +224,7 @@ start_services (LspDiscovery *self,
     {
       self->browser = avahi_service_browser_new (client, self->interface, AVAHI_PROTO_UNSPEC,
                                                  LSP_DISCOVERY_SERVICE_TYPE, NULL, 0,
-                                                 on_browser_event, self);
+                                                 _lsp_discovery_on_browser_event, self);
       if (self->browser == NULL)
         g_warning ("Could not browse for peers: %s", avahi_strerror (avahi_client_errno (client)));
     }
@@ -760,7 +243,7 @@ on_client_event (AvahiClient      *client,
   switch (state)
     {
     case AVAHI_CLIENT_S_RUNNING:
-      set_state (self, TRUE, _("mDNS is running"));
+      _lsp_discovery_set_state (self, TRUE, _("mDNS is running"));
       start_services (self, client);
       break;
 
@@ -774,7 +257,7 @@ on_client_event (AvahiClient      *client,
       break;
 
     case AVAHI_CLIENT_CONNECTING:
-      set_state (self, FALSE, _("Waiting for avahi-daemon: peers are found only through static addresses until it runs"));
+      _lsp_discovery_set_state (self, FALSE, _("Waiting for avahi-daemon: peers are found only through static addresses until it runs"));
       break;
 
     case AVAHI_CLIENT_FAILURE:
@@ -782,8 +265,8 @@ on_client_event (AvahiClient      *client,
         int err = avahi_client_errno (client);
         g_autofree char *status = g_strdup_printf (_("Lost avahi-daemon (%s); reconnecting"), avahi_strerror (err));
 
-        set_state (self, FALSE, status);
-        forget_all (self);
+        _lsp_discovery_set_state (self, FALSE, status);
+        _lsp_discovery_forget_all (self);
         /* The client cannot be freed inside its own callback; a fresh one
          * with AVAHI_CLIENT_NO_FAIL waits for the daemon to come back. */
         schedule_reconnect (self, 0);
@@ -805,7 +288,7 @@ connect_client (LspDiscovery *self)
 
   if (self->loopback_only && self->interface <= 0)
     {
-      set_state (self, FALSE, _("mDNS is off: no loopback interface to restrict it to"));
+      _lsp_discovery_set_state (self, FALSE, _("mDNS is off: no loopback interface to restrict it to"));
       return;
     }
 
@@ -824,7 +307,7 @@ connect_client (LspDiscovery *self)
       self->client = NULL;
       self->group = NULL;
       self->browser = NULL;
-      set_state (self, FALSE, status);
+      _lsp_discovery_set_state (self, FALSE, status);
       schedule_reconnect (self, LSP_DISCOVERY_RETRY_SECONDS);
       return;
     }
@@ -983,6 +466,8 @@ lsp_discovery_finalize (GObject *object)
 
   g_clear_pointer (&self->services, g_hash_table_unref);
   g_clear_pointer (&self->peers, g_hash_table_unref);
+  g_clear_pointer (&self->verified, g_hash_table_unref);
+  g_clear_pointer (&self->unreachable, g_hash_table_unref);
   g_clear_pointer (&self->poll, avahi_glib_poll_free);
   g_clear_pointer (&self->peer_id, g_free);
   g_clear_pointer (&self->hostname, g_free);
@@ -1111,7 +596,7 @@ lsp_discovery_class_init (LspDiscoveryClass *klass)
    * Emitted when another peer's service is resolved, and again whenever
    * its address, port or TXT record (e.g. library_rev) changes.
    */
-  signals[PEER_FOUND] =
+  _lsp_discovery_signals[LSP_DISCOVERY_PEER_FOUND] =
     g_signal_new ("peer-found", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 1,
                   LSP_TYPE_DISCOVERED_PEER | G_SIGNAL_TYPE_STATIC_SCOPE);
@@ -1122,7 +607,7 @@ lsp_discovery_class_init (LspDiscoveryClass *klass)
    * A hint, like Goodbye: the peer's connection, if any, decides whether
    * it is really gone.
    */
-  signals[PEER_LOST] =
+  _lsp_discovery_signals[LSP_DISCOVERY_PEER_LOST] =
     g_signal_new ("peer-lost", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 1,
                   G_TYPE_STRING);
@@ -1131,8 +616,10 @@ lsp_discovery_class_init (LspDiscoveryClass *klass)
 static void
 lsp_discovery_init (LspDiscovery *self)
 {
-  self->services = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) service_free);
+  self->services = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) _lsp_discovery_service_free);
   self->peers = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) lsp_discovered_peer_free);
+  self->verified = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->unreachable = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_hash_table_unref);
 }
 
 /**

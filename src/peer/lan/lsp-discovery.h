@@ -11,6 +11,9 @@ G_BEGIN_DECLS
 /* How long to wait before trying again when D-Bus itself is unreachable;
  * a missing avahi-daemon on a live bus is noticed at once. */
 #define LSP_DISCOVERY_RETRY_SECONDS 10
+/* Services followed at once, each with its resolver; more are ignored
+ * until some go away. Enough for a few hundred peers on two protocols. */
+#define LSP_DISCOVERY_MAX_SERVICES 512
 
 typedef struct
 {
@@ -55,6 +58,16 @@ const char              *lsp_discovery_get_peer_id      (LspDiscovery *self);
 const LspDiscoveredPeer *lsp_discovery_lookup_peer      (LspDiscovery *self,
                                                          const char   *peer_id);
 guint                    lsp_discovery_get_n_peers      (LspDiscovery *self);
+void                     lsp_discovery_set_verified     (LspDiscovery *self,
+                                                         const char   *peer_id,
+                                                         const char   *host,
+                                                         guint16       port);
+void                     lsp_discovery_set_unreachable  (LspDiscovery *self,
+                                                         const char   *peer_id,
+                                                         const char   *host,
+                                                         guint16       port);
+guint                    lsp_discovery_count_services   (LspDiscovery *self,
+                                                         const char   *peer_id);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LspDiscoveredPeer, lsp_discovered_peer_free)
 

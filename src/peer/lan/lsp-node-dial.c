@@ -11,6 +11,8 @@ typedef struct
   LspNode    *node;
   StaticPeer *static_peer;   /* NULL for a discovered peer */
   char       *peer_id;       /* the discovered peer's id */
+  char       *host;          /* and where discovery said it is */
+  guint16     port;
 } Dial;
 
 static void
@@ -18,7 +20,27 @@ dial_free (Dial *dial)
 {
   g_clear_object (&dial->node);
   g_free (dial->peer_id);
+  g_free (dial->host);
   g_free (dial);
+}
+
+/* A discovered peer that had to wait for a free dial slot is dialled
+ * with what discovery knows of it now, if it still needs dialling. */
+static void
+dial_next_waiting (LspNode *self)
+{
+  char *peer_id;
+
+  while (g_hash_table_size (self->dialing) < LSP_NODE_MAX_DIALS &&
+         (peer_id = g_queue_pop_head (&self->dial_queue)) != NULL)
+    {
+      const LspDiscoveredPeer *found = self->discovery != NULL ? lsp_discovery_lookup_peer (self->discovery, peer_id) : NULL;
+
+      g_hash_table_remove (self->dial_waiting, peer_id);
+      if (found != NULL)
+        _lsp_node_on_peer_found (self->discovery, found, self);
+      g_free (peer_id);
+    }
 }
 
 static gboolean
@@ -55,7 +77,18 @@ on_dialled (GObject      *object,
 
   conn = lsp_quic_endpoint_connect_finish (LSP_QUIC_ENDPOINT (object), result, &error);
   if (dial->peer_id != NULL)
-    g_hash_table_remove (self->dialing, dial->peer_id);
+    {
+      g_hash_table_remove (self->dialing, dial->peer_id);
+      /* A failure may bring another service of that peer_id forward, and
+       * with it a new dial from ::peer-found. */
+      if (conn != NULL && self->discovery != NULL)
+        lsp_discovery_set_verified (self->discovery, dial->peer_id, dial->host, dial->port);
+      else if (self->discovery != NULL && !self->stopping &&
+               !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        lsp_discovery_set_unreachable (self->discovery, dial->peer_id, dial->host, dial->port);
+      if (!self->stopping)
+        dial_next_waiting (self);
+    }
   if (dial->static_peer != NULL)
     dial->static_peer->connecting = FALSE;
 
@@ -141,6 +174,14 @@ _lsp_node_on_peer_found (LspDiscovery            *discovery,
   known = g_hash_table_lookup (self->peers, found->peer_id);
   if ((known != NULL && lsp_peer_get_connected (known)) || g_hash_table_contains (self->dialing, found->peer_id))
     return;
+  /* Anyone can announce services; dials wait their turn so that a flood
+   * of them cannot make us open connections without end. */
+  if (g_hash_table_size (self->dialing) >= LSP_NODE_MAX_DIALS)
+    {
+      if (g_hash_table_add (self->dial_waiting, g_strdup (found->peer_id)))
+        g_queue_push_tail (&self->dial_queue, g_strdup (found->peer_id));
+      return;
+    }
 
   inet = g_inet_address_new_from_string (found->host);
   if (inet == NULL)
@@ -151,6 +192,8 @@ _lsp_node_on_peer_found (LspDiscovery            *discovery,
   dial = g_new0 (Dial, 1);
   dial->node = g_object_ref (self);
   dial->peer_id = g_strdup (found->peer_id);
+  dial->host = g_strdup (found->host);
+  dial->port = found->port;
   lsp_quic_endpoint_connect_async (self->endpoint, G_INET_SOCKET_ADDRESS (address), found->peer_id,
                                    self->cancellable, on_dialled, dial);
 }

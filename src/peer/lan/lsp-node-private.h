@@ -23,9 +23,11 @@ G_BEGIN_DECLS
 #define LIBRARY_ANSWER_INTERVAL_MS 1000
 /* A peer that does not answer a GetManifest for this long is given up on. */
 #define MANIFEST_FETCH_TIMEOUT_SECONDS 30
-/* Manifests being read for peers at once; more requests are told “busy”,
- * so peers cannot make us hold many large manifests in memory. */
-#define MAX_MANIFEST_LOADS 4
+/* Manifests being read for one peer at once, and for all peers; more
+ * requests are told “busy”. The first keeps one peer from making everyone
+ * else busy, the second bounds the memory many peers can make us hold. */
+#define MAX_MANIFEST_LOADS_PER_PEER 4
+#define MAX_MANIFEST_LOADS          64
 /* Control frames above this size are parsed in a worker, so a large
  * snapshot or manifest never stalls the main loop. */
 #define INLINE_PARSE_MAX (64 * 1024)
@@ -74,16 +76,20 @@ struct _LspNode
   GPtrArray       *peer_list;      /* LspPeer, the GListModel, in arrival order */
   GPtrArray       *static_peers;   /* StaticPeer */
   GHashTable      *dialing;        /* peer_ids being dialled after discovery */
+  GQueue           dial_queue;     /* peer_ids waiting for a dial slot, oldest first */
+  GHashTable      *dial_waiting;   /* the same, to look them up */
 
   GQueue           history;        /* HistoryEntry, oldest first */
   guint64          history_rev;    /* the library rev the history ends at */
   guint            push_id;
 
   guint            manifest_loads;
+  GHashTable      *manifest_loads_by_peer;  /* peer_id → loads, while any */
   guint            large_parses;    /* parse workers running */
   GQueue           parse_waiting;   /* Session, waiting for a parse worker */
   guint            idle_ping_ms;
   guint            stale_ms;
+  guint            hello_timeout_ms;
   guint            proto_min;
   guint            proto_max;
   gboolean         stopping;
@@ -108,6 +114,8 @@ struct _Session
   guint64            ping_nonce;
   gboolean           ping_outstanding;
   guint              liveness_id;
+  guint              hello_timeout_id;
+  guint              duplicate_id;
   guint              close_id;
   char              *close_reason;
   double             frame_budget;
@@ -141,10 +149,18 @@ LspMessage * _lsp_node_new_snapshot (LspNode *self);
 LspMessage * _lsp_node_new_summary (LspNode *self);
 void _lsp_node_on_library_changed (LspLibrary *library, guint64 rev, const char * const *changed, const char * const *removed, LspNode *self);
 
+/* lsp-node-manifest.c */
+void _lsp_session_answer_get_manifest (Session *session, const LspManifestBody *request);
+void _lsp_session_answer_manifest_fetch (Session *session, const LspManifestBody *answer);
+void _lsp_session_drop_manifest_fetches (Session *session);
+void _lsp_session_fetch_manifest (Session *session, GTask *task);
+void _lsp_session_refuse_manifest_fetch (Session *session, const LspErrorBody *error);
+
 /* lsp-node-session.c */
 void _lsp_session_fail (Session *session, const char *code, const char *detail);
-void _lsp_session_fetch_manifest (Session *session, GTask *task);
 void _lsp_session_handle_message (Session *session, LspMessage *message);
+void _lsp_session_on_write_done (GObject *object, GAsyncResult *result, gpointer user_data);
+void _lsp_session_write_frame (Session *session, GBytes *frame);
 void _lsp_node_on_incoming_connection (LspQuicEndpoint *endpoint, LspQuicConnection *conn, LspNode *self);
 void _lsp_session_send_message (Session *session, LspMessage *message);
 void _lsp_session_close (Session *session, const char *reason);

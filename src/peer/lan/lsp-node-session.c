@@ -5,7 +5,6 @@
 #include "lsp-node-private.h"
 
 #include "lsp-error.h"
-#include "lsp-game-root.h"
 #include "lsp-sync.h"
 #include "lsp-util.h"
 
@@ -13,12 +12,13 @@
 #include <string.h>
 
 /* One peer's session on its control stream: handshake, duplicate
- * connections, library sync, manifests, liveness and flood limits. */
+ * connections, library sync, liveness and flood limits. Manifests are in
+ * lsp-node-manifest.c. */
 
-static void
-on_write_done (GObject      *object,
-               GAsyncResult *result,
-               gpointer      user_data)
+void
+_lsp_session_on_write_done (GObject      *object,
+                            GAsyncResult *result,
+                            gpointer      user_data)
 {
   g_autoptr(GError) error = NULL;
 
@@ -44,14 +44,14 @@ control_has_room (Session *session,
   return FALSE;
 }
 
-static void
-session_write_frame (Session *session,
-                     GBytes  *frame)
+void
+_lsp_session_write_frame (Session *session,
+                          GBytes  *frame)
 {
   if (session->closing || session->control == NULL)
     return;
   if (control_has_room (session, g_bytes_get_size (frame)))
-    lsp_quic_stream_write_bytes_async (session->control, frame, FALSE, NULL, on_write_done, NULL);
+    lsp_quic_stream_write_bytes_async (session->control, frame, FALSE, NULL, _lsp_session_on_write_done, NULL);
 }
 
 static void
@@ -77,7 +77,7 @@ session_send (Session    *session,
       g_critical ("Not sending an invalid %s: %s", lsp_message_type_to_string (message->type), error->message);
       return;
     }
-  session_write_frame (session, frame);
+  _lsp_session_write_frame (session, frame);
 }
 
 void
@@ -130,57 +130,16 @@ _lsp_session_fail (Session    *session,
   session->closing = TRUE;
 }
 
-typedef struct
-{
-  GTask       *task;
-  LspManifest *manifest;   /* or */
-  GError      *error;
-} FetchResult;
-
-static gboolean
-complete_fetch (gpointer user_data)
-{
-  FetchResult *result = user_data;
-
-  if (result->manifest != NULL)
-    g_task_return_pointer (result->task, g_steal_pointer (&result->manifest), (GDestroyNotify) lsp_manifest_unref);
-  else
-    g_task_return_error (result->task, g_steal_pointer (&result->error));
-  g_object_unref (result->task);
-  g_free (result);
-  return G_SOURCE_REMOVE;
-}
-
-/* Fetches complete from an idle: answers arrive inside the session's own
- * frame handling, and a session is freed inside the node's bookkeeping,
- * where a caller's callback must not run. Takes the task. */
-static void
-complete_fetch_later (GTask       *task,
-                      LspManifest *manifest,
-                      GError      *error)
-{
-  FetchResult *result = g_new0 (FetchResult, 1);
-
-  result->task = task;
-  result->manifest = manifest;
-  result->error = error;
-  g_idle_add (complete_fetch, result);
-}
-
 void
 _lsp_session_free (Session *session)
 {
-  GTask *fetch;
-
   g_cancellable_cancel (session->cancellable);
   g_clear_object (&session->cancellable);
   _lsp_session_clear_frames (session);
-  g_clear_handle_id (&session->manifest_timeout_id, g_source_remove);
-  while ((fetch = g_queue_pop_head (&session->manifest_fetches)) != NULL)
-    complete_fetch_later (fetch, NULL,
-                          g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-                                               _("The connection to the peer ended before it sent the manifest")));
+  _lsp_session_drop_manifest_fetches (session);
   g_clear_handle_id (&session->liveness_id, g_source_remove);
+  g_clear_handle_id (&session->hello_timeout_id, g_source_remove);
+  g_clear_handle_id (&session->duplicate_id, g_source_remove);
   g_clear_handle_id (&session->close_id, g_source_remove);
   g_clear_handle_id (&session->library_answer_id, g_source_remove);
   g_clear_pointer (&session->close_reason, g_free);
@@ -341,6 +300,28 @@ peer_address_from_hello (Session    *session,
   return g_strdup_printf ("%s:%u", host, port);
 }
 
+/* The peer told us its listener over a connection from its own IP: a
+ * service announcing that IP and port is that peer's, whatever other
+ * services claim its peer_id. */
+static void
+note_verified_listener (Session    *session,
+                        const char *their_listen_addr)
+{
+  GInetSocketAddress *remote = lsp_quic_connection_get_remote_address (session->conn);
+  g_autofree char *remote_host = g_inet_address_to_string (g_inet_socket_address_get_address (remote));
+  g_autofree char *host = NULL;
+  g_autoptr(GInetAddress) inet = NULL;
+  guint16 port = 0;
+
+  if (session->node->discovery == NULL || !lsp_proto_parse_listen_addr (their_listen_addr, &host, &port))
+    return;
+  inet = g_inet_address_new_from_string (host);
+  if (inet == NULL || (!g_inet_address_get_is_any (inet) && !g_str_equal (host, remote_host)))
+    return;
+  lsp_discovery_set_verified (session->node->discovery, lsp_quic_connection_get_peer_id (session->conn),
+                              remote_host, port);
+}
+
 /* Of two connections between the same pair of peers, both sides keep the
  * one dialled by the smaller peer_id, so they agree without talking. */
 static const char *
@@ -350,8 +331,8 @@ session_dialler (Session *session)
                             : lsp_quic_connection_get_peer_id (session->conn);
 }
 
-static gboolean
-resolve_duplicate (Session *session)
+static Session *
+find_duplicate (Session *session)
 {
   LspNode *self = session->node;
 
@@ -359,15 +340,40 @@ resolve_duplicate (Session *session)
     {
       Session *other = g_ptr_array_index (self->sessions, i);
 
-      if (other == session || !other->established || other->closing ||
+      if (other != session && other->established && !other->closing &&
           g_strcmp0 (lsp_quic_connection_get_peer_id (other->conn),
-                     lsp_quic_connection_get_peer_id (session->conn)) != 0)
-        continue;
+                     lsp_quic_connection_get_peer_id (session->conn)) == 0)
+        return other;
+    }
+  return NULL;
+}
 
+static gboolean
+on_duplicate_grace_over (gpointer user_data)
+{
+  Session *session = user_data;
+
+  session->duplicate_id = 0;
+  if (find_duplicate (session) != NULL)
+    _lsp_session_close (session, "duplicate connection");
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+resolve_duplicate (Session *session)
+{
+  Session *other = find_duplicate (session);
+
+  if (other != NULL)
+    {
       /* Both dialled by the same side: that side alone picks, so the two
-       * ends cannot close different ones; here the other end waits. */
+       * ends cannot close different ones; here the other end waits, but
+       * not for ever, or one peer could hold any number of connections. */
       if (strcmp (session_dialler (session), session_dialler (other)) == 0 && !session->is_client)
-        return TRUE;
+        {
+          session->duplicate_id = g_timeout_add (LSP_NODE_DUPLICATE_GRACE_MS, on_duplicate_grace_over, session);
+          return TRUE;
+        }
       if (strcmp (session_dialler (session), session_dialler (other)) < 0)
         {
           if (session->static_peer == NULL && other->static_peer != NULL)
@@ -390,6 +396,16 @@ resolve_duplicate (Session *session)
     }
 
   return TRUE;
+}
+
+static gboolean
+on_hello_timeout (gpointer user_data)
+{
+  Session *session = user_data;
+
+  session->hello_timeout_id = 0;
+  _lsp_session_close (session, "no Hello within the Hello timeout");
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -416,6 +432,7 @@ handle_handshake (Session             *session,
 
   session->established = TRUE;
   lsp_frame_decoder_set_max_frame (session->decoder, LSP_PROTO_MAX_FRAME);
+  g_clear_handle_id (&session->hello_timeout_id, g_source_remove);
   if (!resolve_duplicate (session))
     return;
 
@@ -430,6 +447,7 @@ handle_handshake (Session             *session,
     session->static_peer->retry_ms = LSP_NODE_RETRY_MIN_MS;
 
   address = peer_address_from_hello (session, hello->listen_addr);
+  note_verified_listener (session, hello->listen_addr);
   lsp_peer_set_address (peer, address);
   lsp_peer_set_hostname (peer, hello->hostname);
   lsp_peer_set_connected (peer, TRUE);
@@ -512,6 +530,7 @@ handle_delta (Session                   *session,
     .digest = lsp_peer_get_library_digest (session->peer),
   };
   LspSyncAction action = lsp_sync_plan_delta (&known, delta);
+  guint count_after;
 
   if (action != LSP_SYNC_APPLY)
     {
@@ -519,223 +538,23 @@ handle_delta (Session                   *session,
       return;
     }
 
+  count_after = lsp_peer_count_after_delta (session->peer, delta);
+  if (count_after > LSP_PROTO_MAX_GAMES)
+    {
+      g_autofree char *detail = g_strdup_printf ("LibraryDelta would leave %u games, more than the %u a peer may have",
+                                                 count_after, LSP_PROTO_MAX_GAMES);
+      _lsp_session_fail (session, LSP_PROTO_ERROR_BAD_MESSAGE, detail);
+      return;
+    }
+  /* What we hold no longer matches the peer's library: showing it would
+   * offer games the peer may not have, so it goes until the snapshot. */
+  if (!lsp_sync_delta_count_ok (delta, count_after))
+    {
+      lsp_peer_forget_library (session->peer);
+      request_library (session, LSP_SYNC_ASK_SNAPSHOT);
+      return;
+    }
   lsp_peer_apply_delta (session->peer, delta);
-  if (!lsp_sync_delta_count_ok (delta, lsp_peer_get_n_games (session->peer)))
-    request_library (session, LSP_SYNC_ASK_SNAPSHOT);
-}
-
-/* What a manifest worker reads; nothing else touches it. */
-typedef struct
-{
-  GFile *file;
-  char  *game_id;
-  char  *manifest_hash;
-} ManifestLoad;
-
-static void
-manifest_load_free (ManifestLoad *load)
-{
-  g_clear_object (&load->file);
-  g_free (load->game_id);
-  g_free (load->manifest_hash);
-  g_free (load);
-}
-
-/* Reading, checking and encoding a manifest of up to 16 MiB takes long,
- * and peers choose how often we do it: a worker does it all and hands
- * back the frame to send. */
-static void
-load_manifest_in_thread (GTask        *task,
-                         gpointer      source_object,
-                         gpointer      task_data,
-                         GCancellable *cancellable)
-{
-  ManifestLoad *load = task_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) node = NULL;
-  g_autoptr(LspManifest) manifest = NULL;
-  g_autoptr(LspMessage) answer = NULL;
-  g_autofree char *contents = NULL;
-  GBytes *frame = NULL;
-  gsize length;
-
-  if (g_file_load_contents (load->file, cancellable, &contents, &length, NULL, &error) &&
-      (node = json_from_string (contents, &error)) != NULL &&
-      (manifest = lsp_manifest_new_from_json (node, &error)) != NULL &&
-      g_strcmp0 (lsp_manifest_get_hash (manifest), load->manifest_hash) == 0)
-    {
-      g_autoptr(LspMessage) found = lsp_message_new_manifest (manifest);
-      frame = lsp_message_encode (found, LSP_PROTO_MAX_FRAME, NULL);
-      if (frame == NULL)
-        answer = lsp_message_new_error (LSP_PROTO_ERROR_TOO_LARGE, FALSE, "The manifest %s of %s does not fit in a frame",
-                                        load->manifest_hash, load->game_id);
-    }
-  else
-    answer = lsp_message_new_error (LSP_PROTO_ERROR_NOT_FOUND, FALSE,
-                                    "The manifest %s of %s is not available here",
-                                    load->manifest_hash, load->game_id);
-  if (answer != NULL)
-    frame = lsp_message_encode (answer, LSP_PROTO_MAX_FRAME, NULL);
-  g_task_return_pointer (task, frame, (GDestroyNotify) g_bytes_unref);
-}
-
-/* The session a loaded manifest answers, if it is still there. */
-static Session *
-session_for_control (LspNode       *self,
-                     LspQuicStream *control)
-{
-  for (guint i = 0; i < self->sessions->len; i++)
-    {
-      Session *session = g_ptr_array_index (self->sessions, i);
-
-      if (session->control == control)
-        return session;
-    }
-  return NULL;
-}
-
-static void
-on_manifest_loaded (GObject      *source_object,
-                    GAsyncResult *result,
-                    gpointer      user_data)
-{
-  LspNode *self = LSP_NODE (source_object);
-  g_autoptr(LspQuicStream) control = user_data;
-  g_autoptr(GBytes) frame = g_task_propagate_pointer (G_TASK (result), NULL);
-  Session *session = session_for_control (self, control);
-
-  self->manifest_loads--;
-  if (frame != NULL && session != NULL)
-    session_write_frame (session, frame);
-}
-
-/* Manifests are served from the library's cache, and only under the hash
- * the game has now. */
-static void
-answer_get_manifest (Session               *session,
-                     const LspManifestBody *request)
-{
-  LspNode *self = session->node;
-  LspLocalGame *game = lsp_library_lookup (self->library, request->game_id);
-  g_autofree char *name = NULL;
-  g_autoptr(GFile) file = NULL;
-  g_autoptr(GTask) task = NULL;
-  ManifestLoad *load;
-
-  if (self->manifest_loads >= MAX_MANIFEST_LOADS)
-    {
-      _lsp_session_send_message (session, lsp_message_new_error (LSP_PROTO_ERROR_BUSY, FALSE,
-                                                    "Too many manifest requests at once; ask again later"));
-      return;
-    }
-
-  if (game == NULL || lsp_local_game_get_busy (game) ||
-      g_strcmp0 (lsp_local_game_get_manifest_hash (game), request->manifest_hash) != 0)
-    {
-      _lsp_session_send_message (session, lsp_message_new_error (game != NULL && lsp_local_game_get_busy (game)
-                                                      ? LSP_PROTO_ERROR_BUSY : LSP_PROTO_ERROR_NOT_FOUND,
-                                                    FALSE, "No manifest %s for %s here",
-                                                    request->manifest_hash, request->game_id));
-      return;
-    }
-
-  name = g_strconcat (request->manifest_hash, ".json", NULL);
-  {
-    g_autofree char *games = g_file_get_path (lsp_library_get_games_dir (self->library));
-    g_autofree char *path = g_build_filename (games, LSP_STATE_DIR, "manifests", name, NULL);
-    file = g_file_new_for_path (path);
-  }
-
-  load = g_new0 (ManifestLoad, 1);
-  load->file = g_steal_pointer (&file);
-  load->game_id = g_strdup (request->game_id);
-  load->manifest_hash = g_strdup (request->manifest_hash);
-  task = g_task_new (self, self->cancellable, on_manifest_loaded, g_object_ref (session->control));
-  g_task_set_source_tag (task, answer_get_manifest);
-  g_task_set_task_data (task, load, (GDestroyNotify) manifest_load_free);
-  self->manifest_loads++;
-  g_task_run_in_thread (task, load_manifest_in_thread);
-}
-
-static void send_next_manifest_fetch (Session *session);
-
-/* A Manifest answers the fetch on the wire when it is for the same game
- * and hash; one nobody asked for is dropped. The codec already checked
- * that it hashes to its name and belongs to its game. */
-static void
-answer_manifest_fetch (Session               *session,
-                       const LspManifestBody *answer)
-{
-  GTask *task = g_queue_peek_head (&session->manifest_fetches);
-  const char * const *asked = task != NULL ? g_task_get_task_data (task) : NULL;
-
-  if (asked == NULL || !g_str_equal (asked[0], answer->game_id) || !g_str_equal (asked[1], answer->manifest_hash))
-    {
-      g_debug ("Dropping a Manifest of %s nobody asked %s for", answer->game_id, lsp_peer_get_id (session->peer));
-      return;
-    }
-  g_queue_pop_head (&session->manifest_fetches);
-  complete_fetch_later (task, lsp_manifest_ref (answer->manifest), NULL);
-  send_next_manifest_fetch (session);
-}
-
-/* Errors carry no request id; on the control stream only a manifest fetch
- * is answered by a non-fatal one, so it refuses the fetch on the wire. */
-static void
-refuse_manifest_fetch (Session            *session,
-                       const LspErrorBody *error)
-{
-  GTask *task = g_queue_pop_head (&session->manifest_fetches);
-  int code = g_str_equal (error->code, LSP_PROTO_ERROR_BUSY) ? G_IO_ERROR_BUSY : G_IO_ERROR_NOT_FOUND;
-
-  if (task == NULL)
-    return;
-  complete_fetch_later (task, NULL, g_error_new (G_IO_ERROR, code, _("%s refused the manifest: %s"),
-                                                 lsp_peer_get_hostname (session->peer), error->message));
-  send_next_manifest_fetch (session);
-}
-
-static gboolean on_manifest_fetch_timeout (gpointer user_data);
-
-/* Only the oldest fetch is on the wire: a peer may answer a refusal
- * before an earlier success, and answers carry no request id. */
-static void
-send_next_manifest_fetch (Session *session)
-{
-  GTask *task = g_queue_peek_head (&session->manifest_fetches);
-  const char * const *asked;
-
-  g_clear_handle_id (&session->manifest_timeout_id, g_source_remove);
-  if (task == NULL)
-    return;
-  asked = g_task_get_task_data (task);
-  _lsp_session_send_message (session, lsp_message_new_get_manifest (asked[0], asked[1]));
-  session->manifest_timeout_id = g_timeout_add_seconds (MANIFEST_FETCH_TIMEOUT_SECONDS,
-                                                        on_manifest_fetch_timeout, session);
-}
-
-static gboolean
-on_manifest_fetch_timeout (gpointer user_data)
-{
-  Session *session = user_data;
-  GTask *task = g_queue_pop_head (&session->manifest_fetches);
-
-  session->manifest_timeout_id = 0;
-  complete_fetch_later (task, NULL, g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                                                 _("%s did not send the manifest in %u seconds"),
-                                                 lsp_peer_get_hostname (session->peer),
-                                                 MANIFEST_FETCH_TIMEOUT_SECONDS));
-  send_next_manifest_fetch (session);
-  return G_SOURCE_REMOVE;
-}
-
-void
-_lsp_session_fetch_manifest (Session *session,
-                             GTask   *task)
-{
-  g_queue_push_tail (&session->manifest_fetches, g_object_ref (task));
-  if (g_queue_get_length (&session->manifest_fetches) == 1)
-    send_next_manifest_fetch (session);
 }
 
 void
@@ -784,7 +603,7 @@ _lsp_session_handle_message (Session    *session,
         handle_delta (session, &message->delta);
       break;
     case LSP_MESSAGE_GET_MANIFEST:
-      answer_get_manifest (session, &message->manifest);
+      _lsp_session_answer_get_manifest (session, &message->manifest);
       break;
     case LSP_MESSAGE_PING:
       _lsp_session_send_message (session, lsp_message_new_ping (LSP_MESSAGE_PONG, message->ping.nonce));
@@ -801,7 +620,7 @@ _lsp_session_handle_message (Session    *session,
         }
       break;
     case LSP_MESSAGE_MANIFEST:
-      answer_manifest_fetch (session, &message->manifest);
+      _lsp_session_answer_manifest_fetch (session, &message->manifest);
       break;
     case LSP_MESSAGE_ERROR:
       g_message ("Peer %s reports %s: %s", lsp_peer_get_id (session->peer),
@@ -809,7 +628,7 @@ _lsp_session_handle_message (Session    *session,
       if (message->error.fatal)
         _lsp_session_close (session, "fatal error from the peer");
       else
-        refuse_manifest_fetch (session, &message->error);
+        _lsp_session_refuse_manifest_fetch (session, &message->error);
       break;
     case LSP_MESSAGE_UNKNOWN:
       _lsp_session_send_message (session, lsp_message_new_error (LSP_PROTO_ERROR_UNKNOWN_TYPE, FALSE,
@@ -876,6 +695,7 @@ _lsp_session_new (LspNode           *self,
   session->last_received = g_get_monotonic_time ();
   session->frame_budget = FRAME_BURST;
   session->budget_time = session->last_received;
+  session->hello_timeout_id = g_timeout_add (self->hello_timeout_ms, on_hello_timeout, session);
   g_ptr_array_add (self->sessions, session);
 
   g_signal_connect (conn, "incoming-stream", G_CALLBACK (on_incoming_stream), session);
@@ -896,7 +716,6 @@ _lsp_node_on_incoming_connection (LspQuicEndpoint   *endpoint,
       return;
     }
   session = _lsp_session_new (self, conn, FALSE);
-  /* A peer that never opens its control stream is dropped like a quiet one. */
   _lsp_session_start_liveness (session);
 }
 
@@ -907,7 +726,7 @@ on_goodbye_written (GObject      *object,
 {
   g_autoptr(LspNode) self = user_data;
 
-  on_write_done (object, result, NULL);
+  _lsp_session_on_write_done (object, result, NULL);
   g_assert (self->goodbyes_pending > 0);
   if (--self->goodbyes_pending == 0)
     _lsp_node_goodbyes_sent (self);

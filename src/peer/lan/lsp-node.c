@@ -364,6 +364,16 @@ lsp_node_set_liveness (LspNode *self,
 }
 
 void
+lsp_node_set_hello_timeout (LspNode *self,
+                            guint    timeout_ms)
+{
+  g_return_if_fail (LSP_IS_NODE (self));
+  g_return_if_fail (timeout_ms > 0);
+
+  self->hello_timeout_ms = timeout_ms;
+}
+
+void
 lsp_node_set_proto_range (LspNode *self,
                           guint    min_version,
                           guint    max_version)
@@ -418,6 +428,9 @@ lsp_node_finalize (GObject *object)
   g_clear_pointer (&self->peers, g_hash_table_unref);
   g_clear_pointer (&self->peer_list, g_ptr_array_unref);
   g_clear_pointer (&self->dialing, g_hash_table_unref);
+  g_queue_clear_full (&self->dial_queue, g_free);
+  g_clear_pointer (&self->dial_waiting, g_hash_table_unref);
+  g_clear_pointer (&self->manifest_loads_by_peer, g_hash_table_unref);
   g_queue_clear_full (&self->history, (GDestroyNotify) _lsp_node_history_entry_free);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->library);
@@ -458,9 +471,13 @@ lsp_node_init (LspNode *self)
   self->peer_list = g_ptr_array_new_with_free_func (g_object_unref);
   self->static_peers = g_ptr_array_new_with_free_func ((GDestroyNotify) static_peer_free);
   self->dialing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_queue_init (&self->dial_queue);
+  self->dial_waiting = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->manifest_loads_by_peer = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_queue_init (&self->history);
   self->idle_ping_ms = LSP_PROTO_IDLE_PING_SECONDS * 1000;
   self->stale_ms = LSP_PROTO_STALE_SECONDS * 1000;
+  self->hello_timeout_ms = LSP_NODE_HELLO_TIMEOUT_MS;
   self->proto_min = LSP_PROTO_MIN_VERSION;
   self->proto_max = LSP_PROTO_VERSION;
 }

@@ -16,6 +16,14 @@ G_BEGIN_DECLS
 /* Static peers that cannot be reached are retried with this backoff. */
 #define LSP_NODE_RETRY_MIN_MS     1000
 #define LSP_NODE_RETRY_MAX_MS     30000
+/* A connection that has not completed Hello/HelloAck within this long is
+ * closed, so silent connections cannot hold slots. */
+#define LSP_NODE_HELLO_TIMEOUT_MS 5000
+/* When one peer dialled us twice, it closes one of the two itself; if it
+ * has not within this long, we close the newer. */
+#define LSP_NODE_DUPLICATE_GRACE_MS 2000
+/* Peers found by discovery that are dialled at once; the others wait. */
+#define LSP_NODE_MAX_DIALS 16
 /* Stopping waits at most this long for Goodbyes to go out. */
 #define LSP_NODE_GOODBYE_TIMEOUT_MS 1000
 
@@ -76,6 +84,9 @@ LspManifest *lsp_node_fetch_manifest_finish (LspNode            *self,
 void        lsp_node_set_liveness     (LspNode             *self,
                                        guint                idle_ping_ms,
                                        guint                stale_ms);
+/* How long a connection may take to say Hello; tests shorten it. */
+void        lsp_node_set_hello_timeout (LspNode            *self,
+                                        guint               timeout_ms);
 /* The protocol versions we speak; tests use it to stage a mismatch. */
 void        lsp_node_set_proto_range  (LspNode             *self,
                                        guint                min_version,

@@ -385,6 +385,47 @@ lsp_peer_replace_library (LspPeer    *self,
   emit_games_changed (self, changed, removed, n_before);
 }
 
+/* How many games the peer would have after @delta, worked out before
+ * anything is applied so that a delta breaking the game limit or its own
+ * game_count never touches what we hold. Removals follow additions, as
+ * in lsp_peer_apply_delta(). */
+guint
+lsp_peer_count_after_delta (LspPeer                   *self,
+                            const LspLibraryDeltaBody *delta)
+{
+  g_autoptr(GHashTable) added = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GHashTable) gone = g_hash_table_new (g_str_hash, g_str_equal);
+  GPtrArray *lists[] = { delta->added, delta->updated };
+  guint count;
+
+  g_return_val_if_fail (LSP_IS_PEER (self), 0);
+
+  for (guint l = 0; l < G_N_ELEMENTS (lists); l++)
+    {
+      for (guint i = 0; lists[l] != NULL && i < lists[l]->len; i++)
+        {
+          const LspGameSummary *summary = g_ptr_array_index (lists[l], i);
+          if (!g_hash_table_contains (self->games, summary->id))
+            g_hash_table_add (added, summary->id);
+        }
+    }
+  count = g_hash_table_size (self->games) + g_hash_table_size (added);
+
+  for (guint i = 0; delta->removed != NULL && delta->removed[i] != NULL; i++)
+    {
+      const char *id = delta->removed[i];
+
+      if (g_hash_table_contains (gone, id))
+        continue;
+      if (g_hash_table_contains (added, id) || g_hash_table_contains (self->games, id))
+        {
+          g_hash_table_add (gone, (gpointer) id);
+          count--;
+        }
+    }
+  return count;
+}
+
 /* Applies a LibraryDelta the sync rules accepted. Summaries are full
  * states, so added and updated are handled alike. */
 void

@@ -36,6 +36,8 @@ void                  lsp_peer_replace_library     (LspPeer              *self,
                                                     guint64               library_rev,
                                                     const char           *library_digest,
                                                     GPtrArray            *games);
+guint                 lsp_peer_count_after_delta   (LspPeer              *self,
+                                                    const LspLibraryDeltaBody *delta);
 void                  lsp_peer_apply_delta         (LspPeer              *self,
                                                     const LspLibraryDeltaBody *delta);
 void                  lsp_peer_forget_library      (LspPeer              *self);

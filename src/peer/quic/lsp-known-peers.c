@@ -31,14 +31,15 @@ typedef struct
 
 struct _LspKnownPeers
 {
-  GObject   parent_instance;
+  GObject     parent_instance;
 
-  Writer   *writer;
-  GKeyFile *keyfile;
-  guint64   generation;  /* of the newest change */
-  guint64   saved;       /* generation of the newest snapshot taken */
-  guint     save_id;
-  gboolean  writing;
+  Writer     *writer;
+  GKeyFile   *keyfile;
+  GHashTable *earlier_addresses;  /* where peers were authenticated before this run */
+  guint64     generation;  /* of the newest change */
+  guint64     saved;       /* generation of the newest snapshot taken */
+  guint       save_id;
+  gboolean    writing;
 };
 
 G_DEFINE_FINAL_TYPE (LspKnownPeers, lsp_known_peers, G_TYPE_OBJECT)
@@ -190,6 +191,7 @@ lsp_known_peers_finalize (GObject *object)
   lsp_known_peers_flush (self);
   g_clear_pointer (&self->writer, writer_unref);
   g_clear_pointer (&self->keyfile, g_key_file_unref);
+  g_clear_pointer (&self->earlier_addresses, g_hash_table_unref);
 
   G_OBJECT_CLASS (lsp_known_peers_parent_class)->finalize (object);
 }
@@ -204,6 +206,21 @@ static void
 lsp_known_peers_init (LspKnownPeers *self)
 {
   self->keyfile = g_key_file_new ();
+  self->earlier_addresses = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+}
+
+static void
+remember_earlier_addresses (LspKnownPeers *self)
+{
+  gsize n = 0;
+  g_auto(GStrv) groups = g_key_file_get_groups (self->keyfile, &n);
+
+  for (gsize i = 0; i < n; i++)
+    {
+      char *address = g_key_file_get_string (self->keyfile, groups[i], "address", NULL);
+      if (address != NULL)
+        g_hash_table_add (self->earlier_addresses, address);
+    }
 }
 
 /* A missing or unreadable file is an empty store: losing it only means
@@ -223,6 +240,7 @@ lsp_known_peers_new (const char *path)
   if (!g_key_file_load_from_file (self->keyfile, path, G_KEY_FILE_NONE, &error) &&
       !g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
     g_warning ("Ignoring the known-peers file “%s”: %s", path, error->message);
+  remember_earlier_addresses (self);
 
   return self;
 }
@@ -233,6 +251,22 @@ lsp_known_peers_contains (LspKnownPeers *self,
 {
   g_return_val_if_fail (LSP_IS_KNOWN_PEERS (self), FALSE);
   return peer_id != NULL && g_key_file_has_group (self->keyfile, peer_id);
+}
+
+/**
+ * lsp_known_peers_knew_address:
+ *
+ * Returns: whether a peer was authenticated at @address (an IP address as
+ * g_inet_address_to_string() writes it) in an earlier run. Addresses met
+ * in this run do not count, so an attacker cannot become “known” by
+ * completing one handshake before it floods.
+ */
+gboolean
+lsp_known_peers_knew_address (LspKnownPeers *self,
+                              const char    *address)
+{
+  g_return_val_if_fail (LSP_IS_KNOWN_PEERS (self), FALSE);
+  return address != NULL && g_hash_table_contains (self->earlier_addresses, address);
 }
 
 guint

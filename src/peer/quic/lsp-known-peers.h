@@ -18,6 +18,8 @@ gboolean       lsp_known_peers_contains (LspKnownPeers  *self,
 void           lsp_known_peers_record   (LspKnownPeers  *self,
                                          const char     *peer_id,
                                          const char     *address);
+gboolean       lsp_known_peers_knew_address (LspKnownPeers *self,
+                                             const char    *address);
 guint          lsp_known_peers_get_size (LspKnownPeers  *self);
 void           lsp_known_peers_flush    (LspKnownPeers  *self);
 

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "lsp-quic-endpoint.h"
+#include "lsp-quic-address-index.h"
 #include "lsp-quic-closing.h"
 
 #include <errno.h>
@@ -43,6 +44,8 @@ struct _LspQuicEndpoint
 
   GHashTable         *cids;         /* LspCid → LspQuicConnection (borrowed) */
   GHashTable         *connections;  /* set of LspQuicConnection (owned) */
+  LspQuicAddressIndex *by_address;  /* the same connections by remote IP address */
+  guint               max_connections;
   LspQuicClosingSet  *closing;      /* NULL once disposing: the socket is going */
   guint               idle_timeout_ms;
   guint               handshake_timeout_ms;
@@ -58,6 +61,8 @@ struct _LspQuicEndpoint
   socklen_t           blocked_addr_len;
 
   GPtrArray          *touched;      /* connections that got packets in this batch */
+  GHashTable         *touched_set;  /* the same, to look them up */
+  guint64             stray_offers; /* datagrams offered to a connection as a possible reset */
 
   gint64              reply_window_start;
   guint               replies_in_window;
@@ -158,9 +163,11 @@ lsp_quic_endpoint_finalize (GObject *object)
   g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_pointer (&self->cids, g_hash_table_unref);
   g_clear_pointer (&self->connections, g_hash_table_unref);
+  g_clear_pointer (&self->by_address, lsp_quic_address_index_free);
   g_clear_object (&self->local_address);
   g_clear_pointer (&self->tx_buffer, g_free);
   g_clear_pointer (&self->touched, g_ptr_array_unref);
+  g_clear_pointer (&self->touched_set, g_hash_table_unref);
   g_clear_pointer (&self->blocked_data, g_free);
 
   G_OBJECT_CLASS (lsp_quic_endpoint_parent_class)->finalize (object);
@@ -243,9 +250,12 @@ lsp_quic_endpoint_init (LspQuicEndpoint *self)
 {
   self->cids = g_hash_table_new_full (lsp_quic_cid_hash, lsp_quic_cid_equal, g_free, NULL);
   self->connections = g_hash_table_new_full (g_direct_hash, g_direct_equal, g_object_unref, NULL);
+  self->by_address = lsp_quic_address_index_new ();
+  self->max_connections = LSP_QUIC_MAX_CONNECTIONS;
   self->idle_timeout_ms = LSP_QUIC_DEFAULT_IDLE_TIMEOUT_MS;
   self->handshake_timeout_ms = LSP_QUIC_DEFAULT_HANDSHAKE_TIMEOUT_MS;
   self->touched = g_ptr_array_new_with_free_func (g_object_unref);
+  self->touched_set = g_hash_table_new (g_direct_hash, g_direct_equal);
   self->tx_size = LSP_UDP_GSO_MAX_BYTES + 2048;
   self->tx_buffer = g_malloc (self->tx_size);
 }
@@ -335,32 +345,24 @@ send_stateless_reset (LspQuicEndpoint   *self,
     lsp_quic_endpoint_send_datagram (self, addr, addr_len, buf, (gsize) n);
 }
 
-static guint
-count_handshakes_from (LspQuicEndpoint *self,
-                       const char      *address_key)
+static void
+add_connection (LspQuicEndpoint   *self,
+                LspQuicConnection *conn)
 {
-  GHashTableIter iter;
-  gpointer key;
-  guint n = 0;
-
-  g_hash_table_iter_init (&iter, self->connections);
-  while (g_hash_table_iter_next (&iter, &key, NULL))
-    if (lsp_quic_connection_is_handshaking (key) &&
-        g_strcmp0 (lsp_quic_connection_get_address_key (key), address_key) == 0)
-      n++;
-  return n;
+  g_hash_table_add (self->connections, g_object_ref (conn));
+  lsp_quic_address_index_add (self->by_address, conn);
 }
 
 static void
 touch (LspQuicEndpoint   *self,
        LspQuicConnection *conn)
 {
-  /* Batches usually belong to one or two connections: a linear scan of
-   * the few touched so far beats hashing. */
-  for (guint i = self->touched->len; i > 0; i--)
-    if (self->touched->pdata[i - 1] == conn)
-      return;
-  g_ptr_array_add (self->touched, g_object_ref (conn));
+  /* Batches usually belong to one connection, the one touched last; the
+   * set keeps a batch spread over many connections linear. */
+  if (self->touched->len > 0 && self->touched->pdata[self->touched->len - 1] == conn)
+    return;
+  if (g_hash_table_add (self->touched_set, conn))
+    g_ptr_array_add (self->touched, g_object_ref (conn));
 }
 
 static void
@@ -372,28 +374,15 @@ accept_connection (LspQuicEndpoint   *self,
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(LspQuicConnection) conn = NULL;
-  g_autoptr(GSocketAddress) remote = NULL;
-  g_autofree char *address_key = NULL;
+  char address_key[INET6_ADDRSTRLEN];
   ngtcp2_pkt_hd hd;
 
   if (ngtcp2_accept (&hd, data, length) != 0)
     return;
-
-  if (g_hash_table_size (self->connections) >= LSP_QUIC_MAX_CONNECTIONS)
-    {
-      g_debug ("Refusing a connection: %u connections is the limit", LSP_QUIC_MAX_CONNECTIONS);
-      return;
-    }
-  remote = g_socket_address_new_from_native ((gpointer) addr, addr_len);
-  if (remote == NULL)
+  if (!lsp_quic_sockaddr_to_key (addr, address_key, sizeof address_key) ||
+      !lsp_quic_address_index_admit (self->by_address, address_key, g_hash_table_size (self->connections),
+                                     self->max_connections, self->known_peers))
     return;
-  address_key = g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
-  if (count_handshakes_from (self, address_key) >= LSP_QUIC_MAX_HANDSHAKES_PER_ADDRESS)
-    {
-      g_debug ("Refusing a connection from %s: %u handshakes at once is the limit",
-               address_key, LSP_QUIC_MAX_HANDSHAKES_PER_ADDRESS);
-      return;
-    }
 
   conn = lsp_quic_connection_new_server (self, &self->local, self->local_len, addr, addr_len, &hd, &error);
   if (conn == NULL)
@@ -401,28 +390,16 @@ accept_connection (LspQuicEndpoint   *self,
       g_debug ("Cannot accept a connection from %s: %s", address_key, error->message);
       return;
     }
-  g_hash_table_add (self->connections, g_object_ref (conn));
+  add_connection (self, conn);
   touch (self, conn);
   lsp_quic_connection_handle_packet (conn, addr, addr_len, data, length, FALSE);
 }
 
-static gboolean
-sockaddr_equal (const LspSockaddr *a,
-                const LspSockaddr *b)
-{
-  if (a->sa.sa_family != b->sa.sa_family)
-    return FALSE;
-  if (a->sa.sa_family == AF_INET)
-    return a->in.sin_port == b->in.sin_port &&
-           a->in.sin_addr.s_addr == b->in.sin_addr.s_addr;
-  if (a->sa.sa_family == AF_INET6)
-    return a->in6.sin6_port == b->in6.sin6_port &&
-           memcmp (&a->in6.sin6_addr, &b->in6.sin6_addr, sizeof a->in6.sin6_addr) == 0;
-  return FALSE;
-}
-
 /* A stateless reset carries a random DCID, so it cannot be routed by CID:
  * offer it to the connections with that peer, which check its token.
+ * Each offer costs a decryption in ngtcp2, so a peer sending stray
+ * datagrams gets at most LSP_QUIC_MAX_RESET_OFFERS per datagram, whatever
+ * number of connections it holds; an honest peer has one or two.
  * Returns whether any connection with that peer exists. */
 static gboolean
 offer_as_reset (LspQuicEndpoint   *self,
@@ -431,20 +408,11 @@ offer_as_reset (LspQuicEndpoint   *self,
                 const guint8      *data,
                 gsize              length)
 {
-  g_autoptr(GPtrArray) matches = NULL;
-  GHashTableIter iter;
-  gpointer key;
+  g_autoptr(GPtrArray) matches = lsp_quic_address_index_find (self->by_address, addr, LSP_QUIC_MAX_RESET_OFFERS);
 
-  g_hash_table_iter_init (&iter, self->connections);
-  while (g_hash_table_iter_next (&iter, &key, NULL))
-    if (sockaddr_equal (lsp_quic_connection_get_remote (key), addr))
-      {
-        if (matches == NULL)
-          matches = g_ptr_array_new_with_free_func (g_object_unref);
-        g_ptr_array_add (matches, g_object_ref (key));
-      }
-  if (matches == NULL)
+  if (matches->len == 0)
     return FALSE;
+  self->stray_offers += matches->len;
   for (guint i = 0; i < matches->len; i++)
     {
       touch (self, matches->pdata[i]);
@@ -523,6 +491,7 @@ on_readable (GSocket      *socket,
         }
       for (guint i = 0; i < self->touched->len; i++)
         lsp_quic_connection_flush (self->touched->pdata[i]);
+      g_hash_table_remove_all (self->touched_set);
       g_ptr_array_set_size (self->touched, 0);
       if (n < LSP_UDP_RX_BATCH)
         break;
@@ -694,7 +663,11 @@ void
 lsp_quic_endpoint_connection_done (LspQuicEndpoint   *self,
                                    LspQuicConnection *conn)
 {
-  g_hash_table_remove (self->connections, conn);
+  if (g_hash_table_contains (self->connections, conn))
+    {
+      lsp_quic_address_index_remove (self->by_address, conn);
+      g_hash_table_remove (self->connections, conn);
+    }
 }
 
 void
@@ -817,6 +790,23 @@ lsp_quic_endpoint_get_port (LspQuicEndpoint *self)
 {
   g_return_val_if_fail (LSP_IS_QUIC_ENDPOINT (self), 0);
   return g_inet_socket_address_get_port (self->local_address);
+}
+
+/* Lowers the connection limit (keeping the reserve) so tests can fill an
+ * endpoint with a few connections instead of LSP_QUIC_MAX_CONNECTIONS. */
+void
+lsp_quic_endpoint_set_max_connections (LspQuicEndpoint *self,
+                                       guint            max_connections)
+{
+  g_return_if_fail (max_connections > LSP_QUIC_RESERVED_CONNECTIONS &&
+                    max_connections <= LSP_QUIC_MAX_CONNECTIONS);
+  self->max_connections = max_connections;
+}
+
+guint64
+lsp_quic_endpoint_get_n_stray_offers (LspQuicEndpoint *self)
+{
+  return self->stray_offers;
 }
 
 guint
@@ -951,10 +941,10 @@ lsp_quic_endpoint_connect_async (LspQuicEndpoint     *self,
                                _("“%s” is not a valid peer_id"), expected_peer_id);
       return;
     }
-  if (g_hash_table_size (self->connections) >= LSP_QUIC_MAX_CONNECTIONS)
+  if (g_hash_table_size (self->connections) >= self->max_connections)
     {
       g_task_return_new_error (task, LSP_QUIC_ERROR, LSP_QUIC_ERROR_LIMIT,
-                               _("Cannot open more than %u connections"), LSP_QUIC_MAX_CONNECTIONS);
+                               _("Cannot open more than %u connections"), self->max_connections);
       return;
     }
   if (!native_remote (self, address, &remote, &remote_len, &error))
@@ -970,7 +960,7 @@ lsp_quic_endpoint_connect_async (LspQuicEndpoint     *self,
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
-  g_hash_table_add (self->connections, g_object_ref (conn));
+  add_connection (self, conn);
   lsp_quic_connection_start_connect (conn, task);
 }
 

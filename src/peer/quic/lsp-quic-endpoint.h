@@ -13,6 +13,11 @@ G_BEGIN_DECLS
 /* Limits, documented in ARCHITECTURE.md and PROTOCOL.md. */
 #define LSP_QUIC_MAX_CONNECTIONS            1024
 #define LSP_QUIC_MAX_HANDSHAKES_PER_ADDRESS 32
+/* Live connections with one IP address, either direction. */
+#define LSP_QUIC_MAX_CONNECTIONS_PER_ADDRESS 64
+/* Of LSP_QUIC_MAX_CONNECTIONS, slots only our own dials and addresses
+ * peers were authenticated at in an earlier run may take. */
+#define LSP_QUIC_RESERVED_CONNECTIONS       128
 #define LSP_QUIC_DEFAULT_IDLE_TIMEOUT_MS    30000
 #define LSP_QUIC_DEFAULT_HANDSHAKE_TIMEOUT_MS 10000
 #define LSP_QUIC_MAX_REPLIES_PER_SECOND     200

@@ -29,6 +29,10 @@ G_BEGIN_DECLS
  * the main loop, so one busy connection cannot starve the others. */
 #define LSP_QUIC_MAX_BATCHES_PER_SERVICE 16
 
+/* A datagram not routed by connection ID is offered to at most this many
+ * connections with its source address as a possible stateless reset. */
+#define LSP_QUIC_MAX_RESET_OFFERS 4
+
 typedef union
 {
   struct sockaddr         sa;
@@ -84,6 +88,11 @@ void          lsp_quic_endpoint_connection_done   (LspQuicEndpoint        *self,
                                                    LspQuicConnection      *conn);
 void          lsp_quic_endpoint_connection_ready  (LspQuicEndpoint        *self,
                                                    LspQuicConnection      *conn);
+void          lsp_quic_endpoint_set_max_connections (LspQuicEndpoint      *self,
+                                                   guint                   max_connections);
+/* How many times a datagram was handed to a connection as a possible
+ * stateless reset (each is a decryption attempt), for tests. */
+guint64       lsp_quic_endpoint_get_n_stray_offers (LspQuicEndpoint       *self);
 
 /* Connection side */
 LspQuicConnection *lsp_quic_connection_new_client    (LspQuicEndpoint       *endpoint,
