@@ -304,6 +304,8 @@ run_operation (Fixture           *fixture,
     case LSP_OPERATION_UNINSTALL:
       lsp_installer_uninstall_async (fixture->installer, GAME, cancellable, on_operation_done, &wait);
       break;
+    case LSP_OPERATION_VERIFY:
+      g_assert_not_reached ();
     }
   while (!wait.done)
     g_main_context_iteration (NULL, TRUE);
@@ -987,6 +989,9 @@ test_crash (Fixture       *fixture,
       g_assert_false (exists (fixture, LSP_LOCAL_DIR));
       g_assert_true (exists (fixture, "a.eti"));
       break;
+
+    case LSP_OPERATION_VERIFY:
+      g_assert_not_reached ();
     }
   assert_settled (fixture);
 }

@@ -105,6 +105,7 @@ on_operation_done (GObject      *object,
   OperationCall *call = user_data;
   LspInstaller *installer = LSP_INSTALLER (object);
   g_autoptr(GError) error = NULL;
+  g_autoptr(LspVerifyReport) report = NULL;
   JsonBuilder *builder;
 
   switch (call->kind)
@@ -118,6 +119,9 @@ on_operation_done (GObject      *object,
     case LSP_OPERATION_UNINSTALL:
       lsp_installer_uninstall_finish (installer, result, &error);
       break;
+    case LSP_OPERATION_VERIFY:
+      report = lsp_installer_verify_finish (installer, result, &error);
+      break;
     }
 
   builder = lsp_cli_event_begin (error == NULL ? "operation-done" : "operation-failed");
@@ -129,6 +133,12 @@ on_operation_done (GObject      *object,
       lsp_cli_json_add_bool (builder, "cancelled", g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED));
     }
   lsp_cli_event_end (builder);
+  if (report != NULL)
+    {
+      builder = lsp_cli_event_begin ("verified");
+      lsp_cli_json_add_verify_report (builder, report);
+      lsp_cli_event_end (builder);
+    }
 
   call->serve->pending--;
   lsp_cli_serve_maybe_finish_quit (call->serve);
@@ -159,6 +169,9 @@ lsp_cli_serve_start_operation (Serve             *serve,
     case LSP_OPERATION_UNINSTALL:
       lsp_installer_uninstall_async (serve->installer, id, serve->cancellable, on_operation_done, call);
       break;
+    case LSP_OPERATION_VERIFY:
+      lsp_installer_verify_async (serve->installer, id, serve->cancellable, on_operation_done, call);
+      break;
     }
 }
 
@@ -187,6 +200,25 @@ cmd_uninstall (Serve       *serve,
 {
   lsp_cli_serve_start_operation (serve, LSP_OPERATION_UNINSTALL, arg);
   return TRUE;
+}
+
+static gboolean
+cmd_verify (Serve       *serve,
+            const char  *arg,
+            GError     **error)
+{
+  lsp_cli_serve_start_operation (serve, LSP_OPERATION_VERIFY, arg);
+  return TRUE;
+}
+
+/* The payload's part is a download of only the chunks that do not verify;
+ * its events are the download's, and "repaired" when it is done. */
+static gboolean
+cmd_repair (Serve       *serve,
+            const char  *arg,
+            GError     **error)
+{
+  return lsp_download_manager_repair (serve->downloads, arg, error) != NULL;
 }
 
 static gboolean
@@ -282,6 +314,8 @@ static const Command commands[] = {
   { "install", "ID", cmd_install, "Install a downloaded game" },
   { "update", "ID", cmd_update, "Install the downloaded version over the installed one" },
   { "uninstall", "ID", cmd_uninstall, "Uninstall a game (its archives stay)" },
+  { "verify", "ID", cmd_verify, "Check a game's files against its manifest and install record" },
+  { "repair", "ID", cmd_repair, "Fetch again only the chunks of a game that do not verify" },
   { "play", "ID", cmd_play, "Start an installed game" },
   { "stop", "ID", cmd_stop, "Stop a running game" },
   { "help", NULL, cmd_help, "List the commands" },

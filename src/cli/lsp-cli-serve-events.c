@@ -249,6 +249,14 @@ on_download_finished (LspDownloadManager *downloads,
   if (error != NULL)
     lsp_cli_json_add_string (builder, "reason", error->message);
   lsp_cli_event_end (builder);
+  if (error == NULL && lsp_download_get_repair (download))
+    {
+      builder = lsp_cli_event_begin ("repaired");
+      lsp_cli_json_add_string (builder, "id", id);
+      lsp_cli_json_add_int (builder, "chunks", lsp_download_get_chunks_repaired (download));
+      lsp_cli_json_add_int (builder, "bytes_received", (gint64) lsp_download_get_bytes_received (download));
+      lsp_cli_event_end (builder);
+    }
 
   if (error == NULL && install && !serve->quitting)
     lsp_cli_serve_start_operation (serve, lsp_local_game_get_installed (lsp_library_lookup (serve->library, id))

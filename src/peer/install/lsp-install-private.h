@@ -5,6 +5,7 @@
 #include <gio/gio.h>
 
 #include "lsp-operation.h"
+#include "lsp-verify.h"
 
 G_BEGIN_DECLS
 
@@ -64,6 +65,15 @@ gboolean            _lsp_install_carry_over     (int                  root_fd,
 gboolean            _lsp_install_run            (const char          *games_path,
                                                  const char          *game_id,
                                                  LspOperationKind     kind,
+                                                 LspInstallProgress  *progress,
+                                                 GCancellable        *cancellable,
+                                                 GError             **error);
+
+/* Verify: the payload against its manifest, local/ against its install
+ * record (lsp-install-verify.c). */
+LspVerifyReport    *_lsp_install_verify         (const char          *games_path,
+                                                 const char          *game_id,
+                                                 const char          *manifest_hash,
                                                  LspInstallProgress  *progress,
                                                  GCancellable        *cancellable,
                                                  GError             **error);

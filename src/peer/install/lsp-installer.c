@@ -51,6 +51,7 @@ typedef struct
   char               *game_id;
   LspOperationKind    kind;
   LspInstallProgress *progress;
+  char               *manifest_hash;  /* verify: what the payload is checked against */
 } Job;
 
 static void
@@ -67,6 +68,7 @@ job_free (Job *job)
 {
   g_free (job->games_path);
   g_free (job->game_id);
+  g_free (job->manifest_hash);
   g_clear_pointer (&job->progress, _lsp_install_progress_unref);
   g_free (job);
 }
@@ -80,6 +82,17 @@ operation_worker (GTask        *task,
   Job *job = task_data;
   GError *error = NULL;
 
+  if (job->kind == LSP_OPERATION_VERIFY)
+    {
+      LspVerifyReport *report = _lsp_install_verify (job->games_path, job->game_id, job->manifest_hash,
+                                                     job->progress, cancellable, &error);
+
+      if (report != NULL)
+        g_task_return_pointer (task, report, (GDestroyNotify) lsp_verify_report_unref);
+      else
+        g_task_return_error (task, error);
+      return;
+    }
   if (_lsp_install_run (job->games_path, job->game_id, job->kind, job->progress, cancellable, &error))
     g_task_return_boolean (task, TRUE);
   else
@@ -96,9 +109,13 @@ on_operation_done (GObject      *object,
   g_autoptr(GError) error = NULL;
   g_autoptr(GTask) task = NULL;
   g_autoptr(LspOperation) operation = NULL;
+  g_autoptr(LspVerifyReport) report = NULL;
   Running *running;
 
-  g_task_propagate_boolean (G_TASK (result), &error);
+  if (job->kind == LSP_OPERATION_VERIFY)
+    report = g_task_propagate_pointer (G_TASK (result), &error);
+  else
+    g_task_propagate_boolean (G_TASK (result), &error);
 
   running = g_hash_table_lookup (self->running, job->game_id);
   g_assert (running != NULL);
@@ -113,6 +130,8 @@ on_operation_done (GObject      *object,
 
   if (error != NULL)
     g_task_return_error (task, g_steal_pointer (&error));
+  else if (report != NULL)
+    g_task_return_pointer (task, g_steal_pointer (&report), (GDestroyNotify) lsp_verify_report_unref);
   else
     g_task_return_boolean (task, TRUE);
 }
@@ -142,7 +161,7 @@ start_operation (LspInstaller        *self,
                                "There is no game “%s” in the catalog.", game_id);
       return;
     }
-  if (kind != LSP_OPERATION_INSTALL && self->launcher != NULL &&
+  if (kind != LSP_OPERATION_INSTALL && kind != LSP_OPERATION_VERIFY && self->launcher != NULL &&
       lsp_launcher_is_running (self->launcher, game_id))
     {
       g_task_return_new_error (task, LSP_ERROR, LSP_ERROR_BUSY,
@@ -166,6 +185,14 @@ start_operation (LspInstaller        *self,
   job->games_path = g_strdup (self->games_path);
   job->game_id = g_strdup (game_id);
   job->kind = kind;
+  if (kind == LSP_OPERATION_VERIFY)
+    {
+      LspLocalGame *game = lsp_library_lookup (self->library, game_id);
+
+      /* What the library serves is what the payload must match. */
+      if (game != NULL && lsp_local_game_get_downloaded (game))
+        job->manifest_hash = g_strdup (lsp_local_game_get_manifest_hash (game));
+    }
   job->progress = _lsp_install_progress_ref (running->progress);
 
   g_signal_emit (self, signals[OPERATION_STARTED], 0, running->operation);
@@ -244,6 +271,42 @@ lsp_installer_uninstall_finish (LspInstaller  *self,
 {
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * lsp_installer_verify_async:
+ *
+ * Reads the game's files again, off the main loop: a downloaded payload
+ * against its manifest (a damaged one is no longer served until it is
+ * repaired), an installed game against its install record. Writes nothing
+ * of the game.
+ */
+void
+lsp_installer_verify_async (LspInstaller        *self,
+                            const char          *game_id,
+                            GCancellable        *cancellable,
+                            GAsyncReadyCallback  callback,
+                            gpointer             user_data)
+{
+  g_return_if_fail (LSP_IS_INSTALLER (self));
+  g_return_if_fail (game_id != NULL);
+
+  start_operation (self, LSP_OPERATION_VERIFY, game_id, cancellable, callback, user_data,
+                   lsp_installer_verify_async);
+}
+
+/**
+ * lsp_installer_verify_finish:
+ *
+ * Returns: (transfer full): what the verify found, or %NULL with @error
+ */
+LspVerifyReport *
+lsp_installer_verify_finish (LspInstaller  *self,
+                             GAsyncResult  *result,
+                             GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 LspOperation *

@@ -16,6 +16,7 @@
 #include "lsp-install-record.h"
 #include "lsp-sha256.h"
 #include "lsp-util.h"
+#include "lsp-verify.h"
 
 static void
 game_record_clear (LspGameRecord *record)
@@ -62,7 +63,8 @@ lsp_game_record_same_summary (const LspGameRecord *a,
          g_strcmp0 (a->version, b->version) == 0 &&
          g_strcmp0 (a->manifest_hash, b->manifest_hash) == 0 &&
          g_strcmp0 (a->installed_version, b->installed_version) == 0 &&
-         g_strcmp0 (a->error, b->error) == 0;
+         g_strcmp0 (a->error, b->error) == 0 &&
+         a->damaged == b->damaged;
 }
 
 gboolean
@@ -211,6 +213,7 @@ lsp_game_probe_clear (LspGameProbe *probe)
 {
   g_clear_pointer (&probe->fingerprint, g_free);
   g_clear_pointer (&probe->install_stamp, g_free);
+  g_clear_pointer (&probe->damaged_hash, g_free);
   g_clear_pointer (&probe->error, g_free);
 }
 
@@ -267,6 +270,7 @@ lsp_scan_probe_game (int            games_fd,
   if (!read_fingerprint (root_fd, game_id, recover, &probe->fingerprint,
                          &probe->downloaded, &probe->installed, &probe->install_stamp, &local_error))
     probe->error = g_strdup (local_error->message);
+  probe->damaged_hash = lsp_verify_read_damaged_at (games_fd, game_id);
 
   return TRUE;
 }
@@ -296,6 +300,16 @@ set_install_state (LspGameRecord      *record,
     record->installed_version = g_steal_pointer (&version);
 }
 
+/* A verdict counts only for the manifest it was reached against: once
+ * the payload is rehashed into another manifest, or repaired, it is void. */
+static gboolean
+is_damaged (const LspGameRecord *record,
+            const LspGameProbe  *probe)
+{
+  return record->downloaded && probe->damaged_hash != NULL &&
+         g_strcmp0 (record->manifest_hash, probe->damaged_hash) == 0;
+}
+
 /* Turns a probe into a record: the cached one when the fingerprint is
  * unchanged, otherwise a fresh one, walking and hashing a downloaded game.
  * Problems inside the game are recorded in the record, not returned;
@@ -320,7 +334,10 @@ lsp_scan_game (int                   games_fd,
   if (cached != NULL && cached->error == NULL && probe->error == NULL &&
       g_strcmp0 (cached->fingerprint, probe->fingerprint) == 0)
     {
-      if (cached->installed == probe->installed && g_strcmp0 (cached->install_stamp, probe->install_stamp) == 0)
+      gboolean damaged = is_damaged (cached, probe);
+
+      if (cached->installed == probe->installed && g_strcmp0 (cached->install_stamp, probe->install_stamp) == 0 &&
+          cached->damaged == damaged)
         return lsp_game_record_ref ((LspGameRecord *) cached);
 
       record = lsp_game_record_new (game_id);
@@ -329,6 +346,7 @@ lsp_scan_game (int                   games_fd,
       record->version = g_strdup (cached->version);
       record->size = cached->size;
       record->manifest_hash = g_strdup (cached->manifest_hash);
+      record->damaged = damaged;
       set_install_state (record, games_fd, probe);
       return g_steal_pointer (&record);
     }
@@ -388,6 +406,7 @@ lsp_scan_game (int                   games_fd,
   record->downloaded = TRUE;
   record->size = lsp_manifest_get_total_size (manifest);
   record->manifest_hash = g_strdup (lsp_manifest_get_hash (manifest));
+  record->damaged = is_damaged (record, probe);
   if (options->manifest_dir != NULL)
     cache_manifest (manifest, options->manifest_dir);
 

@@ -22,6 +22,7 @@ struct _LspGameRecord
   char        *install_stamp; /* size and mtime of local/'s install record, or NULL */
   char        *installed_version; /* from local/'s install record, or NULL */
   char        *error;         /* why the game could not be hashed, or NULL */
+  gboolean     damaged;       /* a verify found the payload no longer matches manifest_hash */
 };
 
 typedef struct
@@ -37,6 +38,7 @@ typedef struct
   gboolean  downloaded;
   gboolean  installed;
   char     *install_stamp; /* size and mtime of local/'s install record, or NULL */
+  char     *damaged_hash; /* the manifest_hash a verify found damaged, or NULL */
   char     *error;        /* why the root could not be read, or NULL */
 } LspGameProbe;
 
