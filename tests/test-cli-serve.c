@@ -305,6 +305,61 @@ test_install_play_uninstall (Peer          *peer,
   peer_quit (peer);
 }
 
+/* verify finds a deleted shipped file and leaves the save alone; repair
+ * checks the payload (sound: nothing fetched, no peer needed) and puts the
+ * file back. */
+static void
+test_verify_repair (Peer          *peer,
+                    gconstpointer  data)
+{
+  g_autofree char *one = g_build_filename (peer->games, GAME, "local", "data", "one.dat", NULL);
+  g_autofree char *save = g_build_filename (peer->games, GAME, "local", "saves", "slot1.sav", NULL);
+  JsonArray *problems;
+  JsonObject *event, *problem;
+
+  peer_start (peer, NULL);
+  peer_expect_ok (peer, "ready");
+  peer_send (peer, "install " GAME);
+  peer_expect_ok (peer, "operation-done");
+  wait_installed (peer, TRUE);
+  g_assert_cmpint (g_unlink (one), ==, 0);
+  lsp_test_write_file (save, "a save", -1);
+
+  peer_send (peer, "verify " GAME);
+  event = peer_expect (peer, "operation-started");
+  g_assert_cmpstr (json_object_get_string_member (event, "kind"), ==, "verify");
+  json_object_unref (event);
+  peer_expect_ok (peer, "operation-done");
+  event = peer_expect (peer, "verified");
+  g_assert_cmpstr (json_object_get_string_member (event, "payload"), ==, "sound");
+  g_assert_cmpstr (json_object_get_string_member (event, "installed"), ==, "damaged");
+  problems = json_object_get_array_member (event, "installed_problems");
+  g_assert_cmpuint (json_array_get_length (problems), ==, 1);
+  problem = json_array_get_object_element (problems, 0);
+  g_assert_cmpstr (json_object_get_string_member (problem, "path"), ==, "data/one.dat");
+  g_assert_cmpstr (json_object_get_string_member (problem, "problem"), ==, "missing");
+  json_object_unref (event);
+
+  peer_send (peer, "repair " GAME);
+  peer_expect_ok (peer, "download-done");
+  event = peer_expect (peer, "operation-started");
+  g_assert_cmpstr (json_object_get_string_member (event, "kind"), ==, "repair");
+  json_object_unref (event);
+  peer_expect_ok (peer, "operation-done");
+  event = peer_expect (peer, "repaired");
+  g_assert_cmpint (json_object_get_int_member (event, "chunks"), ==, 0);
+  g_assert_cmpint (json_object_get_int_member (event, "bytes_received"), ==, 0);
+  problems = json_object_get_array_member (event, "restored");
+  g_assert_cmpuint (json_array_get_length (problems), ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (problems, 0), "path"), ==,
+                   "data/one.dat");
+  json_object_unref (event);
+  g_assert_true (game_file_exists (peer, "local/data/one.dat"));
+  g_assert_true (game_file_exists (peer, "local/saves/slot1.sav"));
+
+  peer_quit (peer);
+}
+
 static void
 test_stop_running_game (Peer          *peer,
                         gconstpointer  data)
@@ -745,6 +800,7 @@ main (int    argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add ("/cli/serve/install-play-uninstall", Peer, NULL, setup, test_install_play_uninstall, teardown);
+  g_test_add ("/cli/serve/verify-repair", Peer, NULL, setup, test_verify_repair, teardown);
   g_test_add ("/cli/serve/stop-running-game", Peer, NULL, setup, test_stop_running_game, teardown);
   g_test_add ("/cli/serve/update-keeps-saves", Peer, NULL, setup, test_update_keeps_saves, teardown);
   g_test_add ("/cli/serve/sigterm-quits", Peer, NULL, setup, test_sigterm_quits, teardown);

@@ -305,6 +305,7 @@ run_operation (Fixture           *fixture,
       lsp_installer_uninstall_async (fixture->installer, GAME, cancellable, on_operation_done, &wait);
       break;
     case LSP_OPERATION_VERIFY:
+    case LSP_OPERATION_REPAIR:
       g_assert_not_reached ();
     }
   while (!wait.done)
@@ -991,6 +992,7 @@ test_crash (Fixture       *fixture,
       break;
 
     case LSP_OPERATION_VERIFY:
+    case LSP_OPERATION_REPAIR:
       g_assert_not_reached ();
     }
   assert_settled (fixture);

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include "lsp-download-manager.h"
 #include "lsp-error.h"
 #include "lsp-game-root.h"
+#include "lsp-install-recovery.h"
 #include "lsp-installer.h"
 #include "lsp-node.h"
 #include "lsp-test-util.h"
@@ -327,13 +329,409 @@ test_flip_byte_repair (void)
   peer_clear (&seeder);
 }
 
+/* ---- installed games ---------------------------------------------------- */
+
+typedef struct
+{
+  char         *games;
+  char         *root;
+  LspLibrary   *library;
+  LspInstaller *installer;
+} Local;
+
+static char *
+local_path (Local      *local,
+            const char *relative)
+{
+  return g_build_filename (local->root, relative, NULL);
+}
+
+static gboolean
+local_exists (Local      *local,
+              const char *relative)
+{
+  g_autofree char *path = local_path (local, relative);
+  struct stat st;
+
+  return lstat (path, &st) == 0;
+}
+
+static void
+assert_local_file (Local      *local,
+                   const char *relative,
+                   const char *expected)
+{
+  g_autofree char *path = local_path (local, relative);
+  g_autofree char *contents = lsp_test_read_file (path);
+
+  if (contents == NULL)
+    g_error ("%s is missing", relative);
+  g_assert_cmpstr (contents, ==, expected);
+}
+
+static void
+write_local_file (Local      *local,
+                  const char *relative,
+                  const char *contents)
+{
+  g_autofree char *path = local_path (local, relative);
+
+  lsp_test_write_file (path, contents, -1);
+}
+
+static void
+local_open (Local *local)
+{
+  g_autoptr(GFile) dir = g_file_new_for_path (local->games);
+  g_autoptr(LspCatalog) catalog = lsp_test_catalog_new (catalog_ids);
+
+  local->library = lsp_library_new (dir, catalog);
+  lsp_test_load_library (local->library);
+  local->installer = lsp_installer_new (local->library, NULL);
+}
+
+static void
+local_close (Local *local)
+{
+  if (local->library != NULL)
+    {
+      while (lsp_library_get_scanning (local->library))
+        g_main_context_iteration (NULL, TRUE);
+      g_object_run_dispose (G_OBJECT (local->library));
+    }
+  g_clear_object (&local->installer);
+  g_clear_object (&local->library);
+}
+
+/* alpha 1.0 as two archives, not yet installed. */
+static void
+local_init (Local *local)
+{
+  const LspTestEntry a[] = {
+    { "bin/alpha", 'f', "#!/bin/sh\nexit 0\n", 0755 },
+    { "data/level1.dat", 'f', "level one", 0 },
+    { "config.ini", 'f', "volume=5\n", 0 },
+  };
+  const LspTestEntry b[] = {
+    { "readme.txt", 'f', "read me", 0 },
+    { "data/level2.dat", 'f', "level two", 0 },
+  };
+  g_autofree char *a_path = NULL, *b_path = NULL, *version = NULL;
+
+  local->games = lsp_test_make_temp_dir ();
+  local->root = g_build_filename (local->games, "alpha", NULL);
+  a_path = local_path (local, "a.eti");
+  b_path = local_path (local, "b.eti");
+  version = local_path (local, LSP_VERSION_FILE);
+  lsp_test_write_archive (a_path, "tar", a, G_N_ELEMENTS (a));
+  lsp_test_write_archive (b_path, "tar", b, G_N_ELEMENTS (b));
+  lsp_test_write_file (version, "1.0", -1);
+}
+
+static void
+local_clear (Local *local)
+{
+  local_close (local);
+  lsp_test_remove_tree (local->games);
+  g_free (local->root);
+  g_free (local->games);
+}
+
+typedef struct
+{
+  gboolean         done;
+  LspVerifyReport *report;
+  GError          *error;
+} Finished;
+
+static void
+on_operation_finished (GObject      *object,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  Finished *finished = user_data;
+  LspInstaller *installer = LSP_INSTALLER (object);
+  gpointer tag = g_task_get_source_tag (G_TASK (result));
+
+  if (tag == lsp_installer_install_async)
+    lsp_installer_install_finish (installer, result, &finished->error);
+  else if (tag == lsp_installer_verify_async)
+    finished->report = lsp_installer_verify_finish (installer, result, &finished->error);
+  else
+    finished->report = lsp_installer_repair_finish (installer, result, &finished->error);
+  finished->done = TRUE;
+}
+
+static gboolean
+finished_done (gpointer data)
+{
+  return ((Finished *) data)->done;
+}
+
+/* Runs install, verify or repair; returns the report, or NULL with error. */
+static LspVerifyReport *
+run_local (Local   *local,
+           void   (*start) (LspInstaller *, const char *, GCancellable *, GAsyncReadyCallback, gpointer),
+           GError **error)
+{
+  Finished finished = { 0 };
+
+  if (local->installer == NULL)
+    local_open (local);
+  start (local->installer, "alpha", NULL, on_operation_finished, &finished);
+  g_assert_true (lsp_test_wait_until (finished_done, &finished, 60000));
+  if (finished.error != NULL)
+    g_propagate_error (error, finished.error);
+  return finished.report;
+}
+
+static void
+install_alpha (Local *local)
+{
+  g_autoptr(GError) error = NULL;
+
+  run_local (local, lsp_installer_install_async, &error);
+  g_assert_no_error (error);
+}
+
+static LspVerifyReport *
+verify_alpha (Local *local)
+{
+  g_autoptr(GError) error = NULL;
+  LspVerifyReport *report = run_local (local, lsp_installer_verify_async, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (report);
+  return report;
+}
+
+/* Overwrites a file in place keeping its size and mtime: damage that only
+ * its content hash shows. */
+static void
+rot_file (Local      *local,
+          const char *relative)
+{
+  g_autofree char *path = local_path (local, relative);
+
+  flip_byte (path, 0);
+}
+
+/* What the player and the disk did to the installed game: a save, an
+ * edited config, a deleted level, a file rotted in place. */
+static void
+damage_install (Local *local)
+{
+  g_autofree char *level = local_path (local, "local/data/level1.dat");
+
+  write_local_file (local, "local/saves/slot1.sav", "level 2, 99 lives");
+  write_local_file (local, "local/config.ini", "volume=11\n");
+  g_assert_cmpint (unlink (level), ==, 0);
+  rot_file (local, "local/readme.txt");
+}
+
+static void
+assert_problem (LspVerifyReport      *report,
+                guint                 index,
+                const char           *path,
+                LspVerifyProblemKind  kind)
+{
+  LspVerifyProblem *problem;
+
+  g_assert_cmpuint (index, <, report->installed_problems->len);
+  problem = g_ptr_array_index (report->installed_problems, index);
+  g_assert_cmpstr (problem->path, ==, path);
+  g_assert_cmpint (problem->kind, ==, kind);
+}
+
+static void
+assert_damage_found (LspVerifyReport *report)
+{
+  g_assert_cmpint (report->installed, ==, LSP_VERIFY_DAMAGED);
+  g_assert_cmpuint (report->installed_problems->len, ==, 3);
+  assert_problem (report, 0, "config.ini", LSP_VERIFY_CHANGED);
+  assert_problem (report, 1, "data/level1.dat", LSP_VERIFY_MISSING);
+  assert_problem (report, 2, "readme.txt", LSP_VERIFY_CHANGED);
+}
+
+static void
+assert_repaired (Local *local)
+{
+  assert_local_file (local, "local/data/level1.dat", "level one");
+  assert_local_file (local, "local/readme.txt", "read me");
+  assert_local_file (local, "local/config.ini", "volume=5\n");
+  /* The player's edit is kept as an update keeps it; the rotted copy was
+   * the game's, so it is not. */
+  assert_local_file (local, "local/config.ini.lanspread-old", "volume=11\n");
+  g_assert_false (local_exists (local, "local/readme.txt.lanspread-old"));
+  assert_local_file (local, "local/saves/slot1.sav", "level 2, 99 lives");
+}
+
+static void
+assert_as_damaged (Local *local)
+{
+  g_assert_false (local_exists (local, "local/data/level1.dat"));
+  assert_local_file (local, "local/readme.txt", "(ead me");  /* 'r' ^ 0x5a */
+  assert_local_file (local, "local/config.ini", "volume=11\n");
+  g_assert_false (local_exists (local, "local/config.ini.lanspread-old"));
+  assert_local_file (local, "local/saves/slot1.sav", "level 2, 99 lives");
+}
+
+static void
+assert_settled (Local *local)
+{
+  g_autofree char *intent_path = local_path (local, LSP_INTENT_FILE);
+  g_autofree char *intent = lsp_test_read_file (intent_path);
+
+  g_assert_false (local_exists (local, LSP_LOCAL_INSTALLING_DIR));
+  g_assert_false (local_exists (local, LSP_LOCAL_BACKUP_DIR));
+  if (intent != NULL)
+    g_assert_nonnull (strstr (intent, "\"None\""));
+}
+
+static void
+test_installed_repair (void)
+{
+  Local local = { 0 };
+  g_autoptr(LspVerifyReport) sound = NULL;
+  g_autoptr(LspVerifyReport) damaged = NULL;
+  g_autoptr(LspVerifyReport) repaired = NULL;
+  g_autoptr(LspVerifyReport) again = NULL;
+  g_autoptr(GError) error = NULL;
+
+  local_init (&local);
+  install_alpha (&local);
+  sound = verify_alpha (&local);
+  g_assert_cmpint (sound->installed, ==, LSP_VERIFY_SOUND);
+  g_assert_cmpuint (sound->installed_problems->len, ==, 0);
+  g_assert_cmpint (sound->payload, ==, LSP_VERIFY_SOUND);
+
+  damage_install (&local);
+  damaged = verify_alpha (&local);
+  /* The save is the player's: not a problem, not even looked at. */
+  assert_damage_found (damaged);
+
+  repaired = run_local (&local, lsp_installer_repair_async, &error);
+  g_assert_no_error (error);
+  assert_damage_found (repaired);
+  assert_repaired (&local);
+  assert_settled (&local);
+
+  again = verify_alpha (&local);
+  g_assert_cmpint (again->installed, ==, LSP_VERIFY_SOUND);
+
+  local_clear (&local);
+}
+
+/* Without a record of what it wrote, an install cannot be judged: a
+ * verify says so instead of calling every file changed or extra. */
+static void
+test_installed_without_record (void)
+{
+  Local local = { 0 };
+  g_autoptr(LspVerifyReport) report = NULL;
+  g_autoptr(LspVerifyReport) repaired = NULL;
+  g_autoptr(GError) error = NULL;
+
+  local_init (&local);
+  write_local_file (&local, "local/bin/alpha", "installed by hand");
+  write_local_file (&local, "local/saves/slot1.sav", "a save");
+
+  report = verify_alpha (&local);
+  g_assert_cmpint (report->installed, ==, LSP_VERIFY_CANNOT_JUDGE);
+  g_assert_cmpuint (report->installed_problems->len, ==, 0);
+
+  repaired = run_local (&local, lsp_installer_repair_async, &error);
+  g_assert_null (repaired);
+  g_assert_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA);
+  assert_local_file (&local, "local/bin/alpha", "installed by hand");
+  assert_settled (&local);
+
+  local_clear (&local);
+}
+
+static const char * const repair_crash_steps[] = {
+  "repair:after-intent",
+  "repair:after-staging",
+  "repair:after-extract",
+  "repair:before-swap",
+  "repair:mid-swap",
+  "repair:after-swap",
+};
+
+/* The repair is killed at the step in a child process, then this one
+ * recovers: the game is either as damaged as before or fully repaired,
+ * with no player file lost, and a repair after recovery finishes it. */
+static void
+test_installed_repair_crash (gconstpointer data)
+{
+  const char *step = data;
+  g_autofree char *pattern = g_strdup_printf ("*crash injected at %s*", step);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LspVerifyReport) report = NULL;
+  Local local = { 0 };
+  int games_fd;
+
+  if (g_test_subprocess ())
+    {
+      local.games = g_strdup (g_getenv ("LSP_TEST_GAMES"));
+      local.root = g_build_filename (local.games, "alpha", NULL);
+      g_setenv ("LANSPREAD_CRASH_AT", step, TRUE);
+      report = run_local (&local, lsp_installer_repair_async, &error);
+      g_printerr ("the repair did not crash: %s\n", error != NULL ? error->message : "it succeeded");
+      local_close (&local);
+      g_free (local.root);
+      g_free (local.games);
+      return;
+    }
+
+  local_init (&local);
+  install_alpha (&local);
+  local_close (&local);
+  damage_install (&local);
+
+  g_setenv ("LSP_TEST_GAMES", local.games, TRUE);
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_unsetenv ("LSP_TEST_GAMES");
+  g_test_trap_assert_failed ();
+  g_test_trap_assert_stderr (pattern);
+
+  games_fd = open (local.games, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  g_assert_true (lsp_install_recover_game (games_fd, "alpha", &error));
+  g_assert_no_error (error);
+  close (games_fd);
+  assert_settled (&local);
+
+  if (local_exists (&local, "local/data/level1.dat"))
+    assert_repaired (&local);
+  else
+    {
+      assert_as_damaged (&local);
+      report = run_local (&local, lsp_installer_repair_async, &error);
+      g_assert_no_error (error);
+      assert_repaired (&local);
+    }
+  assert_settled (&local);
+  local_clear (&local);
+}
+
 int
 main (int    argc,
       char **argv)
 {
+  struct rlimit no_core = { 0, 0 };
+
+  /* Crash tests abort children on purpose: no core files. */
+  setrlimit (RLIMIT_CORE, &no_core);
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/verify/payload/flip-byte-repair", test_flip_byte_repair);
+  g_test_add_func ("/verify/installed/repair", test_installed_repair);
+  g_test_add_func ("/verify/installed/without-record", test_installed_without_record);
+  for (guint i = 0; i < G_N_ELEMENTS (repair_crash_steps); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/verify/installed/crash/%s", repair_crash_steps[i] + strlen ("repair:"));
+      g_test_add_data_func (path, repair_crash_steps[i], test_installed_repair_crash);
+    }
 
   return g_test_run ();
 }

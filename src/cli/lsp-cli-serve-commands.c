@@ -122,6 +122,9 @@ on_operation_done (GObject      *object,
     case LSP_OPERATION_VERIFY:
       report = lsp_installer_verify_finish (installer, result, &error);
       break;
+    case LSP_OPERATION_REPAIR:
+      report = lsp_installer_repair_finish (installer, result, &error);
+      break;
     }
 
   builder = lsp_cli_event_begin (error == NULL ? "operation-done" : "operation-failed");
@@ -133,12 +136,17 @@ on_operation_done (GObject      *object,
       lsp_cli_json_add_bool (builder, "cancelled", g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED));
     }
   lsp_cli_event_end (builder);
-  if (report != NULL)
+  if (report != NULL && call->kind == LSP_OPERATION_VERIFY)
     {
       builder = lsp_cli_event_begin ("verified");
       lsp_cli_json_add_verify_report (builder, report);
       lsp_cli_event_end (builder);
     }
+  else if (report != NULL)
+    lsp_cli_serve_emit_repaired (call->serve, call->id, g_hash_table_lookup (call->serve->repaired_payloads, call->id),
+                                 report);
+  if (call->kind == LSP_OPERATION_REPAIR)
+    g_hash_table_remove (call->serve->repaired_payloads, call->id);
 
   call->serve->pending--;
   lsp_cli_serve_maybe_finish_quit (call->serve);
@@ -171,6 +179,9 @@ lsp_cli_serve_start_operation (Serve             *serve,
       break;
     case LSP_OPERATION_VERIFY:
       lsp_installer_verify_async (serve->installer, id, serve->cancellable, on_operation_done, call);
+      break;
+    case LSP_OPERATION_REPAIR:
+      lsp_installer_repair_async (serve->installer, id, serve->cancellable, on_operation_done, call);
       break;
     }
 }
@@ -211,14 +222,48 @@ cmd_verify (Serve       *serve,
   return TRUE;
 }
 
-/* The payload's part is a download of only the chunks that do not verify;
- * its events are the download's, and "repaired" when it is done. */
+/* The payload first, a download of only the chunks that do not verify
+ * (download events); then, once the archives are sound, the installed
+ * game (operation events, kind repair); "repaired" says what both fixed. */
 static gboolean
 cmd_repair (Serve       *serve,
             const char  *arg,
             GError     **error)
 {
+  LspLocalGame *game = lsp_library_lookup (serve->library, arg);
+
+  if (game != NULL && !lsp_local_game_get_downloaded (game) && lsp_local_game_get_installed (game))
+    {
+      lsp_cli_serve_start_operation (serve, LSP_OPERATION_REPAIR, arg);
+      return TRUE;
+    }
   return lsp_download_manager_repair (serve->downloads, arg, error) != NULL;
+}
+
+void
+lsp_cli_serve_emit_repaired (Serve                 *serve,
+                             const char            *id,
+                             const RepairedPayload *payload,
+                             LspVerifyReport       *installed)
+{
+  JsonBuilder *builder = lsp_cli_event_begin ("repaired");
+
+  lsp_cli_json_add_string (builder, "id", id);
+  lsp_cli_json_add_int (builder, "chunks", payload != NULL ? payload->chunks : 0);
+  lsp_cli_json_add_int (builder, "bytes_received", payload != NULL ? (gint64) payload->bytes_received : 0);
+  json_builder_set_member_name (builder, "restored");
+  json_builder_begin_array (builder);
+  for (guint i = 0; installed != NULL && i < installed->installed_problems->len; i++)
+    {
+      LspVerifyProblem *problem = g_ptr_array_index (installed->installed_problems, i);
+
+      json_builder_begin_object (builder);
+      lsp_cli_json_add_string (builder, "path", problem->path);
+      lsp_cli_json_add_string (builder, "problem", lsp_verify_problem_kind_to_string (problem->kind));
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  lsp_cli_event_end (builder);
 }
 
 static gboolean
@@ -315,7 +360,7 @@ static const Command commands[] = {
   { "update", "ID", cmd_update, "Install the downloaded version over the installed one" },
   { "uninstall", "ID", cmd_uninstall, "Uninstall a game (its archives stay)" },
   { "verify", "ID", cmd_verify, "Check a game's files against its manifest and install record" },
-  { "repair", "ID", cmd_repair, "Fetch again only the chunks of a game that do not verify" },
+  { "repair", "ID", cmd_repair, "Fetch again only a game's chunks that do not verify, then restore its installed files" },
   { "play", "ID", cmd_play, "Start an installed game" },
   { "stop", "ID", cmd_stop, "Stop a running game" },
   { "help", NULL, cmd_help, "List the commands" },

@@ -251,11 +251,16 @@ on_download_finished (LspDownloadManager *downloads,
   lsp_cli_event_end (builder);
   if (error == NULL && lsp_download_get_repair (download))
     {
-      builder = lsp_cli_event_begin ("repaired");
-      lsp_cli_json_add_string (builder, "id", id);
-      lsp_cli_json_add_int (builder, "chunks", lsp_download_get_chunks_repaired (download));
-      lsp_cli_json_add_int (builder, "bytes_received", (gint64) lsp_download_get_bytes_received (download));
-      lsp_cli_event_end (builder);
+      RepairedPayload payload = { lsp_download_get_chunks_repaired (download),
+                                  lsp_download_get_bytes_received (download) };
+
+      if (lsp_local_game_get_installed (lsp_library_lookup (serve->library, id)) && !serve->quitting)
+        {
+          g_hash_table_replace (serve->repaired_payloads, g_strdup (id), g_memdup2 (&payload, sizeof payload));
+          lsp_cli_serve_start_operation (serve, LSP_OPERATION_REPAIR, id);
+        }
+      else
+        lsp_cli_serve_emit_repaired (serve, id, &payload, NULL);
     }
 
   if (error == NULL && install && !serve->quitting)

@@ -82,10 +82,11 @@ operation_worker (GTask        *task,
   Job *job = task_data;
   GError *error = NULL;
 
-  if (job->kind == LSP_OPERATION_VERIFY)
+  if (job->kind == LSP_OPERATION_VERIFY || job->kind == LSP_OPERATION_REPAIR)
     {
-      LspVerifyReport *report = _lsp_install_verify (job->games_path, job->game_id, job->manifest_hash,
-                                                     job->progress, cancellable, &error);
+      LspVerifyReport *report = job->kind == LSP_OPERATION_VERIFY
+        ? _lsp_install_verify (job->games_path, job->game_id, job->manifest_hash, job->progress, cancellable, &error)
+        : _lsp_install_repair (job->games_path, job->game_id, job->progress, cancellable, &error);
 
       if (report != NULL)
         g_task_return_pointer (task, report, (GDestroyNotify) lsp_verify_report_unref);
@@ -112,7 +113,7 @@ on_operation_done (GObject      *object,
   g_autoptr(LspVerifyReport) report = NULL;
   Running *running;
 
-  if (job->kind == LSP_OPERATION_VERIFY)
+  if (job->kind == LSP_OPERATION_VERIFY || job->kind == LSP_OPERATION_REPAIR)
     report = g_task_propagate_pointer (G_TASK (result), &error);
   else
     g_task_propagate_boolean (G_TASK (result), &error);
@@ -302,6 +303,44 @@ lsp_installer_verify_async (LspInstaller        *self,
  */
 LspVerifyReport *
 lsp_installer_verify_finish (LspInstaller  *self,
+                             GAsyncResult  *result,
+                             GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * lsp_installer_repair_async:
+ *
+ * Extracts again, from the downloaded archives, only the shipped files of
+ * the installed game that are missing or changed, as a crash-safe
+ * transaction; the player's own files stay, and a shipped file the player
+ * changed is kept as NAME.lanspread-old, as an update keeps it. Repair a
+ * damaged payload first (lsp_download_manager_repair()).
+ */
+void
+lsp_installer_repair_async (LspInstaller        *self,
+                            const char          *game_id,
+                            GCancellable        *cancellable,
+                            GAsyncReadyCallback  callback,
+                            gpointer             user_data)
+{
+  g_return_if_fail (LSP_IS_INSTALLER (self));
+  g_return_if_fail (game_id != NULL);
+
+  start_operation (self, LSP_OPERATION_REPAIR, game_id, cancellable, callback, user_data,
+                   lsp_installer_repair_async);
+}
+
+/**
+ * lsp_installer_repair_finish:
+ *
+ * Returns: (transfer full): what was found, all of it now fixed, or %NULL
+ *   with @error
+ */
+LspVerifyReport *
+lsp_installer_repair_finish (LspInstaller  *self,
                              GAsyncResult  *result,
                              GError       **error)
 {

@@ -1,5 +1,5 @@
 /* lsp-installer.h: install, update and uninstall games as crash-safe
- * transactions, and verify them */
+ * transactions, and verify and repair them */
 #pragma once
 
 #include <gio/gio.h>
@@ -46,6 +46,14 @@ void          lsp_installer_verify_async      (LspInstaller        *self,
                                                GAsyncReadyCallback  callback,
                                                gpointer             user_data);
 LspVerifyReport *lsp_installer_verify_finish  (LspInstaller        *self,
+                                               GAsyncResult        *result,
+                                               GError             **error);
+void          lsp_installer_repair_async      (LspInstaller        *self,
+                                               const char          *game_id,
+                                               GCancellable        *cancellable,
+                                               GAsyncReadyCallback  callback,
+                                               gpointer             user_data);
+LspVerifyReport *lsp_installer_repair_finish  (LspInstaller        *self,
                                                GAsyncResult        *result,
                                                GError             **error);
 LspOperation *lsp_installer_lookup_operation  (LspInstaller        *self,
