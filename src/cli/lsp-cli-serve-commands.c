@@ -123,8 +123,7 @@ on_operation_done (GObject      *object,
       report = lsp_installer_verify_finish (installer, result, &error);
       break;
     case LSP_OPERATION_REPAIR:
-      report = lsp_installer_repair_finish (installer, result, &error);
-      break;
+      g_assert_not_reached ();  /* the engine runs repairs: cmd_repair */
     }
 
   builder = lsp_cli_event_begin (error == NULL ? "operation-done" : "operation-failed");
@@ -136,17 +135,12 @@ on_operation_done (GObject      *object,
       lsp_cli_json_add_bool (builder, "cancelled", g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED));
     }
   lsp_cli_event_end (builder);
-  if (report != NULL && call->kind == LSP_OPERATION_VERIFY)
+  if (report != NULL)
     {
       builder = lsp_cli_event_begin ("verified");
       lsp_cli_json_add_verify_report (builder, report);
       lsp_cli_event_end (builder);
     }
-  else if (report != NULL)
-    lsp_cli_serve_emit_repaired (call->serve, call->id, g_hash_table_lookup (call->serve->repaired_payloads, call->id),
-                                 report);
-  if (call->kind == LSP_OPERATION_REPAIR)
-    g_hash_table_remove (call->serve->repaired_payloads, call->id);
 
   call->serve->pending--;
   lsp_cli_serve_maybe_finish_quit (call->serve);
@@ -181,8 +175,7 @@ lsp_cli_serve_start_operation (Serve             *serve,
       lsp_installer_verify_async (serve->installer, id, serve->cancellable, on_operation_done, call);
       break;
     case LSP_OPERATION_REPAIR:
-      lsp_installer_repair_async (serve->installer, id, serve->cancellable, on_operation_done, call);
-      break;
+      g_assert_not_reached ();  /* the engine runs repairs: cmd_repair */
     }
 }
 
@@ -222,6 +215,53 @@ cmd_verify (Serve       *serve,
   return TRUE;
 }
 
+typedef struct
+{
+  Serve *serve;
+  char  *id;
+} RepairCall;
+
+static void
+on_repaired (GObject      *object,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  RepairCall *call = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LspVerifyReport) report = NULL;
+  guint64 bytes_received = 0;
+  guint chunks = 0;
+  JsonBuilder *builder;
+
+  report = lsp_engine_repair_finish (LSP_ENGINE (object), result, &chunks, &bytes_received, &error);
+  if (report == NULL)
+    lsp_cli_emit_error ("repair", call->id, error->message);
+  else
+    {
+      builder = lsp_cli_event_begin ("repaired");
+      lsp_cli_json_add_string (builder, "id", call->id);
+      lsp_cli_json_add_int (builder, "chunks", chunks);
+      lsp_cli_json_add_int (builder, "bytes_received", (gint64) bytes_received);
+      json_builder_set_member_name (builder, "restored");
+      json_builder_begin_array (builder);
+      for (guint i = 0; i < report->installed_problems->len; i++)
+        {
+          LspVerifyProblem *problem = g_ptr_array_index (report->installed_problems, i);
+
+          json_builder_begin_object (builder);
+          lsp_cli_json_add_string (builder, "path", problem->path);
+          lsp_cli_json_add_string (builder, "problem", lsp_verify_problem_kind_to_string (problem->kind));
+          json_builder_end_object (builder);
+        }
+      json_builder_end_array (builder);
+      lsp_cli_event_end (builder);
+    }
+  call->serve->pending--;
+  lsp_cli_serve_maybe_finish_quit (call->serve);
+  g_free (call->id);
+  g_free (call);
+}
+
 /* The payload first, a download of only the chunks that do not verify
  * (download events); then, once the archives are sound, the installed
  * game (operation events, kind repair); "repaired" says what both fixed. */
@@ -230,40 +270,13 @@ cmd_repair (Serve       *serve,
             const char  *arg,
             GError     **error)
 {
-  LspLocalGame *game = lsp_library_lookup (serve->library, arg);
+  RepairCall *call = g_new0 (RepairCall, 1);
 
-  if (game != NULL && !lsp_local_game_get_downloaded (game) && lsp_local_game_get_installed (game))
-    {
-      lsp_cli_serve_start_operation (serve, LSP_OPERATION_REPAIR, arg);
-      return TRUE;
-    }
-  return lsp_download_manager_repair (serve->downloads, arg, error) != NULL;
-}
-
-void
-lsp_cli_serve_emit_repaired (Serve                 *serve,
-                             const char            *id,
-                             const RepairedPayload *payload,
-                             LspVerifyReport       *installed)
-{
-  JsonBuilder *builder = lsp_cli_event_begin ("repaired");
-
-  lsp_cli_json_add_string (builder, "id", id);
-  lsp_cli_json_add_int (builder, "chunks", payload != NULL ? payload->chunks : 0);
-  lsp_cli_json_add_int (builder, "bytes_received", payload != NULL ? (gint64) payload->bytes_received : 0);
-  json_builder_set_member_name (builder, "restored");
-  json_builder_begin_array (builder);
-  for (guint i = 0; installed != NULL && i < installed->installed_problems->len; i++)
-    {
-      LspVerifyProblem *problem = g_ptr_array_index (installed->installed_problems, i);
-
-      json_builder_begin_object (builder);
-      lsp_cli_json_add_string (builder, "path", problem->path);
-      lsp_cli_json_add_string (builder, "problem", lsp_verify_problem_kind_to_string (problem->kind));
-      json_builder_end_object (builder);
-    }
-  json_builder_end_array (builder);
-  lsp_cli_event_end (builder);
+  call->serve = serve;
+  call->id = g_strdup (arg);
+  serve->pending++;
+  lsp_engine_repair_async (serve->engine, arg, serve->cancellable, on_repaired, call);
+  return TRUE;
 }
 
 static gboolean

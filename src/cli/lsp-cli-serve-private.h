@@ -18,7 +18,6 @@ typedef struct
   LspNode          *node;
   LspDownloadManager *downloads;
   GHashTable       *install_after;  /* ids to install once downloaded */
-  GHashTable       *repaired_payloads; /* id → RepairedPayload, while its installed part is repaired */
   GDataInputStream *input;
   GCancellable     *cancellable;
   GHashTable       *running;   /* ids of games being played */
@@ -30,13 +29,6 @@ typedef struct
   gboolean          reading;
   int               exit_code;
 } Serve;
-
-/* What the payload part of a repair fetched, for the "repaired" event. */
-typedef struct
-{
-  guint   chunks;
-  guint64 bytes_received;
-} RepairedPayload;
 
 typedef gboolean (*CommandFunc) (Serve       *serve,
                                  const char  *arg,
@@ -62,11 +54,6 @@ void     lsp_cli_serve_run_command        (Serve       *serve,
 void     lsp_cli_serve_start_operation    (Serve             *serve,
                                            LspOperationKind   kind,
                                            const char        *id);
-
-void     lsp_cli_serve_emit_repaired      (Serve                 *serve,
-                                           const char            *id,
-                                           const RepairedPayload *payload,
-                                           LspVerifyReport       *installed);
 
 /* lsp-cli-serve-events.c */
 void     lsp_cli_serve_connect_events     (Serve       *serve);

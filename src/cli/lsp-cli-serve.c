@@ -264,7 +264,6 @@ lsp_cli_serve (int    argc,
   serve.running = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   serve.peers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   serve.install_after = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  serve.repaired_payloads = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   stdin_stream = g_unix_input_stream_new (STDIN_FILENO, FALSE);
   serve.input = g_data_input_stream_new (stdin_stream);
   sigint_id = g_unix_signal_add (SIGINT, on_quit_signal, &serve);
@@ -283,7 +282,6 @@ lsp_cli_serve (int    argc,
   g_signal_handlers_disconnect_by_data (serve.engine, &serve);
   g_clear_pointer (&serve.peers, g_hash_table_unref);
   g_clear_pointer (&serve.install_after, g_hash_table_unref);
-  g_clear_pointer (&serve.repaired_payloads, g_hash_table_unref);
   g_clear_object (&serve.input);
   g_clear_object (&serve.engine);
   g_clear_object (&serve.cancellable);
