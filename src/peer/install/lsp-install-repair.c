@@ -326,6 +326,7 @@ _lsp_install_repair (const char          *games_path,
   if (report->installed == LSP_VERIFY_SOUND)
     {
       close (root_fd);
+      report->repaired = TRUE;
       return g_steal_pointer (&report);
     }
 
@@ -366,5 +367,6 @@ _lsp_install_repair (const char          *games_path,
       return NULL;
     }
   close (root_fd);
+  report->repaired = TRUE;
   return g_steal_pointer (&report);
 }

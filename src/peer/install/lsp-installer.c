@@ -18,6 +18,7 @@ struct _LspInstaller
   LspLauncher *launcher;
   char        *games_path;
   GHashTable  *running;  /* game id → Running */
+  GHashTable  *reports;  /* game id → LspVerifyReport of its last verify or repair */
 };
 
 G_DEFINE_FINAL_TYPE (LspInstaller, lsp_installer, G_TYPE_OBJECT)
@@ -126,6 +127,8 @@ on_operation_done (GObject      *object,
   g_hash_table_remove (self->running, job->game_id);
 
   lsp_library_end_operation (self->library, job->game_id);
+  if (report != NULL)
+    g_hash_table_replace (self->reports, g_strdup (job->game_id), lsp_verify_report_ref (report));
   _lsp_operation_set_finished (operation);
   g_signal_emit (self, signals[OPERATION_FINISHED], 0, operation, error);
 
@@ -348,6 +351,21 @@ lsp_installer_repair_finish (LspInstaller  *self,
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
+/**
+ * lsp_installer_lookup_report:
+ *
+ * Returns: (transfer none) (nullable): what the last verify or repair of
+ *   @game_id found, if one ran since the start
+ */
+LspVerifyReport *
+lsp_installer_lookup_report (LspInstaller *self,
+                             const char   *game_id)
+{
+  g_return_val_if_fail (LSP_IS_INSTALLER (self), NULL);
+
+  return g_hash_table_lookup (self->reports, game_id);
+}
+
 LspOperation *
 lsp_installer_lookup_operation (LspInstaller *self,
                                 const char   *game_id)
@@ -397,6 +415,7 @@ lsp_installer_finalize (GObject *object)
   LspInstaller *self = LSP_INSTALLER (object);
 
   g_clear_pointer (&self->running, g_hash_table_unref);
+  g_clear_pointer (&self->reports, g_hash_table_unref);
   g_clear_pointer (&self->games_path, g_free);
 
   G_OBJECT_CLASS (lsp_installer_parent_class)->finalize (object);
@@ -484,6 +503,7 @@ static void
 lsp_installer_init (LspInstaller *self)
 {
   self->running = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) running_free);
+  self->reports = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) lsp_verify_report_unref);
 }
 
 LspInstaller *

@@ -56,6 +56,8 @@ void          lsp_installer_repair_async      (LspInstaller        *self,
 LspVerifyReport *lsp_installer_repair_finish  (LspInstaller        *self,
                                                GAsyncResult        *result,
                                                GError             **error);
+LspVerifyReport *lsp_installer_lookup_report  (LspInstaller        *self,
+                                               const char          *game_id);
 LspOperation *lsp_installer_lookup_operation  (LspInstaller        *self,
                                                const char          *game_id);
 LspLibrary   *lsp_installer_get_library       (LspInstaller        *self);

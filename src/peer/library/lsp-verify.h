@@ -43,6 +43,7 @@ typedef struct
   GPtrArray        *payload_problems;     /* LspVerifyProblem */
   LspVerifyVerdict  installed;
   GPtrArray        *installed_problems;   /* LspVerifyProblem */
+  gboolean          repaired;             /* a repair's: every installed problem is fixed */
   guint64           bytes_checked;
 } LspVerifyReport;
 
