@@ -78,24 +78,6 @@ verify_payload (const char      *games_path,
   return TRUE;
 }
 
-/* Opens path below dir_fd without following a link anywhere on the way. */
-static int
-open_below (int         dir_fd,
-            const char *path)
-{
-  g_auto(GStrv) parts = g_strsplit (path, "/", -1);
-  int fd = dup (dir_fd);
-
-  for (guint i = 0; fd >= 0 && parts[i] != NULL; i++)
-    {
-      int next = openat (fd, parts[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (parts[i + 1] != NULL ? O_DIRECTORY : 0));
-
-      close (fd);
-      fd = next;
-    }
-  return fd;
-}
-
 static gboolean
 hash_file (int            fd,
            guint8         digest[LSP_SHA256_LEN],
@@ -149,7 +131,7 @@ check_installed_file (int                     local_fd,
     return S_ISLNK (st.st_mode) && (guint64) st.st_size == shipped->size ? -1 : LSP_VERIFY_CHANGED;
   if (!S_ISREG (st.st_mode) || (guint64) st.st_size != shipped->size)
     return LSP_VERIFY_CHANGED;
-  fd = open_below (local_fd, path);
+  fd = lsp_verify_open_below (local_fd, path, NULL);
   if (fd < 0)
     return LSP_VERIFY_CHANGED;  /* a link on the way: not what the install wrote */
   same = hash_file (fd, digest, done, progress, cancellable, error) &&

@@ -111,10 +111,10 @@ lsp_verify_report_count_bad_chunks (const LspVerifyReport *report)
 
 /* Opens a manifest path below the game root one component at a time, so
  * no link anywhere on the way is followed. */
-static int
-open_below (int          root_fd,
-            const char  *path,
-            GError     **error)
+int
+lsp_verify_open_below (int          root_fd,
+                       const char  *path,
+                       GError     **error)
 {
   g_auto(GStrv) parts = g_strsplit (path, "/", -1);
   int dir_fd = dup (root_fd);
@@ -165,7 +165,7 @@ lsp_verify_payload (int                    root_fd,
       struct stat st;
       int fd;
 
-      fd = open_below (root_fd, file->path, NULL);
+      fd = lsp_verify_open_below (root_fd, file->path, NULL);
       if (fd < 0 || fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
         {
           problem = lsp_verify_problem_new (file->path, LSP_VERIFY_MISSING);

@@ -64,6 +64,9 @@ guint             lsp_verify_report_count_bad_chunks (const LspVerifyReport *rep
 typedef void (*LspVerifyProgressFunc) (guint64  bytes_done,
                                        gpointer user_data);
 
+int               lsp_verify_open_below             (int                   root_fd,
+                                                     const char           *path,
+                                                     GError              **error);
 gboolean          lsp_verify_payload                (int                   root_fd,
                                                      LspManifest          *manifest,
                                                      LspVerifyReport      *report,
