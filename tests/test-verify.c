@@ -329,6 +329,44 @@ test_flip_byte_repair (void)
   peer_clear (&seeder);
 }
 
+/* The verdict outlives the process, and the start after it hashes nothing:
+ * the files' size and mtime did not change, so the fingerprint did not. */
+static void
+test_verdict_survives_restart (void)
+{
+  g_autofree char *games = lsp_test_make_temp_dir ();
+  g_autofree char *archive = g_build_filename (games, "alpha", "alpha.eti", NULL);
+  g_autoptr(LspCatalog) catalog = lsp_test_catalog_new (catalog_ids);
+  g_autoptr(GFile) dir = g_file_new_for_path (games);
+  g_autoptr(LspVerifyReport) report = NULL;
+  Peer peer = { 0 };
+
+  lsp_test_make_game (games, "alpha", "1.0", 5 * MIB);
+  peer.library = lsp_library_new (dir, catalog);
+  lsp_test_load_library (peer.library);
+  peer.installer = lsp_installer_new (peer.library, NULL);
+  flip_byte (archive, 3);
+  report = run_verify (&peer);
+  g_assert_cmpint (report->payload, ==, LSP_VERIFY_DAMAGED);
+  wait_damaged (&peer, TRUE);
+  while (lsp_library_get_scanning (peer.library))
+    g_main_context_iteration (NULL, TRUE);
+  g_clear_object (&peer.installer);
+  g_object_run_dispose (G_OBJECT (peer.library));
+  g_clear_object (&peer.library);
+
+  peer.library = lsp_library_new (dir, catalog);
+  lsp_test_load_library (peer.library);
+  g_assert_true (lsp_local_game_get_damaged (lsp_library_lookup (peer.library, "alpha")));
+  g_assert_cmpuint (lsp_library_get_n_games_hashed (peer.library), ==, 0);
+  g_assert_false (lsp_transfer_can_serve (peer.library, "alpha",
+                                          lsp_local_game_get_manifest_hash (lsp_library_lookup (peer.library, "alpha")),
+                                          NULL));
+  g_object_run_dispose (G_OBJECT (peer.library));
+  g_clear_object (&peer.library);
+  lsp_test_remove_tree (games);
+}
+
 /* ---- installed games ---------------------------------------------------- */
 
 typedef struct
@@ -725,6 +763,7 @@ main (int    argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/verify/payload/flip-byte-repair", test_flip_byte_repair);
+  g_test_add_func ("/verify/payload/verdict-survives-restart", test_verdict_survives_restart);
   g_test_add_func ("/verify/installed/repair", test_installed_repair);
   g_test_add_func ("/verify/installed/without-record", test_installed_without_record);
   for (guint i = 0; i < G_N_ELEMENTS (repair_crash_steps); i++)

@@ -65,6 +65,7 @@ add_local_game (JsonBuilder  *builder,
   lsp_cli_json_add_int (builder, "size", (gint64) lsp_local_game_get_size (game));
   lsp_cli_json_add_bool (builder, "downloaded", lsp_local_game_get_downloaded (game));
   lsp_cli_json_add_bool (builder, "installed", lsp_local_game_get_installed (game));
+  lsp_cli_json_add_bool (builder, "damaged", lsp_local_game_get_damaged (game));
   lsp_cli_json_add_bool (builder, "busy", lsp_local_game_get_busy (game));
   lsp_cli_json_add_bool (builder, "running", launcher != NULL && lsp_launcher_is_running (launcher, id));
   lsp_cli_json_add_string (builder, "manifest_hash", lsp_local_game_get_manifest_hash (game));

@@ -94,6 +94,8 @@ describe_game (LspGameCard *self,
   const char *local = lsp_lan_game_get_local_version (game);
   const char *newest = lsp_lan_game_get_newest_version (game);
   guint n_sources = lsp_lan_game_get_n_sources (game);
+  LspLocalGame *here = lsp_library_lookup (lsp_engine_get_library (self->engine), lsp_lan_game_get_id (game));
+  gboolean damaged = here != NULL && lsp_local_game_get_damaged (here);
 
   switch (action)
     {
@@ -103,8 +105,12 @@ describe_game (LspGameCard *self,
     case CARD_ACTION_DOWNLOAD_UPDATE:
       return g_strdup_printf (_("Version %s · %s available"), local != NULL ? local : "?", newest);
     case CARD_ACTION_PLAY:
+      if (damaged)
+        return g_strdup (_("Damaged files · repair them from the menu"));
       return local != NULL ? g_strdup_printf (_("Installed · Version %s"), local) : g_strdup (_("Installed"));
     case CARD_ACTION_INSTALL:
+      if (damaged)
+        return g_strdup (_("Damaged files · repair them from the menu"));
       return g_strdup_printf (_("Downloaded · Version %s · %s"), local != NULL ? local : "?", size);
     case CARD_ACTION_DOWNLOAD:
     case CARD_ACTION_NONE:

@@ -53,7 +53,13 @@ verify_payload (const char      *games_path,
   gboolean ok;
   int root_fd;
 
-  manifest = lsp_manifest_load_file (manifest_path, manifest_hash, &local_error);
+  /* A damaged game is checked against its verdict's manifest, which the
+   * library's cache may no longer hold. */
+  manifest = lsp_verify_load_damaged (games_path, game_id, NULL);
+  if (manifest != NULL && g_strcmp0 (lsp_manifest_get_hash (manifest), manifest_hash) != 0)
+    g_clear_pointer (&manifest, lsp_manifest_unref);
+  if (manifest == NULL)
+    manifest = lsp_manifest_load_file (manifest_path, manifest_hash, &local_error);
   if (manifest == NULL)
     {
       g_set_error (error, LSP_ERROR, LSP_ERROR_NOT_FOUND,
@@ -73,7 +79,7 @@ verify_payload (const char      *games_path,
   progress->base += lsp_manifest_get_total_size (manifest);
 
   if (report->payload == LSP_VERIFY_DAMAGED)
-    return lsp_verify_mark_damaged (games_path, game_id, manifest_hash, error);
+    return lsp_verify_mark_damaged (games_path, game_id, manifest, error);
   lsp_verify_clear_damaged (games_path, game_id);
   return TRUE;
 }

@@ -195,7 +195,7 @@ start_operation (LspInstaller        *self,
 
       /* What the library serves is what the payload must match. */
       if (game != NULL && lsp_local_game_get_downloaded (game))
-        job->manifest_hash = g_strdup (lsp_local_game_get_manifest_hash (game));
+        job->manifest_hash = g_strdup (lsp_local_game_get_reference_hash (game));
     }
   job->progress = _lsp_install_progress_ref (running->progress);
 

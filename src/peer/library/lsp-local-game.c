@@ -243,6 +243,15 @@ DEFINE_GETTER (guint64, size, self->record->size)
 DEFINE_GETTER (gboolean, downloaded, self->record->downloaded)
 DEFINE_GETTER (gboolean, installed, self->record->installed)
 DEFINE_GETTER (gboolean, damaged, self->record->damaged)
+
+/* The manifest the payload must match: while damaged, the one the verify
+ * judged it against, whatever the damaged files hash to now. */
+const char *
+lsp_local_game_get_reference_hash (LspLocalGame *self)
+{
+  g_return_val_if_fail (LSP_IS_LOCAL_GAME (self), NULL);
+  return self->record->damaged ? self->record->damaged_hash : self->record->manifest_hash;
+}
 DEFINE_GETTER (const char *, manifest_hash, self->record->manifest_hash)
 DEFINE_GETTER (const char *, error, self->record->error)
 DEFINE_GETTER (gboolean, busy, self->busy)

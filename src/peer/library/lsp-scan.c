@@ -28,6 +28,7 @@ game_record_clear (LspGameRecord *record)
   g_free (record->install_stamp);
   g_free (record->installed_version);
   g_free (record->error);
+  g_free (record->damaged_hash);
 }
 
 LspGameRecord *
@@ -64,7 +65,7 @@ lsp_game_record_same_summary (const LspGameRecord *a,
          g_strcmp0 (a->manifest_hash, b->manifest_hash) == 0 &&
          g_strcmp0 (a->installed_version, b->installed_version) == 0 &&
          g_strcmp0 (a->error, b->error) == 0 &&
-         a->damaged == b->damaged;
+         a->damaged == b->damaged && g_strcmp0 (a->damaged_hash, b->damaged_hash) == 0;
 }
 
 gboolean
@@ -214,6 +215,7 @@ lsp_game_probe_clear (LspGameProbe *probe)
   g_clear_pointer (&probe->fingerprint, g_free);
   g_clear_pointer (&probe->install_stamp, g_free);
   g_clear_pointer (&probe->damaged_hash, g_free);
+  g_clear_pointer (&probe->damaged_version, g_free);
   g_clear_pointer (&probe->error, g_free);
 }
 
@@ -270,7 +272,15 @@ lsp_scan_probe_game (int            games_fd,
   if (!read_fingerprint (root_fd, game_id, recover, &probe->fingerprint,
                          &probe->downloaded, &probe->installed, &probe->install_stamp, &local_error))
     probe->error = g_strdup (local_error->message);
-  probe->damaged_hash = lsp_verify_read_damaged_at (games_fd, game_id);
+  {
+    g_autoptr(LspManifest) damaged = lsp_verify_read_damaged_at (games_fd, game_id);
+
+    if (damaged != NULL)
+      {
+        probe->damaged_hash = g_strdup (lsp_manifest_get_hash (damaged));
+        probe->damaged_version = g_strdup (lsp_manifest_get_version (damaged));
+      }
+  }
 
   return TRUE;
 }
@@ -300,14 +310,15 @@ set_install_state (LspGameRecord      *record,
     record->installed_version = g_steal_pointer (&version);
 }
 
-/* A verdict counts only for the manifest it was reached against: once
- * the payload is rehashed into another manifest, or repaired, it is void. */
+/* A verdict holds for the version it was reached on, whatever manifest
+ * the damaged files hash to now: only a repair (or a verify that finds
+ * the files sound again) removes it, and a new version voids it. */
 static gboolean
 is_damaged (const LspGameRecord *record,
             const LspGameProbe  *probe)
 {
-  return record->downloaded && probe->damaged_hash != NULL &&
-         g_strcmp0 (record->manifest_hash, probe->damaged_hash) == 0;
+  return record->downloaded && probe->damaged_version != NULL &&
+         g_strcmp0 (record->version, probe->damaged_version) == 0;
 }
 
 /* Turns a probe into a record: the cached one when the fingerprint is
@@ -337,7 +348,7 @@ lsp_scan_game (int                   games_fd,
       gboolean damaged = is_damaged (cached, probe);
 
       if (cached->installed == probe->installed && g_strcmp0 (cached->install_stamp, probe->install_stamp) == 0 &&
-          cached->damaged == damaged)
+          cached->damaged == damaged && g_strcmp0 (cached->damaged_hash, damaged ? probe->damaged_hash : NULL) == 0)
         return lsp_game_record_ref ((LspGameRecord *) cached);
 
       record = lsp_game_record_new (game_id);
@@ -347,6 +358,7 @@ lsp_scan_game (int                   games_fd,
       record->size = cached->size;
       record->manifest_hash = g_strdup (cached->manifest_hash);
       record->damaged = damaged;
+      record->damaged_hash = damaged ? g_strdup (probe->damaged_hash) : NULL;
       set_install_state (record, games_fd, probe);
       return g_steal_pointer (&record);
     }
@@ -407,6 +419,7 @@ lsp_scan_game (int                   games_fd,
   record->size = lsp_manifest_get_total_size (manifest);
   record->manifest_hash = g_strdup (lsp_manifest_get_hash (manifest));
   record->damaged = is_damaged (record, probe);
+  record->damaged_hash = record->damaged ? g_strdup (probe->damaged_hash) : NULL;
   if (options->manifest_dir != NULL)
     cache_manifest (manifest, options->manifest_dir);
 

@@ -224,25 +224,42 @@ lsp_verify_payload (int                    root_fd,
   return TRUE;
 }
 
+#define DAMAGED_MAX_SIZE (256 * 1024 * 1024)
+
+static char *
+damaged_name (const char *game_id)
+{
+  g_autofree char *file = g_strconcat (game_id, ".json", NULL);
+
+  return g_build_filename (LSP_DAMAGED_DIR, file, NULL);
+}
+
 static char *
 damaged_path (const char *games_path,
               const char *game_id)
 {
-  return g_build_filename (games_path, LSP_DAMAGED_DIR, game_id, NULL);
+  g_autofree char *name = damaged_name (game_id);
+
+  return g_build_filename (games_path, name, NULL);
 }
 
-/* Written before anything else learns of the damage, so a crash cannot
- * put a damaged game back on the LAN at the next start. */
+/* The verdict is the manifest the payload no longer matches, kept whole:
+ * whatever the scan makes of the damaged files later (a rehash into
+ * another manifest), the game stays damaged until a repair brings back
+ * this one. Written before anything else learns of the damage, so a crash
+ * cannot put a damaged game back on the LAN at the next start. */
 gboolean
-lsp_verify_mark_damaged (const char  *games_path,
-                         const char  *game_id,
-                         const char  *manifest_hash,
-                         GError     **error)
+lsp_verify_mark_damaged (const char   *games_path,
+                         const char   *game_id,
+                         LspManifest  *manifest,
+                         GError      **error)
 {
   g_autofree char *path = damaged_path (games_path, game_id);
   g_autofree char *dir = g_path_get_dirname (path);
+  g_autoptr(JsonNode) node = lsp_manifest_to_json (manifest);
+  g_autofree char *data = json_to_string (node, FALSE);
 
-  return lsp_fs_mkdir_p (dir, error) && lsp_fs_write_atomic (path, manifest_hash, strlen (manifest_hash), error);
+  return lsp_fs_mkdir_p (dir, error) && lsp_fs_write_atomic (path, data, strlen (data), error);
 }
 
 void
@@ -255,19 +272,52 @@ lsp_verify_clear_damaged (const char *games_path,
     g_warning ("Could not remove %s: %s", path, g_strerror (errno));
 }
 
-/* The manifest_hash a verify found damaged, or NULL: no verdict, or one
- * that is not a hash (a damaged marker proves nothing then). */
-char *
+static LspManifest *
+read_damaged (int          games_fd,
+              const char  *game_id,
+              GError     **error)
+{
+  g_autofree char *name = damaged_name (game_id);
+  g_autofree char *data = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  LspManifest *manifest;
+  gsize length;
+
+  data = lsp_fs_read_small_at (games_fd, name, DAMAGED_MAX_SIZE, &length, error);
+  if (data == NULL || (node = json_from_string (data, error)) == NULL)
+    return NULL;
+  manifest = lsp_manifest_new_from_json (node, error);
+  if (manifest != NULL && g_strcmp0 (lsp_manifest_get_game_id (manifest), game_id) != 0)
+    {
+      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, "%s is the verdict of another game", name);
+      g_clear_pointer (&manifest, lsp_manifest_unref);
+    }
+  return manifest;
+}
+
+/* The manifest a verify found the game's payload no longer matches, or
+ * NULL (no verdict; one that is malformed proves nothing). */
+LspManifest *
 lsp_verify_read_damaged_at (int         games_fd,
                             const char *game_id)
 {
-  g_autofree char *name = g_build_filename (LSP_DAMAGED_DIR, game_id, NULL);
-  g_autofree char *data = NULL;
-  guint8 digest[LSP_SHA256_LEN];
-  gsize length;
+  return read_damaged (games_fd, game_id, NULL);
+}
 
-  data = lsp_fs_read_small_at (games_fd, name, LSP_SHA256_HEX_LEN, &length, NULL);
-  if (data == NULL || !lsp_sha256_from_hex (data, digest))
-    return NULL;
-  return g_steal_pointer (&data);
+LspManifest *
+lsp_verify_load_damaged (const char  *games_path,
+                         const char  *game_id,
+                         GError     **error)
+{
+  int games_fd = open (games_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  LspManifest *manifest;
+
+  if (games_fd < 0)
+    {
+      lsp_error_set_errno (error, errno, "Cannot open %s", games_path);
+      return NULL;
+    }
+  manifest = read_damaged (games_fd, game_id, error);
+  close (games_fd);
+  return manifest;
 }

@@ -9,8 +9,8 @@
 G_BEGIN_DECLS
 
 /* Where the verdict of the last verify of a damaged game is kept, below
- * the games folder's state directory: one file per game holding the
- * manifest_hash it was judged against. */
+ * the games folder's state directory: <id>.json, the manifest its payload
+ * no longer matches. */
 #define LSP_DAMAGED_DIR ".lanspread/damaged"
 
 typedef enum {
@@ -77,12 +77,15 @@ gboolean          lsp_verify_payload                (int                   root_
 
 gboolean          lsp_verify_mark_damaged           (const char          *games_path,
                                                      const char          *game_id,
-                                                     const char          *manifest_hash,
+                                                     LspManifest         *manifest,
                                                      GError             **error);
 void              lsp_verify_clear_damaged          (const char          *games_path,
                                                      const char          *game_id);
-char             *lsp_verify_read_damaged_at        (int                  games_fd,
+LspManifest      *lsp_verify_read_damaged_at        (int                  games_fd,
                                                      const char          *game_id);
+LspManifest      *lsp_verify_load_damaged           (const char          *games_path,
+                                                     const char          *game_id,
+                                                     GError             **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LspVerifyReport, lsp_verify_report_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LspVerifyProblem, lsp_verify_problem_free)

@@ -8,6 +8,7 @@
 #include "lsp-fs.h"
 #include "lsp-game-root.h"
 #include "lsp-sha256.h"
+#include "lsp-verify.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -424,7 +425,14 @@ load_cached_worker (GTask        *task,
                     GCancellable *cancellable)
 {
   const char * const *args = task_data;
-  LspManifest *manifest = lsp_manifest_cache_load (args[0], args[1], NULL);
+  LspManifest *manifest = NULL;
+
+  /* A repair's target is the verdict's manifest, kept with the verdict. */
+  if (args[2] != NULL && (manifest = lsp_verify_load_damaged (args[0], args[2], NULL)) != NULL &&
+      g_strcmp0 (lsp_manifest_get_hash (manifest), args[1]) != 0)
+    g_clear_pointer (&manifest, lsp_manifest_unref);
+  if (manifest == NULL)
+    manifest = lsp_manifest_cache_load (args[0], args[1], NULL);
 
   g_task_return_pointer (task, manifest, manifest != NULL ? (GDestroyNotify) lsp_manifest_unref : NULL);
 }
@@ -465,9 +473,10 @@ plan_target (LspDownload *self,
   self->workers++;
   self->manifest_fetching = TRUE;
   task = g_task_new (NULL, NULL, on_cached_loaded, g_object_ref (self));
-  args = g_new0 (char *, 3);
+  args = g_new0 (char *, 4);
   args[0] = g_strdup (self->games_path);
   args[1] = g_strdup (self->manifest_hash);
+  args[2] = self->repair ? g_strdup (self->game_id) : NULL;
   g_task_set_source_tag (task, plan_target);
   g_task_set_task_data (task, args, (GDestroyNotify) g_strfreev);
   g_task_run_in_thread (task, load_cached_worker);
@@ -487,7 +496,7 @@ choose_repair_target (LspDownload *self)
                                              "download it instead.", self->game_id));
       return;
     }
-  plan_target (self, lsp_local_game_get_version (local), lsp_local_game_get_manifest_hash (local));
+  plan_target (self, lsp_local_game_get_version (local), lsp_local_game_get_reference_hash (local));
 }
 
 /* The newest version on the LAN wins; of the manifests offered for it,
