@@ -367,6 +367,50 @@ test_verdict_survives_restart (void)
   lsp_test_remove_tree (games);
 }
 
+static void
+cancel_at_start (LspInstaller *installer,
+                 LspOperation *operation,
+                 gpointer      user_data)
+{
+  g_assert_cmpint (lsp_operation_get_kind (operation), ==, LSP_OPERATION_VERIFY);
+  lsp_operation_cancel (operation);
+}
+
+/* A cancelled verify reaches no verdict: the damage it did not finish
+ * reading stays unknown, and the game is served as before. */
+static void
+test_verify_cancel (void)
+{
+  g_autofree char *games = lsp_test_make_temp_dir ();
+  g_autofree char *archive = g_build_filename (games, "alpha", "alpha.eti", NULL);
+  g_autofree char *verdict = g_build_filename (games, LSP_DAMAGED_DIR, "alpha.json", NULL);
+  g_autoptr(LspCatalog) catalog = lsp_test_catalog_new (catalog_ids);
+  g_autoptr(GFile) dir = g_file_new_for_path (games);
+  Verify verify = { 0 };
+  Peer peer = { 0 };
+
+  lsp_test_make_game (games, "alpha", "1.0", 64 * MIB);
+  peer.library = lsp_library_new (dir, catalog);
+  lsp_test_load_library (peer.library);
+  peer.installer = lsp_installer_new (peer.library, NULL);
+  flip_byte (archive, 60 * MIB);
+  g_signal_connect (peer.installer, "operation-started", G_CALLBACK (cancel_at_start), NULL);
+  lsp_installer_verify_async (peer.installer, "alpha", NULL, on_verified, &verify);
+  g_assert_true (lsp_test_wait_until (verify_done, &verify, 60000));
+  g_assert_null (verify.report);
+  g_assert_error (verify.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&verify.error);
+  g_assert_false (g_file_test (verdict, G_FILE_TEST_EXISTS));
+  wait_damaged (&peer, FALSE);
+
+  while (lsp_library_get_scanning (peer.library))
+    g_main_context_iteration (NULL, TRUE);
+  g_clear_object (&peer.installer);
+  g_object_run_dispose (G_OBJECT (peer.library));
+  g_clear_object (&peer.library);
+  lsp_test_remove_tree (games);
+}
+
 /* ---- installed games ---------------------------------------------------- */
 
 typedef struct
@@ -764,6 +808,7 @@ main (int    argc,
 
   g_test_add_func ("/verify/payload/flip-byte-repair", test_flip_byte_repair);
   g_test_add_func ("/verify/payload/verdict-survives-restart", test_verdict_survives_restart);
+  g_test_add_func ("/verify/payload/cancel", test_verify_cancel);
   g_test_add_func ("/verify/installed/repair", test_installed_repair);
   g_test_add_func ("/verify/installed/without-record", test_installed_without_record);
   for (guint i = 0; i < G_N_ELEMENTS (repair_crash_steps); i++)
