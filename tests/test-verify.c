@@ -268,8 +268,10 @@ test_flip_byte_repair (void)
   g_autoptr(LspVerifyReport) sound = NULL;
   g_autoptr(LspVerifyReport) damaged = NULL;
   g_autoptr(LspVerifyReport) repaired = NULL;
+  g_autoptr(LspVerifyReport) again = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *archive = NULL;
+  g_autofree char *extra = NULL;
   Outcome outcome = { 0 };
   LspVerifyProblem *problem;
   g_autofree char *hash = NULL;
@@ -290,6 +292,7 @@ test_flip_byte_repair (void)
 
   /* One byte in the archive's second chunk. */
   archive = g_build_filename (player.games, "alpha", "alpha.eti", NULL);
+  extra = g_build_filename (player.games, "alpha", "data", "extra.eti", NULL);
   flip_byte (archive, 5 * MIB + 17);
   damaged = run_verify (&player);
   g_assert_cmpint (damaged->payload, ==, LSP_VERIFY_DAMAGED);
@@ -325,8 +328,55 @@ test_flip_byte_repair (void)
   repaired = run_verify (&player);
   g_assert_cmpint (repaired->payload, ==, LSP_VERIFY_SOUND);
 
+  /* Download on a damaged game of the version on the LAN is a repair too:
+   * only the broken chunk (all 3 MiB + 5 of the second archive) moves. */
+  flip_byte (extra, 7);
+  again = run_verify (&player);
+  g_assert_cmpint (again->payload, ==, LSP_VERIFY_DAMAGED);
+  wait_damaged (&player, TRUE);
+  g_assert_nonnull (lsp_download_manager_start (player.downloads, "alpha", &error));
+  g_assert_no_error (error);
+  outcome = (Outcome) { 0 };
+  g_signal_connect (player.downloads, "download-finished", G_CALLBACK (on_finished), &outcome);
+  g_assert_true (lsp_test_wait_until (outcome_done, &outcome, 60000));
+  g_signal_handlers_disconnect_by_data (player.downloads, &outcome);
+  g_assert_no_error (outcome.error);
+  g_assert_cmpuint (outcome.bytes_received, ==, 3 * MIB + 5);
+  wait_damaged (&player, FALSE);
+
   peer_clear (&player);
   peer_clear (&seeder);
+}
+
+typedef struct
+{
+  gboolean         done;
+  LspVerifyReport *report;
+  GError          *error;
+} Finished;
+
+static void
+on_operation_finished (GObject      *object,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  Finished *finished = user_data;
+  LspInstaller *installer = LSP_INSTALLER (object);
+  gpointer tag = g_task_get_source_tag (G_TASK (result));
+
+  if (tag == lsp_installer_install_async)
+    lsp_installer_install_finish (installer, result, &finished->error);
+  else if (tag == lsp_installer_verify_async)
+    finished->report = lsp_installer_verify_finish (installer, result, &finished->error);
+  else
+    finished->report = lsp_installer_repair_finish (installer, result, &finished->error);
+  finished->done = TRUE;
+}
+
+static gboolean
+finished_done (gpointer data)
+{
+  return ((Finished *) data)->done;
 }
 
 /* The verdict outlives the process, and the start after it hashes nothing:
@@ -362,6 +412,19 @@ test_verdict_survives_restart (void)
   g_assert_false (lsp_transfer_can_serve (peer.library, "alpha",
                                           lsp_local_game_get_manifest_hash (lsp_library_lookup (peer.library, "alpha")),
                                           NULL));
+
+  /* Installing it would install the damage. */
+  {
+    Finished finished = { 0 };
+
+    peer.installer = lsp_installer_new (peer.library, NULL);
+    lsp_installer_install_async (peer.installer, "alpha", NULL, on_operation_finished, &finished);
+    g_assert_true (lsp_test_wait_until (finished_done, &finished, 60000));
+    g_assert_error (finished.error, LSP_ERROR, LSP_ERROR_INVALID_DATA);
+    g_assert_nonnull (strstr (finished.error->message, "damaged"));
+    g_clear_error (&finished.error);
+    g_clear_object (&peer.installer);
+  }
   g_object_run_dispose (G_OBJECT (peer.library));
   g_clear_object (&peer.library);
   lsp_test_remove_tree (games);
@@ -517,37 +580,6 @@ local_clear (Local *local)
   lsp_test_remove_tree (local->games);
   g_free (local->root);
   g_free (local->games);
-}
-
-typedef struct
-{
-  gboolean         done;
-  LspVerifyReport *report;
-  GError          *error;
-} Finished;
-
-static void
-on_operation_finished (GObject      *object,
-                       GAsyncResult *result,
-                       gpointer      user_data)
-{
-  Finished *finished = user_data;
-  LspInstaller *installer = LSP_INSTALLER (object);
-  gpointer tag = g_task_get_source_tag (G_TASK (result));
-
-  if (tag == lsp_installer_install_async)
-    lsp_installer_install_finish (installer, result, &finished->error);
-  else if (tag == lsp_installer_verify_async)
-    finished->report = lsp_installer_verify_finish (installer, result, &finished->error);
-  else
-    finished->report = lsp_installer_repair_finish (installer, result, &finished->error);
-  finished->done = TRUE;
-}
-
-static gboolean
-finished_done (gpointer data)
-{
-  return ((Finished *) data)->done;
 }
 
 /* Runs install, verify or repair; returns the report, or NULL with error. */

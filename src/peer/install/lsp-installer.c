@@ -173,6 +173,21 @@ start_operation (LspInstaller        *self,
                                game_id, lsp_operation_kind_to_string (kind));
       return;
     }
+  if ((kind == LSP_OPERATION_INSTALL || kind == LSP_OPERATION_UPDATE || kind == LSP_OPERATION_REPAIR) &&
+      lsp_library_lookup (self->library, game_id) != NULL &&
+      lsp_local_game_get_damaged (lsp_library_lookup (self->library, game_id)))
+    {
+      /* Extracting damaged archives would install the damage. */
+      if (kind == LSP_OPERATION_REPAIR)
+        g_task_return_new_error (task, LSP_ERROR, LSP_ERROR_INVALID_DATA,
+                                 "The downloaded files of %s are damaged, and the installed game is restored "
+                                 "from them; repair the download first.", game_id);
+      else
+        g_task_return_new_error (task, LSP_ERROR, LSP_ERROR_INVALID_DATA,
+                                 "The downloaded files of %s are damaged; repair them before you %s it.",
+                                 game_id, lsp_operation_kind_to_string (kind));
+      return;
+    }
   if (!lsp_library_begin_operation (self->library, game_id, &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));

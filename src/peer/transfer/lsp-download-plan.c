@@ -553,6 +553,14 @@ _lsp_download_choose_target (LspDownload *self)
     }
 
   local = lsp_library_lookup (self->library, self->game_id);
+  if (local != NULL && lsp_local_game_get_damaged (local) &&
+      lsp_version_compare (lsp_local_game_get_version (local), best_version) == 0)
+    {
+      /* The version we have, damaged: fetch only what is broken. */
+      self->repair = TRUE;
+      choose_repair_target (self);
+      return;
+    }
   if (local != NULL && lsp_local_game_get_downloaded (local) &&
       g_strcmp0 (lsp_local_game_get_manifest_hash (local), best_hash) == 0)
     {
