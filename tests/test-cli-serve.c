@@ -6,7 +6,10 @@
 #include <json-glib/json-glib.h>
 #include <signal.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "lsp-game-root.h"
 #include "lsp-test-util.h"
@@ -303,6 +306,61 @@ test_install_play_uninstall (Peer          *peer,
   event = peer_expect (peer, "status");
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (event, "operations")), ==, 0);
   json_object_unref (event);
+
+  peer_quit (peer);
+}
+
+/* verify finds a deleted shipped file and leaves the save alone; repair
+ * checks the payload (sound: nothing fetched, no peer needed) and puts the
+ * file back. */
+static void
+test_verify_repair (Peer          *peer,
+                    gconstpointer  data)
+{
+  g_autofree char *one = g_build_filename (peer->games, GAME, "local", "data", "one.dat", NULL);
+  g_autofree char *save = g_build_filename (peer->games, GAME, "local", "saves", "slot1.sav", NULL);
+  JsonArray *problems;
+  JsonObject *event, *problem;
+
+  peer_start (peer, NULL);
+  peer_expect_ok (peer, "ready");
+  peer_send (peer, "install " GAME);
+  peer_expect_ok (peer, "operation-done");
+  wait_installed (peer, TRUE);
+  g_assert_cmpint (g_unlink (one), ==, 0);
+  lsp_test_write_file (save, "a save", -1);
+
+  peer_send (peer, "verify " GAME);
+  event = peer_expect (peer, "operation-started");
+  g_assert_cmpstr (json_object_get_string_member (event, "kind"), ==, "verify");
+  json_object_unref (event);
+  peer_expect_ok (peer, "operation-done");
+  event = peer_expect (peer, "verified");
+  g_assert_cmpstr (json_object_get_string_member (event, "payload"), ==, "sound");
+  g_assert_cmpstr (json_object_get_string_member (event, "installed"), ==, "damaged");
+  problems = json_object_get_array_member (event, "installed_problems");
+  g_assert_cmpuint (json_array_get_length (problems), ==, 1);
+  problem = json_array_get_object_element (problems, 0);
+  g_assert_cmpstr (json_object_get_string_member (problem, "path"), ==, "data/one.dat");
+  g_assert_cmpstr (json_object_get_string_member (problem, "problem"), ==, "missing");
+  json_object_unref (event);
+
+  peer_send (peer, "repair " GAME);
+  peer_expect_ok (peer, "download-done");
+  event = peer_expect (peer, "operation-started");
+  g_assert_cmpstr (json_object_get_string_member (event, "kind"), ==, "repair");
+  json_object_unref (event);
+  peer_expect_ok (peer, "operation-done");
+  event = peer_expect (peer, "repaired");
+  g_assert_cmpint (json_object_get_int_member (event, "chunks"), ==, 0);
+  g_assert_cmpint (json_object_get_int_member (event, "bytes_received"), ==, 0);
+  problems = json_object_get_array_member (event, "restored");
+  g_assert_cmpuint (json_array_get_length (problems), ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (problems, 0), "path"), ==,
+                   "data/one.dat");
+  json_object_unref (event);
+  g_assert_true (game_file_exists (peer, "local/data/one.dat"));
+  g_assert_true (game_file_exists (peer, "local/saves/slot1.sav"));
 
   peer_quit (peer);
 }
@@ -787,6 +845,136 @@ test_download_killed_resumes (Peer          *a,
   g_free (b.games);
 }
 
+static void
+copy_game (const char *from_games,
+           const char *to_games)
+{
+  g_autofree char *from_root = g_build_filename (from_games, GAME, NULL);
+  g_autofree char *to_root = g_build_filename (to_games, GAME, NULL);
+  g_autoptr(GDir) dir = g_dir_open (from_root, 0, NULL);
+  const char *name;
+
+  g_assert_nonnull (dir);
+  g_assert_cmpint (g_mkdir_with_parents (to_root, 0755), ==, 0);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autoptr(GFile) from = g_file_new_build_filename (from_root, name, NULL);
+      g_autoptr(GFile) to = g_file_new_build_filename (to_root, name, NULL);
+      g_autoptr(GError) error = NULL;
+
+      if (g_file_query_file_type (from, G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL) != G_FILE_TYPE_REGULAR)
+        continue;
+      g_file_copy (from, to, G_FILE_COPY_NONE, NULL, NULL, NULL, &error);
+      g_assert_no_error (error);
+    }
+}
+
+/* Zeroes a file in place, keeping its size and mtime, as a failing disk
+ * would: nothing but a verify can tell. */
+static void
+zero_file (const char *path)
+{
+  g_autofree char *zeros = g_malloc0 (1024 * 1024);
+  struct timespec times[2];
+  struct stat st;
+  int fd = open (path, O_WRONLY);
+
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (fstat (fd, &st), ==, 0);
+  for (off_t done = 0; done < st.st_size; done += 1024 * 1024)
+    g_assert_cmpint (pwrite (fd, zeros, (size_t) MIN (1024 * 1024, st.st_size - done), done), >, 0);
+  times[0] = st.st_atim;
+  times[1] = st.st_mtim;
+  g_assert_cmpint (futimens (fd, times), ==, 0);
+  close (fd);
+}
+
+static gboolean
+game_damaged (Peer *peer)
+{
+  JsonObject *game = find_game (peer);
+  gboolean damaged = json_object_get_boolean_member (game, "damaged");
+
+  g_assert_true (json_object_get_boolean_member (game, "downloaded"));
+  json_object_unref (game);
+  return damaged;
+}
+
+/* kill -9 in the middle of a repair: the game is still downloaded and
+ * still damaged (never served half-repaired), and a repair after the
+ * restart keeps the chunks the first one wrote. */
+static void
+test_repair_killed (Peer          *a,
+                    gconstpointer  data)
+{
+  Peer b = { lsp_test_make_temp_dir (), NULL, NULL, NULL };
+  g_autofree char *big = g_build_filename (a->games, GAME, "big.eti", NULL);
+  g_autofree char *b_big = g_build_filename (b.games, GAME, "big.eti", NULL);
+  g_autofree char *b_catalog = g_build_filename (b.games, "catalog.json", NULL);
+  g_autofree char *a_id = NULL, *peer_arg = NULL;
+  static const char * const ids[] = { GAME, "game2", NULL };
+  const char *b_args[] = { "--peer", NULL, NULL };
+  const gint64 big_size = 24 * 1024 * 1024;
+  JsonObject *event;
+  guint port;
+
+  lsp_test_write_random_file (big, (gsize) big_size, 5);
+  copy_game (a->games, b.games);
+  lsp_test_write_catalog (b_catalog, ids);
+
+  peer_start_with (a, NULL, (const char * const []) { "--upload-rate", "4", NULL });
+  a_id = expect_ready (a, &port);
+  peer_arg = g_strdup_printf ("127.0.0.1:%u", port);
+  b_args[1] = peer_arg;
+  peer_start_with (&b, NULL, b_args);
+  g_free (expect_ready (&b, NULL));
+  expect_peer_game (&b, a_id, GAME, "changed");
+  /* Every chunk of the big archive lost: the repair has 24 MiB to fetch. */
+  zero_file (b_big);
+
+  peer_send (&b, "verify " GAME);
+  event = peer_expect (&b, "verified");
+  g_assert_cmpstr (json_object_get_string_member (event, "payload"), ==, "damaged");
+  json_object_unref (event);
+  while (!game_damaged (&b))
+    peer_expect_ok (&b, "library-changed");
+
+  peer_send (&b, "repair " GAME);
+  for (;;)
+    {
+      gint64 written;
+
+      event = peer_expect (&b, "download-progress");
+      g_assert_nonnull (event);
+      written = member_int (event, "bytes_done") - member_int (event, "bytes_resumed");
+      json_object_unref (event);
+      if (written >= 8 * 1024 * 1024)
+        break;
+    }
+  g_subprocess_send_signal (b.process, SIGKILL);
+  g_subprocess_wait (b.process, NULL, NULL);
+  peer_close (&b);
+
+  peer_start_with (&b, NULL, b_args);
+  g_free (expect_ready (&b, NULL));
+  expect_peer_game (&b, a_id, GAME, "changed");
+  g_assert_true (game_damaged (&b));
+  g_assert_true (game_file_exists (&b, LSP_VERSION_FILE));
+  g_assert_false (game_file_exists (&b, LSP_DOWNLOAD_STATE_FILE));
+
+  peer_send (&b, "repair " GAME);
+  event = peer_expect (&b, "repaired");
+  g_assert_cmpint (member_int (event, "bytes_received"), >, 0);
+  g_assert_cmpint (member_int (event, "bytes_received"), <=, big_size - 8 * 1024 * 1024);
+  json_object_unref (event);
+  g_assert_false (game_damaged (&b));
+
+  peer_quit (&b);
+  peer_quit (a);
+  lsp_test_remove_tree (b.games);
+  g_free (b.games);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -797,6 +985,7 @@ main (int    argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add ("/cli/serve/install-play-uninstall", Peer, NULL, setup, test_install_play_uninstall, teardown);
+  g_test_add ("/cli/serve/verify-repair", Peer, NULL, setup, test_verify_repair, teardown);
   g_test_add ("/cli/serve/stop-running-game", Peer, NULL, setup, test_stop_running_game, teardown);
   g_test_add ("/cli/serve/update-keeps-saves", Peer, NULL, setup, test_update_keeps_saves, teardown);
   g_test_add ("/cli/serve/sigterm-quits", Peer, NULL, setup, test_sigterm_quits, teardown);
@@ -812,6 +1001,7 @@ main (int    argc,
   g_test_add ("/cli/serve/peers/without-avahi", Peer, NULL, setup, test_peers_without_avahi, teardown);
   g_test_add ("/cli/serve/download/install-remove", Peer, NULL, setup, test_download_install_remove, teardown);
   g_test_add ("/cli/serve/download/killed-resumes", Peer, NULL, setup, test_download_killed_resumes, teardown);
+  g_test_add ("/cli/serve/repair/killed", Peer, NULL, setup, test_repair_killed, teardown);
 
   return g_test_run ();
 }

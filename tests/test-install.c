@@ -304,6 +304,9 @@ run_operation (Fixture           *fixture,
     case LSP_OPERATION_UNINSTALL:
       lsp_installer_uninstall_async (fixture->installer, GAME, cancellable, on_operation_done, &wait);
       break;
+    case LSP_OPERATION_VERIFY:
+    case LSP_OPERATION_REPAIR:
+      g_assert_not_reached ();
     }
   while (!wait.done)
     g_main_context_iteration (NULL, TRUE);
@@ -989,6 +992,10 @@ test_crash (Fixture       *fixture,
       g_assert_false (exists (fixture, LSP_LOCAL_DIR));
       g_assert_true (exists (fixture, "a.eti"));
       break;
+
+    case LSP_OPERATION_VERIFY:
+    case LSP_OPERATION_REPAIR:
+      g_assert_not_reached ();
     }
   assert_settled (fixture);
 }

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <adwaita.h>
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <signal.h>
 
@@ -459,6 +460,9 @@ drive_card (gpointer user_data)
   LspGameCard *card = test->window != NULL ? find_card (test->window, "racer") : NULL;
   g_autofree char *root = g_build_filename (test->games, "racer", NULL);
   g_autofree char *local = g_build_filename (test->games, "racer", "local", NULL);
+  g_autofree char *script = g_build_filename (local, "bin", "racer", NULL);
+  GtkWidget *details = test->window != NULL ? find_widget (GTK_WIDGET (test->window), LSP_TYPE_GAME_DETAILS) : NULL;
+  GtkWidget *details_card = details != NULL ? find_widget (details, LSP_TYPE_GAME_CARD) : NULL;
 
   switch (test->step)
     {
@@ -476,9 +480,6 @@ drive_card (gpointer user_data)
       break;
     case 10:  /* the details: the game, who has it, and Cancel from there */
       {
-        GtkWidget *details = find_widget (GTK_WIDGET (test->window), LSP_TYPE_GAME_DETAILS);
-        LspGameCard *details_card = details != NULL ? LSP_GAME_CARD (find_widget (details, LSP_TYPE_GAME_CARD)) : NULL;
-
         if (details == NULL || !gtk_widget_get_mapped (details) || gtk_widget_get_width (details) == 0 ||
             details_card == NULL || lsp_game_details_get_game (LSP_GAME_DETAILS (details)) == NULL)
           return G_SOURCE_CONTINUE;
@@ -513,11 +514,37 @@ drive_card (gpointer user_data)
       gtk_widget_activate_action (GTK_WIDGET (card), "card.primary", NULL);
       test->step++;
       break;
-    case 4:   /* installed: play */
+    case 4:   /* installed: a shipped file goes missing; its details */
+      if (!card_offers (card, "_Play"))
+        return G_SOURCE_CONTINUE;
+      g_assert_cmpint (g_unlink (script), ==, 0);
+      g_signal_emit_by_name (find_widget (GTK_WIDGET (test->window), GTK_TYPE_GRID_VIEW), "activate", 0);
+      test->step = 20;
+      break;
+    case 20:  /* Verify Files from the card's menu, in the details */
+      if (details == NULL || !gtk_widget_get_mapped (details) || lsp_game_details_get_game (LSP_GAME_DETAILS (details)) == NULL)
+        return G_SOURCE_CONTINUE;
+      gtk_widget_activate_action (GTK_WIDGET (details_card), "card.verify", NULL);
+      test->step++;
+      break;
+    case 21:  /* the details name the missing file; repair it */
+      if (strstr (lsp_game_details_get_files_status (LSP_GAME_DETAILS (details)), "bin/racer (missing)") == NULL)
+        return G_SOURCE_CONTINUE;
+      gtk_widget_activate_action (GTK_WIDGET (details_card), "card.repair", NULL);
+      test->step++;
+      break;
+    case 22:  /* repaired, from the archive on disk: back to the grid */
+      if (!g_str_has_prefix (lsp_game_details_get_files_status (LSP_GAME_DETAILS (details)), "Repaired 1 file") ||
+          !g_file_test (script, G_FILE_TEST_IS_EXECUTABLE))
+        return G_SOURCE_CONTINUE;
+      gtk_widget_activate_action (GTK_WIDGET (test->window), "win.back", NULL);
+      test->step++;
+      break;
+    case 23:  /* play */
       if (!card_offers (card, "_Play"))
         return G_SOURCE_CONTINUE;
       gtk_widget_activate_action (GTK_WIDGET (card), "card.primary", NULL);
-      test->step++;
+      test->step = 5;
       break;
     case 5:   /* the game ran and wrote its marker, and ended: uninstall */
       if (!g_file_test (test->marker, G_FILE_TEST_EXISTS) || !card_offers (card, "_Play"))

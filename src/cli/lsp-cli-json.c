@@ -65,6 +65,7 @@ add_local_game (JsonBuilder  *builder,
   lsp_cli_json_add_int (builder, "size", (gint64) lsp_local_game_get_size (game));
   lsp_cli_json_add_bool (builder, "downloaded", lsp_local_game_get_downloaded (game));
   lsp_cli_json_add_bool (builder, "installed", lsp_local_game_get_installed (game));
+  lsp_cli_json_add_bool (builder, "damaged", lsp_local_game_get_damaged (game));
   lsp_cli_json_add_bool (builder, "busy", lsp_local_game_get_busy (game));
   lsp_cli_json_add_bool (builder, "running", launcher != NULL && lsp_launcher_is_running (launcher, id));
   lsp_cli_json_add_string (builder, "manifest_hash", lsp_local_game_get_manifest_hash (game));
@@ -194,4 +195,47 @@ lsp_cli_emit_error (const char *command,
   lsp_cli_json_add_string (builder, "id", id);
   lsp_cli_json_add_string (builder, "message", message);
   lsp_cli_event_end (builder);
+}
+
+static void
+add_problems (JsonBuilder *builder,
+              const char  *member,
+              GPtrArray   *problems,
+              gboolean     with_chunks)
+{
+  json_builder_set_member_name (builder, member);
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < problems->len; i++)
+    {
+      LspVerifyProblem *problem = g_ptr_array_index (problems, i);
+
+      json_builder_begin_object (builder);
+      lsp_cli_json_add_string (builder, "path", problem->path);
+      lsp_cli_json_add_string (builder, "problem", lsp_verify_problem_kind_to_string (problem->kind));
+      if (with_chunks)
+        {
+          json_builder_set_member_name (builder, "chunks");
+          json_builder_begin_array (builder);
+          for (guint c = 0; c < problem->chunks->len; c++)
+            json_builder_add_int_value (builder, g_array_index (problem->chunks, guint, c));
+          json_builder_end_array (builder);
+        }
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+}
+
+/* What a verify found: a verdict and the files behind it for the payload
+ * and for the installed game. */
+void
+lsp_cli_json_add_verify_report (JsonBuilder     *builder,
+                                LspVerifyReport *report)
+{
+  lsp_cli_json_add_string (builder, "id", report->game_id);
+  lsp_cli_json_add_string (builder, "payload", lsp_verify_verdict_to_string (report->payload));
+  lsp_cli_json_add_string (builder, "manifest_hash", report->manifest_hash);
+  add_problems (builder, "payload_problems", report->payload_problems, TRUE);
+  lsp_cli_json_add_string (builder, "installed", lsp_verify_verdict_to_string (report->installed));
+  add_problems (builder, "installed_problems", report->installed_problems, FALSE);
+  lsp_cli_json_add_int (builder, "bytes_checked", (gint64) report->bytes_checked);
 }

@@ -8,6 +8,7 @@
 #include "lsp-library.h"
 #include "lsp-operation.h"
 #include "lsp-peer.h"
+#include "lsp-verify.h"
 
 G_BEGIN_DECLS
 
@@ -36,6 +37,8 @@ void         lsp_cli_json_add_download  (JsonBuilder        *builder,
                                          LspDownload        *download);
 
 /* An event: one JSON object on one line of stdout. */
+void         lsp_cli_json_add_verify_report (JsonBuilder    *builder,
+                                             LspVerifyReport *report);
 JsonBuilder *lsp_cli_event_begin        (const char         *name);
 void         lsp_cli_event_end          (JsonBuilder        *builder);
 void         lsp_cli_emit_error         (const char         *command,

@@ -107,6 +107,7 @@ on_operation_done (GObject      *object,
   OperationCall *call = user_data;
   LspInstaller *installer = LSP_INSTALLER (object);
   g_autoptr(GError) error = NULL;
+  g_autoptr(LspVerifyReport) report = NULL;
   JsonBuilder *builder;
 
   switch (call->kind)
@@ -120,6 +121,11 @@ on_operation_done (GObject      *object,
     case LSP_OPERATION_UNINSTALL:
       lsp_installer_uninstall_finish (installer, result, &error);
       break;
+    case LSP_OPERATION_VERIFY:
+      report = lsp_installer_verify_finish (installer, result, &error);
+      break;
+    case LSP_OPERATION_REPAIR:
+      g_assert_not_reached ();  /* the engine runs repairs: cmd_repair */
     }
 
   builder = lsp_cli_event_begin (error == NULL ? "operation-done" : "operation-failed");
@@ -131,6 +137,12 @@ on_operation_done (GObject      *object,
       lsp_cli_json_add_bool (builder, "cancelled", g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED));
     }
   lsp_cli_event_end (builder);
+  if (report != NULL)
+    {
+      builder = lsp_cli_event_begin ("verified");
+      lsp_cli_json_add_verify_report (builder, report);
+      lsp_cli_event_end (builder);
+    }
 
   call->serve->pending--;
   lsp_cli_serve_maybe_finish_quit (call->serve);
@@ -161,6 +173,11 @@ lsp_cli_serve_start_operation (Serve             *serve,
     case LSP_OPERATION_UNINSTALL:
       lsp_installer_uninstall_async (serve->installer, id, serve->cancellable, on_operation_done, call);
       break;
+    case LSP_OPERATION_VERIFY:
+      lsp_installer_verify_async (serve->installer, id, serve->cancellable, on_operation_done, call);
+      break;
+    case LSP_OPERATION_REPAIR:
+      g_assert_not_reached ();  /* the engine runs repairs: cmd_repair */
     }
 }
 
@@ -188,6 +205,79 @@ cmd_uninstall (Serve       *serve,
                GError     **error)
 {
   lsp_cli_serve_start_operation (serve, LSP_OPERATION_UNINSTALL, arg);
+  return TRUE;
+}
+
+static gboolean
+cmd_verify (Serve       *serve,
+            const char  *arg,
+            GError     **error)
+{
+  lsp_cli_serve_start_operation (serve, LSP_OPERATION_VERIFY, arg);
+  return TRUE;
+}
+
+typedef struct
+{
+  Serve *serve;
+  char  *id;
+} RepairCall;
+
+static void
+on_repaired (GObject      *object,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  RepairCall *call = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LspVerifyReport) report = NULL;
+  guint64 bytes_received = 0;
+  guint chunks = 0;
+  JsonBuilder *builder;
+
+  report = lsp_engine_repair_finish (LSP_ENGINE (object), result, &chunks, &bytes_received, &error);
+  if (report == NULL)
+    lsp_cli_emit_error ("repair", call->id, error->message);
+  else
+    {
+      builder = lsp_cli_event_begin ("repaired");
+      lsp_cli_json_add_string (builder, "id", call->id);
+      lsp_cli_json_add_int (builder, "chunks", chunks);
+      lsp_cli_json_add_int (builder, "bytes_received", (gint64) bytes_received);
+      json_builder_set_member_name (builder, "restored");
+      json_builder_begin_array (builder);
+      for (guint i = 0; i < report->installed_problems->len; i++)
+        {
+          LspVerifyProblem *problem = g_ptr_array_index (report->installed_problems, i);
+
+          json_builder_begin_object (builder);
+          lsp_cli_json_add_string (builder, "path", problem->path);
+          lsp_cli_json_add_string (builder, "problem", lsp_verify_problem_kind_to_string (problem->kind));
+          json_builder_end_object (builder);
+        }
+      json_builder_end_array (builder);
+      lsp_cli_event_end (builder);
+    }
+  call->serve->pending--;
+  lsp_cli_serve_maybe_finish_quit (call->serve);
+  g_free (call->id);
+  g_free (call);
+}
+
+/* The payload first, a download of only the chunks that do not verify
+ * (download events); then, once the archives are sound, the installed
+ * game (operation events, kind repair); "repaired" says what both fixed. */
+static gboolean
+cmd_repair (Serve       *serve,
+            const char  *arg,
+            GError     **error)
+{
+  RepairCall *call = g_new0 (RepairCall, 1);
+
+  call->serve = serve;
+  call->id = g_strdup (arg);
+  serve->pending++;
+  lsp_engine_repair_async (serve->engine, arg, serve->cancellable, on_repaired, call);
   return TRUE;
 }
 
@@ -284,6 +374,8 @@ static const Command commands[] = {
   { "install", "ID", cmd_install, N_("Install a downloaded game") },
   { "update", "ID", cmd_update, N_("Install the downloaded version over the installed one") },
   { "uninstall", "ID", cmd_uninstall, N_("Uninstall a game (its archives stay)") },
+  { "verify", "ID", cmd_verify, N_("Check a game's files against its manifest and install record") },
+  { "repair", "ID", cmd_repair, N_("Fetch again only a game's chunks that do not verify, then restore its installed files") },
   { "play", "ID", cmd_play, N_("Start an installed game") },
   { "stop", "ID", cmd_stop, N_("Stop a running game") },
   { "help", NULL, cmd_help, N_("List the commands") },

@@ -65,6 +65,30 @@ on_operation_started (LspInstaller *installer,
   g_signal_connect (operation, "notify::entries-done", G_CALLBACK (on_operation_notify), serve);
 }
 
+/* The end of a repair's installed part, which the engine starts; other
+ * operations are started by a command, whose callback reports their end
+ * (lsp_cli_serve_start_operation), even when they fail before starting. */
+static void
+on_operation_finished (LspInstaller *installer,
+                       LspOperation *operation,
+                       const GError *error,
+                       Serve        *serve)
+{
+  JsonBuilder *builder;
+
+  if (lsp_operation_get_kind (operation) != LSP_OPERATION_REPAIR)
+    return;
+  builder = lsp_cli_event_begin (error == NULL ? "operation-done" : "operation-failed");
+  lsp_cli_json_add_string (builder, "id", lsp_operation_get_game_id (operation));
+  lsp_cli_json_add_string (builder, "kind", lsp_operation_kind_to_string (lsp_operation_get_kind (operation)));
+  if (error != NULL)
+    {
+      lsp_cli_json_add_string (builder, "reason", error->message);
+      lsp_cli_json_add_bool (builder, "cancelled", g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED));
+    }
+  lsp_cli_event_end (builder);
+}
+
 static void
 on_game_started (LspLauncher *launcher,
                  const char  *id,
@@ -264,6 +288,7 @@ lsp_cli_serve_connect_events (Serve *serve)
 
   g_signal_connect (serve->library, "changed", G_CALLBACK (on_library_changed), serve);
   g_signal_connect (serve->installer, "operation-started", G_CALLBACK (on_operation_started), serve);
+  g_signal_connect (serve->installer, "operation-finished", G_CALLBACK (on_operation_finished), serve);
   g_signal_connect (serve->launcher, "started", G_CALLBACK (on_game_started), serve);
   g_signal_connect (serve->launcher, "exited", G_CALLBACK (on_game_exited), serve);
   g_signal_connect (serve->node, "items-changed", G_CALLBACK (on_peers_changed), serve);

@@ -63,6 +63,8 @@ describe_download (LspDownload *download)
   g_autofree char *rate = g_format_size (lsp_download_get_rate (download));
   gint64 eta = lsp_download_get_eta (download);
 
+  if (lsp_download_get_repair (download) && lsp_download_get_phase (download) <= LSP_DOWNLOAD_PLANNING)
+    return g_strdup (_("Checking files…"));
   switch (lsp_download_get_phase (download))
     {
     case LSP_DOWNLOAD_QUEUED:
@@ -92,6 +94,8 @@ describe_game (LspGameCard *self,
   const char *local = lsp_lan_game_get_local_version (game);
   const char *newest = lsp_lan_game_get_newest_version (game);
   guint n_sources = lsp_lan_game_get_n_sources (game);
+  LspLocalGame *here = lsp_library_lookup (lsp_engine_get_library (self->engine), lsp_lan_game_get_id (game));
+  gboolean damaged = here != NULL && lsp_local_game_get_damaged (here);
 
   switch (action)
     {
@@ -101,8 +105,12 @@ describe_game (LspGameCard *self,
     case CARD_ACTION_DOWNLOAD_UPDATE:
       return g_strdup_printf (_("Version %s · %s available"), local != NULL ? local : "?", newest);
     case CARD_ACTION_PLAY:
+      if (damaged)
+        return g_strdup (_("Damaged files · repair them from the menu"));
       return local != NULL ? g_strdup_printf (_("Installed · Version %s"), local) : g_strdup (_("Installed"));
     case CARD_ACTION_INSTALL:
+      if (damaged)
+        return g_strdup (_("Damaged files · repair them from the menu"));
       return g_strdup_printf (_("Downloaded · Version %s · %s"), local != NULL ? local : "?", size);
     case CARD_ACTION_DOWNLOAD:
     case CARD_ACTION_NONE:
@@ -235,6 +243,12 @@ update_card (LspGameCard *self)
         case LSP_OPERATION_UPDATE:
           status = g_strdup (_("Updating…"));
           break;
+        case LSP_OPERATION_VERIFY:
+          status = g_strdup (_("Checking files…"));
+          break;
+        case LSP_OPERATION_REPAIR:
+          status = g_strdup (_("Repairing files…"));
+          break;
         case LSP_OPERATION_UNINSTALL:
         default:
           status = g_strdup (_("Uninstalling…"));
@@ -264,7 +278,13 @@ update_card (LspGameCard *self)
     gboolean here = local != NULL && (lsp_local_game_get_downloaded (local) || lsp_local_game_get_installed (local));
     gboolean running = lsp_launcher_is_running (lsp_engine_get_launcher (self->engine), id);
 
+    LspVerifyReport *report = lsp_installer_lookup_report (lsp_engine_get_installer (self->engine), id);
+    gboolean damaged = (local != NULL && lsp_local_game_get_damaged (local)) ||
+                       (report != NULL && report->installed == LSP_VERIFY_DAMAGED);
+
     gtk_widget_action_set_enabled (GTK_WIDGET (self), "card.open-folder", here);
+    gtk_widget_action_set_enabled (GTK_WIDGET (self), "card.verify", !busy && here);
+    gtk_widget_action_set_enabled (GTK_WIDGET (self), "card.repair", !busy && !running && damaged);
     gtk_widget_action_set_enabled (GTK_WIDGET (self), "card.uninstall",
                                    !busy && !running && local != NULL && lsp_local_game_get_installed (local));
     gtk_widget_action_set_enabled (GTK_WIDGET (self), "card.remove-files",
@@ -367,6 +387,57 @@ on_uninstalled (GObject      *object,
   if (!lsp_installer_uninstall_finish (LSP_INSTALLER (object), result, &error) &&
       !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     toast (self, error->message);
+  update_card (self);
+}
+
+static void
+on_verified (GObject      *object,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  g_autoptr(LspGameCard) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LspVerifyReport) report = lsp_installer_verify_finish (LSP_INSTALLER (object), result, &error);
+
+  if (report == NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    toast (self, error->message);
+  update_card (self);
+}
+
+static void
+on_repaired (GObject      *object,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  g_autoptr(LspGameCard) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LspVerifyReport) report = lsp_engine_repair_finish (LSP_ENGINE (object), result, NULL, NULL, &error);
+
+  if (report == NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    toast (self, error->message);
+  update_card (self);
+}
+
+static void
+verify_activated (GtkWidget  *widget,
+                  const char *action_name,
+                  GVariant   *parameter)
+{
+  LspGameCard *self = LSP_GAME_CARD (widget);
+
+  lsp_installer_verify_async (lsp_engine_get_installer (self->engine), lsp_lan_game_get_id (self->game), NULL,
+                              on_verified, g_object_ref (self));
+  update_card (self);
+}
+
+static void
+repair_activated (GtkWidget  *widget,
+                  const char *action_name,
+                  GVariant   *parameter)
+{
+  LspGameCard *self = LSP_GAME_CARD (widget);
+
+  lsp_engine_repair_async (self->engine, lsp_lan_game_get_id (self->game), NULL, on_repaired, g_object_ref (self));
   update_card (self);
 }
 
@@ -648,6 +719,8 @@ lsp_game_card_class_init (LspGameCardClass *klass)
   gtk_widget_class_install_action (widget_class, "card.uninstall", NULL, uninstall_activated);
   gtk_widget_class_install_action (widget_class, "card.remove-files", NULL, remove_files_activated);
   gtk_widget_class_install_action (widget_class, "card.open-folder", NULL, open_folder_activated);
+  gtk_widget_class_install_action (widget_class, "card.verify", NULL, verify_activated);
+  gtk_widget_class_install_action (widget_class, "card.repair", NULL, repair_activated);
 }
 
 static void

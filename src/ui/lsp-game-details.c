@@ -9,8 +9,12 @@
 #include <glib/gi18n.h>
 
 /* The details of a game: the catalog's description, its versions here and
- * on the LAN, who has it, and during a download how much each player gave;
- * its card on top carries the same actions, Cancel included. */
+ * on the LAN, what the last verify of its files found, who has it, and
+ * during a download how much each player gave; its card on top carries
+ * the same actions, Cancel and Verify Files included. */
+
+/* A verify's findings name at most this many files; the rest are counted. */
+#define MAX_LISTED_PROBLEMS 3
 
 struct _LspGameDetails
 {
@@ -24,6 +28,7 @@ struct _LspGameDetails
   AdwActionRow   *local_row;
   AdwActionRow   *newest_row;
   AdwActionRow   *size_row;
+  AdwActionRow   *files_row;
   GtkWidget      *sources_group;
   GPtrArray      *source_rows;
 
@@ -64,6 +69,88 @@ set_row (AdwActionRow *row,
 }
 
 static void
+list_problems (GString   *text,
+               GPtrArray *problems,
+               guint     *listed)
+{
+  for (guint i = 0; i < problems->len; i++, (*listed)++)
+    {
+      LspVerifyProblem *problem = g_ptr_array_index (problems, i);
+      const char *what;
+
+      if (*listed >= MAX_LISTED_PROBLEMS)
+        continue;
+      switch (problem->kind)
+        {
+        case LSP_VERIFY_MISSING:
+          what = _("missing");
+          break;
+        case LSP_VERIFY_RESIZED:
+          what = _("wrong size");
+          break;
+        case LSP_VERIFY_CORRUPT:
+          what = _("corrupt");
+          break;
+        case LSP_VERIFY_CHANGED:
+        default:
+          what = _("changed");
+          break;
+        }
+      /* Translators: a file and what is wrong with it, like "data/level1.dat (missing)" */
+      g_string_append_printf (text, _("%s%s (%s)"), *listed > 0 ? ", " : "", problem->path, what);
+    }
+}
+
+/* What the last verify or repair found, or what is going on now. */
+static char *
+describe_files (LspGameDetails *self)
+{
+  const char *id = lsp_lan_game_get_id (self->game);
+  LspInstaller *installer = lsp_engine_get_installer (self->engine);
+  LspOperation *operation = lsp_installer_lookup_operation (installer, id);
+  LspVerifyReport *report = lsp_installer_lookup_report (installer, id);
+  LspLocalGame *local = lsp_library_lookup (lsp_engine_get_library (self->engine), id);
+  g_autoptr(GString) text = NULL;
+  gboolean payload_damaged, installed_damaged;
+  guint listed = 0;
+
+  payload_damaged = local != NULL && lsp_local_game_get_damaged (local);
+  installed_damaged = report != NULL && report->installed == LSP_VERIFY_DAMAGED && !report->repaired;
+  if (operation != NULL && lsp_operation_get_kind (operation) == LSP_OPERATION_VERIFY)
+    return g_strdup (_("Checking…"));
+  if (operation != NULL && lsp_operation_get_kind (operation) == LSP_OPERATION_REPAIR)
+    return g_strdup (_("Repairing…"));
+  if (report == NULL && !payload_damaged)
+    return g_strdup (_("Not checked; “Verify Files” in the menu checks them"));
+  if (report == NULL)
+    return g_strdup (_("Damaged: some downloaded files no longer match; repair them"));
+  text = g_string_new (NULL);
+  if (report->repaired && !payload_damaged && report->installed_problems->len > 0)
+    {
+      list_problems (text, report->installed_problems, &listed);
+      return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "Repaired %u file: %s", "Repaired %u files: %s", listed),
+                              listed, text->str);
+    }
+  if (report->installed == LSP_VERIFY_CANNOT_JUDGE && !payload_damaged)
+    return g_strdup (_("Installed by another tool: its files cannot be checked"));
+  if (!payload_damaged && !installed_damaged)
+    return g_strdup (_("All files are as shipped"));
+
+  /* The payload's verdict is the library's, which a repair or a rescan
+   * keeps current; the listed files are the last verify's. */
+  if (payload_damaged)
+    list_problems (text, report->payload_problems, &listed);
+  if (installed_damaged)
+    list_problems (text, report->installed_problems, &listed);
+  if (listed > MAX_LISTED_PROBLEMS)
+    /* Translators: after a list of damaged files, how many more there are */
+    g_string_append_printf (text, g_dngettext (GETTEXT_PACKAGE, " and %u more", " and %u more",
+                                               listed - MAX_LISTED_PROBLEMS), listed - MAX_LISTED_PROBLEMS);
+  return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u file damaged: %s", "%u files damaged: %s", listed),
+                          listed, text->str);
+}
+
+static void
 update_details (LspGameDetails *self)
 {
   const char *id;
@@ -97,6 +184,11 @@ update_details (LspGameDetails *self)
   set_row (self->newest_row, lsp_lan_game_get_newest_version (self->game));
   size = g_format_size (lsp_lan_game_get_size (self->game));
   set_row (self->size_row, size);
+  {
+    g_autofree char *files = describe_files (self);
+
+    set_row (self->files_row, files);
+  }
 
   /* Who has it, and how much each gave to the download in flight. */
   clear_sources (self);
@@ -122,6 +214,18 @@ update_details (LspGameDetails *self)
     add_source_row (self, _("No other player has it right now"), "");
 }
 
+/**
+ * lsp_game_details_get_files_status:
+ *
+ * Returns: (transfer none): what the details say about the game's files
+ */
+const char *
+lsp_game_details_get_files_status (LspGameDetails *self)
+{
+  g_return_val_if_fail (LSP_IS_GAME_DETAILS (self), NULL);
+  return adw_action_row_get_subtitle (self->files_row);
+}
+
 void
 lsp_game_details_show (LspGameDetails *self,
                        LspEngine      *engine,
@@ -138,6 +242,12 @@ lsp_game_details_show (LspGameDetails *self,
   g_signal_connect_object (game, "notify", G_CALLBACK (update_details), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (lsp_engine_get_downloads (engine), "items-changed",
                            G_CALLBACK (update_details), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (lsp_engine_get_installer (engine), "operation-started",
+                           G_CALLBACK (update_details), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (lsp_engine_get_installer (engine), "operation-finished",
+                           G_CALLBACK (update_details), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (lsp_engine_get_library (engine), "changed",
+                           G_CALLBACK (update_details), self, G_CONNECT_SWAPPED);
   update_details (self);
 }
 
@@ -153,7 +263,11 @@ lsp_game_details_clear (LspGameDetails *self)
   if (self->game != NULL)
     g_signal_handlers_disconnect_by_data (self->game, self);
   if (self->engine != NULL)
-    g_signal_handlers_disconnect_by_data (lsp_engine_get_downloads (self->engine), self);
+    {
+      g_signal_handlers_disconnect_by_data (lsp_engine_get_downloads (self->engine), self);
+      g_signal_handlers_disconnect_by_data (lsp_engine_get_installer (self->engine), self);
+      g_signal_handlers_disconnect_by_data (lsp_engine_get_library (self->engine), self);
+    }
   g_clear_object (&self->game);
   g_clear_object (&self->engine);
 }
@@ -221,6 +335,7 @@ lsp_game_details_init (LspGameDetails *self)
   self->local_row = info_row (facts, _("Your Version"));
   self->newest_row = info_row (facts, _("Newest on the LAN"));
   self->size_row = info_row (facts, _("Size"));
+  self->files_row = info_row (facts, _("Files"));
 
   self->sources_group = adw_preferences_group_new ();
   adw_preferences_group_set_title (ADW_PREFERENCES_GROUP (self->sources_group), _("Players Who Have It"));

@@ -16,5 +16,6 @@ void        lsp_game_details_show     (LspGameDetails *self,
                                        LspLanGame     *game);
 void        lsp_game_details_clear    (LspGameDetails *self);
 LspLanGame *lsp_game_details_get_game (LspGameDetails *self);
+const char *lsp_game_details_get_files_status (LspGameDetails *self);
 
 G_END_DECLS

@@ -62,6 +62,17 @@ gboolean       lsp_engine_stop_finish     (LspEngine             *self,
                                            GAsyncResult          *result,
                                            GError               **error);
 
+void           lsp_engine_repair_async    (LspEngine             *self,
+                                           const char            *game_id,
+                                           GCancellable          *cancellable,
+                                           GAsyncReadyCallback    callback,
+                                           gpointer               user_data);
+LspVerifyReport *lsp_engine_repair_finish (LspEngine             *self,
+                                           GAsyncResult          *result,
+                                           guint                 *out_chunks,
+                                           guint64               *out_bytes_received,
+                                           GError               **error);
+
 GFile         *lsp_engine_get_games_dir   (LspEngine             *self);
 LspLibrary    *lsp_engine_get_library     (LspEngine             *self);
 LspInstaller  *lsp_engine_get_installer   (LspEngine             *self);

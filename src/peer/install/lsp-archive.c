@@ -32,6 +32,7 @@ struct _LspExtractor
   int                     parent_fd;
 
   GHashTable             *files;   /* path → LspInstalledFile */
+  GHashTable             *only;    /* paths to extract, or NULL for all */
   GPtrArray              *links;   /* paths of symbolic links, checked at the end */
   guint64                 bytes;
   guint64                 entries;
@@ -197,6 +198,7 @@ lsp_extractor_free (LspExtractor *self)
   g_free (self->parent_path);
   g_free (self->target_path);
   g_hash_table_unref (self->files);
+  g_clear_pointer (&self->only, g_hash_table_unref);
   g_ptr_array_unref (self->links);
   g_free (self);
 }
@@ -406,6 +408,9 @@ write_file (LspExtractor          *self,
             GCancellable          *cancellable,
             GError               **error)
 {
+  static const guint8 zeros[READ_BLOCK_SIZE];
+  g_autoptr(LspSha256) sha = lsp_sha256_new ();
+  gboolean hashed = TRUE;  /* the blocks came in order, so the hash is the content's */
   LspInstalledFile *record;
   struct timespec times[2];
   guint64 end = 0;
@@ -448,6 +453,19 @@ write_file (LspExtractor          *self,
           done += (size_t) n;
         }
 
+      /* The content hash costs no second read: it is taken from the
+       * blocks as they are written, holes as the zeros they read as. */
+      if ((guint64) offset < end)
+        hashed = FALSE;
+      for (guint64 gap = (guint64) offset - MIN (end, (guint64) offset); hashed && gap > 0;)
+        {
+          gsize n = (gsize) MIN (gap, (guint64) sizeof zeros);
+
+          lsp_sha256_update (sha, zeros, n);
+          gap -= n;
+        }
+      if (hashed)
+        lsp_sha256_update (sha, buffer, size);
       end = MAX (end, (guint64) offset + size);
       self->bytes += size;
       if (self->bytes - self->reported_bytes >= PROGRESS_EVERY_BYTES)
@@ -464,6 +482,13 @@ write_file (LspExtractor          *self,
   /* A sparse file's trailing hole is not in any data block. */
   if (archive_entry_size_is_set (entry) && (guint64) archive_entry_size (entry) > end)
     {
+      for (guint64 gap = (guint64) archive_entry_size (entry) - end; hashed && gap > 0;)
+        {
+          gsize n = (gsize) MIN (gap, (guint64) sizeof zeros);
+
+          lsp_sha256_update (sha, zeros, n);
+          gap -= n;
+        }
       end = (guint64) archive_entry_size (entry);
       if (ftruncate (fd, (off_t) end) != 0)
         {
@@ -484,6 +509,8 @@ write_file (LspExtractor          *self,
   record = g_new0 (LspInstalledFile, 1);
   record->size = end;
   record->mtime = (gint64) archive_entry_mtime (entry);
+  record->has_hash = hashed;
+  lsp_sha256_finish (sha, record->sha256);
   g_hash_table_replace (self->files, g_strdup (path), record);
   return TRUE;
 }
@@ -569,6 +596,11 @@ extract_entry (LspExtractor          *self,
   if (hardlink == NULL && type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)
     return set_unsafe_error (error, archive_path, raw, _("is a device node, FIFO or socket"));
 
+  /* A repair wants a few files: the rest is read past, and folders are
+   * made on the way to what is wanted. */
+  if (self->only != NULL && (type == AE_IFDIR || !g_hash_table_contains (self->only, path)))
+    return TRUE;
+
   slash = strrchr (path, '/');
   dir = slash != NULL ? g_strndup (path, (gsize) (slash - path)) : g_strdup ("");
   base = g_strdup (slash != NULL ? slash + 1 : path);
@@ -632,6 +664,15 @@ extract_entry (LspExtractor          *self,
       return write_file (self, a, entry, parent_fd, base, path, (mode & 0777) | 0600,
                          archive_path, cancellable, error);
     }
+}
+
+/* Extracts only the files and links at these relative paths. */
+void
+lsp_extractor_set_only (LspExtractor *self,
+                        GHashTable   *paths)
+{
+  g_clear_pointer (&self->only, g_hash_table_unref);
+  self->only = paths != NULL ? g_hash_table_ref (paths) : NULL;
 }
 
 gboolean

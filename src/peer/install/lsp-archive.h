@@ -24,6 +24,8 @@ LspExtractor *lsp_extractor_new                (const char              *target_
 void          lsp_extractor_set_progress_func  (LspExtractor            *self,
                                                 LspExtractProgressFunc   func,
                                                 gpointer                 user_data);
+void          lsp_extractor_set_only           (LspExtractor            *self,
+                                                GHashTable              *paths);
 gboolean      lsp_extractor_add_archive        (LspExtractor            *self,
                                                 const char              *archive_path,
                                                 GCancellable            *cancellable,

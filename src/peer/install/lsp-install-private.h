@@ -5,6 +5,7 @@
 #include <gio/gio.h>
 
 #include "lsp-operation.h"
+#include "lsp-verify.h"
 
 G_BEGIN_DECLS
 
@@ -16,6 +17,8 @@ typedef enum {
   LSP_INTENT_INSTALLING,
   LSP_INTENT_UPDATING,
   LSP_INTENT_UNINSTALLING,
+  LSP_INTENT_REPAIRING,       /* staging being filled with the files to restore */
+  LSP_INTENT_REPAIR_SWAPPING, /* staging complete, its files moving into local/ */
 } LspIntent;
 
 /* The worker's progress, delivered to an LspOperation's properties on the
@@ -66,6 +69,37 @@ gboolean            _lsp_install_run            (const char          *games_path
                                                  LspOperationKind     kind,
                                                  LspInstallProgress  *progress,
                                                  GCancellable        *cancellable,
+                                                 GError             **error);
+
+/* Verify: the payload against its manifest, local/ against its install
+ * record (lsp-install-verify.c). */
+LspVerifyReport    *_lsp_install_verify         (const char          *games_path,
+                                                 const char          *game_id,
+                                                 const char          *manifest_hash,
+                                                 LspInstallProgress  *progress,
+                                                 GCancellable        *cancellable,
+                                                 GError             **error);
+
+GHashTable         *_lsp_install_verify_local   (int                  root_fd,
+                                                 LspVerifyReport     *report,
+                                                 LspInstallProgress  *progress,
+                                                 guint64              progress_base,
+                                                 GCancellable        *cancellable,
+                                                 GError             **error);
+
+GPtrArray          *_lsp_install_list_archives  (int                  root_fd,
+                                                 const char          *game_id,
+                                                 GError             **error);
+
+/* Repair: the missing and changed shipped files extracted again
+ * (lsp-install-repair.c). */
+LspVerifyReport    *_lsp_install_repair         (const char          *games_path,
+                                                 const char          *game_id,
+                                                 LspInstallProgress  *progress,
+                                                 GCancellable        *cancellable,
+                                                 GError             **error);
+gboolean            _lsp_install_repair_swap    (int                  root_fd,
+                                                 const char          *game_id,
                                                  GError             **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LspInstallProgress, _lsp_install_progress_unref)

@@ -77,6 +77,8 @@ remove_dir (int          root_fd,
  *   Updating      local/ only                   unchanged or finished
  *   Uninstalling  backup                        uninstalled (backup dropped)
  *   Uninstalling  local/ only                   still installed
+ *   Repairing     staging                       as before the repair (staging dropped)
+ *   RepairSwapping staging                      repaired (the moves finished)
  *   None          owned staging                 dropped
  *   None          owned backup, no local/       restored
  *   None          owned backup and local/       dropped
@@ -130,7 +132,12 @@ lsp_install_recover_game (int          games_fd,
 
   g_message ("Recovering %s from an interrupted %s", game_id, _lsp_intent_to_string (intent));
 
-  ok = remove_dir (root_fd, game_id, LSP_LOCAL_INSTALLING_DIR, error);
+  /* A repair whose staging was complete finishes; any other staging is
+   * dropped, which leaves a repair's game as it was before. */
+  if (intent == LSP_INTENT_REPAIR_SWAPPING && is_directory (root_fd, LSP_LOCAL_DIR))
+    ok = _lsp_install_repair_swap (root_fd, game_id, error);
+  if (ok)
+    ok = remove_dir (root_fd, game_id, LSP_LOCAL_INSTALLING_DIR, error);
   has_local = is_present (root_fd, LSP_LOCAL_DIR);
   has_backup = is_present (root_fd, LSP_LOCAL_BACKUP_DIR);
 
@@ -148,7 +155,9 @@ lsp_install_recover_game (int          games_fd,
           ok = remove_dir (root_fd, game_id, LSP_LOCAL_BACKUP_DIR, error);
           break;
         case LSP_INTENT_INSTALLING:
-          /* An install never makes a backup: only a marker makes it ours. */
+        case LSP_INTENT_REPAIRING:
+        case LSP_INTENT_REPAIR_SWAPPING:
+          /* These never make a backup: only a marker makes it ours. */
           if (lsp_install_record_present (root_fd, LSP_LOCAL_BACKUP_DIR))
             ok = has_local ? remove_dir (root_fd, game_id, LSP_LOCAL_BACKUP_DIR, error)
                            : restore_backup (root_fd, game_id, error);

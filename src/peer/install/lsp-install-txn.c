@@ -82,6 +82,8 @@ static const char * const intent_names[] = {
   [LSP_INTENT_INSTALLING] = "Installing",
   [LSP_INTENT_UPDATING] = "Updating",
   [LSP_INTENT_UNINSTALLING] = "Uninstalling",
+  [LSP_INTENT_REPAIRING] = "Repairing",
+  [LSP_INTENT_REPAIR_SWAPPING] = "RepairSwapping",
 };
 
 const char *
@@ -208,18 +210,26 @@ static GPtrArray *
 list_archives (Txn     *txn,
                GError **error)
 {
+  return _lsp_install_list_archives (txn->root_fd, txn->game_id, error);
+}
+
+GPtrArray *
+_lsp_install_list_archives (int          root_fd,
+                            const char  *game_id,
+                            GError     **error)
+{
   g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
   struct dirent *entry;
   DIR *dir;
   int fd;
 
-  fd = dup (txn->root_fd);
+  fd = dup (root_fd);
   if (fd < 0 || (dir = fdopendir (fd)) == NULL)
     {
       int saved_errno = errno;
       if (fd >= 0)
         close (fd);
-      _lsp_install_set_errno (error, saved_errno, txn->game_id, C_("failed action", "list the folder"));
+      _lsp_install_set_errno (error, saved_errno, game_id, C_("failed action", "list the folder"));
       return NULL;
     }
   rewinddir (dir);
@@ -229,7 +239,7 @@ list_archives (Txn     *txn,
 
       if (!g_str_has_suffix (entry->d_name, LSP_ARCHIVE_SUFFIX))
         continue;
-      if (fstatat (txn->root_fd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG (st.st_mode))
+      if (fstatat (root_fd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG (st.st_mode))
         continue;
       g_ptr_array_add (names, g_strdup (entry->d_name));
     }
@@ -239,7 +249,7 @@ list_archives (Txn     *txn,
     {
       g_set_error (error, LSP_ERROR, LSP_ERROR_NOT_FOUND,
                    _("%s has no %s archive to install from; download the game first."),
-                   txn->game_id, LSP_ARCHIVE_SUFFIX);
+                   game_id, LSP_ARCHIVE_SUFFIX);
       return NULL;
     }
 

@@ -20,6 +20,7 @@ struct _LspInstaller
   LspLauncher *launcher;
   char        *games_path;
   GHashTable  *running;  /* game id → Running */
+  GHashTable  *reports;  /* game id → LspVerifyReport of its last verify or repair */
 };
 
 G_DEFINE_FINAL_TYPE (LspInstaller, lsp_installer, G_TYPE_OBJECT)
@@ -53,6 +54,7 @@ typedef struct
   char               *game_id;
   LspOperationKind    kind;
   LspInstallProgress *progress;
+  char               *manifest_hash;  /* verify: what the payload is checked against */
 } Job;
 
 static void
@@ -69,6 +71,7 @@ job_free (Job *job)
 {
   g_free (job->games_path);
   g_free (job->game_id);
+  g_free (job->manifest_hash);
   g_clear_pointer (&job->progress, _lsp_install_progress_unref);
   g_free (job);
 }
@@ -82,6 +85,18 @@ operation_worker (GTask        *task,
   Job *job = task_data;
   GError *error = NULL;
 
+  if (job->kind == LSP_OPERATION_VERIFY || job->kind == LSP_OPERATION_REPAIR)
+    {
+      LspVerifyReport *report = job->kind == LSP_OPERATION_VERIFY
+        ? _lsp_install_verify (job->games_path, job->game_id, job->manifest_hash, job->progress, cancellable, &error)
+        : _lsp_install_repair (job->games_path, job->game_id, job->progress, cancellable, &error);
+
+      if (report != NULL)
+        g_task_return_pointer (task, report, (GDestroyNotify) lsp_verify_report_unref);
+      else
+        g_task_return_error (task, error);
+      return;
+    }
   if (_lsp_install_run (job->games_path, job->game_id, job->kind, job->progress, cancellable, &error))
     g_task_return_boolean (task, TRUE);
   else
@@ -98,9 +113,13 @@ on_operation_done (GObject      *object,
   g_autoptr(GError) error = NULL;
   g_autoptr(GTask) task = NULL;
   g_autoptr(LspOperation) operation = NULL;
+  g_autoptr(LspVerifyReport) report = NULL;
   Running *running;
 
-  g_task_propagate_boolean (G_TASK (result), &error);
+  if (job->kind == LSP_OPERATION_VERIFY || job->kind == LSP_OPERATION_REPAIR)
+    report = g_task_propagate_pointer (G_TASK (result), &error);
+  else
+    g_task_propagate_boolean (G_TASK (result), &error);
 
   running = g_hash_table_lookup (self->running, job->game_id);
   g_assert (running != NULL);
@@ -110,11 +129,15 @@ on_operation_done (GObject      *object,
   g_hash_table_remove (self->running, job->game_id);
 
   lsp_library_end_operation (self->library, job->game_id);
+  if (report != NULL)
+    g_hash_table_replace (self->reports, g_strdup (job->game_id), lsp_verify_report_ref (report));
   _lsp_operation_set_finished (operation);
   g_signal_emit (self, signals[OPERATION_FINISHED], 0, operation, error);
 
   if (error != NULL)
     g_task_return_error (task, g_steal_pointer (&error));
+  else if (report != NULL)
+    g_task_return_pointer (task, g_steal_pointer (&report), (GDestroyNotify) lsp_verify_report_unref);
   else
     g_task_return_boolean (task, TRUE);
 }
@@ -144,13 +167,28 @@ start_operation (LspInstaller        *self,
                                _("There is no game “%s” in the catalog."), game_id);
       return;
     }
-  if (kind != LSP_OPERATION_INSTALL && self->launcher != NULL &&
+  if (kind != LSP_OPERATION_INSTALL && kind != LSP_OPERATION_VERIFY && self->launcher != NULL &&
       lsp_launcher_is_running (self->launcher, game_id))
     {
       g_task_return_new_error (task, LSP_ERROR, LSP_ERROR_BUSY,
                                kind == LSP_OPERATION_UPDATE ? _("%s is running; quit the game before you update it.")
                                                             : _("%s is running; quit the game before you uninstall it."),
                                game_id);
+      return;
+    }
+  if ((kind == LSP_OPERATION_INSTALL || kind == LSP_OPERATION_UPDATE || kind == LSP_OPERATION_REPAIR) &&
+      lsp_library_lookup (self->library, game_id) != NULL &&
+      lsp_local_game_get_damaged (lsp_library_lookup (self->library, game_id)))
+    {
+      /* Extracting damaged archives would install the damage. */
+      if (kind == LSP_OPERATION_REPAIR)
+        g_task_return_new_error (task, LSP_ERROR, LSP_ERROR_INVALID_DATA,
+                                 "The downloaded files of %s are damaged, and the installed game is restored "
+                                 "from them; repair the download first.", game_id);
+      else
+        g_task_return_new_error (task, LSP_ERROR, LSP_ERROR_INVALID_DATA,
+                                 "The downloaded files of %s are damaged; repair them before you %s it.",
+                                 game_id, lsp_operation_kind_to_string (kind));
       return;
     }
   if (!lsp_library_begin_operation (self->library, game_id, &error))
@@ -169,6 +207,14 @@ start_operation (LspInstaller        *self,
   job->games_path = g_strdup (self->games_path);
   job->game_id = g_strdup (game_id);
   job->kind = kind;
+  if (kind == LSP_OPERATION_VERIFY)
+    {
+      LspLocalGame *game = lsp_library_lookup (self->library, game_id);
+
+      /* What the library serves is what the payload must match. */
+      if (game != NULL && lsp_local_game_get_downloaded (game))
+        job->manifest_hash = g_strdup (lsp_local_game_get_reference_hash (game));
+    }
   job->progress = _lsp_install_progress_ref (running->progress);
 
   g_signal_emit (self, signals[OPERATION_STARTED], 0, running->operation);
@@ -249,6 +295,95 @@ lsp_installer_uninstall_finish (LspInstaller  *self,
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
+/**
+ * lsp_installer_verify_async:
+ *
+ * Reads the game's files again, off the main loop: a downloaded payload
+ * against its manifest (a damaged one is no longer served until it is
+ * repaired), an installed game against its install record. Writes nothing
+ * of the game.
+ */
+void
+lsp_installer_verify_async (LspInstaller        *self,
+                            const char          *game_id,
+                            GCancellable        *cancellable,
+                            GAsyncReadyCallback  callback,
+                            gpointer             user_data)
+{
+  g_return_if_fail (LSP_IS_INSTALLER (self));
+  g_return_if_fail (game_id != NULL);
+
+  start_operation (self, LSP_OPERATION_VERIFY, game_id, cancellable, callback, user_data,
+                   lsp_installer_verify_async);
+}
+
+/**
+ * lsp_installer_verify_finish:
+ *
+ * Returns: (transfer full): what the verify found, or %NULL with @error
+ */
+LspVerifyReport *
+lsp_installer_verify_finish (LspInstaller  *self,
+                             GAsyncResult  *result,
+                             GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * lsp_installer_repair_async:
+ *
+ * Extracts again, from the downloaded archives, only the shipped files of
+ * the installed game that are missing or changed, as a crash-safe
+ * transaction; the player's own files stay, and a shipped file the player
+ * changed is kept as NAME.lanspread-old, as an update keeps it. Repair a
+ * damaged payload first (lsp_download_manager_repair()).
+ */
+void
+lsp_installer_repair_async (LspInstaller        *self,
+                            const char          *game_id,
+                            GCancellable        *cancellable,
+                            GAsyncReadyCallback  callback,
+                            gpointer             user_data)
+{
+  g_return_if_fail (LSP_IS_INSTALLER (self));
+  g_return_if_fail (game_id != NULL);
+
+  start_operation (self, LSP_OPERATION_REPAIR, game_id, cancellable, callback, user_data,
+                   lsp_installer_repair_async);
+}
+
+/**
+ * lsp_installer_repair_finish:
+ *
+ * Returns: (transfer full): what was found, all of it now fixed, or %NULL
+ *   with @error
+ */
+LspVerifyReport *
+lsp_installer_repair_finish (LspInstaller  *self,
+                             GAsyncResult  *result,
+                             GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * lsp_installer_lookup_report:
+ *
+ * Returns: (transfer none) (nullable): what the last verify or repair of
+ *   @game_id found, if one ran since the start
+ */
+LspVerifyReport *
+lsp_installer_lookup_report (LspInstaller *self,
+                             const char   *game_id)
+{
+  g_return_val_if_fail (LSP_IS_INSTALLER (self), NULL);
+
+  return g_hash_table_lookup (self->reports, game_id);
+}
+
 LspOperation *
 lsp_installer_lookup_operation (LspInstaller *self,
                                 const char   *game_id)
@@ -298,6 +433,7 @@ lsp_installer_finalize (GObject *object)
   LspInstaller *self = LSP_INSTALLER (object);
 
   g_clear_pointer (&self->running, g_hash_table_unref);
+  g_clear_pointer (&self->reports, g_hash_table_unref);
   g_clear_pointer (&self->games_path, g_free);
 
   G_OBJECT_CLASS (lsp_installer_parent_class)->finalize (object);
@@ -385,6 +521,7 @@ static void
 lsp_installer_init (LspInstaller *self)
 {
   self->running = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) running_free);
+  self->reports = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) lsp_verify_report_unref);
 }
 
 LspInstaller *

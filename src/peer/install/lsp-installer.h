@@ -1,5 +1,5 @@
 /* lsp-installer.h: install, update and uninstall games as crash-safe
- * transactions */
+ * transactions, and verify and repair them */
 #pragma once
 
 #include <gio/gio.h>
@@ -7,6 +7,7 @@
 #include "lsp-library.h"
 #include "lsp-operation.h"
 #include "lsp-types.h"
+#include "lsp-verify.h"
 
 G_BEGIN_DECLS
 
@@ -39,6 +40,24 @@ void          lsp_installer_uninstall_async   (LspInstaller        *self,
 gboolean      lsp_installer_uninstall_finish  (LspInstaller        *self,
                                                GAsyncResult        *result,
                                                GError             **error);
+void          lsp_installer_verify_async      (LspInstaller        *self,
+                                               const char          *game_id,
+                                               GCancellable        *cancellable,
+                                               GAsyncReadyCallback  callback,
+                                               gpointer             user_data);
+LspVerifyReport *lsp_installer_verify_finish  (LspInstaller        *self,
+                                               GAsyncResult        *result,
+                                               GError             **error);
+void          lsp_installer_repair_async      (LspInstaller        *self,
+                                               const char          *game_id,
+                                               GCancellable        *cancellable,
+                                               GAsyncReadyCallback  callback,
+                                               gpointer             user_data);
+LspVerifyReport *lsp_installer_repair_finish  (LspInstaller        *self,
+                                               GAsyncResult        *result,
+                                               GError             **error);
+LspVerifyReport *lsp_installer_lookup_report  (LspInstaller        *self,
+                                               const char          *game_id);
 LspOperation *lsp_installer_lookup_operation  (LspInstaller        *self,
                                                const char          *game_id);
 LspLibrary   *lsp_installer_get_library       (LspInstaller        *self);

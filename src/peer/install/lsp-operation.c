@@ -26,7 +26,9 @@ G_DEFINE_FINAL_TYPE (LspOperation, lsp_operation, G_TYPE_OBJECT)
 G_DEFINE_ENUM_TYPE (LspOperationKind, lsp_operation_kind,
                     G_DEFINE_ENUM_VALUE (LSP_OPERATION_INSTALL, "install"),
                     G_DEFINE_ENUM_VALUE (LSP_OPERATION_UPDATE, "update"),
-                    G_DEFINE_ENUM_VALUE (LSP_OPERATION_UNINSTALL, "uninstall"))
+                    G_DEFINE_ENUM_VALUE (LSP_OPERATION_UNINSTALL, "uninstall"),
+                    G_DEFINE_ENUM_VALUE (LSP_OPERATION_VERIFY, "verify"),
+                    G_DEFINE_ENUM_VALUE (LSP_OPERATION_REPAIR, "repair"))
 
 enum {
   PROP_0,
@@ -52,6 +54,10 @@ lsp_operation_kind_to_string (LspOperationKind kind)
       return "update";
     case LSP_OPERATION_UNINSTALL:
       return "uninstall";
+    case LSP_OPERATION_VERIFY:
+      return "verify";
+    case LSP_OPERATION_REPAIR:
+      return "repair";
     default:
       return "unknown";
     }

@@ -1,4 +1,4 @@
-/* lsp-operation.h: one install, update or uninstall in flight, for the UI */
+/* lsp-operation.h: one install, update, uninstall, verify or repair in flight, for the UI */
 #pragma once
 
 #include <gio/gio.h>
@@ -9,6 +9,8 @@ typedef enum {
   LSP_OPERATION_INSTALL,
   LSP_OPERATION_UPDATE,
   LSP_OPERATION_UNINSTALL,
+  LSP_OPERATION_VERIFY,
+  LSP_OPERATION_REPAIR,
 } LspOperationKind;
 
 #define LSP_TYPE_OPERATION_KIND (lsp_operation_kind_get_type ())

@@ -183,7 +183,9 @@ _lsp_session_answer_get_manifest (Session               *session,
       return;
     }
 
-  if (game == NULL || lsp_local_game_get_busy (game) ||
+  /* A damaged game's manifest is what its files hash to now: not one to
+   * download by. */
+  if (game == NULL || lsp_local_game_get_busy (game) || lsp_local_game_get_damaged (game) ||
       g_strcmp0 (lsp_local_game_get_manifest_hash (game), request->manifest_hash) != 0)
     {
       _lsp_session_send_message (session, lsp_message_new_error (game != NULL && lsp_local_game_get_busy (game)

@@ -6,6 +6,7 @@
 
 #include "lsp-fs.h"
 #include "lsp-game-root.h"
+#include "lsp-sha256.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -27,8 +28,9 @@ lsp_install_record_present (int         root_fd,
 
 /* The marker records the version and every file the archives wrote, with
  * size and mtime, so an update can tell the files the player created or
- * changed from the ones the game shipped. files maps a relative path to
- * an LspInstalledFile. */
+ * changed from the ones the game shipped, and a file's content hash
+ * ("F" lines; "f" when there is none), so a verify can tell a damaged file
+ * from a sound one. files maps a relative path to an LspInstalledFile. */
 gboolean
 lsp_install_record_write (int          dir_fd,
                           const char  *version,
@@ -47,8 +49,17 @@ lsp_install_record_write (int          dir_fd,
       while (g_hash_table_iter_next (&iter, &key, &value))
         {
           const LspInstalledFile *file = value;
-          g_string_append_printf (text, "%c %" G_GUINT64_FORMAT " %" G_GINT64_FORMAT " %s\n",
-                                  file->is_link ? 'l' : 'f', file->size, file->mtime, (const char *) key);
+          char hex[LSP_SHA256_HEX_LEN + 1];
+
+          if (!file->is_link && file->has_hash)
+            {
+              lsp_sha256_to_hex (file->sha256, hex);
+              g_string_append_printf (text, "F %" G_GUINT64_FORMAT " %" G_GINT64_FORMAT " %s %s\n",
+                                      file->size, file->mtime, hex, (const char *) key);
+            }
+          else
+            g_string_append_printf (text, "%c %" G_GUINT64_FORMAT " %" G_GINT64_FORMAT " %s\n",
+                                    file->is_link ? 'l' : 'f', file->size, file->mtime, (const char *) key);
         }
     }
 
@@ -85,7 +96,7 @@ lsp_install_record_read (int    dir_fd,
           g_free (*out_version);
           *out_version = g_strdup (line + strlen ("version "));
         }
-      else if (g_str_has_prefix (line, "f ") || g_str_has_prefix (line, "l "))
+      else if (g_str_has_prefix (line, "f ") || g_str_has_prefix (line, "l ") || g_str_has_prefix (line, "F "))
         {
           LspInstalledFile file = { 0 };
           char *end;
@@ -99,6 +110,15 @@ lsp_install_record_read (int    dir_fd,
           if (*end != ' ')
             continue;
           path = end + 1;
+          if (line[0] == 'F')
+            {
+              g_autofree char *hex = g_strndup (path, LSP_SHA256_HEX_LEN);
+
+              if (!lsp_sha256_from_hex (hex, file.sha256) || path[LSP_SHA256_HEX_LEN] != ' ')
+                continue;
+              file.has_hash = TRUE;
+              path += LSP_SHA256_HEX_LEN + 1;
+            }
           if (lsp_relative_path_is_safe (path))
             g_hash_table_replace (files, g_strdup (path), g_memdup2 (&file, sizeof file));
         }

@@ -34,6 +34,7 @@ enum {
   PROP_MANIFEST_HASH,
   PROP_ERROR,
   PROP_BUSY,
+  PROP_DAMAGED,
   N_PROPS
 };
 
@@ -99,6 +100,9 @@ lsp_local_game_get_property (GObject    *object,
     case PROP_ERROR:
       g_value_set_string (value, self->record->error);
       break;
+    case PROP_DAMAGED:
+      g_value_set_boolean (value, self->record->damaged);
+      break;
     case PROP_BUSY:
       g_value_set_boolean (value, self->busy);
       break;
@@ -146,6 +150,9 @@ lsp_local_game_class_init (LspLocalGameClass *klass)
   properties[PROP_MANIFEST_HASH] = string_property ("manifest-hash");
   properties[PROP_ERROR] = string_property ("error");
   properties[PROP_BUSY] = boolean_property ("busy");
+  /* Downloaded, but a verify found files that no longer match the
+   * manifest: not served until it is repaired. */
+  properties[PROP_DAMAGED] = boolean_property ("damaged");
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
@@ -200,6 +207,8 @@ _lsp_local_game_set_record (LspLocalGame  *self,
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MANIFEST_HASH]);
   if (g_strcmp0 (old->error, record->error) != 0)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ERROR]);
+  if (old->damaged != record->damaged)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_DAMAGED]);
   g_object_thaw_notify (G_OBJECT (self));
 }
 
@@ -233,6 +242,16 @@ DEFINE_GETTER (const char *, installed_version, self->record->installed_version)
 DEFINE_GETTER (guint64, size, self->record->size)
 DEFINE_GETTER (gboolean, downloaded, self->record->downloaded)
 DEFINE_GETTER (gboolean, installed, self->record->installed)
+DEFINE_GETTER (gboolean, damaged, self->record->damaged)
+
+/* The manifest the payload must match: while damaged, the one the verify
+ * judged it against, whatever the damaged files hash to now. */
+const char *
+lsp_local_game_get_reference_hash (LspLocalGame *self)
+{
+  g_return_val_if_fail (LSP_IS_LOCAL_GAME (self), NULL);
+  return self->record->damaged ? self->record->damaged_hash : self->record->manifest_hash;
+}
 DEFINE_GETTER (const char *, manifest_hash, self->record->manifest_hash)
 DEFINE_GETTER (const char *, error, self->record->error)
 DEFINE_GETTER (gboolean, busy, self->busy)

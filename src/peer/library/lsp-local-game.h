@@ -23,5 +23,7 @@ gboolean    lsp_local_game_get_installed     (LspLocalGame *self);
 const char *lsp_local_game_get_manifest_hash (LspLocalGame *self);
 const char *lsp_local_game_get_error         (LspLocalGame *self);
 gboolean    lsp_local_game_get_busy          (LspLocalGame *self);
+gboolean    lsp_local_game_get_damaged       (LspLocalGame *self);
+const char *lsp_local_game_get_reference_hash (LspLocalGame *self);
 
 G_END_DECLS

@@ -16,6 +16,7 @@
 #include "lsp-game-root.h"
 
 #define READ_BLOCK_SIZE (1024 * 1024)
+#define MANIFEST_FILE_MAX_SIZE (256 * 1024 * 1024)
 
 struct _LspManifest
 {
@@ -682,4 +683,44 @@ lsp_manifest_lookup_file (LspManifest *self,
     }
 
   return NULL;
+}
+
+/* The library keeps the manifests of the games it holds here (and prunes
+ * the others). */
+char *
+lsp_manifest_cache_path (const char *games_path,
+                         const char *manifest_hash)
+{
+  g_autofree char *name = g_strconcat (manifest_hash, ".json", NULL);
+
+  return g_build_filename (games_path, LSP_STATE_DIR, "manifests", name, NULL);
+}
+
+/* A manifest kept on disk under its hash: validated like one from the
+ * network, and refused if it is not the one its name says. */
+LspManifest *
+lsp_manifest_load_file (const char  *path,
+                        const char  *manifest_hash,
+                        GError     **error)
+{
+  g_autofree char *data = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(LspManifest) manifest = NULL;
+  gsize length;
+
+  if (!g_file_get_contents (path, &data, &length, error))
+    return NULL;
+  if (length > MANIFEST_FILE_MAX_SIZE || (node = json_from_string (data, error)) == NULL ||
+      (manifest = lsp_manifest_new_from_json (node, error)) == NULL)
+    {
+      if (error != NULL && *error == NULL)
+        g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, _("The cached manifest %s is too large"), path);
+      return NULL;
+    }
+  if (!g_str_equal (lsp_manifest_get_hash (manifest), manifest_hash))
+    {
+      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, _("The cached manifest %s is not %s"), path, manifest_hash);
+      return NULL;
+    }
+  return g_steal_pointer (&manifest);
 }

@@ -37,6 +37,11 @@ LspManifest           *lsp_manifest_build          (int            root_fd,
 LspManifest           *lsp_manifest_new_from_json  (JsonNode      *node,
                                                     GError       **error);
 JsonNode              *lsp_manifest_to_json        (LspManifest   *self);
+LspManifest           *lsp_manifest_load_file      (const char    *path,
+                                                    const char    *manifest_hash,
+                                                    GError       **error);
+char                  *lsp_manifest_cache_path     (const char    *games_path,
+                                                    const char    *manifest_hash);
 gboolean               lsp_manifest_matches_tree   (LspManifest   *self,
                                                     int            root_fd);
 LspManifest           *lsp_manifest_ref            (LspManifest   *self);

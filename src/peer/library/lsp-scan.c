@@ -17,6 +17,7 @@
 #include "lsp-install-record.h"
 #include "lsp-sha256.h"
 #include "lsp-util.h"
+#include "lsp-verify.h"
 
 static void
 game_record_clear (LspGameRecord *record)
@@ -28,6 +29,7 @@ game_record_clear (LspGameRecord *record)
   g_free (record->install_stamp);
   g_free (record->installed_version);
   g_free (record->error);
+  g_free (record->damaged_hash);
 }
 
 LspGameRecord *
@@ -63,7 +65,8 @@ lsp_game_record_same_summary (const LspGameRecord *a,
          g_strcmp0 (a->version, b->version) == 0 &&
          g_strcmp0 (a->manifest_hash, b->manifest_hash) == 0 &&
          g_strcmp0 (a->installed_version, b->installed_version) == 0 &&
-         g_strcmp0 (a->error, b->error) == 0;
+         g_strcmp0 (a->error, b->error) == 0 &&
+         a->damaged == b->damaged && g_strcmp0 (a->damaged_hash, b->damaged_hash) == 0;
 }
 
 gboolean
@@ -212,6 +215,8 @@ lsp_game_probe_clear (LspGameProbe *probe)
 {
   g_clear_pointer (&probe->fingerprint, g_free);
   g_clear_pointer (&probe->install_stamp, g_free);
+  g_clear_pointer (&probe->damaged_hash, g_free);
+  g_clear_pointer (&probe->damaged_version, g_free);
   g_clear_pointer (&probe->error, g_free);
 }
 
@@ -268,6 +273,15 @@ lsp_scan_probe_game (int            games_fd,
   if (!read_fingerprint (root_fd, game_id, recover, &probe->fingerprint,
                          &probe->downloaded, &probe->installed, &probe->install_stamp, &local_error))
     probe->error = g_strdup (local_error->message);
+  {
+    g_autoptr(LspManifest) damaged = lsp_verify_read_damaged_at (games_fd, game_id);
+
+    if (damaged != NULL)
+      {
+        probe->damaged_hash = g_strdup (lsp_manifest_get_hash (damaged));
+        probe->damaged_version = g_strdup (lsp_manifest_get_version (damaged));
+      }
+  }
 
   return TRUE;
 }
@@ -297,6 +311,17 @@ set_install_state (LspGameRecord      *record,
     record->installed_version = g_steal_pointer (&version);
 }
 
+/* A verdict holds for the version it was reached on, whatever manifest
+ * the damaged files hash to now: only a repair (or a verify that finds
+ * the files sound again) removes it, and a new version voids it. */
+static gboolean
+is_damaged (const LspGameRecord *record,
+            const LspGameProbe  *probe)
+{
+  return record->downloaded && probe->damaged_version != NULL &&
+         g_strcmp0 (record->version, probe->damaged_version) == 0;
+}
+
 /* Turns a probe into a record: the cached one when the fingerprint is
  * unchanged, otherwise a fresh one, walking and hashing a downloaded game.
  * Problems inside the game are recorded in the record, not returned;
@@ -321,7 +346,10 @@ lsp_scan_game (int                   games_fd,
   if (cached != NULL && cached->error == NULL && probe->error == NULL &&
       g_strcmp0 (cached->fingerprint, probe->fingerprint) == 0)
     {
-      if (cached->installed == probe->installed && g_strcmp0 (cached->install_stamp, probe->install_stamp) == 0)
+      gboolean damaged = is_damaged (cached, probe);
+
+      if (cached->installed == probe->installed && g_strcmp0 (cached->install_stamp, probe->install_stamp) == 0 &&
+          cached->damaged == damaged && g_strcmp0 (cached->damaged_hash, damaged ? probe->damaged_hash : NULL) == 0)
         return lsp_game_record_ref ((LspGameRecord *) cached);
 
       record = lsp_game_record_new (game_id);
@@ -330,6 +358,8 @@ lsp_scan_game (int                   games_fd,
       record->version = g_strdup (cached->version);
       record->size = cached->size;
       record->manifest_hash = g_strdup (cached->manifest_hash);
+      record->damaged = damaged;
+      record->damaged_hash = damaged ? g_strdup (probe->damaged_hash) : NULL;
       set_install_state (record, games_fd, probe);
       return g_steal_pointer (&record);
     }
@@ -389,6 +419,8 @@ lsp_scan_game (int                   games_fd,
   record->downloaded = TRUE;
   record->size = lsp_manifest_get_total_size (manifest);
   record->manifest_hash = g_strdup (lsp_manifest_get_hash (manifest));
+  record->damaged = is_damaged (record, probe);
+  record->damaged_hash = record->damaged ? g_strdup (probe->damaged_hash) : NULL;
   if (options->manifest_dir != NULL)
     cache_manifest (manifest, options->manifest_dir);
 

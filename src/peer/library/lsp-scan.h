@@ -22,6 +22,8 @@ struct _LspGameRecord
   char        *install_stamp; /* size and mtime of local/'s install record, or NULL */
   char        *installed_version; /* from local/'s install record, or NULL */
   char        *error;         /* why the game could not be hashed, or NULL */
+  gboolean     damaged;       /* a verify found the payload no longer matches damaged_hash */
+  char        *damaged_hash;  /* the manifest it must match again, while damaged */
 };
 
 typedef struct
@@ -37,6 +39,8 @@ typedef struct
   gboolean  downloaded;
   gboolean  installed;
   char     *install_stamp; /* size and mtime of local/'s install record, or NULL */
+  char     *damaged_hash;    /* the manifest a verify found the payload no longer matches, or NULL */
+  char     *damaged_version; /* and its version */
   char     *error;        /* why the root could not be read, or NULL */
 } LspGameProbe;
 

@@ -142,8 +142,8 @@ refuse (Request    *request,
 }
 
 /* The one place that says whether a game may be served: it is in our
- * catalog, downloaded (version.ini), under no operation, and has the
- * manifest asked for. LSP_ERROR_BUSY means "ask again later". */
+ * catalog, downloaded (version.ini), not found damaged by a verify, under
+ * no operation, and has the manifest asked for. LSP_ERROR_BUSY means "ask again later". */
 gboolean
 lsp_transfer_can_serve (LspLibrary  *library,
                         const char  *game_id,
@@ -158,6 +158,12 @@ lsp_transfer_can_serve (LspLibrary  *library,
   if (game == NULL || !lsp_local_game_get_downloaded (game))
     {
       g_set_error (error, LSP_ERROR, LSP_ERROR_NOT_FOUND, "%s is not downloaded here", game_id);
+      return FALSE;
+    }
+  /* Serving what a verify found damaged would spread the damage. */
+  if (lsp_local_game_get_damaged (game))
+    {
+      g_set_error (error, LSP_ERROR, LSP_ERROR_NOT_FOUND, "%s is damaged here until it is repaired", game_id);
       return FALSE;
     }
   if (lsp_local_game_get_busy (game) || lsp_library_is_operation_active (library, game_id))

@@ -8,6 +8,7 @@
 #include "lsp-fs.h"
 #include "lsp-game-root.h"
 #include "lsp-sha256.h"
+#include "lsp-verify.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -28,6 +29,7 @@ typedef struct
   LspManifest *manifest;
   char        *version;
   gboolean     commit;      /* else roll back and discard, */
+  gboolean     repair;      /* or, for a repair, leave the game as it is */
   LspDownloadState *keep;   /* unless suspended: then save this state */
 } EndJob;
 
@@ -154,6 +156,12 @@ end_worker (GTask        *task,
 
   if (job->keep == NULL)
     unlink (kept);
+  if (job->repair && !job->commit)
+    {
+      /* Every chunk it wrote verified; the rest is as damaged as before. */
+      g_task_return_boolean (task, FALSE);
+      return;
+    }
   if (job->keep != NULL)
     {
       root_fd = lsp_download_storage_open_root (job->games_path, job->game_id, FALSE, &error);
@@ -173,12 +181,20 @@ end_worker (GTask        *task,
       if (root_fd >= 0 && commit (root_fd, job, cancellable, &error))
         {
           close (root_fd);
+          if (job->repair)
+            lsp_verify_clear_damaged (job->games_path, job->game_id);
           g_task_return_boolean (task, TRUE);
           return;
         }
       if (root_fd >= 0)
         close (root_fd);
-      /* A commit that failed is a failed download: it is swept too. */
+      /* A commit that failed is a failed download: it is swept too,
+       * unless it repaired a game that was there before. */
+      if (job->repair)
+        {
+          g_task_return_error (task, error);
+          return;
+        }
     }
 
   root_fd = lsp_download_storage_open_root (job->games_path, job->game_id, FALSE, NULL);
@@ -286,8 +302,9 @@ _lsp_download_finish (LspDownload *self)
   job->manifest = lsp_manifest_ref (self->manifest);
   job->version = g_strdup (self->version);
   job->commit = self->failure == NULL;
+  job->repair = self->repair;
   /* A download that completed while the suspend was on its way commits. */
-  if (self->suspended && self->failure != NULL)
+  if (self->suspended && self->failure != NULL && !self->repair)
     job->keep = lsp_download_state_copy (self->state);
   self->storage_begun = FALSE;
   self->workers++;

@@ -140,22 +140,13 @@ lsp_download_manager_lookup (LspDownloadManager *self,
   return NULL;
 }
 
-/**
- * lsp_download_manager_start:
- *
- * Queues a download of @game_id; it starts at once unless as many are
- * running as allowed.
- *
- * Returns: (transfer none): the download
- */
-LspDownload *
-lsp_download_manager_start (LspDownloadManager  *self,
-                            const char          *game_id,
-                            GError             **error)
+static LspDownload *
+queue_download (LspDownloadManager  *self,
+                const char          *game_id,
+                gboolean             repair,
+                GError             **error)
 {
   LspDownload *download;
-
-  g_return_val_if_fail (LSP_IS_DOWNLOAD_MANAGER (self), NULL);
 
   if (!lsp_game_id_is_valid (game_id) || lsp_catalog_lookup (lsp_library_get_catalog (self->library), game_id) == NULL)
     {
@@ -175,12 +166,62 @@ lsp_download_manager_start (LspDownloadManager  *self,
       return NULL;
     }
 
-  download = lsp_download_new (self->node, self->library, game_id);
+  if (repair)
+    {
+      LspLocalGame *game = lsp_library_lookup (self->library, game_id);
+
+      if (game == NULL || !lsp_local_game_get_downloaded (game))
+        {
+          g_set_error (error, LSP_ERROR, LSP_ERROR_NOT_FOUND,
+                       "%s is not downloaded here, so there is nothing to repair; download it instead.", game_id);
+          return NULL;
+        }
+    }
+
+  download = repair ? lsp_download_new_repair (self->node, self->library, game_id)
+                    : lsp_download_new (self->node, self->library, game_id);
   g_ptr_array_add (self->downloads, download);
   g_hash_table_insert (self->cancellables, download, g_cancellable_new ());
   g_list_model_items_changed (G_LIST_MODEL (self), self->downloads->len - 1, 0, 1);
   start_queued (self);
   return download;
+}
+
+/**
+ * lsp_download_manager_start:
+ *
+ * Queues a download of @game_id; it starts at once unless as many are
+ * running as allowed.
+ *
+ * Returns: (transfer none): the download
+ */
+LspDownload *
+lsp_download_manager_start (LspDownloadManager  *self,
+                            const char          *game_id,
+                            GError             **error)
+{
+  g_return_val_if_fail (LSP_IS_DOWNLOAD_MANAGER (self), NULL);
+
+  return queue_download (self, game_id, FALSE, error);
+}
+
+/**
+ * lsp_download_manager_repair:
+ *
+ * Queues a repair of the downloaded @game_id: every chunk is hashed again
+ * and those that do not match the manifest we have are fetched from the
+ * peers that serve the same one (lsp_download_new_repair()).
+ *
+ * Returns: (transfer none): the download doing it
+ */
+LspDownload *
+lsp_download_manager_repair (LspDownloadManager  *self,
+                             const char          *game_id,
+                             GError             **error)
+{
+  g_return_val_if_fail (LSP_IS_DOWNLOAD_MANAGER (self), NULL);
+
+  return queue_download (self, game_id, TRUE, error);
 }
 
 gboolean

@@ -24,6 +24,9 @@ void                lsp_download_manager_set_wait_timeout (LspDownloadManager *s
 LspDownload        *lsp_download_manager_start            (LspDownloadManager *self,
                                                            const char         *game_id,
                                                            GError            **error);
+LspDownload        *lsp_download_manager_repair           (LspDownloadManager *self,
+                                                           const char         *game_id,
+                                                           GError            **error);
 gboolean            lsp_download_manager_cancel           (LspDownloadManager *self,
                                                            const char         *game_id,
                                                            GError            **error);

@@ -8,6 +8,7 @@
 #include "lsp-fs.h"
 #include "lsp-game-root.h"
 #include "lsp-sha256.h"
+#include "lsp-verify.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -28,6 +29,7 @@ typedef struct
   char             *games_path;
   char             *game_id;
   LspManifest      *manifest;
+  gboolean          repair;     /* every chunk on disk is a claim to check */
   LspDownloadState *state;      /* out: what is verified already */
   gboolean          touched;    /* out: the game root was changed */
 } PrepareJob;
@@ -141,7 +143,13 @@ prepare_worker (GTask        *task,
     }
   job->touched = TRUE;
   job->state = lsp_download_state_new (lsp_manifest_get_hash (job->manifest), count_chunks (job->manifest));
-  claimed = lsp_download_storage_read_state (root_fd, &state_error);
+  if (job->repair)
+    {
+      claimed = lsp_download_state_new (job->state->manifest_hash, job->state->n_chunks);
+      memset (claimed->verified, 0xff, (claimed->n_chunks + 7) / 8);
+    }
+  else
+    claimed = lsp_download_storage_read_state (root_fd, &state_error);
   if (claimed != NULL && g_str_equal (claimed->manifest_hash, job->state->manifest_hash) &&
       claimed->n_chunks == job->state->n_chunks)
     verify_claims (root_fd, job->manifest, claimed, job->state, cancellable);
@@ -156,9 +164,10 @@ prepare_worker (GTask        *task,
     }
 
   /* The state file goes first: from here on the payload is a download's,
-   * and recovery knows it. */
-  if (!lsp_download_storage_begin_version (root_fd, &error) ||
-      !lsp_download_storage_write_state (root_fd, job->state, &error) ||
+   * and recovery knows it. A repair writes only chunks that verify into
+   * a game that keeps its sentinel and stays damaged until the commit. */
+  if ((!job->repair && (!lsp_download_storage_begin_version (root_fd, &error) ||
+                        !lsp_download_storage_write_state (root_fd, job->state, &error))) ||
       !lsp_download_storage_prepare (root_fd, job->manifest, cancellable, &error))
     {
       close (root_fd);
@@ -198,6 +207,7 @@ build_chunks (LspDownload *self)
     }
   self->bytes_done = self->bytes_resumed;
   self->resumed = self->bytes_resumed > 0;
+  self->n_repaired = self->repair ? self->chunks->len - self->n_done : 0;
 }
 
 static void
@@ -253,6 +263,7 @@ _lsp_download_prepare (LspDownload *self)
   job->games_path = g_strdup (self->games_path);
   job->game_id = g_strdup (self->game_id);
   job->manifest = lsp_manifest_ref (self->manifest);
+  job->repair = self->repair;
   self->workers++;
   task = g_task_new (NULL, self->stop, on_prepared, g_object_ref (self));
   g_task_set_source_tag (task, _lsp_download_prepare);
@@ -414,7 +425,14 @@ load_cached_worker (GTask        *task,
                     GCancellable *cancellable)
 {
   const char * const *args = task_data;
-  LspManifest *manifest = lsp_manifest_cache_load (args[0], args[1], NULL);
+  LspManifest *manifest = NULL;
+
+  /* A repair's target is the verdict's manifest, kept with the verdict. */
+  if (args[2] != NULL && (manifest = lsp_verify_load_damaged (args[0], args[2], NULL)) != NULL &&
+      g_strcmp0 (lsp_manifest_get_hash (manifest), args[1]) != 0)
+    g_clear_pointer (&manifest, lsp_manifest_unref);
+  if (manifest == NULL)
+    manifest = lsp_manifest_cache_load (args[0], args[1], NULL);
 
   g_task_return_pointer (task, manifest, manifest != NULL ? (GDestroyNotify) lsp_manifest_unref : NULL);
 }
@@ -437,6 +455,50 @@ on_cached_loaded (GObject      *object,
     fetch_manifest_from (self, 0);
 }
 
+/* The manifest is loaded from our caches, or else fetched from a source. */
+static void
+plan_target (LspDownload *self,
+             const char  *version,
+             const char  *manifest_hash)
+{
+  g_autoptr(GTask) task = NULL;
+  char **args;
+
+  self->version = g_strdup (version);
+  self->manifest_hash = g_strdup (manifest_hash);
+  g_object_notify_by_pspec (G_OBJECT (self), _lsp_download_properties[PROP_VERSION]);
+  g_clear_handle_id (&self->wait_id, g_source_remove);
+  _lsp_download_set_phase (self, LSP_DOWNLOAD_PLANNING);
+
+  self->workers++;
+  self->manifest_fetching = TRUE;
+  task = g_task_new (NULL, NULL, on_cached_loaded, g_object_ref (self));
+  args = g_new0 (char *, 4);
+  args[0] = g_strdup (self->games_path);
+  args[1] = g_strdup (self->manifest_hash);
+  args[2] = self->repair ? g_strdup (self->game_id) : NULL;
+  g_task_set_source_tag (task, plan_target);
+  g_task_set_task_data (task, args, (GDestroyNotify) g_strfreev);
+  g_task_run_in_thread (task, load_cached_worker);
+}
+
+/* A repair's target is the version and manifest we have, whatever is
+ * newer on the LAN: only peers that serve that manifest are sources. */
+static void
+choose_repair_target (LspDownload *self)
+{
+  LspLocalGame *local = lsp_library_lookup (self->library, self->game_id);
+
+  if (local == NULL || !lsp_local_game_get_downloaded (local) || lsp_local_game_get_manifest_hash (local) == NULL)
+    {
+      _lsp_download_fail (self, g_error_new (LSP_ERROR, LSP_ERROR_NOT_FOUND,
+                                             "%s is not downloaded here, so there is nothing to repair; "
+                                             "download it instead.", self->game_id));
+      return;
+    }
+  plan_target (self, lsp_local_game_get_version (local), lsp_local_game_get_reference_hash (local));
+}
+
 /* The newest version on the LAN wins; of the manifests offered for it,
  * the one most peers have (they are all sources). */
 void
@@ -448,11 +510,14 @@ _lsp_download_choose_target (LspDownload *self)
   guint best_votes = 0;
   g_autoptr(GPtrArray) held = g_ptr_array_new_with_free_func (g_object_unref);
   LspLocalGame *local;
-  g_autoptr(GTask) task = NULL;
-  char **args;
 
   if (self->finishing || self->manifest_hash != NULL || self->manifest_fetching)
     return;
+  if (self->repair)
+    {
+      choose_repair_target (self);
+      return;
+    }
 
   for (guint i = 0; i < g_list_model_get_n_items (peers); i++)
     {
@@ -488,6 +553,14 @@ _lsp_download_choose_target (LspDownload *self)
     }
 
   local = lsp_library_lookup (self->library, self->game_id);
+  if (local != NULL && lsp_local_game_get_damaged (local) &&
+      lsp_version_compare (lsp_local_game_get_version (local), best_version) == 0)
+    {
+      /* The version we have, damaged: fetch only what is broken. */
+      self->repair = TRUE;
+      choose_repair_target (self);
+      return;
+    }
   if (local != NULL && lsp_local_game_get_downloaded (local) &&
       g_strcmp0 (lsp_local_game_get_manifest_hash (local), best_hash) == 0)
     {
@@ -497,19 +570,5 @@ _lsp_download_choose_target (LspDownload *self)
       return;
     }
 
-  self->version = g_strdup (best_version);
-  self->manifest_hash = g_strdup (best_hash);
-  g_object_notify_by_pspec (G_OBJECT (self), _lsp_download_properties[PROP_VERSION]);
-  g_clear_handle_id (&self->wait_id, g_source_remove);
-  _lsp_download_set_phase (self, LSP_DOWNLOAD_PLANNING);
-
-  self->workers++;
-  self->manifest_fetching = TRUE;
-  task = g_task_new (NULL, NULL, on_cached_loaded, g_object_ref (self));
-  args = g_new0 (char *, 3);
-  args[0] = g_strdup (self->games_path);
-  args[1] = g_strdup (self->manifest_hash);
-  g_task_set_source_tag (task, _lsp_download_choose_target);
-  g_task_set_task_data (task, args, (GDestroyNotify) g_strfreev);
-  g_task_run_in_thread (task, load_cached_worker);
+  plan_target (self, best_version, best_hash);
 }

@@ -67,6 +67,8 @@ struct _LspDownload
   LspLibrary       *library;
   char             *game_id;
   char             *games_path;
+  gboolean          repair;         /* fetch only what no longer verifies, of the manifest we have */
+  guint             n_repaired;     /* chunks a repair found bad */
   GTask            *task;
   GCancellable     *stop;           /* cancels our workers */
   gulong            cancel_handler;

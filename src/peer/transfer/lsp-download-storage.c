@@ -21,7 +21,6 @@
 
 #define STATE_FORMAT    1
 #define STATE_MAX_SIZE  (16 * 1024 * 1024)
-#define MANIFEST_MAX_SIZE (256 * 1024 * 1024)
 /* Offsets, lengths and buffers aligned to this may use O_DIRECT on every
  * block size Linux file systems use. */
 #define DIRECT_IO_ALIGN 4096
@@ -587,44 +586,10 @@ manifest_path (const char *games_path,
 }
 
 char *
-lsp_manifest_cache_path (const char *games_path,
-                         const char *manifest_hash)
-{
-  return manifest_path (games_path, "manifests", manifest_hash);
-}
-
-char *
 lsp_download_manifest_path (const char *games_path,
                             const char *manifest_hash)
 {
   return manifest_path (games_path, "downloads", manifest_hash);
-}
-
-static LspManifest *
-load_manifest_file (const char  *path,
-                    const char  *manifest_hash,
-                    GError     **error)
-{
-  g_autofree char *data = NULL;
-  g_autoptr(JsonNode) node = NULL;
-  g_autoptr(LspManifest) manifest = NULL;
-  gsize length;
-
-  if (!g_file_get_contents (path, &data, &length, error))
-    return NULL;
-  if (length > MANIFEST_MAX_SIZE || (node = json_from_string (data, error)) == NULL ||
-      (manifest = lsp_manifest_new_from_json (node, error)) == NULL)
-    {
-      if (error != NULL && *error == NULL)
-        g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, _("The cached manifest %s is too large"), path);
-      return NULL;
-    }
-  if (!g_str_equal (lsp_manifest_get_hash (manifest), manifest_hash))
-    {
-      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, _("The cached manifest %s is not %s"), path, manifest_hash);
-      return NULL;
-    }
-  return g_steal_pointer (&manifest);
 }
 
 /* A manifest we have under manifest_hash: the library's, or the one a
@@ -638,9 +603,9 @@ lsp_manifest_cache_load (const char  *games_path,
   g_autofree char *kept = NULL;
 
   if (g_file_test (cached, G_FILE_TEST_IS_REGULAR))
-    return load_manifest_file (cached, manifest_hash, error);
+    return lsp_manifest_load_file (cached, manifest_hash, error);
   kept = lsp_download_manifest_path (games_path, manifest_hash);
-  return load_manifest_file (kept, manifest_hash, error);
+  return lsp_manifest_load_file (kept, manifest_hash, error);
 }
 
 /* Keeps a download's manifest until the download ends. */

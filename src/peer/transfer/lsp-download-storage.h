@@ -71,8 +71,6 @@ gboolean     lsp_download_storage_remove_game     (const char        *games_path
                                                    const char        *game_id,
                                                    GError           **error);
 
-char        *lsp_manifest_cache_path              (const char        *games_path,
-                                                   const char        *manifest_hash);
 LspManifest *lsp_manifest_cache_load              (const char        *games_path,
                                                    const char        *manifest_hash,
                                                    GError           **error);

@@ -242,8 +242,13 @@ _lsp_download_chunk_done (LspDownload *self,
   self->bytes_done += chunk->length;
   self->rate_bytes += chunk->length;
   lsp_download_state_set (self->state, chunk->index);
-  self->state_dirty = TRUE;
-  save_state (self);
+  /* A repair keeps no resume state: its sentinel never left, and a
+   * repair cut short is run again, hashing what is there. */
+  if (!self->repair)
+    {
+      self->state_dirty = TRUE;
+      save_state (self);
+    }
   _lsp_download_progress_changed (self);
   if (self->n_done == self->chunks->len)
     _lsp_download_finish (self);
@@ -457,6 +462,20 @@ lsp_download_get_bytes_received (LspDownload *self)
 {
   g_return_val_if_fail (LSP_IS_DOWNLOAD (self), 0);
   return self->bytes_received;
+}
+
+gboolean
+lsp_download_get_repair (LspDownload *self)
+{
+  g_return_val_if_fail (LSP_IS_DOWNLOAD (self), FALSE);
+  return self->repair;
+}
+
+guint
+lsp_download_get_chunks_repaired (LspDownload *self)
+{
+  g_return_val_if_fail (LSP_IS_DOWNLOAD (self), 0);
+  return self->n_repaired;
 }
 
 guint64
@@ -676,5 +695,25 @@ lsp_download_new (LspNode    *node,
   self->library = g_object_ref (library);
   self->game_id = g_strdup (game_id);
   self->games_path = g_file_get_path (lsp_library_get_games_dir (library));
+  return self;
+}
+
+/**
+ * lsp_download_new_repair:
+ *
+ * A download of the manifest the library holds for @game_id that hashes
+ * every chunk on disk and fetches only those that do not verify, from the
+ * peers that serve that same manifest. It never sets the sentinel aside
+ * and never removes files when it stops: a repair cut short leaves the
+ * game as damaged as it was, with the chunks it fixed.
+ */
+LspDownload *
+lsp_download_new_repair (LspNode    *node,
+                         LspLibrary *library,
+                         const char *game_id)
+{
+  LspDownload *self = lsp_download_new (node, library, game_id);
+
+  self->repair = TRUE;
   return self;
 }

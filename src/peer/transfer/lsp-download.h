@@ -36,6 +36,9 @@ const char       *lsp_download_phase_to_string   (LspDownloadPhase  phase);
 LspDownload      *lsp_download_new               (LspNode          *node,
                                                   LspLibrary       *library,
                                                   const char       *game_id);
+LspDownload      *lsp_download_new_repair        (LspNode          *node,
+                                                  LspLibrary       *library,
+                                                  const char       *game_id);
 void              lsp_download_set_wait_timeout  (LspDownload      *self,
                                                   guint             seconds);
 void              lsp_download_run_async         (LspDownload      *self,
@@ -60,5 +63,7 @@ gboolean          lsp_download_get_resumed       (LspDownload      *self);
 guint             lsp_download_get_n_sources     (LspDownload      *self);
 GHashTable       *lsp_download_dup_peer_bytes    (LspDownload      *self);
 guint64           lsp_download_get_bytes_received (LspDownload     *self);
+gboolean          lsp_download_get_repair        (LspDownload      *self);
+guint             lsp_download_get_chunks_repaired (LspDownload    *self);
 
 G_END_DECLS
