@@ -334,3 +334,12 @@ lsp_test_launcher_set_german (GSubprocessLauncher *launcher)
   g_subprocess_launcher_setenv (launcher, "LANGUAGE", "de", TRUE);
   g_subprocess_launcher_setenv (launcher, "LC_ALL", "C.UTF-8", TRUE);
 }
+
+/* TRUE for a folder with no entries. */
+gboolean
+lsp_test_dir_is_empty (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+
+  return dir != NULL && g_dir_read_name (dir) == NULL;
+}

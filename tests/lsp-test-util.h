@@ -24,6 +24,7 @@ void        lsp_test_write_file        (const char *path,
 void        lsp_test_write_random_file (const char *path,
                                         gsize       size,
                                         guint32     seed);
+gboolean    lsp_test_dir_is_empty      (const char *path);
 void        lsp_test_make_game         (const char *games_dir,
                                         const char *game_id,
                                         const char *version,

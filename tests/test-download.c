@@ -913,12 +913,20 @@ test_remove_files (void)
   g_autofree char *outside = lsp_test_make_temp_dir ();
   g_autofree char *link = g_build_filename (games, "gamma", NULL);
   g_autofree char *outside_version = g_build_filename (outside, "version.ini", NULL);
+  g_autofree char *trash = g_build_filename (games, LSP_STATE_DIR, "trash", NULL);
   g_autoptr(GError) error = NULL;
 
   lsp_test_make_game (games, "alpha", "1.0", 1000);
   g_assert_true (lsp_download_storage_remove_game (games, "alpha", &error));
   g_assert_no_error (error);
   g_assert_false (g_file_test (alpha, G_FILE_TEST_EXISTS));
+  g_assert_true (lsp_test_dir_is_empty (trash));
+
+  /* A removal cut short by a crash: the game is already out of the games
+   * folder, and the next start finishes it. */
+  lsp_test_make_game (trash, "zeta.0badf00d", "1.0", 1000);
+  lsp_download_storage_sweep_trash (games);
+  g_assert_true (lsp_test_dir_is_empty (trash));
 
   /* Installed: refused, nothing removed. */
   lsp_test_make_game (games, "beta", "1.0", 1000);

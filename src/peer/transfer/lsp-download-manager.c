@@ -301,8 +301,9 @@ lsp_download_manager_stop_finish (LspDownloadManager  *self,
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
-/* Game roots with a download state: resumable when their manifest is in
- * the cache, otherwise an orphan payload, swept. */
+/* Removals a crash interrupted are finished; game roots with a download
+ * state are resumable when their manifest is in the cache, otherwise an
+ * orphan payload, swept. */
 static void
 resume_worker (GTask        *task,
                gpointer      source_object,
@@ -312,7 +313,10 @@ resume_worker (GTask        *task,
   const char *games_path = task_data;
   g_autoptr(GPtrArray) resumable = g_ptr_array_new_with_free_func (g_free);
   struct dirent *entry;
-  DIR *dir = opendir (games_path);
+  DIR *dir;
+
+  lsp_download_storage_sweep_trash (games_path);
+  dir = opendir (games_path);
 
   if (dir == NULL)
     {

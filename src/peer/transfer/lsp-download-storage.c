@@ -21,6 +21,9 @@
 
 #define STATE_FORMAT    1
 #define STATE_MAX_SIZE  (16 * 1024 * 1024)
+/* Where "Remove files" moves a game before deleting it, below the state
+ * folder. */
+#define TRASH_DIR "trash"
 /* Offsets, lengths and buffers aligned to this may use O_DIRECT on every
  * block size Linux file systems use. */
 #define DIRECT_IO_ALIGN 4096
@@ -529,14 +532,50 @@ lsp_download_storage_discard (const char  *games_path,
 /* "Remove files": only a game root that is a single direct child of the
  * games folder, holds a regular version.ini, and has nothing installed
  * or being installed. */
+/* A folder below dir_fd, created when missing, never through a link. */
+static int
+open_folder_at (int          dir_fd,
+                const char  *name,
+                const char  *shown,
+                GError     **error)
+{
+  int fd;
+
+  if (mkdirat (dir_fd, name, 0755) != 0 && errno != EEXIST)
+    {
+      lsp_error_set_errno (error, errno, _("Cannot create %s in the games folder"), shown);
+      return -1;
+    }
+  fd = openat (dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    lsp_error_set_errno (error, errno, _("Cannot open %s in the games folder"), shown);
+  return fd;
+}
+
+/* <games>/.lanspread/trash */
+static int
+open_trash (int      games_fd,
+            GError **error)
+{
+  int state_fd = open_folder_at (games_fd, LSP_STATE_DIR, LSP_STATE_DIR, error);
+  int trash_fd;
+
+  if (state_fd < 0)
+    return -1;
+  trash_fd = open_folder_at (state_fd, TRASH_DIR, LSP_STATE_DIR "/" TRASH_DIR, error);
+  close (state_fd);
+  return trash_fd;
+}
+
 gboolean
 lsp_download_storage_remove_game (const char  *games_path,
                                   const char  *game_id,
                                   GError     **error)
 {
   static const char * const install_names[] = { LSP_LOCAL_DIR, LSP_LOCAL_INSTALLING_DIR, LSP_LOCAL_BACKUP_DIR };
+  g_autofree char *trashed = NULL;
   struct stat st;
-  int games_fd, root_fd;
+  int games_fd, root_fd, trash_fd;
   gboolean ok;
 
   root_fd = lsp_download_storage_open_root (games_path, game_id, FALSE, error);
@@ -566,10 +605,60 @@ lsp_download_storage_remove_game (const char  *games_path,
   games_fd = open (games_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (games_fd < 0)
     return lsp_error_set_errno (error, errno, _("Cannot open the games folder %s"), games_path);
-  ok = lsp_fs_remove_tree_at (games_fd, game_id, error);
+  trash_fd = open_trash (games_fd, error);
+  if (trash_fd < 0)
+    {
+      close (games_fd);
+      return FALSE;
+    }
+  /* One rename takes the whole game out of the library's view; a crash
+   * after it leaves a folder in the trash, which the next start sweeps,
+   * never a game root holding half its payload and no version.ini. */
+  trashed = g_strdup_printf ("%s.%08x", game_id, g_random_int ());
+  if (renameat (games_fd, game_id, trash_fd, trashed) != 0)
+    {
+      int saved_errno = errno;
+      close (trash_fd);
+      close (games_fd);
+      return lsp_error_set_errno (error, saved_errno, _("Cannot remove the files of %s"), game_id);
+    }
   fsync (games_fd);
   close (games_fd);
+  ok = lsp_fs_remove_tree_at (trash_fd, trashed, error);
+  close (trash_fd);
   return ok;
+}
+
+/* Finishes removals a crash interrupted. Worker-thread code. */
+void
+lsp_download_storage_sweep_trash (const char *games_path)
+{
+  g_autoptr(GError) error = NULL;
+  struct dirent *entry;
+  DIR *dir;
+  int games_fd, trash_fd;
+
+  games_fd = open (games_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (games_fd < 0)
+    return;
+  trash_fd = open_trash (games_fd, &error);
+  close (games_fd);
+  if (trash_fd < 0)
+    return;
+  dir = fdopendir (dup (trash_fd));
+  while (dir != NULL && (entry = readdir (dir)) != NULL)
+    {
+      if (strcmp (entry->d_name, ".") == 0 || strcmp (entry->d_name, "..") == 0)
+        continue;
+      if (!lsp_fs_remove_tree_at (trash_fd, entry->d_name, &error))
+        {
+          g_warning ("Could not finish removing %s: %s", entry->d_name, error->message);
+          g_clear_error (&error);
+        }
+    }
+  if (dir != NULL)
+    closedir (dir);
+  close (trash_fd);
 }
 
 /* The library keeps the manifests of the games it holds in "manifests"

@@ -70,6 +70,7 @@ gboolean     lsp_download_storage_discard         (const char        *games_path
 gboolean     lsp_download_storage_remove_game     (const char        *games_path,
                                                    const char        *game_id,
                                                    GError           **error);
+void         lsp_download_storage_sweep_trash     (const char        *games_path);
 
 LspManifest *lsp_manifest_cache_load              (const char        *games_path,
                                                    const char        *manifest_hash,
