@@ -10,6 +10,7 @@
 #include "lsp-download-manager.h"
 #include "lsp-error.h"
 #include "lsp-game-root.h"
+#include "lsp-install-record.h"
 #include "lsp-install-recovery.h"
 #include "lsp-installer.h"
 #include "lsp-node.h"
@@ -763,6 +764,70 @@ test_installed_without_record (void)
   local_clear (&local);
 }
 
+/* Drops a file from local/'s install record, as an interrupted operation
+ * or another tool may leave it. */
+static void
+forget_in_record (Local      *local,
+                  const char *relative)
+{
+  g_autofree char *local_dir = local_path (local, LSP_LOCAL_DIR);
+  g_autoptr(GHashTable) record = NULL;
+  g_autofree char *version = NULL;
+  g_autoptr(GError) error = NULL;
+  int fd = open (local_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+  g_assert_cmpint (fd, >=, 0);
+  record = lsp_install_record_read (fd, &version);
+  g_assert_nonnull (record);
+  g_assert_true (g_hash_table_remove (record, relative));
+  g_assert_true (lsp_install_record_write (fd, version, record, &error));
+  g_assert_no_error (error);
+  close (fd);
+}
+
+/* Shipped files in local/ that the record does not list are reported;
+ * a repair puts the shipped one back, keeps a different one beside it as
+ * an update would, and records both, so the next verify finds the game
+ * sound. The player's own unrecorded files are never mentioned. */
+static void
+test_installed_unrecorded (void)
+{
+  Local local = { 0 };
+  g_autoptr(LspVerifyReport) report = NULL;
+  g_autoptr(LspVerifyReport) repaired = NULL;
+  g_autoptr(LspVerifyReport) again = NULL;
+  g_autoptr(GError) error = NULL;
+
+  local_init (&local);
+  install_alpha (&local);
+  write_local_file (&local, "local/saves/slot1.sav", "a save");
+  forget_in_record (&local, "readme.txt");
+  forget_in_record (&local, "data/level2.dat");
+  write_local_file (&local, "local/data/level2.dat", "my own level two");
+
+  report = verify_alpha (&local);
+  g_assert_cmpint (report->installed, ==, LSP_VERIFY_DAMAGED);
+  g_assert_cmpuint (report->installed_problems->len, ==, 2);
+  assert_problem (report, 0, "data/level2.dat", LSP_VERIFY_UNRECORDED);
+  assert_problem (report, 1, "readme.txt", LSP_VERIFY_UNRECORDED);
+
+  repaired = run_local (&local, lsp_installer_repair_async, &error);
+  g_assert_no_error (error);
+  g_assert_true (repaired->repaired);
+  assert_local_file (&local, "local/data/level2.dat", "level two");
+  assert_local_file (&local, "local/data/level2.dat.lanspread-old", "my own level two");
+  assert_local_file (&local, "local/readme.txt", "read me");
+  g_assert_false (local_exists (&local, "local/readme.txt.lanspread-old"));
+  assert_local_file (&local, "local/saves/slot1.sav", "a save");
+  assert_settled (&local);
+
+  again = verify_alpha (&local);
+  g_assert_cmpint (again->installed, ==, LSP_VERIFY_SOUND);
+  g_assert_cmpuint (again->installed_problems->len, ==, 0);
+
+  local_clear (&local);
+}
+
 static const char * const repair_crash_steps[] = {
   "repair:after-intent",
   "repair:after-staging",
@@ -843,6 +908,7 @@ main (int    argc,
   g_test_add_func ("/verify/payload/cancel", test_verify_cancel);
   g_test_add_func ("/verify/installed/repair", test_installed_repair);
   g_test_add_func ("/verify/installed/without-record", test_installed_without_record);
+  g_test_add_func ("/verify/installed/unrecorded", test_installed_unrecorded);
   for (guint i = 0; i < G_N_ELEMENTS (repair_crash_steps); i++)
     {
       g_autofree char *path = g_strdup_printf ("/verify/installed/crash/%s", repair_crash_steps[i] + strlen ("repair:"));

@@ -91,6 +91,10 @@ list_problems (GString   *text,
         case LSP_VERIFY_CORRUPT:
           what = _("corrupt");
           break;
+        case LSP_VERIFY_UNRECORDED:
+          /* Translators: a game's file that is in its folder but not in the record of what the install wrote */
+          what = _("not from this install");
+          break;
         case LSP_VERIFY_CHANGED:
         default:
           what = _("changed");

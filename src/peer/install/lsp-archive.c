@@ -666,6 +666,56 @@ extract_entry (LspExtractor          *self,
     }
 }
 
+/* Adds to paths (owned strings) the files and links the archive ships, by
+ * the names an extraction writes them under; folders are left out. Only
+ * headers are read, though a compressed archive is decompressed to find
+ * them. */
+gboolean
+lsp_archive_list_files (const char    *archive_path,
+                        GHashTable    *paths,
+                        GCancellable  *cancellable,
+                        GError       **error)
+{
+  struct archive *a = archive_reader_new ();
+  struct archive_entry *entry;
+  int r;
+
+  if (archive_read_open_filename (a, archive_path, READ_BLOCK_SIZE) != ARCHIVE_OK)
+    {
+      set_unreadable_error (error, archive_path, a);
+      archive_read_free (a);
+      return FALSE;
+    }
+  while ((r = archive_read_next_header (a, &entry)) == ARCHIVE_OK || r == ARCHIVE_WARN)
+    {
+      const char *raw = archive_entry_pathname_utf8 (entry);
+      char *path;
+
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        {
+          archive_read_free (a);
+          return FALSE;
+        }
+      if (raw == NULL)
+        raw = archive_entry_pathname (entry);
+      if (raw == NULL || archive_entry_filetype (entry) == AE_IFDIR)
+        continue;
+      path = normalize_entry_path (raw);
+      if (path[0] == '\0' || !lsp_relative_path_is_safe (path))
+        g_free (path);
+      else
+        g_hash_table_add (paths, path);
+    }
+  if (r != ARCHIVE_EOF)
+    {
+      set_unreadable_error (error, archive_path, a);
+      archive_read_free (a);
+      return FALSE;
+    }
+  archive_read_free (a);
+  return TRUE;
+}
+
 /* Extracts only the files and links at these relative paths. */
 void
 lsp_extractor_set_only (LspExtractor *self,

@@ -19,6 +19,11 @@ gboolean      lsp_archive_measure              (const char              *archive
                                                 gboolean                *out_exact,
                                                 GError                 **error);
 
+gboolean      lsp_archive_list_files           (const char              *archive_path,
+                                                GHashTable              *paths,
+                                                GCancellable            *cancellable,
+                                                GError                 **error);
+
 LspExtractor *lsp_extractor_new                (const char              *target_path,
                                                 GError                 **error);
 void          lsp_extractor_set_progress_func  (LspExtractor            *self,

@@ -31,6 +31,8 @@
  * the recorded one, which is how an update tells it) is kept beside the
  * restored one as NAME.lanspread-old, exactly as an update keeps it. */
 
+#define COMPARE_BLOCK (256 * 1024)
+
 static void
 crash_point (const char *step)
 {
@@ -51,10 +53,43 @@ player_changed (const struct stat      *st,
          (gint64) st->st_mtim.tv_sec != shipped->mtime;
 }
 
-/* Makes room for name in to_fd: a player's version is kept as
- * NAME.lanspread-old, a damaged shipped one is replaced. */
+/* Whether two regular files hold the same bytes, read block by block. */
 static gboolean
-clear_place (int                     to_fd,
+same_content (int         a_dir,
+              int         b_dir,
+              const char *name)
+{
+  g_autofree guint8 *a_block = g_malloc (COMPARE_BLOCK);
+  g_autofree guint8 *b_block = g_malloc (COMPARE_BLOCK);
+  struct stat a_st, b_st;
+  gboolean same = FALSE;
+  int a_fd = openat (a_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  int b_fd = openat (b_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+  if (a_fd >= 0 && b_fd >= 0 && fstat (a_fd, &a_st) == 0 && fstat (b_fd, &b_st) == 0 &&
+      S_ISREG (a_st.st_mode) && S_ISREG (b_st.st_mode) && a_st.st_size == b_st.st_size)
+    {
+      ssize_t n;
+
+      same = TRUE;
+      while (same && (n = read (a_fd, a_block, COMPARE_BLOCK)) > 0)
+        same = read (b_fd, b_block, (size_t) n) == n && memcmp (a_block, b_block, (size_t) n) == 0;
+      if (n < 0)
+        same = FALSE;
+    }
+  if (a_fd >= 0)
+    close (a_fd);
+  if (b_fd >= 0)
+    close (b_fd);
+  return same;
+}
+
+/* Makes room for name in to_fd: a player's version is kept as
+ * NAME.lanspread-old, a damaged shipped one is replaced, and so is an
+ * unrecorded file that already holds what the archives ship. */
+static gboolean
+clear_place (int                     from_fd,
+             int                     to_fd,
              const char             *name,
              const LspInstalledFile *shipped,
              gboolean                want_dir,
@@ -69,6 +104,8 @@ clear_place (int                     to_fd,
     return TRUE;
   if (!want_dir && !S_ISDIR (st.st_mode) && !player_changed (&st, shipped))
     return TRUE;  /* the rename replaces it */
+  if (!want_dir && shipped == NULL && S_ISREG (st.st_mode) && same_content (from_fd, to_fd, name))
+    return TRUE;
   kept = g_strconcat (name, LSP_PLAYER_COPY_SUFFIX, NULL);
   if (!lsp_fs_remove_tree_at (to_fd, kept, error))
     return FALSE;
@@ -111,7 +148,7 @@ swap_dir (int          from_fd,
         {
           int sub_from, sub_to;
 
-          if (!clear_place (to_fd, entry->d_name, NULL, TRUE, error))
+          if (!clear_place (dirfd (dir), to_fd, entry->d_name, NULL, TRUE, error))
             break;
           if (mkdirat (to_fd, entry->d_name, 0755) != 0 && errno != EEXIST)
             {
@@ -128,7 +165,7 @@ swap_dir (int          from_fd,
             close (sub_to);
           continue;
         }
-      ok = clear_place (to_fd, entry->d_name, g_hash_table_lookup (record, path), FALSE, error);
+      ok = clear_place (dirfd (dir), to_fd, entry->d_name, g_hash_table_lookup (record, path), FALSE, error);
       if (ok && renameat (dirfd (dir), entry->d_name, to_fd, entry->d_name) != 0)
         ok = lsp_error_set_errno (error, errno, "Cannot put the repaired %s in place", path);
       if (ok && ++*moved == 1)
@@ -178,6 +215,7 @@ extract_missing (int           root_fd,
                  const char   *game_id,
                  GHashTable   *wanted,
                  LspInstallProgress *progress,
+                 GHashTable  **out_extracted,
                  GCancellable *cancellable,
                  GError      **error)
 {
@@ -241,8 +279,44 @@ extract_missing (int           root_fd,
   syncfs (staging_fd);
   close (staging_fd);
   _lsp_install_progress_set_done (progress, lsp_extractor_get_bytes (extractor), lsp_extractor_get_entries (extractor));
+  *out_extracted = g_hash_table_ref (extracted);
   crash_point ("after-extract");
   return TRUE;
+}
+
+/* Files that were in local/ unrecorded are the game's again: the record
+ * lists them now, so the next verify finds them sound. A crash before
+ * this leaves them unrecorded, and a repair records them then. */
+static gboolean
+record_unrecorded (int                    root_fd,
+                   const char            *game_id,
+                   const char            *installed_version,
+                   const LspVerifyReport *report,
+                   GHashTable            *extracted,
+                   GError               **error)
+{
+  g_autoptr(GHashTable) record = NULL;
+  g_autofree char *version = NULL;
+  gboolean changed = FALSE, ok;
+  int local_fd;
+
+  local_fd = openat (root_fd, LSP_LOCAL_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (local_fd < 0)
+    return _lsp_install_set_errno (error, errno, game_id, "open " LSP_LOCAL_DIR);
+  record = lsp_install_record_read (local_fd, &version);
+  for (guint i = 0; record != NULL && i < report->installed_problems->len; i++)
+    {
+      const LspVerifyProblem *problem = g_ptr_array_index (report->installed_problems, i);
+      const LspInstalledFile *file = g_hash_table_lookup (extracted, problem->path);
+
+      if (problem->kind != LSP_VERIFY_UNRECORDED || file == NULL)
+        continue;
+      g_hash_table_replace (record, g_strdup (problem->path), g_memdup2 (file, sizeof *file));
+      changed = TRUE;
+    }
+  ok = !changed || lsp_install_record_write (local_fd, version != NULL ? version : installed_version, record, error);
+  close (local_fd);
+  return ok;
 }
 
 static void
@@ -268,6 +342,7 @@ _lsp_install_repair (const char          *games_path,
   g_autoptr(LspVerifyReport) report = lsp_verify_report_new (game_id);
   g_autoptr(GHashTable) record = NULL;
   g_autoptr(GHashTable) wanted = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GHashTable) extracted = NULL;
   g_autoptr(GError) local_error = NULL;
   g_autofree char *version = NULL;
   g_autofree char *installed_version = NULL;
@@ -339,7 +414,7 @@ _lsp_install_repair (const char          *games_path,
       return NULL;
     }
   crash_point ("after-intent");
-  if (!extract_missing (root_fd, root_path, game_id, wanted, progress, cancellable, error))
+  if (!extract_missing (root_fd, root_path, game_id, wanted, progress, &extracted, cancellable, error))
     {
       roll_back (root_fd, game_id);
       close (root_fd);
@@ -361,7 +436,8 @@ _lsp_install_repair (const char          *games_path,
       return NULL;
     }
   crash_point ("after-swap");
-  if (!_lsp_intent_write (root_fd, game_id, LSP_INTENT_NONE, error))
+  if (!record_unrecorded (root_fd, game_id, installed_version, report, extracted, error) ||
+      !_lsp_intent_write (root_fd, game_id, LSP_INTENT_NONE, error))
     {
       close (root_fd);
       return NULL;

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "lsp-archive.h"
 #include "lsp-error.h"
 #include "lsp-game-root.h"
 #include "lsp-install-record.h"
@@ -148,6 +149,57 @@ check_installed_file (int                     local_fd,
   return same ? -1 : LSP_VERIFY_CHANGED;
 }
 
+/* Files the archives ship that sit in local/ but are not in the record
+ * (left by an interrupted operation or another tool, or a player's file
+ * where the game ships one): not the game's as installed, so a repair
+ * puts the shipped one back, keeping the other beside it. Judged only
+ * when the archives are the installed version; every other unrecorded
+ * file is the player's and never looked at. */
+static gboolean
+find_unrecorded (int               root_fd,
+                 int               local_fd,
+                 GHashTable       *record,
+                 const char       *installed_version,
+                 LspVerifyReport  *report,
+                 GCancellable     *cancellable,
+                 GError          **error)
+{
+  g_autoptr(GHashTable) shipped = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GPtrArray) archives = NULL;
+  g_autoptr(GPtrArray) found = g_ptr_array_new ();
+  g_autofree char *version = lsp_game_root_read_version (root_fd, NULL);
+  GHashTableIter iter;
+  gpointer key;
+
+  if (version == NULL || g_strcmp0 (version, installed_version) != 0)
+    return TRUE;
+  archives = _lsp_install_list_archives (root_fd, report->game_id, error);
+  if (archives == NULL)
+    return FALSE;
+  for (guint i = 0; i < archives->len; i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/proc/self/fd/%d/%s", root_fd,
+                                               (const char *) g_ptr_array_index (archives, i));
+
+      if (!lsp_archive_list_files (path, shipped, cancellable, error))
+        return FALSE;
+    }
+  g_hash_table_iter_init (&iter, shipped);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    {
+      struct stat st;
+
+      if (!g_hash_table_contains (record, key) && strcmp (key, LSP_OWNED_MARKER) != 0 &&
+          fstatat (local_fd, key, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR (st.st_mode))
+        g_ptr_array_add (found, key);
+    }
+  g_ptr_array_sort (found, lsp_strcmp_ptr);
+  for (guint i = 0; i < found->len; i++)
+    g_ptr_array_add (report->installed_problems,
+                     lsp_verify_problem_new (g_ptr_array_index (found, i), LSP_VERIFY_UNRECORDED));
+  return TRUE;
+}
+
 /* local/ against its install record: every shipped file, in path order.
  * The player's files are not in the record, so they are never looked at;
  * an install without a record, or with one from before content hashes,
@@ -163,6 +215,7 @@ _lsp_install_verify_local (int                 root_fd,
   VerifyProgress state = { progress, progress_base };
   g_autoptr(GHashTable) files = NULL;
   g_autoptr(GPtrArray) paths = NULL;
+  g_autofree char *installed_version = NULL;
   guint64 total = 0, done = 0;
   GHashTableIter iter;
   gpointer key, value;
@@ -174,7 +227,7 @@ _lsp_install_verify_local (int                 root_fd,
       report->installed = LSP_VERIFY_NOT_CHECKED;
       return NULL;
     }
-  files = lsp_install_record_read (local_fd, NULL);
+  files = lsp_install_record_read (local_fd, &installed_version);
   paths = g_ptr_array_new ();
   if (files != NULL)
     {
@@ -213,6 +266,11 @@ _lsp_install_verify_local (int                 root_fd,
         }
       if (kind >= 0)
         g_ptr_array_add (report->installed_problems, lsp_verify_problem_new (path, (LspVerifyProblemKind) kind));
+    }
+  if (!find_unrecorded (root_fd, local_fd, files, installed_version, report, cancellable, error))
+    {
+      close (local_fd);
+      return NULL;
     }
   close (local_fd);
   report->bytes_checked += done;

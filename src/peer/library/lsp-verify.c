@@ -25,9 +25,10 @@ lsp_verify_problem_kind_to_string (LspVerifyProblemKind kind)
     [LSP_VERIFY_RESIZED] = "resized",
     [LSP_VERIFY_CORRUPT] = "corrupt",
     [LSP_VERIFY_CHANGED] = "changed",
+    [LSP_VERIFY_UNRECORDED] = "unrecorded",
   };
 
-  g_return_val_if_fail (kind <= LSP_VERIFY_CHANGED, NULL);
+  g_return_val_if_fail (kind <= LSP_VERIFY_UNRECORDED, NULL);
   return names[kind];
 }
 

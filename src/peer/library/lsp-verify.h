@@ -18,6 +18,7 @@ typedef enum {
   LSP_VERIFY_RESIZED,   /* its size is not the manifest's */
   LSP_VERIFY_CORRUPT,   /* some chunks do not hash to the manifest's */
   LSP_VERIFY_CHANGED,   /* an installed file is not what the install wrote */
+  LSP_VERIFY_UNRECORDED, /* a file the archives ship, in local/, that the install record does not list */
 } LspVerifyProblemKind;
 
 typedef struct
