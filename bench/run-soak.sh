@@ -15,8 +15,9 @@ kills=${SOAK_KILLS:-100}
 seed=${SOAK_SEED:-$(date +%s)}
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lanspread-bench-soak.XXXXXX")
+# SOAK_KEEP=1 keeps the work folder (the victim's games) for a look after a failure.
 cleanup() {
-  rm -rf "$tmp"
+  if [ -n "${SOAK_KEEP:-}" ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

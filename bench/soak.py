@@ -220,6 +220,9 @@ class Soak:
                 self.fail("an intent is pending after recovery: %s" % intent)
 
         local = os.path.join(root, "local")
+        if game["installed"] != os.path.isdir(local):
+            self.fail("the library says installed=%s, but local/ %s" %
+                      (game["installed"], "exists" if os.path.isdir(local) else "does not exist"))
         if game["installed"]:
             shipped = versions[game["installed_version"]]["shipped"]
             for name, digest in shipped.items():
