@@ -196,16 +196,13 @@ game_installed (Peer *peer)
   return installed;
 }
 
-/* The library rescans after an operation on its own schedule: ask, and
- * ask again after each library change. A change that happened before the
- * answer is in the answer, since events and answers come out in order;
- * the test's timeout guards against one that never comes. */
+/* Right after an operation's end, the library already shows its outcome:
+ * a script that asks then must not see the state from before. */
 static void
-wait_installed (Peer     *peer,
-                gboolean  expected)
+assert_installed (Peer     *peer,
+                  gboolean  expected)
 {
-  while (game_installed (peer) != expected)
-    peer_expect_ok (peer, "library-changed");
+  g_assert_cmpint (game_installed (peer), ==, expected);
 }
 
 static void
@@ -272,7 +269,7 @@ test_install_play_uninstall (Peer          *peer,
   event = peer_expect (peer, "operation-done");
   g_assert_cmpstr (json_object_get_string_member (event, "kind"), ==, "install");
   json_object_unref (event);
-  wait_installed (peer, TRUE);
+  assert_installed (peer, TRUE);
   g_assert_true (game_file_exists (peer, "local/data/two.dat"));
   {
     /* The library reads the installed version from the install record. */
@@ -299,7 +296,7 @@ test_install_play_uninstall (Peer          *peer,
 
   peer_send (peer, "uninstall " GAME);
   peer_expect_ok (peer, "operation-done");
-  wait_installed (peer, FALSE);
+  assert_installed (peer, FALSE);
   g_assert_true (game_file_exists (peer, "a.eti"));
 
   peer_send (peer, "status");
@@ -326,7 +323,7 @@ test_verify_repair (Peer          *peer,
   peer_expect_ok (peer, "ready");
   peer_send (peer, "install " GAME);
   peer_expect_ok (peer, "operation-done");
-  wait_installed (peer, TRUE);
+  assert_installed (peer, TRUE);
   g_assert_cmpint (g_unlink (one), ==, 0);
   lsp_test_write_file (save, "a save", -1);
 
@@ -533,7 +530,7 @@ test_crash_then_recover (Peer          *peer,
     {
       peer_send (peer, "install " GAME);
       peer_expect_ok (peer, "operation-done");
-      wait_installed (peer, TRUE);
+      assert_installed (peer, TRUE);
     }
   peer_quit (peer);
 }
@@ -756,7 +753,7 @@ test_download_install_remove (Peer          *a,
   event = peer_expect (&b, "operation-done");
   g_assert_cmpstr (json_object_get_string_member (event, "kind"), ==, "install");
   json_object_unref (event);
-  wait_installed (&b, TRUE);
+  assert_installed (&b, TRUE);
   g_assert_true (game_file_exists (&b, "local/data/two.dat"));
 
   /* Nothing to cancel; installed files are not removed. */

@@ -103,34 +103,30 @@ operation_worker (GTask        *task,
     g_task_return_error (task, error);
 }
 
-static void
-on_operation_done (GObject      *object,
-                   GAsyncResult *result,
-                   gpointer      user_data)
+/* An operation's end, held until the library shows the game as it now is. */
+typedef struct
 {
-  g_autoptr(LspInstaller) self = LSP_INSTALLER (object);
-  Job *job = g_task_get_task_data (G_TASK (result));
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GTask) task = NULL;
-  g_autoptr(LspOperation) operation = NULL;
-  g_autoptr(LspVerifyReport) report = NULL;
-  Running *running;
+  LspInstaller    *installer;
+  GTask           *task;
+  LspOperation    *operation;
+  LspVerifyReport *report;
+  GError          *error;
+} Ending;
 
-  if (job->kind == LSP_OPERATION_VERIFY || job->kind == LSP_OPERATION_REPAIR)
-    report = g_task_propagate_pointer (G_TASK (result), &error);
-  else
-    g_task_propagate_boolean (G_TASK (result), &error);
+static void
+on_refreshed (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  Ending *ending = user_data;
+  g_autoptr(LspInstaller) self = ending->installer;
+  g_autoptr(GTask) task = ending->task;
+  g_autoptr(LspOperation) operation = ending->operation;
+  g_autoptr(LspVerifyReport) report = ending->report;
+  g_autoptr(GError) error = ending->error;
 
-  running = g_hash_table_lookup (self->running, job->game_id);
-  g_assert (running != NULL);
-  _lsp_install_progress_flush (running->progress);
-  task = g_steal_pointer (&running->task);
-  operation = g_object_ref (running->operation);
-  g_hash_table_remove (self->running, job->game_id);
-
-  lsp_library_end_operation (self->library, job->game_id);
-  if (report != NULL)
-    g_hash_table_replace (self->reports, g_strdup (job->game_id), lsp_verify_report_ref (report));
+  g_free (ending);
+  lsp_library_refresh_finish (LSP_LIBRARY (object), result, NULL);
   _lsp_operation_set_finished (operation);
   g_signal_emit (self, signals[OPERATION_FINISHED], 0, operation, error);
 
@@ -140,6 +136,37 @@ on_operation_done (GObject      *object,
     g_task_return_pointer (task, g_steal_pointer (&report), (GDestroyNotify) lsp_verify_report_unref);
   else
     g_task_return_boolean (task, TRUE);
+}
+
+static void
+on_operation_done (GObject      *object,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(LspInstaller) self = LSP_INSTALLER (object);
+  Job *job = g_task_get_task_data (G_TASK (result));
+  Ending *ending = g_new0 (Ending, 1);
+  Running *running;
+
+  if (job->kind == LSP_OPERATION_VERIFY || job->kind == LSP_OPERATION_REPAIR)
+    ending->report = g_task_propagate_pointer (G_TASK (result), &ending->error);
+  else
+    g_task_propagate_boolean (G_TASK (result), &ending->error);
+
+  running = g_hash_table_lookup (self->running, job->game_id);
+  g_assert (running != NULL);
+  _lsp_install_progress_flush (running->progress);
+  ending->task = g_steal_pointer (&running->task);
+  ending->operation = g_object_ref (running->operation);
+  g_hash_table_remove (self->running, job->game_id);
+
+  lsp_library_end_operation (self->library, job->game_id);
+  if (ending->report != NULL)
+    g_hash_table_replace (self->reports, g_strdup (job->game_id), lsp_verify_report_ref (ending->report));
+  /* Whoever hears of the end sees the game as it now is (installed,
+   * uninstalled, repaired), not the state from before. */
+  ending->installer = g_object_ref (self);
+  lsp_library_refresh_async (self->library, NULL, on_refreshed, ending);
 }
 
 static void
