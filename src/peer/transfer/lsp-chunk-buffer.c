@@ -6,13 +6,14 @@
 
 #include "lsp-manifest.h"
 
+#include <string.h>
 #include <sys/mman.h>
 
 /* A fresh 4 MiB allocation is mapped and unmapped by malloc each time:
  * 1,024 page faults (each zeroing a page) on the thread that first writes
  * it, which for received bytes is the main loop. Kept buffers cost that
- * once. The bound keeps an idle peer's memory small and independent of
- * how much it transfers. */
+ * once. The bound keeps the pool independent of how much a peer transfers,
+ * and lsp_chunk_buffer_trim() gives it back when downloads are over. */
 #define MAX_KEPT 16
 
 G_LOCK_DEFINE_STATIC (kept);
@@ -50,6 +51,22 @@ lsp_chunk_buffer_free (gpointer buffer)
     }
   G_UNLOCK (kept);
   g_aligned_free (buffer);
+}
+
+/* Frees the kept buffers; those in use go back to the pool as usual. */
+void
+lsp_chunk_buffer_trim (void)
+{
+  gpointer buffers[MAX_KEPT];
+  guint n;
+
+  G_LOCK (kept);
+  n = n_kept;
+  memcpy (buffers, kept, n * sizeof (gpointer));
+  n_kept = 0;
+  G_UNLOCK (kept);
+  for (guint i = 0; i < n; i++)
+    g_aligned_free (buffers[i]);
 }
 
 /* The first length bytes of buffer, which goes back to the pool when the

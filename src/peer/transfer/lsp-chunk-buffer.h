@@ -11,6 +11,7 @@ G_BEGIN_DECLS
 
 guint8 *lsp_chunk_buffer_new      (void);
 void    lsp_chunk_buffer_free     (gpointer  buffer);
+void    lsp_chunk_buffer_trim     (void);
 GBytes *lsp_chunk_buffer_to_bytes (guint8   *buffer,
                                    gsize     length);
 

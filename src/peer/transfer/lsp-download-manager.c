@@ -4,6 +4,7 @@
 
 #include "lsp-download-manager.h"
 
+#include "lsp-chunk-buffer.h"
 #include "lsp-download-private.h"
 #include "lsp-download-storage.h"
 #include "lsp-error.h"
@@ -97,6 +98,9 @@ on_download_done (GObject      *object,
     }
   g_signal_emit (self, signals[DOWNLOAD_FINISHED], 0, download, error);
   start_queued (self);
+  /* An idle app should not hold the chunk buffers of its last download. */
+  if (self->n_running == 0)
+    lsp_chunk_buffer_trim ();
   if (self->n_running == 0 && self->stop_tasks != NULL)
     {
       g_autoptr(GPtrArray) tasks = g_steal_pointer (&self->stop_tasks);
