@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glib/gi18n-lib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -110,7 +111,7 @@ clear_place (int                     from_fd,
   if (!lsp_fs_remove_tree_at (to_fd, kept, error))
     return FALSE;
   if (renameat (to_fd, name, to_fd, kept) != 0)
-    return lsp_error_set_errno (error, errno, "Cannot keep the player's %s", name);
+    return lsp_error_set_errno (error, errno, _("Cannot keep the player's %s"), name);
   return TRUE;
 }
 
@@ -131,7 +132,7 @@ swap_dir (int          from_fd,
     {
       if (fd >= 0)
         close (fd);
-      return lsp_error_set_errno (error, errno, "Cannot list the repaired files");
+      return lsp_error_set_errno (error, errno, _("Cannot list the repaired files"));
     }
   while (ok && (entry = readdir (dir)) != NULL)
     {
@@ -152,13 +153,13 @@ swap_dir (int          from_fd,
             break;
           if (mkdirat (to_fd, entry->d_name, 0755) != 0 && errno != EEXIST)
             {
-              ok = lsp_error_set_errno (error, errno, "Cannot create %s", path);
+              ok = lsp_error_set_errno (error, errno, _("Cannot create %s"), path);
               break;
             }
           sub_from = openat (dirfd (dir), entry->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
           sub_to = openat (to_fd, entry->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
           ok = sub_from >= 0 && sub_to >= 0 ? swap_dir (sub_from, sub_to, path, record, moved, error)
-                                            : lsp_error_set_errno (error, errno, "Cannot open %s", path);
+                                            : lsp_error_set_errno (error, errno, _("Cannot open %s"), path);
           if (sub_from >= 0)
             close (sub_from);
           if (sub_to >= 0)
@@ -167,7 +168,7 @@ swap_dir (int          from_fd,
         }
       ok = clear_place (dirfd (dir), to_fd, entry->d_name, g_hash_table_lookup (record, path), FALSE, error);
       if (ok && renameat (dirfd (dir), entry->d_name, to_fd, entry->d_name) != 0)
-        ok = lsp_error_set_errno (error, errno, "Cannot put the repaired %s in place", path);
+        ok = lsp_error_set_errno (error, errno, _("Cannot put the repaired %s in place"), path);
       if (ok && ++*moved == 1)
         crash_point ("mid-swap");
     }
@@ -191,12 +192,12 @@ _lsp_install_repair_swap (int          root_fd,
 
   from_fd = openat (root_fd, LSP_LOCAL_INSTALLING_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (from_fd < 0)
-    return errno == ENOENT || _lsp_install_set_errno (error, errno, game_id, "open " LSP_LOCAL_INSTALLING_DIR);
+    return errno == ENOENT || _lsp_install_set_errno (error, errno, game_id, C_("failed action", "open the staging folder"));
   to_fd = openat (root_fd, LSP_LOCAL_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (to_fd < 0)
     {
       close (from_fd);
-      return _lsp_install_set_errno (error, errno, game_id, "open " LSP_LOCAL_DIR);
+      return _lsp_install_set_errno (error, errno, game_id, C_("failed action", "open the installed game"));
     }
   record = lsp_install_record_read (to_fd, NULL);
   if (record == NULL)
@@ -205,7 +206,7 @@ _lsp_install_repair_swap (int          root_fd,
   close (to_fd);
   close (from_fd);
   if (!ok)
-    g_prefix_error (error, "Repairing %s is incomplete; Lanspread will finish it at next start: ", game_id);
+    g_prefix_error (error, _("Repairing %s is incomplete; Lanspread will finish it at next start: "), game_id);
   return ok;
 }
 
@@ -230,10 +231,10 @@ extract_missing (int           root_fd,
   if ((archives = _lsp_install_list_archives (root_fd, game_id, error)) == NULL)
     return FALSE;
   if (mkdirat (root_fd, LSP_LOCAL_INSTALLING_DIR, 0755) != 0)
-    return _lsp_install_set_errno (error, errno, game_id, "create the staging folder " LSP_LOCAL_INSTALLING_DIR);
+    return _lsp_install_set_errno (error, errno, game_id, C_("failed action", "create the staging folder"));
   staging_fd = openat (root_fd, LSP_LOCAL_INSTALLING_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (staging_fd < 0)
-    return _lsp_install_set_errno (error, errno, game_id, "open " LSP_LOCAL_INSTALLING_DIR);
+    return _lsp_install_set_errno (error, errno, game_id, C_("failed action", "open the staging folder"));
   if (!lsp_install_record_write (staging_fd, NULL, NULL, error))
     {
       close (staging_fd);
@@ -271,7 +272,7 @@ extract_missing (int           root_fd,
         {
           close (staging_fd);
           g_set_error (error, LSP_ERROR, LSP_ERROR_NOT_FOUND,
-                       "The archives of %s no longer ship %s; download the game again, then update it.",
+                       _("The archives of %s no longer ship %s; download the game again, then update it."),
                        game_id, (const char *) key);
           return FALSE;
         }
@@ -302,7 +303,7 @@ record_unrecorded (int                    root_fd,
 
   local_fd = openat (root_fd, LSP_LOCAL_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (local_fd < 0)
-    return _lsp_install_set_errno (error, errno, game_id, "open " LSP_LOCAL_DIR);
+    return _lsp_install_set_errno (error, errno, game_id, C_("failed action", "open the installed game"));
   record = lsp_install_record_read (local_fd, &version);
   for (guint i = 0; record != NULL && i < report->installed_problems->len; i++)
     {
@@ -352,15 +353,15 @@ _lsp_install_repair (const char          *games_path,
   root_fd = open (root_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (root_fd < 0)
     {
-      _lsp_install_set_errno (error, errno, game_id, "open the game folder");
+      _lsp_install_set_errno (error, errno, game_id, C_("failed action", "open the game folder"));
       return NULL;
     }
   if (fstatat (root_fd, LSP_LOCAL_INSTALLING_DIR, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
       fstatat (root_fd, LSP_LOCAL_BACKUP_DIR, &st, AT_SYMLINK_NOFOLLOW) == 0)
     {
       g_set_error (error, LSP_ERROR, LSP_ERROR_BUSY,
-                   "%s has a leftover %s or %s folder from an interrupted operation; "
-                   "restart Lanspread so it can recover, or remove the folder by hand.",
+                   _("%s has a leftover %s or %s folder from an interrupted operation; "
+                     "restart Lanspread so it can recover, or remove the folder by hand."),
                    game_id, LSP_LOCAL_INSTALLING_DIR, LSP_LOCAL_BACKUP_DIR);
       close (root_fd);
       return NULL;
@@ -377,9 +378,9 @@ _lsp_install_repair (const char          *games_path,
   if (local_fd < 0 || version == NULL || (installed_version != NULL && g_strcmp0 (version, installed_version) != 0))
     {
       g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_ARGUMENT,
-                   local_fd < 0 ? "%s is not installed, so there is nothing to repair; install it instead."
-                   : version == NULL ? "%s is not downloaded here, so it cannot be extracted again; download it first."
-                   : "The installed %s is not the version downloaded here; update it instead of repairing it.",
+                   local_fd < 0 ? _("%s is not installed, so there is nothing to repair; install it instead.")
+                   : version == NULL ? _("%s is not downloaded here, so it cannot be extracted again; download it first.")
+                   : _("The installed %s is not the version downloaded here; update it instead of repairing it."),
                    game_id);
       close (root_fd);
       return NULL;
@@ -392,8 +393,8 @@ _lsp_install_repair (const char          *games_path,
         g_propagate_error (error, g_steal_pointer (&local_error));
       else
         g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
-                     "%s was installed without a record of its files (by another tool, or an older "
-                     "Lanspread), so Lanspread cannot tell what to repair; uninstall and install it again.",
+                     _("%s was installed without a record of its files (by another tool, or an older "
+                       "Lanspread), so Lanspread cannot tell what to repair; uninstall and install it again."),
                      game_id);
       close (root_fd);
       return NULL;

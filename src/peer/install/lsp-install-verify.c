@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <glib/gi18n-lib.h>
 #include <unistd.h>
 
 #include "lsp-archive.h"
@@ -64,13 +65,13 @@ verify_payload (const char      *games_path,
   if (manifest == NULL)
     {
       g_set_error (error, LSP_ERROR, LSP_ERROR_NOT_FOUND,
-                   "The manifest of %s is not available to check it against (%s); "
-                   "restart the peer so the library hashes the game again.", game_id, local_error->message);
+                   _("The manifest of %s is not available to check it against (%s); "
+                     "restart the peer so the library hashes the game again."), game_id, local_error->message);
       return FALSE;
     }
   root_fd = open (root_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (root_fd < 0)
-    return _lsp_install_set_errno (error, errno, game_id, "open the game folder");
+    return _lsp_install_set_errno (error, errno, game_id, C_("failed action", "open the game folder"));
 
   _lsp_install_progress_set_total (progress->progress, lsp_manifest_get_total_size (manifest));
   ok = lsp_verify_payload (root_fd, manifest, report, on_payload_progress, progress, cancellable, error);
@@ -300,7 +301,7 @@ _lsp_install_verify (const char          *games_path,
   root_fd = open (root_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (root_fd < 0)
     {
-      _lsp_install_set_errno (error, errno, game_id, "open the game folder");
+      _lsp_install_set_errno (error, errno, game_id, C_("failed action", "open the game folder"));
       return NULL;
     }
   files = _lsp_install_verify_local (root_fd, report, progress, state.base, cancellable, &local_error);

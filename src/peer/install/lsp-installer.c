@@ -210,12 +210,14 @@ start_operation (LspInstaller        *self,
       /* Extracting damaged archives would install the damage. */
       if (kind == LSP_OPERATION_REPAIR)
         g_task_return_new_error (task, LSP_ERROR, LSP_ERROR_INVALID_DATA,
-                                 "The downloaded files of %s are damaged, and the installed game is restored "
-                                 "from them; repair the download first.", game_id);
+                                 _("The downloaded files of %s are damaged, and the installed game is restored "
+                                   "from them; repair the download first."), game_id);
       else
         g_task_return_new_error (task, LSP_ERROR, LSP_ERROR_INVALID_DATA,
-                                 "The downloaded files of %s are damaged; repair them before you %s it.",
-                                 game_id, lsp_operation_kind_to_string (kind));
+                                 kind == LSP_OPERATION_UPDATE
+                                 ? _("The downloaded files of %s are damaged; repair them before you update it.")
+                                 : _("The downloaded files of %s are damaged; repair them before you install it."),
+                                 game_id);
       return;
     }
   if (!lsp_library_begin_operation (self->library, game_id, &error))

@@ -563,7 +563,7 @@ lsp_manifest_new_from_json (JsonNode  *node,
 
   g_ptr_array_sort (self->files, compare_files_by_path);
   if (find_file_that_is_a_folder (self->files, &file_path, &inner_path))
-    return invalid (error, "“%s” is a file and also the folder of “%s”", file_path, inner_path);
+    return invalid (error, _("“%s” is a file and also the folder of “%s”"), file_path, inner_path);
   manifest_compute_hash (self);
 
   if (claimed_hash != NULL && strcmp (claimed_hash, self->hash) != 0)

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <glib/gi18n-lib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -129,7 +130,7 @@ lsp_verify_open_below (int          root_fd,
       dir_fd = fd;
     }
   if (dir_fd < 0)
-    lsp_error_set_errno (error, errno, "Cannot open %s", path);
+    lsp_error_set_errno (error, errno, _("Cannot open %s"), path);
   return dir_fd;
 }
 
@@ -200,7 +201,7 @@ lsp_verify_payload (int                    root_fd,
               int saved_errno = errno;
 
               close (fd);
-              return lsp_error_set_errno (error, saved_errno, "Cannot read %s", file->path);
+              return lsp_error_set_errno (error, saved_errno, _("Cannot read %s"), file->path);
             }
           /* A short read is a file cut short; EIO is the disk failing
            * under that chunk: both are chunks to fetch again. */
@@ -290,7 +291,7 @@ read_damaged (int          games_fd,
   manifest = lsp_manifest_new_from_json (node, error);
   if (manifest != NULL && g_strcmp0 (lsp_manifest_get_game_id (manifest), game_id) != 0)
     {
-      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, "%s is the verdict of another game", name);
+      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA, _("%s is the verdict of another game"), name);
       g_clear_pointer (&manifest, lsp_manifest_unref);
     }
   return manifest;
@@ -315,7 +316,7 @@ lsp_verify_load_damaged (const char  *games_path,
 
   if (games_fd < 0)
     {
-      lsp_error_set_errno (error, errno, "Cannot open %s", games_path);
+      lsp_error_set_errno (error, errno, _("Cannot open %s"), games_path);
       return NULL;
     }
   manifest = read_damaged (games_fd, game_id, error);

@@ -512,7 +512,7 @@ lsp_identity_load_or_create (const char  *state_dir,
       g_clear_pointer (&pubkey, gnutls_pubkey_deinit);
       g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
                    _("The identity certificate in “%s” cannot be read: %s"), state_dir,
-                   rv < 0 ? gnutls_strerror (rv) : "no certificate");
+                   rv < 0 ? gnutls_strerror (rv) : _("no certificate"));
       return NULL;
     }
 

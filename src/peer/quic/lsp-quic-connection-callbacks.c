@@ -456,7 +456,7 @@ lsp_quic_connection_setup_tls (LspQuicConnection *self,
   if (rv != 0)
     {
       g_set_error (error, LSP_QUIC_ERROR, LSP_QUIC_ERROR_HANDSHAKE,
-                   _("Cannot set up TLS: %s"), rv < 0 ? gnutls_strerror (rv) : "ngtcp2 refused the session");
+                   _("Cannot set up TLS: %s"), rv < 0 ? gnutls_strerror (rv) : _("ngtcp2 refused the session"));
       return FALSE;
     }
 

@@ -76,7 +76,8 @@ remove_extras (int          dir_fd,
     {
       if (fd >= 0)
         close (fd);
-      return lsp_error_set_errno (error, errno, _("Cannot list %s"), prefix[0] ? prefix : "the game folder");
+      /* Translators: “the game folder” takes the place of the %s in “Cannot list %s”. */
+      return lsp_error_set_errno (error, errno, _("Cannot list %s"), prefix[0] ? prefix : _("the game folder"));
     }
   while (ok && (entry = readdir (dir)) != NULL)
     {

@@ -177,7 +177,7 @@ queue_download (LspDownloadManager  *self,
       if (game == NULL || !lsp_local_game_get_downloaded (game))
         {
           g_set_error (error, LSP_ERROR, LSP_ERROR_NOT_FOUND,
-                       "%s is not downloaded here, so there is nothing to repair; download it instead.", game_id);
+                       _("%s is not downloaded here, so there is nothing to repair; download it instead."), game_id);
           return NULL;
         }
     }

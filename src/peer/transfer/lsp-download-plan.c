@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glib/gi18n-lib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -492,8 +493,8 @@ choose_repair_target (LspDownload *self)
   if (local == NULL || !lsp_local_game_get_downloaded (local) || lsp_local_game_get_manifest_hash (local) == NULL)
     {
       _lsp_download_fail (self, g_error_new (LSP_ERROR, LSP_ERROR_NOT_FOUND,
-                                             "%s is not downloaded here, so there is nothing to repair; "
-                                             "download it instead.", self->game_id));
+                                             _("%s is not downloaded here, so there is nothing to repair; "
+                                               "download it instead."), self->game_id));
       return;
     }
   plan_target (self, lsp_local_game_get_version (local), lsp_local_game_get_reference_hash (local));
