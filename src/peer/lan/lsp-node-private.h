@@ -115,7 +115,6 @@ struct _Session
   gboolean           ping_outstanding;
   guint              liveness_id;
   guint              hello_timeout_id;
-  guint              duplicate_id;
   guint              close_id;
   char              *close_reason;
   double             frame_budget;

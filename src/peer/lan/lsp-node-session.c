@@ -139,7 +139,6 @@ _lsp_session_free (Session *session)
   _lsp_session_drop_manifest_fetches (session);
   g_clear_handle_id (&session->liveness_id, g_source_remove);
   g_clear_handle_id (&session->hello_timeout_id, g_source_remove);
-  g_clear_handle_id (&session->duplicate_id, g_source_remove);
   g_clear_handle_id (&session->close_id, g_source_remove);
   g_clear_handle_id (&session->library_answer_id, g_source_remove);
   g_clear_pointer (&session->close_reason, g_free);
@@ -349,32 +348,18 @@ find_duplicate (Session *session)
 }
 
 static gboolean
-on_duplicate_grace_over (gpointer user_data)
-{
-  Session *session = user_data;
-
-  session->duplicate_id = 0;
-  if (find_duplicate (session) != NULL)
-    _lsp_session_close (session, "duplicate connection");
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
 resolve_duplicate (Session *session)
 {
   Session *other = find_duplicate (session);
 
   if (other != NULL)
     {
-      /* Both dialled by the same side: that side alone picks, so the two
-       * ends cannot close different ones; here the other end waits, but
-       * not for ever, or one peer could hold any number of connections. */
-      if (strcmp (session_dialler (session), session_dialler (other)) == 0 && !session->is_client)
-        {
-          session->duplicate_id = g_timeout_add (LSP_NODE_DUPLICATE_GRACE_MS, on_duplicate_grace_over, session);
-          return TRUE;
-        }
-      if (strcmp (session_dialler (session), session_dialler (other)) < 0)
+      /* Both dialled by the same side: the newer wins, at both ends. A
+       * dialler dials again only when it lost the old connection (it was
+       * restarted, or its end timed out first), which the accepting end
+       * would otherwise notice only at its idle timeout; and a peer that
+       * keeps dialling still holds one connection at a time. */
+      if (strcmp (session_dialler (session), session_dialler (other)) <= 0)
         {
           if (session->static_peer == NULL && other->static_peer != NULL)
             {

@@ -19,9 +19,6 @@ G_BEGIN_DECLS
 /* A connection that has not completed Hello/HelloAck within this long is
  * closed, so silent connections cannot hold slots. */
 #define LSP_NODE_HELLO_TIMEOUT_MS 5000
-/* When one peer dialled us twice, it closes one of the two itself; if it
- * has not within this long, we close the newer. */
-#define LSP_NODE_DUPLICATE_GRACE_MS 2000
 /* Peers found by discovery that are dialled at once; the others wait. */
 #define LSP_NODE_MAX_DIALS 16
 /* Stopping waits at most this long for Goodbyes to go out. */
