@@ -23,7 +23,7 @@
 
 /* A zip bomb is refused by the extractor's own limits; these only keep a
  * fuzzing run from filling the disk meanwhile. */
-#define MAX_BYTES   (64u * 1024 * 1024)
+#define MAX_BYTES   (8u * 1024 * 1024)
 #define MAX_ENTRIES 20000
 
 static char *base_path;
