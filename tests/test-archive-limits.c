@@ -9,6 +9,9 @@
 
 #include "lsp-archive.h"
 #include "lsp-error.h"
+#include "lsp-game-root.h"
+#include "lsp-installer.h"
+#include "lsp-launcher.h"
 #include "lsp-test-util.h"
 
 /* Archives made to exhaust the disk or the inode table: the extractor
@@ -172,6 +175,73 @@ write_lying_tar (Fixture *f)
 }
 
 static void
+on_installed (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  GError **error = user_data;
+
+  if (!lsp_installer_install_finish (LSP_INSTALLER (object), result, error))
+    g_assert_nonnull (*error);
+  else
+    *error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED, "installed");
+}
+
+static gboolean
+has_error (gpointer data)
+{
+  return *(GError **) data != NULL;
+}
+
+/* The install of a game whose second archive lies fails and rolls back. */
+static void
+test_install_rolls_back (Fixture       *f,
+                         gconstpointer  data)
+{
+  static const char * const game_ids[] = { "liar", NULL };
+  static const LspTestEntry good[] = { { "good.txt", 'f', "fine", 0 } };
+  g_autofree char *games = g_build_filename (f->dir, "games", NULL);
+  g_autofree char *root = g_build_filename (games, "liar", NULL);
+  g_autofree char *good_path = g_build_filename (root, "a.eti", NULL);
+  g_autofree char *lying = write_lying_tar (f);
+  g_autofree char *lying_path = g_build_filename (root, "b.eti", NULL);
+  g_autofree char *version_path = g_build_filename (root, LSP_VERSION_FILE, NULL);
+  g_autofree char *local = g_build_filename (root, LSP_LOCAL_DIR, NULL);
+  g_autofree char *staging = g_build_filename (root, LSP_LOCAL_INSTALLING_DIR, NULL);
+  g_autofree char *intent_path = g_build_filename (root, LSP_INTENT_FILE, NULL);
+  g_autofree char *intent = NULL;
+  g_autoptr(GFile) games_dir = g_file_new_for_path (games);
+  g_autoptr(LspCatalog) catalog = lsp_test_catalog_new (game_ids);
+  g_autoptr(LspLibrary) library = NULL;
+  g_autoptr(LspLauncher) launcher = NULL;
+  g_autoptr(LspInstaller) installer = NULL;
+  g_autoptr(GError) error = NULL;
+
+  lsp_test_write_archive (good_path, "tar", good, G_N_ELEMENTS (good));
+  g_assert_cmpint (g_rename (lying, lying_path), ==, 0);
+  lsp_test_write_file (version_path, "1.0", -1);
+  library = lsp_library_new (games_dir, catalog);
+  lsp_test_load_library (library);
+  launcher = lsp_launcher_new (library);
+  installer = lsp_installer_new (library, launcher);
+
+  lsp_installer_install_async (installer, "liar", NULL, on_installed, &error);
+  g_assert_true (lsp_test_wait_until (has_error, &error, 30000));
+  g_assert_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA);
+  g_assert_nonnull (strstr (error->message, lying_path));
+  g_assert_nonnull (strstr (error->message, "expands beyond"));
+  g_assert_false (g_file_test (local, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (staging, G_FILE_TEST_EXISTS));
+  intent = lsp_test_read_file (intent_path);
+  if (intent != NULL)
+    g_assert_nonnull (strstr (intent, "\"None\""));
+
+  while (lsp_library_get_scanning (library))
+    g_main_context_iteration (NULL, TRUE);
+  g_object_run_dispose (G_OBJECT (library));
+}
+
+static void
 test_header_sizes_lie (Fixture       *f,
                        gconstpointer  data)
 {
@@ -194,6 +264,8 @@ test_header_sizes_lie (Fixture       *f,
 }
 
 #define BOMB_BYTES     (64 * 1024 * 1024)
+#define FILE_BYTES     (4 * 1024 * 1024)
+#define FILLER_BYTES   (10 * 1024 * 1024)
 #define TMPFS_BYTES    (16 * 1024 * 1024)
 #define CHECK_EVERY    (1024 * 1024)
 #define MIN_FREE       (4 * 1024 * 1024)
@@ -270,6 +342,79 @@ test_gzip_bomb (Fixture       *f,
   g_assert_cmpint (umount (f->target), ==, 0);
 }
 
+typedef struct
+{
+  const char *filler;
+  gboolean    written;
+} Filler;
+
+/* Another program takes most of the disk once the first file is out. */
+static void
+fill_disk (guint64  bytes,
+           guint64  entries,
+           gpointer user_data)
+{
+  Filler *filler = user_data;
+  g_autofree char *zeros = NULL;
+
+  if (filler->written || entries < 1)
+    return;
+  zeros = g_malloc0 (FILLER_BYTES);
+  lsp_test_write_file (filler->filler, zeros, FILLER_BYTES);
+  filler->written = TRUE;
+}
+
+/* The headers said how much is to come and the disk had room for it when
+ * extraction started; it no longer has once something else fills it. */
+static void
+test_disk_fills_meanwhile (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autofree char *first = g_malloc (FILE_BYTES + 1);
+  g_autofree char *second = g_malloc (FILE_BYTES + 1);
+  const LspTestEntry entries[] = { { "first.pak", 'f', first, 0 }, { "second.pak", 'f', second, 0 } };
+  g_autofree char *archive = g_build_filename (f->dir, "game.tar", NULL);
+  g_autofree char *options = g_strdup_printf ("size=%u", TMPFS_BYTES);
+  g_autofree char *filler_path = g_build_filename (f->target, "filler", NULL);
+  g_autoptr(LspExtractor) extractor = NULL;
+  g_autoptr(GError) error = NULL;
+  Filler filler = { filler_path, FALSE };
+  guint64 size;
+  gboolean exact;
+
+  memset (first, 'a', FILE_BYTES);
+  first[FILE_BYTES] = '\0';
+  memset (second, 'b', FILE_BYTES);
+  second[FILE_BYTES] = '\0';
+  lsp_test_write_archive (archive, "tar", entries, G_N_ELEMENTS (entries));
+  if (mount ("lanspread-test", f->target, "tmpfs", 0, options) != 0)
+    {
+      g_test_skip ("cannot mount a tmpfs (needs root)");
+      return;
+    }
+
+  g_assert_true (lsp_archive_measure (archive, &size, &exact, &error));
+  g_assert_no_error (error);
+  g_assert_true (exact);
+  g_assert_cmpuint (size, ==, 2 * FILE_BYTES);
+  g_assert_cmpuint (size, <, free_bytes (f->target));
+
+  extractor = lsp_extractor_new (f->target, &error);
+  g_assert_no_error (error);
+  lsp_extractor_set_expected_size (extractor, size);
+  lsp_extractor_set_space_check (extractor, CHECK_EVERY, 0);
+  lsp_extractor_set_progress_func (extractor, fill_disk, &filler);
+  g_assert_false (lsp_extractor_add_archive (extractor, archive, NULL, &error));
+  g_assert_true (filler.written);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
+  g_assert_nonnull (strstr (error->message, archive));
+  g_assert_nonnull (strstr (error->message, "something else is filling the disk"));
+  g_assert_cmpuint (free_bytes (f->target), >, 0);
+
+  g_clear_pointer (&extractor, lsp_extractor_free);
+  g_assert_cmpint (umount (f->target), ==, 0);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -282,8 +427,12 @@ main (int   argc,
               fixture_setup, test_entries_in_all, fixture_teardown);
   g_test_add ("/install/archive-limits/header-sizes-lie", Fixture, NULL,
               fixture_setup, test_header_sizes_lie, fixture_teardown);
+  g_test_add ("/install/archive-limits/install-rolls-back", Fixture, NULL,
+              fixture_setup, test_install_rolls_back, fixture_teardown);
   g_test_add ("/install/archive-limits/gzip-bomb", Fixture, NULL,
               fixture_setup, test_gzip_bomb, fixture_teardown);
+  g_test_add ("/install/archive-limits/disk-fills-meanwhile", Fixture, NULL,
+              fixture_setup, test_disk_fills_meanwhile, fixture_teardown);
 
   return g_test_run ();
 }

@@ -248,8 +248,9 @@ lsp_extractor_get_entries (LspExtractor *self)
   return self->entries;
 }
 
-/* The archives' exact uncompressed size (lsp_archive_measure()): writing
- * more is refused, and the disk must keep room for what is still to come. */
+/* The archives' exact uncompressed size (lsp_archive_measure()), so the
+ * disk must keep room for what is still to come. No file writes past its
+ * declared size, so neither does the whole. */
 void
 lsp_extractor_set_expected_size (LspExtractor *self,
                                  guint64       bytes)
@@ -543,13 +544,6 @@ write_file (LspExtractor          *self,
           close (fd);
           return set_unsafe_error (error, archive_path, path, _("expands beyond the %s its header declares"),
                                    declared);
-        }
-      if (self->expected_bytes > 0 && self->bytes + size > self->expected_bytes)
-        {
-          g_autofree char *declared = g_format_size_full (self->expected_bytes, G_FORMAT_SIZE_LONG_FORMAT);
-          close (fd);
-          return set_unsafe_error (error, archive_path, path,
-                                   _("takes the game's archives beyond the %s their headers declare"), declared);
         }
 
       for (size_t done = 0; done < size;)
