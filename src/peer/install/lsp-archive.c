@@ -42,7 +42,7 @@ struct _LspExtractor
   guint64                 headers;          /* read from all archives, extracted or not */
   guint                   max_archive_entries;
   guint                   max_entries;
-  guint64                 expected_bytes;   /* what the headers declare in all, or 0: unknown */
+  guint64                 expected_bytes;   /* to be written in all, or 0: unknown */
   guint64                 space_check_bytes;
   guint64                 min_free_bytes;
   guint64                 next_space_check; /* at this many bytes written */
