@@ -6,6 +6,9 @@
 #   2. a lossy link: one source behind bench/lossy-relay.py, 5% loss and
 #      50 ms delay each way (a userspace relay, since kernels without netem
 #      cannot shape a link); the download must complete, verified
+#   3. disk full: the victim's games folder on a tmpfs of 160 MiB, where
+#      2.0's download fits but its update (extraction) does not; the update
+#      must fail naming the disk space and lose nothing (needs root to mount)
 # Sends nothing beyond loopback.
 set -eu
 build_dir=$(cd "${1:?usage: run-soak.sh BUILD_DIR}" && pwd)
@@ -17,6 +20,9 @@ seed=${SOAK_SEED:-$(date +%s)}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lanspread-bench-soak.XXXXXX")
 # SOAK_KEEP=1 keeps the work folder (the victim's games) for a look after a failure.
 cleanup() {
+  if mountpoint -q "$tmp/diskfull/victim-games" 2>/dev/null; then
+    umount "$tmp/diskfull/victim-games"
+  fi
   if [ -n "${SOAK_KEEP:-}" ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
@@ -44,3 +50,15 @@ line=$(python3 "$here/download-peers.py" download --bin "$peer_bin" --work "$tmp
   echo "the download over the lossy link failed"; exit 1; }
 echo "$line" | awk '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
   printf "  completed and verified: %.1f MB in %.1f s = %.2f MB/s\n", v["bytes"] / 1e6, v["wall"], v["bytes"] / v["wall"] / 1e6 }'
+
+echo
+echo "-- disk full: the victim's games folder on a 160 MiB tmpfs; 2.0 downloads, its update does not fit"
+mkdir -p "$tmp/diskfull/victim-games"
+if ! mount -t tmpfs -o size=160m lanspread-soak "$tmp/diskfull/victim-games"; then
+  echo "  skipped: cannot mount a tmpfs (run as root)"
+  exit 0
+fi
+python3 "$here/soak.py" --bin "$peer_bin" --work "$tmp/diskfull" --disk-full --seed "$seed" > "$tmp/diskfull.log" || {
+  tail -5 "$tmp/diskfull.log"; echo "the disk-full run failed"; exit 1; }
+grep '^DISKFULL' "$tmp/diskfull.log" | sed 's/^DISKFULL /  /'
+echo "  the update failed for want of space; 1.0, the player's files and 2.0's payload are intact"

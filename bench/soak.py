@@ -5,6 +5,7 @@ check after each restart that the game settled to a consistent state and
 that no player file was lost.
 
   soak.py --bin PEER --work DIR [--kills N] [--seed S] [--netns-seeder NS@ADDR]
+  soak.py --bin PEER --work DIR --disk-full [--seed S]
 
 Two seeders serve the same game, version 1.0 and version 2.0 (one of its two
 archives changed). The victim walks the game's life over and over:
@@ -24,9 +25,19 @@ resume) before the checks:
 
 Prints one KILL line per kill and a SUMMARY line; exits 1 on the first
 broken invariant, naming it.
+
+With --disk-full, WORK/victim-games is a small file system (run-soak.sh
+mounts a tmpfs of 160 MiB there) and 2.0 also ships DISK_FULL_ZEROS
+of zeros as a gzipped tar, a few hundred KiB to download: 1.0 is installed
+and played, 2.0 downloaded, and its update must fail for want of space
+(the extraction outgrows the disk, past the free-space check that saw only
+the compressed size), naming the cause, and lose nothing: 1.0 and the
+player's files intact, 2.0's payload verified, after a restart too.
+Prints a DISKFULL line.
 """
 
 import argparse
+import gzip
 import hashlib
 import io
 import json
@@ -53,6 +64,10 @@ EMPTY = {"downloaded": False, "installed": False, "busy": False, "error": None}
 TERMINAL = {"download": ("download-done",), "install": ("operation-done",), "update": ("operation-done",),
             "uninstall": ("operation-done",), "remove": ("removed",)}
 FAILED = ("download-failed", "operation-failed", "error")
+# On the disk-full run's 160 MiB: each version's payload and install take
+# 46 MiB, so after 1.0's install and 2.0's download some 60 MiB are free,
+# enough for 2.0's tar but not for these zeros on top.
+DISK_FULL_ZEROS = 96 * 1024 * 1024
 
 
 def sha(path):
@@ -75,7 +90,20 @@ def tar_of(files):
     return out.getvalue()
 
 
-def make_versions(work, rng):
+def write_zeros_tar_gz(path, name, size):
+    """A tar of one file of zeros, gzipped as it is written."""
+    header = tarfile.TarInfo(name)
+    header.size = size
+    header.mtime = 1700000000
+    with gzip.open(path, "wb", compresslevel=9) as f:
+        f.write(header.tobuf(format=tarfile.USTAR_FORMAT))
+        block = bytes(1 << 20)
+        for _ in range(size // len(block)):
+            f.write(block)
+        f.write(bytes(size % len(block) + (-size) % 512 + 1024))
+
+
+def make_versions(work, rng, disk_full=False):
     """Two games folders, one game each: 1.0 and 2.0. Returns the folders and,
     per version, the payload hashes and the shipped files of local/."""
     common = rng.randbytes(40 * 1024 * 1024)
@@ -98,9 +126,13 @@ def make_versions(work, rng):
             f.write(tar_of({"data/common.bin": common}))
         with open(os.path.join(root, "b-game.eti"), "wb") as f:
             f.write(tar_of({k: v for k, v in shipped.items() if k != "data/common.bin"}))
+        archives = ["a-data.eti", "b-game.eti"]
+        if disk_full and version == "2.0":
+            write_zeros_tar_gz(os.path.join(root, "c-levels.eti"), "data/levels.bin", DISK_FULL_ZEROS)
+            archives.append("c-levels.eti")
         with open(os.path.join(root, "version.ini"), "w") as f:
             f.write(version)
-        payload = {name: sha(os.path.join(root, name)) for name in ("a-data.eti", "b-game.eti")}
+        payload = {name: sha(os.path.join(root, name)) for name in archives}
         versions[version] = {"payload": payload,
                              "shipped": {k: hashlib.sha256(v).hexdigest() for k, v in shipped.items()}}
         folders[version] = folder
@@ -326,6 +358,55 @@ class Soak:
         print("SUMMARY kills=%d mid_step=%d restarts=%d steps=%s"
               % (self.kills, self.mid_step, self.runs, json.dumps(self.steps, sort_keys=True)), flush=True)
 
+    def run_step(self, victim, step):
+        """Runs a step to its end: its terminal event, or the failure."""
+        victim.send("%s %s" % (step, GAME))
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        while True:
+            _, event = victim.next_event(deadline)
+            if event["event"] in TERMINAL[step] or event["event"] in FAILED:
+                return event
+
+    def disk_full(self):
+        """1.0 installed and played, 2.0 downloaded; the update does not fit."""
+        os.makedirs(self.games, exist_ok=True)
+        shutil.copy(os.path.join(self.seeders["1.0"].folder, "catalog.json"), self.games)
+        victim = self.start_victim(["1.0"])
+        for step in ("download", "install"):
+            event = self.run_step(victim, step)
+            if event["event"] in FAILED:
+                self.fail("%s of 1.0 failed: %s" % (step, json.dumps(event)))
+        game = self.settle(victim)
+        self.play(game)
+        self.stop(victim)
+
+        victim = self.start_victim(["1.0", "2.0"])
+        event = self.run_step(victim, "download")
+        if event["event"] in FAILED:
+            self.fail("the download of 2.0 did not fit: %s" % json.dumps(event))
+        before = self.settle(victim)
+        free_before = shutil.disk_usage(self.games).free
+        event = self.run_step(victim, "update")
+        if event["event"] != "operation-failed":
+            self.fail("the update of 2.0 should not fit, yet: %s" % json.dumps(event))
+        reason = event.get("reason", "")
+        if "space" not in reason.lower():
+            self.fail("the update failed, but its reason does not say it is the disk space: %s" % reason)
+        # The rescan after the failure reports nothing when nothing changed:
+        # the next start shows the state instead.
+        self.stop(victim)
+        free_after = shutil.disk_usage(self.games).free
+        victim = self.start_victim(["1.0", "2.0"])
+        game = self.settle(victim)
+        self.stop(victim)
+        self.check(game, self.versions, before, "update")
+        if not (game["installed"] and game["installed_version"] == "1.0" and game["downloaded"]
+                and game["version"] == "2.0"):
+            self.fail("after the failed update: %s, not installed 1.0 and downloaded 2.0" % describe(game))
+        print("DISKFULL reason=%s" % json.dumps(reason, ensure_ascii=False), flush=True)
+        print("DISKFULL free_before_update=%d free_after_rollback=%d state=%s"
+              % (free_before >> 20, free_after >> 20, json.dumps(describe(game))), flush=True)
+
     def wait_step(self, victim, step):
         deadline = time.monotonic() + SETTLE_TIMEOUT
         while True:
@@ -354,13 +435,15 @@ def main():
     parser.add_argument("--kills", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--netns-seeder", help="NS@ADDR: run the 2.0 seeder in network namespace NS")
+    parser.add_argument("--disk-full", action="store_true",
+                        help="the update that does not fit on WORK/victim-games, instead of the kills")
     args = parser.parse_args()
     soak = Soak(args)
-    folders, soak.versions = make_versions(args.work, soak.rng)
+    folders, soak.versions = make_versions(args.work, soak.rng, args.disk_full)
     soak.start_seeders(folders)
     soak.seeders["1.0"].folder = folders["1.0"]
     try:
-        soak.run()
+        soak.disk_full() if args.disk_full else soak.run()
     finally:
         for peer in soak.seeders.values():
             peer.quit()

@@ -574,6 +574,52 @@ test_fake_service_before_peer (void)
   test_peer_clear (&b);
 }
 
+static gboolean
+is_true (gpointer data)
+{
+  return *(gboolean *) data;
+}
+
+static void
+on_node_finalized (gpointer  data,
+                   GObject  *where_the_node_was)
+{
+  *(gboolean *) data = TRUE;
+}
+
+/* Whoever made a node may let go of it while one of its dials waits for
+ * an answer that never comes: the dial keeps the node, and with it the
+ * endpoint, until the handshake times out, and the timeout then drops
+ * the last reference to both from inside the connection's teardown. */
+static void
+test_released_while_dialling (void)
+{
+  TestPeer peer = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) black_hole = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM,
+                                                G_SOCKET_PROTOCOL_UDP, &error);
+  g_autoptr(GInetSocketAddress) any_port = loopback_address ("127.0.0.1", 0);
+  g_autoptr(GSocketAddress) hole_address = NULL;
+  gboolean finalized = FALSE;
+
+  g_assert_no_error (error);
+  g_assert_true (g_socket_bind (black_hole, G_SOCKET_ADDRESS (any_port), FALSE, &error));
+  hole_address = g_socket_get_local_address (black_hole, &error);
+  g_assert_no_error (error);
+
+  test_peer_init (&peer, "released");
+  lsp_quic_endpoint_set_handshake_timeout (peer.node->endpoint, 300);
+  lsp_node_add_static_peer (peer.node, G_INET_SOCKET_ADDRESS (hole_address));
+  g_object_weak_ref (G_OBJECT (peer.node), on_node_finalized, &finalized);
+
+  /* Earlier tests' nodes may still be dialling too, so which "Could not
+   * reach" is ours cannot be told from the log; the node's end can. */
+  g_clear_object (&peer.node);
+  g_assert_false (finalized);
+  g_assert_true (lsp_test_wait_until (is_true, &finalized, 10000));
+  test_peer_clear (&peer);
+}
+
 typedef struct
 {
   LspNode *node;
@@ -706,6 +752,7 @@ main (int   argc,
   g_test_add_func ("/peer/hostile/fake-service-for-known-peer", test_fake_service_for_known_peer);
   g_test_add_func ("/peer/hostile/fake-service-before-peer", test_fake_service_before_peer);
   g_test_add_func ("/peer/hostile/announcement-flood", test_announcement_flood);
+  g_test_add_func ("/peer/hostile/released-while-dialling", test_released_while_dialling);
   g_test_add_func ("/peer/hostile/service-flood", test_service_flood);
 
   return g_test_run ();

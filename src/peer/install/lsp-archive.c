@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define READ_BLOCK_SIZE      (64 * 1024)
@@ -37,6 +38,14 @@ struct _LspExtractor
   guint64                 bytes;
   guint64                 entries;
   guint64                 reported_bytes;
+
+  guint64                 headers;          /* read from all archives, extracted or not */
+  guint                   max_archive_entries;
+  guint                   max_entries;
+  guint64                 expected_bytes;   /* to be written in all, or 0: unknown */
+  guint64                 space_check_bytes;
+  guint64                 min_free_bytes;
+  guint64                 next_space_check; /* at this many bytes written */
   LspExtractProgressFunc  progress_func;
   gpointer                progress_data;
 };
@@ -113,6 +122,7 @@ lsp_archive_measure (const char  *archive_path,
   struct archive *a = archive_reader_new ();
   struct archive_entry *entry;
   guint64 total = 0;
+  gboolean exact = TRUE;
   struct stat st;
   int r;
 
@@ -147,6 +157,9 @@ lsp_archive_measure (const char  *archive_path,
         }
       if (archive_entry_size_is_set (entry) && archive_entry_size (entry) > 0)
         total += (guint64) archive_entry_size (entry);
+      /* A streamed zip entry says its size only after its data. */
+      else if (!archive_entry_size_is_set (entry) && archive_entry_filetype (entry) == AE_IFREG)
+        exact = FALSE;
     }
 
   if (r != ARCHIVE_EOF)
@@ -158,7 +171,7 @@ lsp_archive_measure (const char  *archive_path,
 
   archive_read_free (a);
   *out_size = total;
-  *out_exact = TRUE;
+  *out_exact = exact;
   return TRUE;
 }
 
@@ -184,6 +197,11 @@ lsp_extractor_new (const char  *target_path,
   self->parent_fd = -1;
   self->files = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->links = g_ptr_array_new_with_free_func (g_free);
+  self->max_archive_entries = LSP_ARCHIVE_MAX_ENTRIES;
+  self->max_entries = LSP_EXTRACT_MAX_ENTRIES;
+  self->space_check_bytes = LSP_EXTRACT_SPACE_CHECK_BYTES;
+  self->min_free_bytes = LSP_EXTRACT_MIN_FREE_BYTES;
+  self->next_space_check = self->space_check_bytes;
   return self;
 }
 
@@ -228,6 +246,85 @@ guint64
 lsp_extractor_get_entries (LspExtractor *self)
 {
   return self->entries;
+}
+
+/* The archives' exact uncompressed size (lsp_archive_measure()), so the
+ * disk must keep room for what is still to come. No file writes past its
+ * declared size, so neither does the whole. */
+void
+lsp_extractor_set_expected_size (LspExtractor *self,
+                                 guint64       bytes)
+{
+  self->expected_bytes = bytes;
+}
+
+/* Defaults LSP_ARCHIVE_MAX_ENTRIES and LSP_EXTRACT_MAX_ENTRIES; tests
+ * make them small rather than build huge archives. */
+void
+lsp_extractor_set_entry_limits (LspExtractor *self,
+                                guint         per_archive,
+                                guint         in_all)
+{
+  self->max_archive_entries = per_archive;
+  self->max_entries = in_all;
+}
+
+/* Defaults LSP_EXTRACT_SPACE_CHECK_BYTES and LSP_EXTRACT_MIN_FREE_BYTES,
+ * sized for real disks; tests scale them to a small file system. */
+void
+lsp_extractor_set_space_check (LspExtractor *self,
+                               guint64       every_bytes,
+                               guint64       min_free_bytes)
+{
+  g_return_if_fail (every_bytes > 0);
+
+  self->space_check_bytes = every_bytes;
+  self->min_free_bytes = min_free_bytes;
+  self->next_space_check = self->bytes + every_bytes;
+}
+
+/* The check before extraction trusted the archives' headers, or had only
+ * the compressed size; a compressed stream that expands without end, or
+ * another program filling the disk, is caught here before the disk is
+ * full for everyone. */
+static gboolean
+check_space_left (LspExtractor  *self,
+                  const char    *archive_path,
+                  GError       **error)
+{
+  g_autofree char *written_text = NULL;
+  g_autofree char *free_text = NULL;
+  struct statvfs vfs;
+  guint64 available;
+
+  self->next_space_check = self->bytes + self->space_check_bytes;
+  if (fstatvfs (self->target_fd, &vfs) != 0)
+    return TRUE;  /* cannot tell: a full disk still fails the write */
+  available = (guint64) vfs.f_bavail * (guint64) vfs.f_frsize;
+  free_text = g_format_size (available);
+
+  if (self->expected_bytes > 0)
+    {
+      guint64 still_to_write = self->expected_bytes - MIN (self->bytes, self->expected_bytes);
+      g_autofree char *still_text = g_format_size (still_to_write);
+
+      if (available >= still_to_write)
+        return TRUE;
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+                   _("Not enough disk space to extract %s: %s still to write and only %s left free, "
+                     "as something else is filling the disk. Free some space and install again."),
+                   archive_path, still_text, free_text);
+      return FALSE;
+    }
+
+  if (available >= self->min_free_bytes)
+    return TRUE;
+  written_text = g_format_size (self->bytes);
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+               _("Not enough disk space to extract %s: it expanded to %s so far and only %s is left free. "
+                 "Free some space on the games folder's disk and install again."),
+               archive_path, written_text, free_text);
+  return FALSE;
 }
 
 static void
@@ -437,6 +534,17 @@ write_file (LspExtractor          *self,
           close (fd);
           return set_unreadable_error (error, archive_path, a);
         }
+      /* libarchive hands out what a (sparse) map or a compressed stream
+       * holds, even past the size the header declares. */
+      if (archive_entry_size_is_set (entry) && offset >= 0 &&
+          (guint64) offset + size > (guint64) archive_entry_size (entry))
+        {
+          g_autofree char *declared = g_format_size_full ((guint64) archive_entry_size (entry),
+                                                          G_FORMAT_SIZE_LONG_FORMAT);
+          close (fd);
+          return set_unsafe_error (error, archive_path, path, _("expands beyond the %s its header declares"),
+                                   declared);
+        }
 
       for (size_t done = 0; done < size;)
         {
@@ -468,6 +576,11 @@ write_file (LspExtractor          *self,
         lsp_sha256_update (sha, buffer, size);
       end = MAX (end, (guint64) offset + size);
       self->bytes += size;
+      if (self->bytes >= self->next_space_check && !check_space_left (self, archive_path, error))
+        {
+          close (fd);
+          return FALSE;
+        }
       if (self->bytes - self->reported_bytes >= PROGRESS_EVERY_BYTES)
         {
           if (g_cancellable_set_error_if_cancelled (cancellable, error))
@@ -733,6 +846,7 @@ lsp_extractor_add_archive (LspExtractor  *self,
 {
   struct archive *a = archive_reader_new ();
   struct archive_entry *entry;
+  guint archive_entries = 0;
   gboolean ok = TRUE;
   int r;
 
@@ -756,7 +870,26 @@ lsp_extractor_add_archive (LspExtractor  *self,
           break;
         }
 
-      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+      /* Counted as read, extracted or not: each one costs a header's
+       * work, and most of them an inode. */
+      self->headers++;
+      if (++archive_entries > self->max_archive_entries)
+        {
+          g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
+                       _("The archive %s has more than %u entries, more than any game needs. "
+                         "Nothing was installed; ask whoever shared the game for a clean archive."),
+                       archive_path, self->max_archive_entries);
+          ok = FALSE;
+        }
+      else if (self->headers > self->max_entries)
+        {
+          g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_DATA,
+                       _("The game's archives have more than %u entries in all (reached in %s), more than any "
+                         "game needs. Nothing was installed; ask whoever shared the game for clean archives."),
+                       self->max_entries, archive_path);
+          ok = FALSE;
+        }
+      else if (g_cancellable_set_error_if_cancelled (cancellable, error))
         ok = FALSE;
       else
         ok = extract_entry (self, a, entry, archive_path, cancellable, error);

@@ -215,6 +215,7 @@ extract_missing (int           root_fd,
                  const char   *root_path,
                  const char   *game_id,
                  GHashTable   *wanted,
+                 guint64       wanted_size,
                  LspInstallProgress *progress,
                  GHashTable  **out_extracted,
                  GCancellable *cancellable,
@@ -248,6 +249,7 @@ extract_missing (int           root_fd,
       return FALSE;
     }
   lsp_extractor_set_only (extractor, wanted);
+  lsp_extractor_set_expected_size (extractor, wanted_size);
   for (guint i = 0; i < archives->len; i++)
     {
       g_autofree char *path = g_build_filename (root_path, g_ptr_array_index (archives, i), NULL);
@@ -347,6 +349,7 @@ _lsp_install_repair (const char          *games_path,
   g_autoptr(GError) local_error = NULL;
   g_autofree char *version = NULL;
   g_autofree char *installed_version = NULL;
+  guint64 wanted_size = 0;
   struct stat st;
   int root_fd, local_fd;
 
@@ -406,8 +409,17 @@ _lsp_install_repair (const char          *games_path,
       return g_steal_pointer (&report);
     }
 
+  /* The record says how large each file is, so the extraction's space
+   * checks know how much is still to come. */
   for (guint i = 0; i < report->installed_problems->len; i++)
-    g_hash_table_add (wanted, ((LspVerifyProblem *) g_ptr_array_index (report->installed_problems, i))->path);
+    {
+      const char *path = ((LspVerifyProblem *) g_ptr_array_index (report->installed_problems, i))->path;
+      const LspInstalledFile *file = g_hash_table_lookup (record, path);
+
+      g_hash_table_add (wanted, (gpointer) path);
+      if (file != NULL && !file->is_link)
+        wanted_size += file->size;
+    }
 
   if (!_lsp_intent_write (root_fd, game_id, LSP_INTENT_REPAIRING, error))
     {
@@ -415,7 +427,7 @@ _lsp_install_repair (const char          *games_path,
       return NULL;
     }
   crash_point ("after-intent");
-  if (!extract_missing (root_fd, root_path, game_id, wanted, progress, &extracted, cancellable, error))
+  if (!extract_missing (root_fd, root_path, game_id, wanted, wanted_size, progress, &extracted, cancellable, error))
     {
       roll_back (root_fd, game_id);
       close (root_fd);

@@ -257,9 +257,12 @@ _lsp_install_list_archives (int          root_fd,
   return g_steal_pointer (&names);
 }
 
+/* Sets *out_exact_size to what the archives expand to when their headers
+ * say it, 0 when only a compressed size is known. */
 static gboolean
 check_free_space (Txn        *txn,
                   GPtrArray  *archives,
+                  guint64    *out_exact_size,
                   GError    **error)
 {
   struct statvfs vfs;
@@ -279,6 +282,7 @@ check_free_space (Txn        *txn,
       all_exact = all_exact && exact;
     }
 
+  *out_exact_size = all_exact ? needed : 0;
   _lsp_install_progress_set_total (txn->progress, all_exact ? needed : 0);
 
   if (fstatvfs (txn->root_fd, &vfs) != 0)
@@ -312,11 +316,12 @@ extract_into_staging (Txn           *txn,
   g_autoptr(GPtrArray) archives = NULL;
   g_autoptr(LspExtractor) extractor = NULL;
   g_autofree char *staging_path = NULL;
+  guint64 exact_size;
   int staging_fd;
 
   if ((archives = list_archives (txn, error)) == NULL)
     return NULL;
-  if (!check_free_space (txn, archives, error))
+  if (!check_free_space (txn, archives, &exact_size, error))
     return NULL;
 
   if (mkdirat (txn->root_fd, LSP_LOCAL_INSTALLING_DIR, 0755) != 0)
@@ -342,6 +347,7 @@ extract_into_staging (Txn           *txn,
   if ((extractor = lsp_extractor_new (staging_path, error)) == NULL)
     return NULL;
   lsp_extractor_set_progress_func (extractor, on_extract_progress, txn->progress);
+  lsp_extractor_set_expected_size (extractor, exact_size);
 
   for (guint i = 0; i < archives->len; i++)
     {

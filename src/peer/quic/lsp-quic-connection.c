@@ -887,7 +887,10 @@ teardown (LspQuicConnection *self,
 {
   g_autoptr(LspQuicConnection) hold = g_object_ref (self);
   g_autoptr(GError) fallback = NULL;
-  LspQuicEndpoint *endpoint = self->endpoint;
+  /* Completing the connect task may drop the last references to the
+   * endpoint (the task's own, and its caller's from the callback), yet
+   * the endpoint still has to forget us below. */
+  g_autoptr(LspQuicEndpoint) endpoint = self->endpoint != NULL ? g_object_ref (self->endpoint) : NULL;
   GHashTableIter iter;
   gpointer value;
   g_autoptr(GPtrArray) streams = g_ptr_array_new_with_free_func (g_object_unref);
