@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glib/gi18n-lib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -30,7 +31,9 @@ typedef struct
   char             *game_id;
   LspManifest      *manifest;
   gboolean          repair;     /* every chunk on disk is a claim to check */
+  char             *previous_hash; /* an update: build the changed files beside the old ones */
   LspDownloadState *state;      /* out: what is verified already */
+  LspDownloadState *reused;     /* out: of those, what came from local chunks of the same hash */
   gboolean          touched;    /* out: the game root was changed */
 } PrepareJob;
 
@@ -39,8 +42,10 @@ prepare_job_free (PrepareJob *job)
 {
   g_free (job->games_path);
   g_free (job->game_id);
+  g_free (job->previous_hash);
   g_clear_pointer (&job->manifest, lsp_manifest_unref);
   lsp_download_state_free (job->state);
+  lsp_download_state_free (job->reused);
   g_free (job);
 }
 
@@ -116,6 +121,66 @@ count_chunks (LspManifest *manifest)
   return n;
 }
 
+/* An update builds the files that changed in the staging folder, from
+ * local chunks of the same hash where it can, and leaves the old version
+ * whole (sentinel included) until the commit moves the new files in. It
+ * needs room for the staged files only, at most the new version's size. */
+static void
+prepare_update (GTask        *task,
+                PrepareJob   *job,
+                GCancellable *cancellable)
+{
+  g_autoptr(LspManifest) previous = lsp_manifest_cache_load (job->games_path, job->previous_hash, NULL);
+  g_autofree gboolean *staged = NULL;
+  guint64 needed = 0;
+  GError *error = NULL;
+  int root_fd, staging_fd = -1;
+  gboolean ok;
+
+  root_fd = lsp_download_storage_open_root (job->games_path, job->game_id, FALSE, &error);
+  if (root_fd < 0)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  job->state = lsp_download_state_new (lsp_manifest_get_hash (job->manifest), count_chunks (job->manifest));
+  job->reused = lsp_download_state_new (job->state->manifest_hash, job->state->n_chunks);
+  staged = _lsp_download_reuse_keep_in_place (root_fd, job->manifest, previous, job->state, job->reused,
+                                              cancellable, &error);
+  for (guint i = 0; staged != NULL && i < lsp_manifest_get_n_files (job->manifest); i++)
+    needed += staged[i] ? lsp_manifest_get_file (job->manifest, i)->size : 0;
+
+  /* Nothing is written before the space check; a staging folder left by
+   * an update that crashed goes first. */
+  ok = staged != NULL && lsp_download_storage_check_space (job->games_path, needed, &error) &&
+       lsp_fs_remove_tree_at (root_fd, LSP_UPDATE_STAGING_DIR, &error);
+  if (ok)
+    {
+      job->touched = TRUE;
+      if (mkdirat (root_fd, LSP_UPDATE_STAGING_DIR, 0755) != 0 ||
+          (staging_fd = openat (root_fd, LSP_UPDATE_STAGING_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+        ok = lsp_error_set_errno (&error, errno, _("Cannot create the update of %s"), job->game_id);
+    }
+  for (guint i = 0; ok && i < lsp_manifest_get_n_files (job->manifest); i++)
+    {
+      if (staged[i])
+        ok = !g_cancellable_set_error_if_cancelled (cancellable, &error) &&
+             lsp_download_storage_prepare_file (staging_fd, lsp_manifest_get_file (job->manifest, i), &error);
+    }
+  ok = ok && _lsp_download_reuse_copy (root_fd, staging_fd, job->manifest, previous, staged, job->state, job->reused,
+                                       cancellable, &error);
+  if (staging_fd >= 0)
+    close (staging_fd);
+  close (root_fd);
+  if (!ok)
+    {
+      g_clear_pointer (&job->state, lsp_download_state_free);
+      g_task_return_error (task, error);
+      return;
+    }
+  g_task_return_boolean (task, TRUE);
+}
+
 static void
 prepare_worker (GTask        *task,
                 gpointer      source_object,
@@ -127,6 +192,12 @@ prepare_worker (GTask        *task,
   g_autoptr(GError) state_error = NULL;
   GError *error = NULL;
   int root_fd;
+
+  if (job->previous_hash != NULL)
+    {
+      prepare_update (task, job, cancellable);
+      return;
+    }
 
   /* Nothing is written before the space check. */
   if (!lsp_download_storage_check_space (job->games_path, bytes_needed (job->games_path, job->game_id, job->manifest),
@@ -142,17 +213,27 @@ prepare_worker (GTask        *task,
       return;
     }
   job->touched = TRUE;
+  /* An update that crashed while moving its files in left its staging folder. */
+  lsp_fs_remove_tree_at (root_fd, LSP_UPDATE_STAGING_DIR, NULL);
   job->state = lsp_download_state_new (lsp_manifest_get_hash (job->manifest), count_chunks (job->manifest));
-  if (job->repair)
-    {
-      claimed = lsp_download_state_new (job->state->manifest_hash, job->state->n_chunks);
-      memset (claimed->verified, 0xff, (claimed->n_chunks + 7) / 8);
-    }
-  else
+  job->reused = lsp_download_state_new (job->state->manifest_hash, job->state->n_chunks);
+  if (!job->repair)
     claimed = lsp_download_storage_read_state (root_fd, &state_error);
   if (claimed != NULL && g_str_equal (claimed->manifest_hash, job->state->manifest_hash) &&
       claimed->n_chunks == job->state->n_chunks)
     verify_claims (root_fd, job->manifest, claimed, job->state, cancellable);
+  else
+    {
+      /* No state of this download: whatever files are there already (a
+       * repair's, or a partial copy) are claims too, and what verifies
+       * in place is reused. */
+      g_autoptr(LspDownloadState) all = lsp_download_state_new (job->state->manifest_hash, job->state->n_chunks);
+
+      memset (all->verified, 0xff, (all->n_chunks + 7) / 8);
+      verify_claims (root_fd, job->manifest, all, job->state, cancellable);
+      if (!job->repair)
+        memcpy (job->reused->verified, job->state->verified, (all->n_chunks + 7) / 8);
+    }
   /* Stopped while checking: what is on disk, state file included, stays
    * as it was for the next start. */
   if (g_cancellable_set_error_if_cancelled (cancellable, &error))
@@ -168,7 +249,10 @@ prepare_worker (GTask        *task,
    * a game that keeps its sentinel and stays damaged until the commit. */
   if ((!job->repair && (!lsp_download_storage_begin_version (root_fd, &error) ||
                         !lsp_download_storage_write_state (root_fd, job->state, &error))) ||
-      !lsp_download_storage_prepare (root_fd, job->manifest, cancellable, &error))
+      !lsp_download_storage_prepare (root_fd, job->manifest, cancellable, &error) ||
+      !_lsp_download_reuse_copy (root_fd, root_fd, job->manifest, NULL, NULL, job->state, job->reused, cancellable,
+                                 &error) ||
+      (!job->repair && !lsp_download_storage_write_state (root_fd, job->state, &error)))
     {
       close (root_fd);
       g_task_return_error (task, error);
@@ -179,7 +263,8 @@ prepare_worker (GTask        *task,
 }
 
 static void
-build_chunks (LspDownload *self)
+build_chunks (LspDownload            *self,
+              const LspDownloadState *reused)
 {
   guint index = 0;
 
@@ -200,12 +285,15 @@ build_chunks (LspDownload *self)
           if (chunk.state == CHUNK_DONE)
             {
               self->n_done++;
-              self->bytes_resumed += chunk.length;
+              if (lsp_download_state_get (reused, index))
+                self->bytes_reused += chunk.length;
+              else
+                self->bytes_resumed += chunk.length;
             }
           g_array_append_val (self->chunks, chunk);
         }
     }
-  self->bytes_done = self->bytes_resumed;
+  self->bytes_done = self->bytes_resumed + self->bytes_reused;
   self->resumed = self->bytes_resumed > 0;
   self->n_repaired = self->repair ? self->chunks->len - self->n_done : 0;
 }
@@ -221,6 +309,7 @@ on_prepared (GObject      *object,
 
   self->workers--;
   self->storage_begun = job->touched;
+  self->staged = job->previous_hash != NULL;
   if (job->state != NULL)
     self->state = g_steal_pointer (&job->state);
   if (!g_task_propagate_boolean (G_TASK (result), &error))
@@ -237,9 +326,11 @@ on_prepared (GObject      *object,
       return;
     }
 
-  build_chunks (self);
+  build_chunks (self, job->reused);
+  self->prepared = TRUE;
   g_object_freeze_notify (G_OBJECT (self));
   g_object_notify_by_pspec (G_OBJECT (self), _lsp_download_properties[PROP_RESUMED]);
+  g_object_notify_by_pspec (G_OBJECT (self), _lsp_download_properties[PROP_BYTES_REUSED]);
   _lsp_download_notify_progress (self);
   g_object_thaw_notify (G_OBJECT (self));
   if (self->n_done == self->chunks->len)
@@ -264,6 +355,7 @@ _lsp_download_prepare (LspDownload *self)
   job->game_id = g_strdup (self->game_id);
   job->manifest = lsp_manifest_ref (self->manifest);
   job->repair = self->repair;
+  job->previous_hash = g_strdup (self->previous_hash);
   self->workers++;
   task = g_task_new (NULL, self->stop, on_prepared, g_object_ref (self));
   g_task_set_source_tag (task, _lsp_download_prepare);
@@ -461,11 +553,16 @@ plan_target (LspDownload *self,
              const char  *version,
              const char  *manifest_hash)
 {
+  LspLocalGame *local = lsp_library_lookup (self->library, self->game_id);
   g_autoptr(GTask) task = NULL;
   char **args;
 
   self->version = g_strdup (version);
   self->manifest_hash = g_strdup (manifest_hash);
+  g_clear_pointer (&self->previous_hash, g_free);
+  if (!self->repair && local != NULL && lsp_local_game_get_downloaded (local) &&
+      lsp_local_game_get_manifest_hash (local) != NULL)
+    self->previous_hash = g_strdup (lsp_local_game_get_manifest_hash (local));
   g_object_notify_by_pspec (G_OBJECT (self), _lsp_download_properties[PROP_VERSION]);
   g_clear_handle_id (&self->wait_id, g_source_remove);
   _lsp_download_set_phase (self, LSP_DOWNLOAD_PLANNING);

@@ -69,6 +69,8 @@ struct _LspDownload
   char             *games_path;
   gboolean          repair;         /* fetch only what no longer verifies, of the manifest we have */
   guint             n_repaired;     /* chunks a repair found bad */
+  char             *previous_hash;  /* an update: the manifest of the version we have */
+  gboolean          staged;         /* an update: changed files are built in the staging folder */
   GTask            *task;
   GCancellable     *stop;           /* cancels our workers */
   gulong            cancel_handler;
@@ -104,6 +106,8 @@ struct _LspDownload
   guint64           bytes_done;
   guint64           bytes_total;
   guint64           bytes_resumed;
+  guint64           bytes_reused;   /* copied or kept from local chunks of the same hash */
+  gboolean          prepared;       /* what is there and what to fetch is known */
   guint64           bytes_received;
   gboolean          resumed;
   double            rate;
@@ -131,6 +135,7 @@ enum {
   PROP_RATE,
   PROP_ETA,
   PROP_RESUMED,
+  PROP_BYTES_REUSED,
   PROP_N_SOURCES,
   N_PROPS
 };
@@ -157,6 +162,24 @@ void     _lsp_download_on_cancelled     (GCancellable *cancellable,
 /* lsp-download-plan.c */
 void     _lsp_download_choose_target    (LspDownload  *self);
 void     _lsp_download_prepare          (LspDownload  *self);
+
+/* lsp-download-reuse.c (worker threads) */
+gboolean *_lsp_download_reuse_keep_in_place (int               root_fd,
+                                             LspManifest      *manifest,
+                                             LspManifest      *previous,
+                                             LspDownloadState *state,
+                                             LspDownloadState *reused,
+                                             GCancellable     *cancellable,
+                                             GError          **error);
+gboolean  _lsp_download_reuse_copy          (int               root_fd,
+                                             int               payload_fd,
+                                             LspManifest      *manifest,
+                                             LspManifest      *previous,
+                                             const gboolean   *staged,
+                                             LspDownloadState *state,
+                                             LspDownloadState *reused,
+                                             GCancellable     *cancellable,
+                                             GError          **error);
 
 /* lsp-download-end.c */
 void     _lsp_download_finish           (LspDownload  *self);
