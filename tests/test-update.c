@@ -11,6 +11,7 @@
 #include "lsp-game-root.h"
 #include "lsp-node.h"
 #include "lsp-test-util.h"
+#include "lsp-update-estimate.h"
 
 /* Updates between real nodes over QUIC on loopback, with real files: only
  * the chunks we do not have locally move. */
@@ -259,18 +260,46 @@ assert_same_game (Peer *downloader,
                    lsp_local_game_get_manifest_hash (lsp_library_lookup (seeder->library, "alpha")));
 }
 
-/* Patch day: one archive of three changed, and only its chunks move. */
+typedef struct
+{
+  gboolean  done;
+  char     *version;
+  guint64   bytes_to_fetch;
+} Estimate;
+
+static void
+on_estimated (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  Estimate *estimate = user_data;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (lsp_update_estimate_finish (result, &estimate->version, &estimate->bytes_to_fetch, &error));
+  g_assert_no_error (error);
+  estimate->done = TRUE;
+}
+
+/* Patch day: one archive of three changed, and only its chunks move; the
+ * estimate before the update says so. */
 static void
 test_one_archive_changed (void)
 {
   Peer seeder = { 0 }, downloader = { 0 };
   Outcome outcome = { 0 };
+  Estimate estimate = { 0 };
 
   seeder.games = lsp_test_make_temp_dir ();
   make_alpha (seeder.games, "1.1", 11, 99, 33);
   downloader.games = lsp_test_make_temp_dir ();
   make_alpha (downloader.games, "1.0", 11, 22, 33);
   seeder_and_downloader (&seeder, &downloader, "1.1");
+
+  lsp_update_estimate_async (downloader.node, downloader.library, "alpha", NULL, on_estimated, &estimate);
+  g_assert_true (lsp_test_wait_until (flag_set, &estimate.done, 20000));
+  g_assert_cmpstr (estimate.version, ==, "1.1");
+  g_assert_cmpuint (estimate.bytes_to_fetch, ==, ARCHIVE_SIZE);
+  g_free (estimate.version);
 
   start_update (&downloader, &outcome);
   wait_outcome (&downloader, &outcome);

@@ -596,34 +596,29 @@ choose_repair_target (LspDownload *self)
   plan_target (self, lsp_local_game_get_version (local), lsp_local_game_get_reference_hash (local));
 }
 
-/* The newest version on the LAN wins; of the manifests offered for it,
- * the one most peers have (they are all sources). */
-void
-_lsp_download_choose_target (LspDownload *self)
+/* The newest version on the LAN, of the connected peers' offers for
+ * game_id; of the manifests offered for it, the one most peers have (they
+ * are all sources). Returns FALSE when nobody offers one. */
+gboolean
+_lsp_download_find_target (LspNode     *node,
+                           const char  *game_id,
+                           char       **out_version,
+                           char       **out_manifest_hash)
 {
-  GListModel *peers = G_LIST_MODEL (self->node);
+  GListModel *peers = G_LIST_MODEL (node);
   g_autoptr(GHashTable) votes = g_hash_table_new (g_str_hash, g_str_equal);
   const char *best_version = NULL, *best_hash = NULL;
   guint best_votes = 0;
   g_autoptr(GPtrArray) held = g_ptr_array_new_with_free_func (g_object_unref);
-  LspLocalGame *local;
-
-  if (self->finishing || self->manifest_hash != NULL || self->manifest_fetching)
-    return;
-  if (self->repair)
-    {
-      choose_repair_target (self);
-      return;
-    }
 
   for (guint i = 0; i < g_list_model_get_n_items (peers); i++)
     {
       LspPeer *peer = g_list_model_get_item (peers, i);
-      const LspGameSummary *game = lsp_peer_lookup_game (peer, self->game_id);
+      const LspGameSummary *game = lsp_peer_lookup_game (peer, game_id);
 
       g_ptr_array_add (held, peer);
       if (game == NULL || game->availability != LSP_AVAILABILITY_READY || game->version == NULL ||
-          game->manifest_hash == NULL || lsp_node_get_connection (self->node, lsp_peer_get_id (peer)) == NULL)
+          game->manifest_hash == NULL || lsp_node_get_connection (node, lsp_peer_get_id (peer)) == NULL)
         continue;
       if (best_version == NULL || lsp_version_compare (game->version, best_version) > 0)
         {
@@ -644,6 +639,26 @@ _lsp_download_choose_target (LspDownload *self)
         }
     }
   if (best_hash == NULL)
+    return FALSE;
+  *out_version = g_strdup (best_version);
+  *out_manifest_hash = g_strdup (best_hash);
+  return TRUE;
+}
+
+void
+_lsp_download_choose_target (LspDownload *self)
+{
+  g_autofree char *best_version = NULL, *best_hash = NULL;
+  LspLocalGame *local;
+
+  if (self->finishing || self->manifest_hash != NULL || self->manifest_fetching)
+    return;
+  if (self->repair)
+    {
+      choose_repair_target (self);
+      return;
+    }
+  if (!_lsp_download_find_target (self->node, self->game_id, &best_version, &best_hash))
     {
       _lsp_download_check_waiting (self);
       return;

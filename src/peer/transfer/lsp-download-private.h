@@ -162,6 +162,10 @@ void     _lsp_download_on_cancelled     (GCancellable *cancellable,
 /* lsp-download-plan.c */
 void     _lsp_download_choose_target    (LspDownload  *self);
 void     _lsp_download_prepare          (LspDownload  *self);
+gboolean _lsp_download_find_target      (LspNode      *node,
+                                         const char   *game_id,
+                                         char        **out_version,
+                                         char        **out_manifest_hash);
 
 /* lsp-download-reuse.c (worker threads) */
 gboolean *_lsp_download_reuse_keep_in_place (int               root_fd,
