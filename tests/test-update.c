@@ -460,6 +460,35 @@ test_damaged_local_chunk (void)
   peer_clear (&seeder);
 }
 
+/* Two files of the same bytes: the second is copied from the first once
+ * that one has verified, not fetched. */
+static void
+test_twin_chunks_fetched_once (void)
+{
+  Peer seeder = { 0 }, downloader = { 0 };
+  Outcome outcome = { 0 };
+  LspDownload *download;
+
+  seeder.games = lsp_test_make_temp_dir ();
+  make_alpha (seeder.games, "1.0", 11, 11, 33);
+  downloader.games = lsp_test_make_temp_dir ();
+  seeder_and_downloader (&seeder, &downloader, "1.0");
+
+  download = start_update (&downloader, &outcome);
+  g_object_ref (download);
+  wait_outcome (&downloader, &outcome);
+  g_assert_no_error (outcome.error);
+  assert_same_game (&downloader, &seeder);
+  g_assert_cmpuint (bytes_from (&outcome, &seeder), ==, 2 * ARCHIVE_SIZE);
+  g_assert_cmpuint (outcome.bytes_reused, ==, ARCHIVE_SIZE);
+  g_assert_cmpint (lsp_download_get_bytes_to_fetch (download), ==, 0);
+  g_object_unref (download);
+
+  outcome_clear (&outcome);
+  peer_clear (&downloader);
+  peer_clear (&seeder);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -470,6 +499,7 @@ main (int    argc,
   g_test_add_func ("/update/only-version-changed", test_only_version_changed);
   g_test_add_func ("/update/cancel-keeps-old-version", test_cancel_keeps_old_version);
   g_test_add_func ("/update/damaged-local-chunk", test_damaged_local_chunk);
+  g_test_add_func ("/update/twin-chunks-fetched-once", test_twin_chunks_fetched_once);
 
   return g_test_run ();
 }

@@ -327,6 +327,7 @@ on_prepared (GObject      *object,
     }
 
   build_chunks (self, job->reused);
+  _lsp_download_reuse_hold_twins (self);
   self->prepared = TRUE;
   g_object_freeze_notify (G_OBJECT (self));
   g_object_notify_by_pspec (G_OBJECT (self), _lsp_download_properties[PROP_RESUMED]);

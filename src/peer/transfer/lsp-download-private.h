@@ -14,6 +14,7 @@ typedef enum {
   CHUNK_MISSING,
   CHUNK_FETCHING,   /* requested from one source, or two in the end game */
   CHUNK_WRITING,    /* received, being verified and written */
+  CHUNK_HELD,       /* copied from a chunk of the same hash once that one is done */
   CHUNK_DONE,
 } ChunkState;
 
@@ -108,6 +109,8 @@ struct _LspDownload
   guint64           bytes_resumed;
   guint64           bytes_reused;   /* copied or kept from local chunks of the same hash */
   gboolean          prepared;       /* what is there and what to fetch is known */
+  GHashTable       *twins;          /* hash → GPtrArray of Chunk held back until the first of them is done */
+  guint64           bytes_held;     /* of the chunks held or being copied */
   guint64           bytes_received;
   gboolean          resumed;
   double            rate;
@@ -150,6 +153,8 @@ void     _lsp_download_fail             (LspDownload  *self,
 void     _lsp_download_chunk_done       (LspDownload  *self,
                                          Chunk        *chunk,
                                          Source       *source);
+void     _lsp_download_chunk_reused     (LspDownload  *self,
+                                         Chunk        *chunk);
 void     _lsp_download_progress_changed (LspDownload  *self);
 void     _lsp_download_source_dropped   (LspDownload  *self,
                                          const char   *peer_id,
@@ -184,6 +189,10 @@ gboolean  _lsp_download_reuse_copy          (int               root_fd,
                                              LspDownloadState *reused,
                                              GCancellable     *cancellable,
                                              GError          **error);
+
+void      _lsp_download_reuse_hold_twins    (LspDownload      *self);
+void      _lsp_download_reuse_twins         (LspDownload      *self,
+                                             Chunk            *done);
 
 /* lsp-download-end.c */
 void     _lsp_download_finish           (LspDownload  *self);

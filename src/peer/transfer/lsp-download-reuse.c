@@ -240,3 +240,167 @@ _lsp_download_reuse_copy (int               root_fd,
   lsp_chunk_buffer_free (buffer);
   return ok;
 }
+
+/* ---- twins: chunks of the same hash still to fetch ---- */
+
+/* Of the missing chunks that share a hash, only the first is fetched; the
+ * others wait for it and are copied from it. */
+void
+_lsp_download_reuse_hold_twins (LspDownload *self)
+{
+  g_autoptr(GHashTable) first = g_hash_table_new (hash_digest, equal_digest);
+
+  for (guint i = 0; i < self->chunks->len; i++)
+    {
+      Chunk *chunk = &g_array_index (self->chunks, Chunk, i);
+      GPtrArray *held;
+
+      if (chunk->state != CHUNK_MISSING)
+        continue;
+      if (!g_hash_table_contains (first, chunk->hash))
+        {
+          g_hash_table_insert (first, (gpointer) chunk->hash, chunk);
+          continue;
+        }
+      if (self->twins == NULL)
+        self->twins = g_hash_table_new_full (hash_digest, equal_digest, NULL, (GDestroyNotify) g_ptr_array_unref);
+      held = g_hash_table_lookup (self->twins, chunk->hash);
+      if (held == NULL)
+        {
+          held = g_ptr_array_new ();
+          g_hash_table_insert (self->twins, (gpointer) chunk->hash, held);
+        }
+      chunk->state = CHUNK_HELD;
+      self->bytes_held += chunk->length;
+      g_ptr_array_add (held, chunk);
+    }
+}
+
+typedef struct
+{
+  char    *games_path;
+  char    *game_id;
+  gboolean staged;
+  char    *from_path;
+  guint64  from_offset;
+  char    *to_path;
+  guint64  to_offset;
+  guint32  length;
+  guint8   hash[LSP_SHA256_LEN];
+} TwinJob;
+
+static void
+twin_job_free (TwinJob *job)
+{
+  g_free (job->games_path);
+  g_free (job->game_id);
+  g_free (job->from_path);
+  g_free (job->to_path);
+  g_free (job);
+}
+
+/* TRUE when copied; FALSE without an error when the source no longer
+ * verifies, with one when writing failed. */
+static void
+copy_twin_worker (GTask        *task,
+                  gpointer      source_object,
+                  gpointer      task_data,
+                  GCancellable *cancellable)
+{
+  TwinJob *job = task_data;
+  guint8 *buffer = lsp_chunk_buffer_new ();
+  GError *error = NULL;
+  int payload_fd = lsp_download_storage_open_payload (job->games_path, job->game_id, job->staged, &error);
+
+  if (payload_fd < 0)
+    g_task_return_error (task, error);
+  else if (!read_verified (payload_fd, job->from_path, job->from_offset, job->length, job->hash, buffer))
+    g_task_return_boolean (task, FALSE);
+  else if (!lsp_download_storage_write_chunk (payload_fd, job->to_path, job->to_offset, buffer, job->length, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+  if (payload_fd >= 0)
+    close (payload_fd);
+  lsp_chunk_buffer_free (buffer);
+}
+
+typedef struct
+{
+  LspDownload *download;
+  Chunk       *chunk;
+} TwinCall;
+
+static void
+on_twin_copied (GObject      *object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  TwinCall *call = user_data;
+  g_autoptr(LspDownload) self = call->download;
+  Chunk *chunk = call->chunk;
+  g_autoptr(GError) error = NULL;
+  gboolean copied = g_task_propagate_boolean (G_TASK (result), &error);
+
+  g_free (call);
+  self->workers--;
+  self->bytes_held -= chunk->length;
+  if (self->finishing)
+    {
+      _lsp_download_finish (self);
+      return;
+    }
+  if (error != NULL)
+    {
+      _lsp_download_fail (self, g_steal_pointer (&error));
+      return;
+    }
+  if (!copied)
+    {
+      /* Its twin changed on disk since it verified: fetch this one. */
+      chunk->state = CHUNK_MISSING;
+      _lsp_download_pump (self);
+      return;
+    }
+  _lsp_download_chunk_reused (self, chunk);
+}
+
+/* done has just verified: the chunks held back for its hash are copied
+ * from it, off the main loop. */
+void
+_lsp_download_reuse_twins (LspDownload *self,
+                           Chunk       *done)
+{
+  const LspManifestFile *from = lsp_manifest_get_file (self->manifest, done->file);
+  GPtrArray *held;
+
+  if (self->twins == NULL || (held = g_hash_table_lookup (self->twins, done->hash)) == NULL)
+    return;
+  g_ptr_array_ref (held);
+  g_hash_table_remove (self->twins, done->hash);
+  for (guint i = 0; i < held->len; i++)
+    {
+      Chunk *chunk = g_ptr_array_index (held, i);
+      g_autoptr(GTask) task = NULL;
+      TwinJob *job = g_new0 (TwinJob, 1);
+      TwinCall *call = g_new0 (TwinCall, 1);
+
+      job->games_path = g_strdup (self->games_path);
+      job->game_id = g_strdup (self->game_id);
+      job->staged = self->staged;
+      job->from_path = g_strdup (from->path);
+      job->from_offset = done->offset;
+      job->to_path = g_strdup (lsp_manifest_get_file (self->manifest, chunk->file)->path);
+      job->to_offset = chunk->offset;
+      job->length = chunk->length;
+      memcpy (job->hash, chunk->hash, LSP_SHA256_LEN);
+      call->download = g_object_ref (self);
+      call->chunk = chunk;
+      self->workers++;
+      task = g_task_new (NULL, self->stop, on_twin_copied, call);
+      g_task_set_source_tag (task, _lsp_download_reuse_twins);
+      g_task_set_task_data (task, job, (GDestroyNotify) twin_job_free);
+      g_task_run_in_thread (task, copy_twin_worker);
+    }
+  g_ptr_array_unref (held);
+}

@@ -234,15 +234,13 @@ save_state (LspDownload *self)
   g_task_run_in_thread (task, save_state_worker);
 }
 
-void
-_lsp_download_chunk_done (LspDownload *self,
-                          Chunk       *chunk,
-                          Source      *source)
+static void
+chunk_verified (LspDownload *self,
+                Chunk       *chunk)
 {
   chunk->state = CHUNK_DONE;
   self->n_done++;
   self->bytes_done += chunk->length;
-  self->rate_bytes += chunk->length;
   lsp_download_state_set (self->state, chunk->index);
   /* A repair keeps no resume state: its sentinel never left, and a
    * repair cut short is run again, hashing what is there. */
@@ -256,7 +254,27 @@ _lsp_download_chunk_done (LspDownload *self,
     _lsp_download_finish (self);
 }
 
-/* ---- waiting for sources ---- */
+void
+_lsp_download_chunk_done (LspDownload *self,
+                          Chunk       *chunk,
+                          Source      *source)
+{
+  self->rate_bytes += chunk->length;
+  _lsp_download_reuse_twins (self, chunk);
+  chunk_verified (self, chunk);
+}
+
+/* A chunk copied from a verified one of the same hash. */
+void
+_lsp_download_chunk_reused (LspDownload *self,
+                            Chunk       *chunk)
+{
+  self->bytes_reused += chunk->length;
+  g_object_notify_by_pspec (G_OBJECT (self), _lsp_download_properties[PROP_BYTES_REUSED]);
+  chunk_verified (self, chunk);
+}
+
+/* ---- waiting for sources ---- */ 
 
 static gboolean
 on_wait_timeout (gpointer user_data)
@@ -469,12 +487,13 @@ lsp_download_get_bytes_reused (LspDownload *self)
 }
 
 /* What is left to fetch from peers, or -1 until the prepare step has
- * found what is here already. */
+ * found what is here already. Chunks that will be copied from one of the
+ * same hash once it arrives do not count. */
 gint64
 lsp_download_get_bytes_to_fetch (LspDownload *self)
 {
   g_return_val_if_fail (LSP_IS_DOWNLOAD (self), -1);
-  return self->prepared ? (gint64) (self->bytes_total - self->bytes_done) : -1;
+  return self->prepared ? (gint64) (self->bytes_total - self->bytes_done - self->bytes_held) : -1;
 }
 
 /* Bytes received from peers, counting chunks that failed verification. */
@@ -654,6 +673,7 @@ lsp_download_finalize (GObject *object)
   g_clear_pointer (&self->watched_peers, g_ptr_array_unref);
   g_clear_pointer (&self->banned, g_hash_table_unref);
   g_clear_pointer (&self->state, lsp_download_state_free);
+  g_clear_pointer (&self->twins, g_hash_table_unref);
 
   G_OBJECT_CLASS (lsp_download_parent_class)->finalize (object);
 }

@@ -72,13 +72,14 @@ count_missing (LspManifest *local,
       for (guint c = 0; c < file->n_chunks; c++)
         g_hash_table_add (have, file->chunk_hashes + (gsize) c * LSP_SHA256_LEN);
     }
+  /* A chunk is fetched once, however often the new version has it. */
   for (guint i = 0; i < lsp_manifest_get_n_files (target); i++)
     {
       const LspManifestFile *file = lsp_manifest_get_file (target, i);
 
       for (guint c = 0; c < file->n_chunks; c++)
         {
-          if (!g_hash_table_contains (have, file->chunk_hashes + (gsize) c * LSP_SHA256_LEN))
+          if (g_hash_table_add (have, file->chunk_hashes + (gsize) c * LSP_SHA256_LEN))
             missing += MIN ((guint64) LSP_MANIFEST_CHUNK_SIZE, file->size - (guint64) c * LSP_MANIFEST_CHUNK_SIZE);
         }
     }
