@@ -266,7 +266,7 @@ static void
 build_chunks (LspDownload            *self,
               const LspDownloadState *reused)
 {
-  guint index = 0;
+  guint index = 0, n_reused = 0;
 
   for (guint i = 0; i < lsp_manifest_get_n_files (self->manifest); i++)
     {
@@ -286,7 +286,10 @@ build_chunks (LspDownload            *self,
             {
               self->n_done++;
               if (lsp_download_state_get (reused, index))
-                self->bytes_reused += chunk.length;
+                {
+                  n_reused++;
+                  self->bytes_reused += chunk.length;
+                }
               else
                 self->bytes_resumed += chunk.length;
             }
@@ -295,7 +298,8 @@ build_chunks (LspDownload            *self,
     }
   self->bytes_done = self->bytes_resumed + self->bytes_reused;
   self->resumed = self->bytes_resumed > 0;
-  self->n_repaired = self->repair ? self->chunks->len - self->n_done : 0;
+  /* A repair's reused chunks were bad too, copied from a twin that verified. */
+  self->n_repaired = self->repair ? self->chunks->len - self->n_done + n_reused : 0;
 }
 
 static void
