@@ -8,6 +8,7 @@
 
 #include "lsp-chunk-server.h"
 #include "lsp-download-manager.h"
+#include "lsp-download-storage.h"
 #include "lsp-game-root.h"
 #include "lsp-node.h"
 #include "lsp-test-util.h"
@@ -346,11 +347,22 @@ has_received (gpointer data)
   return lsp_download_get_bytes_received (data) >= 2 * MIB;
 }
 
-/* A cancel mid-update leaves the old version whole, downloaded and
- * installed as it was. */
 static void
-test_cancel_keeps_old_version (void)
+on_resumed (GObject      *object,
+            GAsyncResult *result,
+            gpointer      user_data)
 {
+  g_assert_true (lsp_download_manager_resume_finish (LSP_DOWNLOAD_MANAGER (object), result, NULL));
+  *(gboolean *) user_data = TRUE;
+}
+
+/* A cancel mid-update, or the peer stopping, leaves the old version
+ * whole, downloaded and installed as it was; nothing resumes at the next
+ * start. */
+static void
+test_stop_keeps_old_version (gconstpointer data)
+{
+  gboolean stop_peer = GPOINTER_TO_INT (data);
   static const char * const names[] = { "a.eti", "b.eti", "c.eti", LSP_VERSION_FILE, LSP_INTENT_FILE,
                                          "local/saves/slot1.sav" };
   Peer seeder = { 0 }, downloader = { 0 };
@@ -375,8 +387,26 @@ test_cancel_keeps_old_version (void)
 
   download = start_update (&downloader, &outcome);
   g_assert_true (lsp_test_wait_until (has_received, download, 30000));
-  lsp_download_manager_cancel (downloader.downloads, "alpha", NULL);
-  wait_outcome (&downloader, &outcome);
+  if (stop_peer)
+    {
+      LspLocalGame *seeded = lsp_library_lookup (seeder.library, "alpha");
+      g_autofree char *kept = lsp_download_manifest_path (downloader.games, lsp_local_game_get_manifest_hash (seeded));
+      gboolean resumed = FALSE;
+
+      peer_stop (&downloader);
+      g_assert_true (outcome.done);
+      /* Nothing is kept for a resume: the new version's manifest neither. */
+      g_assert_false (g_file_test (kept, G_FILE_TEST_EXISTS));
+      peer_start (&downloader, "downloader");
+      lsp_download_manager_resume_async (downloader.downloads, NULL, on_resumed, &resumed);
+      g_assert_true (lsp_test_wait_until (flag_set, &resumed, 20000));
+      g_assert_null (lsp_download_manager_lookup (downloader.downloads, "alpha"));
+    }
+  else
+    {
+      lsp_download_manager_cancel (downloader.downloads, "alpha", NULL);
+      wait_outcome (&downloader, &outcome);
+    }
   g_assert_error (outcome.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
 
   for (guint i = 0; i < G_N_ELEMENTS (names); i++)
@@ -497,7 +527,8 @@ main (int    argc,
 
   g_test_add_func ("/update/one-archive-changed", test_one_archive_changed);
   g_test_add_func ("/update/only-version-changed", test_only_version_changed);
-  g_test_add_func ("/update/cancel-keeps-old-version", test_cancel_keeps_old_version);
+  g_test_add_data_func ("/update/cancel-keeps-old-version", GINT_TO_POINTER (FALSE), test_stop_keeps_old_version);
+  g_test_add_data_func ("/update/stop-keeps-old-version", GINT_TO_POINTER (TRUE), test_stop_keeps_old_version);
   g_test_add_func ("/update/damaged-local-chunk", test_damaged_local_chunk);
   g_test_add_func ("/update/twin-chunks-fetched-once", test_twin_chunks_fetched_once);
 
