@@ -1,8 +1,10 @@
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -519,6 +521,57 @@ test_twin_chunks_fetched_once (void)
   peer_clear (&seeder);
 }
 
+/* The files that changed are built beside the old ones, so the update
+ * needs room for all of them, and says so before it writes anything. */
+static void
+test_not_enough_space (void)
+{
+  Peer seeder = { 0 }, downloader = { 0 };
+  Outcome outcome = { 0 };
+  g_autofree char *outer = lsp_test_make_temp_dir ();
+  g_autofree char *staging = NULL, *version = NULL;
+
+  downloader.games = g_build_filename (outer, "small", NULL);
+  g_assert_cmpint (g_mkdir (downloader.games, 0755), ==, 0);
+  if (mount ("lanspread-test", downloader.games, "tmpfs", MS_NOSUID | MS_NODEV, "size=40m") != 0)
+    {
+      g_test_skip_printf ("cannot mount a tmpfs (%s)", g_strerror (errno));
+      lsp_test_remove_tree (outer);
+      g_free (downloader.games);
+      return;
+    }
+  /* 27 MiB of 1.0 on 40 MiB; 1.1 changes two archives, 18 MiB. */
+  make_alpha (downloader.games, "1.0", 11, 22, 33);
+  seeder.games = lsp_test_make_temp_dir ();
+  make_alpha (seeder.games, "1.1", 11, 98, 99);
+  seeder_and_downloader (&seeder, &downloader, "1.1");
+
+  start_update (&downloader, &outcome);
+  wait_outcome (&downloader, &outcome);
+  g_assert_error (outcome.error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
+  g_assert_nonnull (strstr (outcome.error->message, "Not enough free space"));
+  g_assert_cmpuint (outcome.bytes_received, ==, 0);
+  staging = g_build_filename (downloader.games, "alpha", LSP_UPDATE_STAGING_DIR, NULL);
+  g_assert_false (g_file_test (staging, G_FILE_TEST_EXISTS));
+  version = read_game_file (&downloader, LSP_VERSION_FILE);
+  g_assert_cmpstr (version, ==, "1.0");
+  g_assert_true (lsp_local_game_get_downloaded (lsp_library_lookup (downloader.library, "alpha")));
+
+  outcome_clear (&outcome);
+  peer_stop (&downloader);
+  for (guint tries = 0; umount (downloader.games) != 0; tries++)
+    {
+      g_assert_cmpint (errno, ==, EBUSY);
+      g_assert_cmpuint (tries, <, 100);
+      lsp_test_run_for (50);
+    }
+  lsp_test_remove_tree (downloader.state);
+  g_free (downloader.state);
+  g_free (downloader.games);
+  lsp_test_remove_tree (outer);
+  peer_clear (&seeder);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -531,6 +584,7 @@ main (int    argc,
   g_test_add_data_func ("/update/stop-keeps-old-version", GINT_TO_POINTER (TRUE), test_stop_keeps_old_version);
   g_test_add_func ("/update/damaged-local-chunk", test_damaged_local_chunk);
   g_test_add_func ("/update/twin-chunks-fetched-once", test_twin_chunks_fetched_once);
+  g_test_add_func ("/update/not-enough-space", test_not_enough_space);
 
   return g_test_run ();
 }
