@@ -283,14 +283,26 @@ on_estimated (GObject      *object,
   estimate->done = TRUE;
 }
 
+static void
+on_reused_while_preparing (LspDownload *download,
+                           GParamSpec  *pspec,
+                           gboolean    *seen)
+{
+  if (lsp_download_get_bytes_to_fetch (download) < 0 && lsp_download_get_bytes_reused (download) > 0)
+    *seen = TRUE;
+}
+
 /* Patch day: one archive of three changed, and only its chunks move; the
- * estimate before the update says so. */
+ * estimate before the update says so, and the progress counts the reused
+ * bytes while they are being checked. */
 static void
 test_one_archive_changed (void)
 {
   Peer seeder = { 0 }, downloader = { 0 };
   Outcome outcome = { 0 };
   Estimate estimate = { 0 };
+  gboolean reused_while_preparing = FALSE;
+  LspDownload *download;
 
   seeder.games = lsp_test_make_temp_dir ();
   make_alpha (seeder.games, "1.1", 11, 99, 33);
@@ -304,9 +316,11 @@ test_one_archive_changed (void)
   g_assert_cmpuint (estimate.bytes_to_fetch, ==, ARCHIVE_SIZE);
   g_free (estimate.version);
 
-  start_update (&downloader, &outcome);
+  download = start_update (&downloader, &outcome);
+  g_signal_connect (download, "notify::bytes-reused", G_CALLBACK (on_reused_while_preparing), &reused_while_preparing);
   wait_outcome (&downloader, &outcome);
   g_assert_no_error (outcome.error);
+  g_assert_true (reused_while_preparing);
   assert_same_game (&downloader, &seeder);
   g_assert_cmpuint (bytes_from (&outcome, &seeder), ==, ARCHIVE_SIZE);
   g_assert_cmpuint (outcome.bytes_received, ==, ARCHIVE_SIZE);

@@ -34,6 +34,7 @@ typedef struct
   char             *previous_hash; /* an update: build the changed files beside the old ones */
   LspDownloadState *state;      /* out: what is verified already */
   LspDownloadState *reused;     /* out: of those, what came from local chunks of the same hash */
+  LspReuseProgress  progress;
   gboolean          touched;    /* out: the game root was changed */
 } PrepareJob;
 
@@ -46,6 +47,7 @@ prepare_job_free (PrepareJob *job)
   g_clear_pointer (&job->manifest, lsp_manifest_unref);
   lsp_download_state_free (job->state);
   lsp_download_state_free (job->reused);
+  _lsp_download_reuse_progress_clear (&job->progress);
   g_free (job);
 }
 
@@ -146,7 +148,7 @@ prepare_update (GTask        *task,
   job->state = lsp_download_state_new (lsp_manifest_get_hash (job->manifest), count_chunks (job->manifest));
   job->reused = lsp_download_state_new (job->state->manifest_hash, job->state->n_chunks);
   staged = _lsp_download_reuse_keep_in_place (root_fd, job->manifest, previous, job->state, job->reused,
-                                              cancellable, &error);
+                                              &job->progress, cancellable, &error);
   for (guint i = 0; staged != NULL && i < lsp_manifest_get_n_files (job->manifest); i++)
     needed += staged[i] ? lsp_manifest_get_file (job->manifest, i)->size : 0;
 
@@ -168,7 +170,7 @@ prepare_update (GTask        *task,
              lsp_download_storage_prepare_file (staging_fd, lsp_manifest_get_file (job->manifest, i), &error);
     }
   ok = ok && _lsp_download_reuse_copy (root_fd, staging_fd, job->manifest, previous, staged, job->state, job->reused,
-                                       cancellable, &error);
+                                       &job->progress, cancellable, &error);
   if (staging_fd >= 0)
     close (staging_fd);
   close (root_fd);
@@ -250,8 +252,8 @@ prepare_worker (GTask        *task,
   if ((!job->repair && (!lsp_download_storage_begin_version (root_fd, &error) ||
                         !lsp_download_storage_write_state (root_fd, job->state, &error))) ||
       !lsp_download_storage_prepare (root_fd, job->manifest, cancellable, &error) ||
-      !_lsp_download_reuse_copy (root_fd, root_fd, job->manifest, NULL, NULL, job->state, job->reused, cancellable,
-                                 &error) ||
+      !_lsp_download_reuse_copy (root_fd, root_fd, job->manifest, NULL, NULL, job->state, job->reused,
+                                 &job->progress, cancellable, &error) ||
       (!job->repair && !lsp_download_storage_write_state (root_fd, job->state, &error)))
     {
       close (root_fd);
@@ -267,6 +269,9 @@ build_chunks (LspDownload            *self,
               const LspDownloadState *reused)
 {
   guint index = 0, n_reused = 0;
+
+  /* What the prepare step reported as it went is counted again, exactly. */
+  self->bytes_reused = 0;
 
   for (guint i = 0; i < lsp_manifest_get_n_files (self->manifest); i++)
     {
@@ -361,6 +366,7 @@ _lsp_download_prepare (LspDownload *self)
   job->manifest = lsp_manifest_ref (self->manifest);
   job->repair = self->repair;
   job->previous_hash = g_strdup (self->previous_hash);
+  _lsp_download_reuse_progress_init (&job->progress, self);
   self->workers++;
   task = g_task_new (NULL, self->stop, on_prepared, g_object_ref (self));
   g_task_set_source_tag (task, _lsp_download_prepare);

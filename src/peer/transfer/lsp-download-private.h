@@ -172,12 +172,29 @@ gboolean _lsp_download_find_target      (LspNode      *node,
                                          char        **out_version,
                                          char        **out_manifest_hash);
 
-/* lsp-download-reuse.c (worker threads) */
+/* lsp-download-reuse.c */
+
+/* What the prepare step has reused so far, reported to the download on
+ * its main context as it goes. */
+typedef struct
+{
+  GMainContext *context;
+  LspDownload  *download;
+  guint64       bytes;
+  gint64        reported_at;
+} LspReuseProgress;
+
+void      _lsp_download_reuse_progress_init  (LspReuseProgress *progress,
+                                              LspDownload      *download);
+void      _lsp_download_reuse_progress_clear (LspReuseProgress *progress);
+
+/* (worker threads) */
 gboolean *_lsp_download_reuse_keep_in_place (int               root_fd,
                                              LspManifest      *manifest,
                                              LspManifest      *previous,
                                              LspDownloadState *state,
                                              LspDownloadState *reused,
+                                             LspReuseProgress *progress,
                                              GCancellable     *cancellable,
                                              GError          **error);
 gboolean  _lsp_download_reuse_copy          (int               root_fd,
@@ -187,8 +204,11 @@ gboolean  _lsp_download_reuse_copy          (int               root_fd,
                                              const gboolean   *staged,
                                              LspDownloadState *state,
                                              LspDownloadState *reused,
+                                             LspReuseProgress *progress,
                                              GCancellable     *cancellable,
                                              GError          **error);
+
+/* (main thread) */
 
 void      _lsp_download_reuse_hold_twins    (LspDownload      *self);
 void      _lsp_download_reuse_twins         (LspDownload      *self,

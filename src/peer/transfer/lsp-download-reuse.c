@@ -92,6 +92,74 @@ read_verified (int           dir_fd,
   return memcmp (digest, hash, LSP_SHA256_LEN) == 0;
 }
 
+/* Reports at most four times a second, like the download's progress. */
+#define PROGRESS_INTERVAL_US (250 * 1000)
+
+void
+_lsp_download_reuse_progress_init (LspReuseProgress *progress,
+                                   LspDownload      *download)
+{
+  progress->context = g_main_context_ref_thread_default ();
+  progress->download = g_object_ref (download);
+  progress->bytes = 0;
+  progress->reported_at = 0;
+}
+
+void
+_lsp_download_reuse_progress_clear (LspReuseProgress *progress)
+{
+  g_clear_pointer (&progress->context, g_main_context_unref);
+  g_clear_object (&progress->download);
+}
+
+typedef struct
+{
+  LspDownload *download;
+  guint64      bytes;
+} Report;
+
+static void
+report_free (Report *report)
+{
+  g_object_unref (report->download);
+  g_free (report);
+}
+
+static gboolean
+on_reused_report (gpointer user_data)
+{
+  Report *report = user_data;
+  LspDownload *self = report->download;
+
+  /* Once prepared, the download counts its reused bytes itself. */
+  if (!self->prepared && !self->finishing)
+    {
+      self->bytes_reused = report->bytes;
+      self->bytes_done = report->bytes;
+      g_object_notify_by_pspec (G_OBJECT (self), _lsp_download_properties[PROP_BYTES_REUSED]);
+      _lsp_download_progress_changed (self);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+add_reused (LspReuseProgress *progress,
+            guint32           length)
+{
+  gint64 now = g_get_monotonic_time ();
+  Report *report;
+
+  progress->bytes += length;
+  if (now - progress->reported_at < PROGRESS_INTERVAL_US)
+    return;
+  progress->reported_at = now;
+  report = g_new0 (Report, 1);
+  report->download = g_object_ref (progress->download);
+  report->bytes = progress->bytes;
+  g_main_context_invoke_full (progress->context, G_PRIORITY_DEFAULT, on_reused_report, report,
+                              (GDestroyNotify) report_free);
+}
+
 static gboolean
 same_chunks (const LspManifestFile *a,
              const LspManifestFile *b)
@@ -110,6 +178,7 @@ _lsp_download_reuse_keep_in_place (int               root_fd,
                                    LspManifest      *previous,
                                    LspDownloadState *state,
                                    LspDownloadState *reused,
+                                   LspReuseProgress *progress,
                                    GCancellable     *cancellable,
                                    GError          **error)
 {
@@ -145,6 +214,7 @@ _lsp_download_reuse_keep_in_place (int               root_fd,
         {
           lsp_download_state_set (state, first + c);
           lsp_download_state_set (reused, first + c);
+          add_reused (progress, chunk_length (file, c));
         }
     }
   lsp_chunk_buffer_free (buffer);
@@ -164,6 +234,7 @@ _lsp_download_reuse_copy (int               root_fd,
                           const gboolean   *staged,
                           LspDownloadState *state,
                           LspDownloadState *reused,
+                          LspReuseProgress *progress,
                           GCancellable     *cancellable,
                           GError          **error)
 {
@@ -232,6 +303,7 @@ _lsp_download_reuse_copy (int               root_fd,
                 }
               lsp_download_state_set (state, first + c);
               lsp_download_state_set (reused, first + c);
+              add_reused (progress, length);
               add_location (index, hash, payload_fd, file->path, offset, length);
               break;
             }
