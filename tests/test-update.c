@@ -42,6 +42,7 @@ typedef struct
   GHashTable  *peer_bytes;
   guint64      bytes_reused;
   guint64      bytes_received;
+  guint        chunks_repaired;
 } Outcome;
 
 /* alpha at version with archives a.eti, b.eti, c.eti, each of the given
@@ -189,6 +190,7 @@ on_finished (LspDownloadManager *manager,
   outcome->peer_bytes = lsp_download_dup_peer_bytes (download);
   outcome->bytes_reused = lsp_download_get_bytes_reused (download);
   outcome->bytes_received = lsp_download_get_bytes_received (download);
+  outcome->chunks_repaired = lsp_download_get_chunks_repaired (download);
 }
 
 static LspDownload *
@@ -535,6 +537,40 @@ test_twin_chunks_fetched_once (void)
   peer_clear (&seeder);
 }
 
+/* A repair mends a bad chunk from a twin on disk that still verifies,
+ * with no player to ask, and counts it as repaired. */
+static void
+test_repair_from_twin (void)
+{
+  Peer peer = { 0 };
+  Outcome outcome = { 0 };
+  g_autofree char *damaged = NULL, *a = NULL, *b = NULL;
+  g_autoptr(GError) error = NULL;
+
+  peer.games = lsp_test_make_temp_dir ();
+  make_alpha (peer.games, "1.0", 11, 11, 33);
+  peer_start (&peer, "peer");
+  peer_stop (&peer);
+  damaged = g_build_filename (peer.games, "alpha", "b.eti", NULL);
+  damage_quietly (damaged, 100);
+  peer_start (&peer, "peer");
+
+  g_signal_connect (peer.downloads, "download-finished", G_CALLBACK (on_finished), &outcome);
+  g_assert_nonnull (lsp_download_manager_repair (peer.downloads, "alpha", &error));
+  g_assert_no_error (error);
+  wait_outcome (&peer, &outcome);
+  g_assert_no_error (outcome.error);
+  g_assert_cmpuint (outcome.chunks_repaired, ==, 1);
+  g_assert_cmpuint (outcome.bytes_received, ==, 0);
+  g_assert_cmpuint (outcome.bytes_reused, ==, LSP_MANIFEST_CHUNK_SIZE);
+  a = read_game_file (&peer, "a.eti");
+  b = read_game_file (&peer, "b.eti");
+  g_assert_cmpmem (a, ARCHIVE_SIZE, b, ARCHIVE_SIZE);
+
+  outcome_clear (&outcome);
+  peer_clear (&peer);
+}
+
 /* The files that changed are built beside the old ones, so the update
  * needs room for all of them, and says so before it writes anything. */
 static void
@@ -599,6 +635,7 @@ main (int    argc,
   g_test_add_func ("/update/damaged-local-chunk", test_damaged_local_chunk);
   g_test_add_func ("/update/twin-chunks-fetched-once", test_twin_chunks_fetched_once);
   g_test_add_func ("/update/not-enough-space", test_not_enough_space);
+  g_test_add_func ("/update/repair-from-twin", test_repair_from_twin);
 
   return g_test_run ();
 }
