@@ -41,6 +41,7 @@ typedef struct
   GError      *error;
   GHashTable  *peer_bytes;
   guint64      bytes_reused;
+  guint64      bytes_resumed;
   guint64      bytes_received;
   guint        chunks_repaired;
 } Outcome;
@@ -161,6 +162,20 @@ sees_game (gpointer data)
          g_strcmp0 (game->version, see->version) == 0 && lsp_node_get_connection (see->viewer->node, seen_id) != NULL;
 }
 
+/* The downloader dials the seeder and sees its offer of version. */
+static void
+connect_to_seeder (Peer       *downloader,
+                   Peer       *seeder,
+                   const char *version)
+{
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, lsp_node_get_port (seeder->node));
+  SeeGame see = { downloader, seeder, version };
+
+  lsp_node_add_static_peer (downloader->node, G_INET_SOCKET_ADDRESS (address));
+  g_assert_true (lsp_test_wait_until (sees_game, &see, 20000));
+}
+
 /* A seeder of seeder_version and a downloader of the game as given, who
  * sees the seeder's offer. */
 static void
@@ -168,15 +183,9 @@ seeder_and_downloader (Peer       *seeder,
                        Peer       *downloader,
                        const char *seeder_version)
 {
-  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) address = NULL;
-  SeeGame see = { downloader, seeder, seeder_version };
-
   peer_start (seeder, "seeder");
   peer_start (downloader, "downloader");
-  address = g_inet_socket_address_new (loopback, lsp_node_get_port (seeder->node));
-  lsp_node_add_static_peer (downloader->node, G_INET_SOCKET_ADDRESS (address));
-  g_assert_true (lsp_test_wait_until (sees_game, &see, 20000));
+  connect_to_seeder (downloader, seeder, seeder_version);
 }
 
 static void
@@ -189,6 +198,7 @@ on_finished (LspDownloadManager *manager,
   outcome->error = error != NULL ? g_error_copy (error) : NULL;
   outcome->peer_bytes = lsp_download_dup_peer_bytes (download);
   outcome->bytes_reused = lsp_download_get_bytes_reused (download);
+  outcome->bytes_resumed = lsp_download_get_bytes_resumed (download);
   outcome->bytes_received = lsp_download_get_bytes_received (download);
   outcome->chunks_repaired = lsp_download_get_chunks_repaired (download);
 }
@@ -359,10 +369,12 @@ test_only_version_changed (void)
   peer_clear (&seeder);
 }
 
+/* A chunk fetched from the seeder is written. */
 static gboolean
-has_received (gpointer data)
+has_written (gpointer data)
 {
-  return lsp_download_get_bytes_received (data) >= 2 * MIB;
+  return lsp_download_get_bytes_to_fetch (data) >= 0 &&
+         lsp_download_get_bytes_done (data) >= lsp_download_get_bytes_reused (data) + LSP_MANIFEST_CHUNK_SIZE;
 }
 
 static void
@@ -375,8 +387,9 @@ on_resumed (GObject      *object,
 }
 
 /* A cancel mid-update, or the peer stopping, leaves the old version
- * whole, downloaded and installed as it was; nothing resumes at the next
- * start. */
+ * whole, downloaded and installed as it was, and nothing resumes at the
+ * next start; after a stop, the update started again fetches only what
+ * its staging folder does not hold yet. */
 static void
 test_stop_keeps_old_version (gconstpointer data)
 {
@@ -384,7 +397,7 @@ test_stop_keeps_old_version (gconstpointer data)
   static const char * const names[] = { "a.eti", "b.eti", "c.eti", LSP_VERSION_FILE, LSP_INTENT_FILE,
                                          "local/saves/slot1.sav" };
   Peer seeder = { 0 }, downloader = { 0 };
-  Outcome outcome = { 0 };
+  Outcome outcome = { 0 }, again = { 0 };
   g_autofree char *staging = NULL, *save = NULL, *intent = NULL;
   g_autoptr(GPtrArray) before = g_ptr_array_new_with_free_func (g_free);
   LspDownload *download;
@@ -404,7 +417,7 @@ test_stop_keeps_old_version (gconstpointer data)
   lsp_chunk_server_set_rate_limit (seeder.server, 4 * MIB);
 
   download = start_update (&downloader, &outcome);
-  g_assert_true (lsp_test_wait_until (has_received, download, 30000));
+  g_assert_true (lsp_test_wait_until (has_written, download, 30000));
   if (stop_peer)
     {
       LspLocalGame *seeded = lsp_library_lookup (seeder.library, "alpha");
@@ -413,7 +426,7 @@ test_stop_keeps_old_version (gconstpointer data)
 
       peer_stop (&downloader);
       g_assert_true (outcome.done);
-      /* Nothing is kept for a resume: the new version's manifest neither. */
+      /* No state and no manifest kept: nothing resumes by itself. */
       g_assert_false (g_file_test (kept, G_FILE_TEST_EXISTS));
       peer_start (&downloader, "downloader");
       lsp_download_manager_resume_async (downloader.downloads, NULL, on_resumed, &resumed);
@@ -436,12 +449,26 @@ test_stop_keeps_old_version (gconstpointer data)
       g_assert_cmpmem (after, length, was, length);
     }
   staging = g_build_filename (downloader.games, "alpha", LSP_UPDATE_STAGING_DIR, NULL);
-  g_assert_false (g_file_test (staging, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (staging, G_FILE_TEST_EXISTS) == stop_peer);
   local = lsp_library_lookup (downloader.library, "alpha");
   g_assert_true (lsp_local_game_get_downloaded (local));
   g_assert_true (lsp_local_game_get_installed (local));
   g_assert_cmpstr (lsp_local_game_get_version (local), ==, "1.0");
 
+  if (stop_peer)
+    {
+      lsp_chunk_server_set_rate_limit (seeder.server, 0);
+      connect_to_seeder (&downloader, &seeder, "2.0");
+      start_update (&downloader, &again);
+      wait_outcome (&downloader, &again);
+      g_assert_no_error (again.error);
+      assert_same_game (&downloader, &seeder);
+      g_assert_cmpuint (again.bytes_resumed, >=, LSP_MANIFEST_CHUNK_SIZE);
+      g_assert_cmpuint (bytes_from (&again, &seeder), ==, 2 * ARCHIVE_SIZE - again.bytes_resumed);
+      g_assert_cmpuint (again.bytes_reused, ==, ARCHIVE_SIZE);
+    }
+
+  outcome_clear (&again);
   outcome_clear (&outcome);
   peer_clear (&downloader);
   peer_clear (&seeder);

@@ -31,6 +31,7 @@ typedef struct
   gboolean     commit;      /* else roll back and discard, */
   gboolean     repair;      /* or, for a repair, leave the game as it is */
   gboolean     staged;      /* an update: move the staged files in, or remove them */
+  gboolean     keep_staged; /* unless suspended: then they are claims for the next try */
   LspDownloadState *keep;   /* unless suspended: then save this state */
 } EndJob;
 
@@ -215,14 +216,15 @@ end_worker (GTask        *task,
       /* The old version is as it was, unless the commit had begun to move
        * files in: then it is not claimed, and the next download reuses
        * what is there. */
-      if (root_fd >= 0)
+      if (root_fd >= 0 && !job->keep_staged)
         {
           g_autoptr(GError) remove_error = NULL;
 
           if (!lsp_fs_remove_tree_at (root_fd, LSP_UPDATE_STAGING_DIR, &remove_error))
             g_warning ("Could not remove the update of %s: %s", job->game_id, remove_error->message);
-          close (root_fd);
         }
+      if (root_fd >= 0)
+        close (root_fd);
       if (error != NULL)
         g_task_return_error (task, error);
       else
@@ -372,9 +374,11 @@ _lsp_download_finish (LspDownload *self)
   job->repair = self->repair;
   job->staged = self->staged;
   /* A download that completed while the suspend was on its way commits;
-   * an update in its staging folder starts afresh. */
+   * an update keeps its staging folder, without a state: started again,
+   * it hashes what is there. */
   if (self->suspended && self->failure != NULL && !self->repair && !self->staged)
     job->keep = lsp_download_state_copy (self->state);
+  job->keep_staged = self->suspended && self->failure != NULL && self->staged;
   self->storage_begun = FALSE;
   self->workers++;
   if (job->commit)

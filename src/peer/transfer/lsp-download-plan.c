@@ -123,21 +123,57 @@ count_chunks (LspManifest *manifest)
   return n;
 }
 
+/* The staging folder: one that an update left when the peer stopped or
+ * crashed is kept, unless it holds a file this update keeps in place
+ * (which the commit would move over the good one); *out_kept says so. */
+static int
+open_staging (int             root_fd,
+              LspManifest    *manifest,
+              const gboolean *staged,
+              gboolean       *out_kept,
+              GError        **error)
+{
+  int fd = openat (root_fd, LSP_UPDATE_STAGING_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  struct stat st;
+
+  for (guint i = 0; fd >= 0 && i < lsp_manifest_get_n_files (manifest); i++)
+    {
+      if (!staged[i] && fstatat (fd, lsp_manifest_get_file (manifest, i)->path, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        {
+          close (fd);
+          fd = -1;
+        }
+    }
+  *out_kept = fd >= 0;
+  if (fd >= 0)
+    return fd;
+  if (!lsp_fs_remove_tree_at (root_fd, LSP_UPDATE_STAGING_DIR, error))
+    return -1;
+  if (mkdirat (root_fd, LSP_UPDATE_STAGING_DIR, 0755) != 0 ||
+      (fd = openat (root_fd, LSP_UPDATE_STAGING_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+    lsp_error_set_errno (error, errno, _("Cannot create the update of %s"), lsp_manifest_get_game_id (manifest));
+  return fd;
+}
+
 /* An update builds the files that changed in the staging folder, from
  * local chunks of the same hash where it can, and leaves the old version
  * whole (sentinel included) until the commit moves the new files in. It
- * needs room for the staged files only, at most the new version's size. */
+ * needs room for the staged files only, at most the new version's size,
+ * less what a kept staging folder holds of them; the chunks in there are
+ * claims, hashed again. */
 static void
 prepare_update (GTask        *task,
                 PrepareJob   *job,
                 GCancellable *cancellable)
 {
   g_autoptr(LspManifest) previous = lsp_manifest_cache_load (job->games_path, job->previous_hash, NULL);
+  g_autoptr(LspDownloadState) claimed = NULL;
   g_autofree gboolean *staged = NULL;
   guint64 needed = 0;
   GError *error = NULL;
   int root_fd, staging_fd = -1;
-  gboolean ok;
+  gboolean kept = FALSE, ok;
+  guint first = 0;
 
   root_fd = lsp_download_storage_open_root (job->games_path, job->game_id, FALSE, &error);
   if (root_fd < 0)
@@ -147,28 +183,37 @@ prepare_update (GTask        *task,
     }
   job->state = lsp_download_state_new (lsp_manifest_get_hash (job->manifest), count_chunks (job->manifest));
   job->reused = lsp_download_state_new (job->state->manifest_hash, job->state->n_chunks);
+  claimed = lsp_download_state_new (job->state->manifest_hash, job->state->n_chunks);
   staged = _lsp_download_reuse_keep_in_place (root_fd, job->manifest, previous, job->state, job->reused,
                                               &job->progress, cancellable, &error);
-  for (guint i = 0; staged != NULL && i < lsp_manifest_get_n_files (job->manifest); i++)
-    needed += staged[i] ? lsp_manifest_get_file (job->manifest, i)->size : 0;
-
-  /* Nothing is written before the space check; a staging folder left by
-   * an update that crashed goes first. */
-  ok = staged != NULL && lsp_download_storage_check_space (job->games_path, needed, &error) &&
-       lsp_fs_remove_tree_at (root_fd, LSP_UPDATE_STAGING_DIR, &error);
-  if (ok)
+  ok = staged != NULL && (staging_fd = open_staging (root_fd, job->manifest, staged, &kept, &error)) >= 0;
+  job->touched = ok;
+  for (guint i = 0; ok && i < lsp_manifest_get_n_files (job->manifest); i++)
     {
-      job->touched = TRUE;
-      if (mkdirat (root_fd, LSP_UPDATE_STAGING_DIR, 0755) != 0 ||
-          (staging_fd = openat (root_fd, LSP_UPDATE_STAGING_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-        ok = lsp_error_set_errno (&error, errno, _("Cannot create the update of %s"), job->game_id);
+      const LspManifestFile *file = lsp_manifest_get_file (job->manifest, i);
+      struct stat st;
+      guint64 held = 0;
+
+      first += i > 0 ? lsp_manifest_get_file (job->manifest, i - 1)->n_chunks : 0;
+      if (!staged[i])
+        continue;
+      if (kept && fstatat (staging_fd, file->path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG (st.st_mode))
+        held = MIN ((guint64) st.st_blocks * 512, (guint64) st.st_size);
+      needed += file->size > held ? file->size - held : 0;
+      for (guint c = 0; kept && c < file->n_chunks; c++)
+        lsp_download_state_set (claimed, first + c);
     }
+
+  /* Nothing of the payload is written before the space check. */
+  ok = ok && lsp_download_storage_check_space (job->games_path, needed, &error);
   for (guint i = 0; ok && i < lsp_manifest_get_n_files (job->manifest); i++)
     {
       if (staged[i])
         ok = !g_cancellable_set_error_if_cancelled (cancellable, &error) &&
              lsp_download_storage_prepare_file (staging_fd, lsp_manifest_get_file (job->manifest, i), &error);
     }
+  if (ok && kept)
+    verify_claims (staging_fd, job->manifest, claimed, job->state, cancellable);
   ok = ok && _lsp_download_reuse_copy (root_fd, staging_fd, job->manifest, previous, staged, job->state, job->reused,
                                        &job->progress, cancellable, &error);
   if (staging_fd >= 0)

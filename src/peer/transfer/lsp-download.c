@@ -209,8 +209,8 @@ save_state (LspDownload *self)
   g_autoptr(GTask) task = NULL;
   StateJob *job;
 
-  /* An update in the staging folder keeps no state: after a crash the
-   * old version is whole and the staging folder is removed. */
+  /* An update in the staging folder keeps no state: the old version is
+   * whole, and started again the update hashes what it staged. */
   if (!self->state_dirty || self->state_saving || self->finishing || self->staged)
     return;
   if (since < STATE_INTERVAL_MS)
