@@ -9,6 +9,9 @@ folder, the seeders' catalog) fetches one game from all of them.
       "download ID" to reading "download-done"), CPU seconds of the
       seeders and of the downloader over that span, the downloader's
       VmHWM in KiB, and bytes per source.
+      With --base GAMES the downloader starts with GAMES's copy of the game
+      (an older version): the download is an update, and the line also has
+      the bytes reused from it.
   download-peers.py cancel --bin PEER --work DIR --seeder GAMES [--repeat N]
       Starts a download, waits for bytes_done > 0, writes "cancel ID" and
       times the wait for "download-cancelled"; one CANCEL line per repeat.
@@ -87,6 +90,8 @@ def start_downloader(args, seeders, run):
     os.makedirs(games)
     os.makedirs(state, exist_ok=True)
     shutil.copy(os.path.join(args.seeder[0].split("@")[0], "catalog.json"), games)
+    if args.base:
+        shutil.copytree(os.path.join(args.base, args.game), os.path.join(games, args.game))
     argv = [args.bin, "serve", "--games", games, "--state-dir", state, "--no-mdns"]
     for s in seeders:
         argv += ["--peer", s.address]
@@ -157,10 +162,11 @@ def cmd_download(args):
             per_peer = ",".join("%s:%d" % (names.get(k, k[:8]), v)
                                 for k, v in sorted(done.get("peers", {}).items(),
                                                    key=lambda kv: names.get(kv[0], kv[0])))
-            print("RESULT bytes=%d received=%d wall=%.3f first_byte=%.3f mid_mbps=%.1f"
+            print("RESULT bytes=%d received=%d reused=%d wall=%.3f first_byte=%.3f mid_mbps=%.1f"
                   " seed_cpu=%.2f dl_cpu=%.2f hwm_kib=%d peers=%s"
-                  % (done["bytes_total"], done["bytes_received"], t1 - t0, (first or t1) - t0,
-                     mid_rate / 1e6, s_cpu1 - s_cpu0, d_cpu1 - d_cpu0, hwm, per_peer), flush=True)
+                  % (done["bytes_total"], done["bytes_received"], done.get("bytes_reused", 0), t1 - t0,
+                     (first or t1) - t0, mid_rate / 1e6, s_cpu1 - s_cpu0, d_cpu1 - d_cpu0, hwm, per_peer),
+                  flush=True)
             shutil.rmtree(dl.games, ignore_errors=True)
     finally:
         stop_seeders(seeders)
@@ -198,6 +204,7 @@ def main():
     p.add_argument("--game", default="big")
     p.add_argument("--runs", type=int, default=1)
     p.add_argument("--repeat", type=int, default=20)
+    p.add_argument("--base", help="GAMES: the downloader starts with this folder's copy of the game")
     p.add_argument("--lossy", help="LOSS,DELAY: reach each seeder through bench/lossy-relay.py")
     args = p.parse_args()
     os.makedirs(args.work, exist_ok=True)

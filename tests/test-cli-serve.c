@@ -751,6 +751,10 @@ test_download_install_remove (Peer          *a,
   peer_send (&b, "download " GAME " --install");
   event = peer_expect (&b, "download-started");
   g_assert_cmpstr (json_object_get_string_member (event, "id"), ==, GAME);
+  /* Nothing of it is here: all of it is to fetch, once the plan is known. */
+  g_assert_cmpint (member_int (event, "bytes_to_fetch"), ==, member_int (event, "bytes_total"));
+  g_assert_cmpint (member_int (event, "bytes_total"), >, 0);
+  g_assert_cmpint (member_int (event, "bytes_reused"), ==, 0);
   json_object_unref (event);
   event = peer_expect (&b, "download-done");
   g_assert_cmpstr (json_object_get_string_member (event, "version"), ==, "1.0");

@@ -602,50 +602,6 @@ test_cancel_planning (void)
   peer_clear (&seeder);
 }
 
-/* A cancelled update of an installed game settles as local-only: the
- * install and its state stay, the payload and the sentinel go. */
-static void
-test_cancel_update_keeps_install (void)
-{
-  Peer seeder = { 0 }, downloader = { 0 };
-  Outcome outcome = { 0 };
-  g_autofree char *save = NULL, *intent = NULL, *version = NULL, *archive = NULL, *contents = NULL;
-  LspDownload *download;
-
-  make_seeder (&seeder, "seeder", "2.0", 37 * MIB);
-  lsp_chunk_server_set_rate_limit (seeder.server, 8 * MIB);
-  downloader.games = lsp_test_make_temp_dir ();
-  downloader.state = lsp_test_make_temp_dir ();
-  lsp_test_make_game (downloader.games, "alpha", "1.0", 1 * MIB);
-  save = g_build_filename (downloader.games, "alpha", "local", "saves", "slot1.sav", NULL);
-  lsp_test_write_file (save, "my progress", -1);
-  intent = g_build_filename (downloader.games, "alpha", LSP_INTENT_FILE, NULL);
-  lsp_test_write_file (intent, "{\"id\":\"alpha\",\"intent\":\"None\"}", -1);
-  peer_start (&downloader, "downloader");
-  connect_to (&downloader, &seeder);
-  wait_offer (&downloader, &seeder, "alpha", "2.0");
-
-  download = start_download (&downloader, "alpha", &outcome);
-  g_assert_true (lsp_test_wait_until (has_bytes, download, 30000));
-  lsp_download_manager_cancel (downloader.downloads, "alpha", NULL);
-  wait_outcome (&downloader, &outcome);
-  g_assert_error (outcome.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-
-  g_assert_true (g_file_get_contents (save, &contents, NULL, NULL));
-  g_assert_cmpstr (contents, ==, "my progress");
-  g_assert_true (g_file_test (intent, G_FILE_TEST_IS_REGULAR));
-  version = g_build_filename (downloader.games, "alpha", LSP_VERSION_FILE, NULL);
-  g_assert_false (g_file_test (version, G_FILE_TEST_EXISTS));
-  archive = g_build_filename (downloader.games, "alpha", "alpha.eti", NULL);
-  g_assert_false (g_file_test (archive, G_FILE_TEST_EXISTS));
-  g_assert_false (lsp_local_game_get_downloaded (lsp_library_lookup (downloader.library, "alpha")));
-  g_assert_true (lsp_local_game_get_installed (lsp_library_lookup (downloader.library, "alpha")));
-
-  outcome_clear (&outcome);
-  peer_clear (&downloader);
-  peer_clear (&seeder);
-}
-
 static gboolean
 is_waiting (gpointer data)
 {
@@ -1612,7 +1568,6 @@ main (int    argc,
   g_test_add_func ("/download/hostile-answers", test_hostile_answers);
   g_test_add_func ("/download/cancel/transferring", test_cancel_transferring);
   g_test_add_func ("/download/cancel/planning", test_cancel_planning);
-  g_test_add_func ("/download/cancel/update-keeps-install", test_cancel_update_keeps_install);
   g_test_add_func ("/download/cancel/connecting-verifying", test_cancel_connecting_verifying);
   g_test_add_func ("/download/cancel/waiting", test_cancel_waiting);
   g_test_add_func ("/download/waiting-resumes", test_waiting_resumes);

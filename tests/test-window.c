@@ -679,6 +679,96 @@ test_card_actions (void)
   lsp_test_remove_tree (seeder_games);
 }
 
+/* ---- an update says how much it fetches ---- */
+
+typedef struct
+{
+  GApplication *app;
+  const char   *label;
+  gboolean      offered;
+} UpdateSize;
+
+static gboolean
+wait_update_size (gpointer user_data)
+{
+  UpdateSize *test = user_data;
+  GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (test->app));
+  LspGameCard *card = window != NULL ? find_card (LSP_WINDOW (window), "racer") : NULL;
+
+  if (!card_offers (card, test->label))
+    return G_SOURCE_CONTINUE;
+  test->offered = TRUE;
+  g_application_quit (test->app);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_update_size_activated (GtkApplication *app,
+                          UpdateSize     *test)
+{
+  g_timeout_add (50, wait_update_size, test);
+}
+
+/* Version 2.0 adds one file to the 1.0 we have: the button counts only it. */
+static void
+test_update_size (void)
+{
+  static const char * const ids[] = { "racer", NULL };
+  g_autofree char *seeder_games = lsp_test_make_temp_dir ();
+  g_autofree char *games = lsp_test_make_temp_dir ();
+  g_autofree char *added = g_build_filename (seeder_games, "racer", "added.bin", NULL);
+  g_autofree char *peer_arg = NULL;
+  g_autoptr(GSubprocess) seeder = NULL;
+  g_autoptr(LspApplication) app = lsp_application_new ();
+  g_autofree char *size = g_format_size (1500 * 1000);
+  g_autofree char *label = g_strdup_printf ("_Update (%s to download)", size);
+  UpdateSize test = { G_APPLICATION (app), label, FALSE };
+  const char * const folders[] = { seeder_games, games };
+  char *argv[7];
+  guint port = 0;
+  GtkWindow *window;
+
+  for (guint i = 0; i < G_N_ELEMENTS (folders); i++)
+    {
+      g_autofree char *catalog = g_build_filename (folders[i], "catalog.json", NULL);
+      g_autofree char *padding = g_build_filename (folders[i], "racer", "padding.bin", NULL);
+      g_autofree char *version = g_build_filename (folders[i], "racer", "version.ini", NULL);
+
+      lsp_test_write_catalog (catalog, ids);
+      lsp_test_write_random_file (padding, 12 * 1024 * 1024, 3);
+      lsp_test_write_file (version, i == 0 ? "2.0" : "1.0", -1);
+    }
+  lsp_test_write_random_file (added, 1500 * 1000, 9);
+  seeder = start_seeder (seeder_games, &port);
+  peer_arg = g_strdup_printf ("127.0.0.1:%u", port);
+
+  argv[0] = (char *) "lanspread";
+  argv[1] = (char *) "--games";
+  argv[2] = games;
+  argv[3] = (char *) "--no-mdns";
+  argv[4] = (char *) "--peer";
+  argv[5] = peer_arg;
+  argv[6] = NULL;
+  g_application_set_flags (G_APPLICATION (app), G_APPLICATION_NON_UNIQUE);
+  g_signal_connect_after (app, "activate", G_CALLBACK (on_update_size_activated), &test);
+  if (!run_app (G_APPLICATION (app), argv, 60))
+    {
+      window = gtk_application_get_active_window (GTK_APPLICATION (app));
+      if (window != NULL && find_card (LSP_WINDOW (window), "racer") != NULL)
+        g_test_message ("the card offers “%s”", lsp_game_card_get_action_label (find_card (LSP_WINDOW (window), "racer")));
+      g_error ("the card never offered “%s”", test.label);
+    }
+  g_assert_true (test.offered);
+
+  window = gtk_application_get_active_window (GTK_APPLICATION (app));
+  if (window != NULL)
+    gtk_window_destroy (window);
+  g_subprocess_send_signal (seeder, SIGTERM);
+  g_subprocess_wait (seeder, NULL, NULL);
+  lsp_test_remove_tree (games);
+  lsp_test_remove_tree (seeder_games);
+}
+
 /* ---- first run: no games folder yet ---- */
 
 typedef struct
@@ -823,6 +913,7 @@ main (int    argc,
 
   g_test_add_func ("/ui/window/lists-library", test_lists_library);
   g_test_add_func ("/ui/window/card-actions", test_card_actions);
+  g_test_add_func ("/ui/window/update-size", test_update_size);
   g_test_add_func ("/ui/window/first-run", test_first_run);
   g_test_add_func ("/ui/window/single-instance", test_single_instance);
 

@@ -147,6 +147,12 @@ lsp_cli_json_add_download (JsonBuilder *builder,
   lsp_cli_json_add_int (builder, "bytes_total", (gint64) lsp_download_get_bytes_total (download));
   lsp_cli_json_add_int (builder, "bytes_resumed", (gint64) lsp_download_get_bytes_resumed (download));
   lsp_cli_json_add_int (builder, "bytes_received", (gint64) lsp_download_get_bytes_received (download));
+  lsp_cli_json_add_int (builder, "bytes_reused", (gint64) lsp_download_get_bytes_reused (download));
+  json_builder_set_member_name (builder, "bytes_to_fetch");
+  if (lsp_download_get_bytes_to_fetch (download) >= 0)
+    json_builder_add_int_value (builder, lsp_download_get_bytes_to_fetch (download));
+  else
+    json_builder_add_null_value (builder);
   lsp_cli_json_add_int (builder, "rate", (gint64) lsp_download_get_rate (download));
   lsp_cli_json_add_int (builder, "eta", lsp_download_get_eta (download));
   lsp_cli_json_add_bool (builder, "resumed", lsp_download_get_resumed (download));

@@ -209,13 +209,39 @@ emit_download (const char  *event,
   lsp_cli_event_end (builder);
 }
 
+#define ANNOUNCED_KEY "lsp-cli-announced"
+
+/* download-started waits for the plan, so that it says what the download
+ * fetches and what it reuses; one that waits for a player or ends before
+ * that announces itself then, with bytes_to_fetch still null. */
+static void
+announce_download (LspDownload *download,
+                   gboolean     planned_only)
+{
+  if (g_object_get_data (G_OBJECT (download), ANNOUNCED_KEY) != NULL ||
+      (planned_only && lsp_download_get_bytes_to_fetch (download) < 0))
+    return;
+  g_object_set_data (G_OBJECT (download), ANNOUNCED_KEY, GINT_TO_POINTER (TRUE));
+  emit_download ("download-started", download);
+}
+
+static void
+on_download_planned (LspDownload *download,
+                     GParamSpec  *pspec,
+                     Serve       *serve)
+{
+  announce_download (download, TRUE);
+}
+
 /* LspDownload throttles its progress notifications; one event each. */
 static void
 on_download_progress (LspDownload *download,
                       GParamSpec  *pspec,
                       Serve       *serve)
 {
-  emit_download ("download-progress", download);
+  announce_download (download, TRUE);
+  if (g_object_get_data (G_OBJECT (download), ANNOUNCED_KEY) != NULL)
+    emit_download ("download-progress", download);
 }
 
 static void
@@ -223,8 +249,10 @@ on_download_phase (LspDownload *download,
                    GParamSpec  *pspec,
                    Serve       *serve)
 {
-  if (lsp_download_get_phase (download) == LSP_DOWNLOAD_WAITING)
-    emit_download ("download-waiting", download);
+  if (lsp_download_get_phase (download) != LSP_DOWNLOAD_WAITING)
+    return;
+  announce_download (download, FALSE);
+  emit_download ("download-waiting", download);
 }
 
 static void
@@ -246,7 +274,7 @@ on_download_started (LspDownloadManager *downloads,
                      LspDownload        *download,
                      Serve              *serve)
 {
-  emit_download ("download-started", download);
+  g_signal_connect (download, "notify::bytes-reused", G_CALLBACK (on_download_planned), serve);
   g_signal_connect (download, "notify::bytes-done", G_CALLBACK (on_download_progress), serve);
   g_signal_connect (download, "notify::phase", G_CALLBACK (on_download_phase), serve);
   g_signal_connect (download, "source-dropped", G_CALLBACK (on_source_dropped), serve);
@@ -263,6 +291,7 @@ on_download_finished (LspDownloadManager *downloads,
   JsonBuilder *builder;
 
   g_signal_handlers_disconnect_by_data (download, serve);
+  announce_download (download, FALSE);
   if (error == NULL)
     builder = lsp_cli_event_begin ("download-done");
   else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))

@@ -5,6 +5,7 @@
 #include "lsp-game-card.h"
 
 #include "lsp-game-root.h"
+#include "lsp-update-estimate.h"
 
 #include <glib/gi18n.h>
 
@@ -42,6 +43,10 @@ struct _LspGameCard
   LspOperation   *operation;   /* the game's install/update/uninstall, while one runs */
   CardAction      action;
   GCancellable   *cover_cancellable;
+  GCancellable   *estimate_cancellable;
+  char           *estimate_asked;   /* the newest version whose delta was asked for */
+  char           *delta_version;    /* the version delta_bytes is for */
+  guint64         delta_bytes;      /* what updating to it fetches, from the manifests */
 };
 
 G_DEFINE_FINAL_TYPE (LspGameCard, lsp_game_card, GTK_TYPE_WIDGET)
@@ -202,6 +207,49 @@ set_operation (LspGameCard  *self,
 }
 
 static void
+on_estimated (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(LspGameCard) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *version = NULL;
+  guint64 bytes = 0;
+
+  if (!lsp_update_estimate_finish (result, &version, &bytes, &error))
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          g_debug ("No update size: %s", error->message);
+          g_clear_object (&self->estimate_cancellable);
+        }
+      return;
+    }
+  g_clear_object (&self->estimate_cancellable);
+  g_free (self->delta_version);
+  self->delta_version = g_steal_pointer (&version);
+  self->delta_bytes = bytes;
+  update_card (self);
+}
+
+/* Asks once per newest version what an update to it would fetch, for the
+ * button to say. */
+static void
+estimate_update (LspGameCard *self)
+{
+  const char *newest = lsp_lan_game_get_newest_version (self->game);
+  LspNode *node = lsp_engine_get_node (self->engine);
+
+  if (node == NULL || self->estimate_cancellable != NULL || g_strcmp0 (self->estimate_asked, newest) == 0)
+    return;
+  g_free (self->estimate_asked);
+  self->estimate_asked = g_strdup (newest);
+  self->estimate_cancellable = g_cancellable_new ();
+  lsp_update_estimate_async (node, lsp_engine_get_library (self->engine), lsp_lan_game_get_id (self->game),
+                             self->estimate_cancellable, on_estimated, g_object_ref (self));
+}
+
+static void
 update_card (LspGameCard *self)
 {
   const char *id;
@@ -263,7 +311,18 @@ update_card (LspGameCard *self)
     {
       self->action = choose_action (self);
       status = describe_game (self, self->action);
-      gtk_button_set_label (self->primary_button, action_label (self->action));
+      if (self->action == CARD_ACTION_DOWNLOAD_UPDATE)
+        estimate_update (self);
+      if (self->action == CARD_ACTION_DOWNLOAD_UPDATE &&
+          g_strcmp0 (self->delta_version, lsp_lan_game_get_newest_version (self->game)) == 0)
+        {
+          g_autofree char *size = g_format_size (self->delta_bytes);
+          g_autofree char *label = g_strdup_printf (_("_Update (%s to download)"), size);
+
+          gtk_button_set_label (self->primary_button, label);
+        }
+      else
+        gtk_button_set_label (self->primary_button, action_label (self->action));
       gtk_button_set_use_underline (self->primary_button, TRUE);
     }
 
@@ -641,6 +700,10 @@ lsp_game_card_unbind (LspGameCard *self)
 
   g_cancellable_cancel (self->cover_cancellable);
   g_clear_object (&self->cover_cancellable);
+  g_cancellable_cancel (self->estimate_cancellable);
+  g_clear_object (&self->estimate_cancellable);
+  g_clear_pointer (&self->estimate_asked, g_free);
+  g_clear_pointer (&self->delta_version, g_free);
   set_download (self, NULL);
   set_operation (self, NULL);
   if (self->engine != NULL)

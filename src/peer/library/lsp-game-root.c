@@ -102,6 +102,7 @@ lsp_game_child_is_reserved (const char *name)
     LSP_SYNC_DIR,
     LSP_DOWNLOAD_STATE_FILE,
     LSP_DOWNLOAD_STATE_TMP_FILE,
+    LSP_UPDATE_STAGING_DIR,
   };
 
   if (!g_utf8_validate (name, -1, NULL))

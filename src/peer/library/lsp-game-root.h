@@ -21,6 +21,7 @@ G_BEGIN_DECLS
 /* A download in progress: which chunks of which manifest are verified. */
 #define LSP_DOWNLOAD_STATE_FILE     ".lanspread-download"
 #define LSP_DOWNLOAD_STATE_TMP_FILE ".lanspread-download.tmp"
+#define LSP_UPDATE_STAGING_DIR      ".lanspread-update"
 #define LSP_ARCHIVE_SUFFIX          ".eti"
 /* Library state inside the games folder, not a game. */
 #define LSP_STATE_DIR               ".lanspread"

@@ -30,6 +30,8 @@ typedef struct
   char        *version;
   gboolean     commit;      /* else roll back and discard, */
   gboolean     repair;      /* or, for a repair, leave the game as it is */
+  gboolean     staged;      /* an update: move the staged files in, or remove them */
+  gboolean     keep_staged; /* unless suspended: then they are claims for the next try */
   LspDownloadState *keep;   /* unless suspended: then save this state */
 } EndJob;
 
@@ -144,6 +146,46 @@ commit (int           root_fd,
   return TRUE;
 }
 
+/* The staged files are synced while the old version is still whole (a
+ * cancel up to here leaves it so); then the sentinel is set aside, since
+ * from the first move on the payload is neither version, and the new
+ * files move in. A crash from here leaves no sentinel: the next download
+ * keeps every file that verifies in place. */
+static gboolean
+commit_staged (int           root_fd,
+               EndJob       *job,
+               GCancellable *cancellable,
+               GError      **error)
+{
+  int staging_fd = openat (root_fd, LSP_UPDATE_STAGING_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  g_autofree gboolean *staged = g_new0 (gboolean, lsp_manifest_get_n_files (job->manifest) + 1);
+  gboolean ok = TRUE;
+
+  if (staging_fd < 0)
+    return lsp_error_set_errno (error, errno, _("Cannot open the update of %s"), job->game_id);
+  for (guint i = 0; ok && i < lsp_manifest_get_n_files (job->manifest); i++)
+    {
+      const LspManifestFile *file = lsp_manifest_get_file (job->manifest, i);
+      struct stat st;
+
+      staged[i] = fstatat (staging_fd, file->path, &st, AT_SYMLINK_NOFOLLOW) == 0;
+      ok = !g_cancellable_set_error_if_cancelled (cancellable, error) &&
+           (!staged[i] || sync_file (staging_fd, file->path, error));
+    }
+  ok = ok && !g_cancellable_set_error_if_cancelled (cancellable, error) &&
+       lsp_download_storage_begin_version (root_fd, error);
+  for (guint i = 0; ok && i < lsp_manifest_get_n_files (job->manifest); i++)
+    {
+      if (staged[i])
+        ok = lsp_download_storage_move_staged (staging_fd, root_fd, lsp_manifest_get_file (job->manifest, i)->path,
+                                               error);
+    }
+  close (staging_fd);
+  /* Once a file moved, the commit goes on: a cancel can no longer bring
+   * the old version back. */
+  return ok && lsp_fs_remove_tree_at (root_fd, LSP_UPDATE_STAGING_DIR, error) && commit (root_fd, job, NULL, error);
+}
+
 static void
 end_worker (GTask        *task,
             gpointer      source_object,
@@ -161,6 +203,33 @@ end_worker (GTask        *task,
     {
       /* Every chunk it wrote verified; the rest is as damaged as before. */
       g_task_return_boolean (task, FALSE);
+      return;
+    }
+  if (job->staged)
+    {
+      root_fd = lsp_download_storage_open_root (job->games_path, job->game_id, FALSE, &error);
+      if (root_fd >= 0 && job->commit && commit_staged (root_fd, job, cancellable, &error))
+        {
+          close (root_fd);
+          g_task_return_boolean (task, TRUE);
+          return;
+        }
+      /* The old version is as it was, unless the commit had begun to move
+       * files in: then it is not claimed, and the next download reuses
+       * what is there. */
+      if (root_fd >= 0 && !job->keep_staged)
+        {
+          g_autoptr(GError) remove_error = NULL;
+
+          if (!lsp_fs_remove_tree_at (root_fd, LSP_UPDATE_STAGING_DIR, &remove_error))
+            g_warning ("Could not remove the update of %s: %s", job->game_id, remove_error->message);
+        }
+      if (root_fd >= 0)
+        close (root_fd);
+      if (error != NULL)
+        g_task_return_error (task, error);
+      else
+        g_task_return_boolean (task, FALSE);
       return;
     }
   if (job->keep != NULL)
@@ -304,9 +373,13 @@ _lsp_download_finish (LspDownload *self)
   job->version = g_strdup (self->version);
   job->commit = self->failure == NULL;
   job->repair = self->repair;
-  /* A download that completed while the suspend was on its way commits. */
-  if (self->suspended && self->failure != NULL && !self->repair)
+  job->staged = self->staged;
+  /* A download that completed while the suspend was on its way commits;
+   * an update keeps its staging folder, without a state: started again,
+   * it hashes what is there. */
+  if (self->suspended && self->failure != NULL && !self->repair && !self->staged)
     job->keep = lsp_download_state_copy (self->state);
+  job->keep_staged = self->suspended && self->failure != NULL && self->staged;
   self->storage_begun = FALSE;
   self->workers++;
   if (job->commit)

@@ -175,6 +175,7 @@ typedef struct
   char         *games_path;
   char         *game_id;
   char         *path;
+  gboolean      staged;
   guint64       offset;
   guint8       *data;
   gsize         length;
@@ -213,7 +214,7 @@ verify_write_worker (GTask        *task,
   if (g_task_return_error_if_cancelled (task))
     return;
 
-  root_fd = lsp_download_storage_open_root (job->games_path, job->game_id, FALSE, &error);
+  root_fd = lsp_download_storage_open_payload (job->games_path, job->game_id, job->staged, &error);
   if (root_fd < 0)
     {
       g_task_return_error (task, error);
@@ -368,6 +369,7 @@ fetch_delivered (Fetch *fetch)
   job->games_path = g_strdup (self->games_path);
   job->game_id = g_strdup (self->game_id);
   job->path = g_strdup (file->path);
+  job->staged = self->staged;
   job->offset = chunk->offset;
   job->data = g_steal_pointer (&fetch->data);
   job->length = chunk->length;

@@ -31,7 +31,10 @@ typedef struct
   char             *game_id;
   LspManifest      *manifest;
   gboolean          repair;     /* every chunk on disk is a claim to check */
+  char             *previous_hash; /* an update: build the changed files beside the old ones */
   LspDownloadState *state;      /* out: what is verified already */
+  LspDownloadState *reused;     /* out: of those, what came from local chunks of the same hash */
+  LspReuseProgress  progress;
   gboolean          touched;    /* out: the game root was changed */
 } PrepareJob;
 
@@ -40,8 +43,11 @@ prepare_job_free (PrepareJob *job)
 {
   g_free (job->games_path);
   g_free (job->game_id);
+  g_free (job->previous_hash);
   g_clear_pointer (&job->manifest, lsp_manifest_unref);
   lsp_download_state_free (job->state);
+  lsp_download_state_free (job->reused);
+  _lsp_download_reuse_progress_clear (&job->progress);
   g_free (job);
 }
 
@@ -117,6 +123,111 @@ count_chunks (LspManifest *manifest)
   return n;
 }
 
+/* The staging folder: one that an update left when the peer stopped or
+ * crashed is kept, unless it holds a file this update keeps in place
+ * (which the commit would move over the good one); *out_kept says so. */
+static int
+open_staging (int             root_fd,
+              LspManifest    *manifest,
+              const gboolean *staged,
+              gboolean       *out_kept,
+              GError        **error)
+{
+  int fd = openat (root_fd, LSP_UPDATE_STAGING_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  struct stat st;
+
+  for (guint i = 0; fd >= 0 && i < lsp_manifest_get_n_files (manifest); i++)
+    {
+      if (!staged[i] && fstatat (fd, lsp_manifest_get_file (manifest, i)->path, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        {
+          close (fd);
+          fd = -1;
+        }
+    }
+  *out_kept = fd >= 0;
+  if (fd >= 0)
+    return fd;
+  if (!lsp_fs_remove_tree_at (root_fd, LSP_UPDATE_STAGING_DIR, error))
+    return -1;
+  if (mkdirat (root_fd, LSP_UPDATE_STAGING_DIR, 0755) != 0 ||
+      (fd = openat (root_fd, LSP_UPDATE_STAGING_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+    lsp_error_set_errno (error, errno, _("Cannot create the update of %s"), lsp_manifest_get_game_id (manifest));
+  return fd;
+}
+
+/* An update builds the files that changed in the staging folder, from
+ * local chunks of the same hash where it can, and leaves the old version
+ * whole (sentinel included) until the commit moves the new files in. It
+ * needs room for the staged files only, at most the new version's size,
+ * less what a kept staging folder holds of them; the chunks in there are
+ * claims, hashed again. */
+static void
+prepare_update (GTask        *task,
+                PrepareJob   *job,
+                GCancellable *cancellable)
+{
+  g_autoptr(LspManifest) previous = lsp_manifest_cache_load (job->games_path, job->previous_hash, NULL);
+  g_autoptr(LspDownloadState) claimed = NULL;
+  g_autofree gboolean *staged = NULL;
+  guint64 needed = 0;
+  GError *error = NULL;
+  int root_fd, staging_fd = -1;
+  gboolean kept = FALSE, ok;
+  guint first = 0;
+
+  root_fd = lsp_download_storage_open_root (job->games_path, job->game_id, FALSE, &error);
+  if (root_fd < 0)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  job->state = lsp_download_state_new (lsp_manifest_get_hash (job->manifest), count_chunks (job->manifest));
+  job->reused = lsp_download_state_new (job->state->manifest_hash, job->state->n_chunks);
+  claimed = lsp_download_state_new (job->state->manifest_hash, job->state->n_chunks);
+  staged = _lsp_download_reuse_keep_in_place (root_fd, job->manifest, previous, job->state, job->reused,
+                                              &job->progress, cancellable, &error);
+  ok = staged != NULL && (staging_fd = open_staging (root_fd, job->manifest, staged, &kept, &error)) >= 0;
+  job->touched = ok;
+  for (guint i = 0; ok && i < lsp_manifest_get_n_files (job->manifest); i++)
+    {
+      const LspManifestFile *file = lsp_manifest_get_file (job->manifest, i);
+      struct stat st;
+      guint64 held = 0;
+
+      first += i > 0 ? lsp_manifest_get_file (job->manifest, i - 1)->n_chunks : 0;
+      if (!staged[i])
+        continue;
+      if (kept && fstatat (staging_fd, file->path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG (st.st_mode))
+        held = MIN ((guint64) st.st_blocks * 512, (guint64) st.st_size);
+      needed += file->size > held ? file->size - held : 0;
+      for (guint c = 0; kept && c < file->n_chunks; c++)
+        lsp_download_state_set (claimed, first + c);
+    }
+
+  /* Nothing of the payload is written before the space check. */
+  ok = ok && lsp_download_storage_check_space (job->games_path, needed, &error);
+  for (guint i = 0; ok && i < lsp_manifest_get_n_files (job->manifest); i++)
+    {
+      if (staged[i])
+        ok = !g_cancellable_set_error_if_cancelled (cancellable, &error) &&
+             lsp_download_storage_prepare_file (staging_fd, lsp_manifest_get_file (job->manifest, i), &error);
+    }
+  if (ok && kept)
+    verify_claims (staging_fd, job->manifest, claimed, job->state, cancellable);
+  ok = ok && _lsp_download_reuse_copy (root_fd, staging_fd, job->manifest, previous, staged, job->state, job->reused,
+                                       &job->progress, cancellable, &error);
+  if (staging_fd >= 0)
+    close (staging_fd);
+  close (root_fd);
+  if (!ok)
+    {
+      g_clear_pointer (&job->state, lsp_download_state_free);
+      g_task_return_error (task, error);
+      return;
+    }
+  g_task_return_boolean (task, TRUE);
+}
+
 static void
 prepare_worker (GTask        *task,
                 gpointer      source_object,
@@ -128,6 +239,12 @@ prepare_worker (GTask        *task,
   g_autoptr(GError) state_error = NULL;
   GError *error = NULL;
   int root_fd;
+
+  if (job->previous_hash != NULL)
+    {
+      prepare_update (task, job, cancellable);
+      return;
+    }
 
   /* Nothing is written before the space check. */
   if (!lsp_download_storage_check_space (job->games_path, bytes_needed (job->games_path, job->game_id, job->manifest),
@@ -143,17 +260,27 @@ prepare_worker (GTask        *task,
       return;
     }
   job->touched = TRUE;
+  /* An update that crashed while moving its files in left its staging folder. */
+  lsp_fs_remove_tree_at (root_fd, LSP_UPDATE_STAGING_DIR, NULL);
   job->state = lsp_download_state_new (lsp_manifest_get_hash (job->manifest), count_chunks (job->manifest));
-  if (job->repair)
-    {
-      claimed = lsp_download_state_new (job->state->manifest_hash, job->state->n_chunks);
-      memset (claimed->verified, 0xff, (claimed->n_chunks + 7) / 8);
-    }
-  else
+  job->reused = lsp_download_state_new (job->state->manifest_hash, job->state->n_chunks);
+  if (!job->repair)
     claimed = lsp_download_storage_read_state (root_fd, &state_error);
   if (claimed != NULL && g_str_equal (claimed->manifest_hash, job->state->manifest_hash) &&
       claimed->n_chunks == job->state->n_chunks)
     verify_claims (root_fd, job->manifest, claimed, job->state, cancellable);
+  else
+    {
+      /* No state of this download: whatever files are there already (a
+       * repair's, or a partial copy) are claims too, and what verifies
+       * in place is reused. */
+      g_autoptr(LspDownloadState) all = lsp_download_state_new (job->state->manifest_hash, job->state->n_chunks);
+
+      memset (all->verified, 0xff, (all->n_chunks + 7) / 8);
+      verify_claims (root_fd, job->manifest, all, job->state, cancellable);
+      if (!job->repair)
+        memcpy (job->reused->verified, job->state->verified, (all->n_chunks + 7) / 8);
+    }
   /* Stopped while checking: what is on disk, state file included, stays
    * as it was for the next start. */
   if (g_cancellable_set_error_if_cancelled (cancellable, &error))
@@ -169,7 +296,10 @@ prepare_worker (GTask        *task,
    * a game that keeps its sentinel and stays damaged until the commit. */
   if ((!job->repair && (!lsp_download_storage_begin_version (root_fd, &error) ||
                         !lsp_download_storage_write_state (root_fd, job->state, &error))) ||
-      !lsp_download_storage_prepare (root_fd, job->manifest, cancellable, &error))
+      !lsp_download_storage_prepare (root_fd, job->manifest, cancellable, &error) ||
+      !_lsp_download_reuse_copy (root_fd, root_fd, job->manifest, NULL, NULL, job->state, job->reused,
+                                 &job->progress, cancellable, &error) ||
+      (!job->repair && !lsp_download_storage_write_state (root_fd, job->state, &error)))
     {
       close (root_fd);
       g_task_return_error (task, error);
@@ -180,9 +310,13 @@ prepare_worker (GTask        *task,
 }
 
 static void
-build_chunks (LspDownload *self)
+build_chunks (LspDownload            *self,
+              const LspDownloadState *reused)
 {
-  guint index = 0;
+  guint index = 0, n_reused = 0;
+
+  /* What the prepare step reported as it went is counted again, exactly. */
+  self->bytes_reused = 0;
 
   for (guint i = 0; i < lsp_manifest_get_n_files (self->manifest); i++)
     {
@@ -201,14 +335,21 @@ build_chunks (LspDownload *self)
           if (chunk.state == CHUNK_DONE)
             {
               self->n_done++;
-              self->bytes_resumed += chunk.length;
+              if (lsp_download_state_get (reused, index))
+                {
+                  n_reused++;
+                  self->bytes_reused += chunk.length;
+                }
+              else
+                self->bytes_resumed += chunk.length;
             }
           g_array_append_val (self->chunks, chunk);
         }
     }
-  self->bytes_done = self->bytes_resumed;
+  self->bytes_done = self->bytes_resumed + self->bytes_reused;
   self->resumed = self->bytes_resumed > 0;
-  self->n_repaired = self->repair ? self->chunks->len - self->n_done : 0;
+  /* A repair's reused chunks were bad too, copied from a twin that verified. */
+  self->n_repaired = self->repair ? self->chunks->len - self->n_done + n_reused : 0;
 }
 
 static void
@@ -222,6 +363,7 @@ on_prepared (GObject      *object,
 
   self->workers--;
   self->storage_begun = job->touched;
+  self->staged = job->previous_hash != NULL;
   if (job->state != NULL)
     self->state = g_steal_pointer (&job->state);
   if (!g_task_propagate_boolean (G_TASK (result), &error))
@@ -238,9 +380,12 @@ on_prepared (GObject      *object,
       return;
     }
 
-  build_chunks (self);
+  build_chunks (self, job->reused);
+  _lsp_download_reuse_hold_twins (self);
+  self->prepared = TRUE;
   g_object_freeze_notify (G_OBJECT (self));
   g_object_notify_by_pspec (G_OBJECT (self), _lsp_download_properties[PROP_RESUMED]);
+  g_object_notify_by_pspec (G_OBJECT (self), _lsp_download_properties[PROP_BYTES_REUSED]);
   _lsp_download_notify_progress (self);
   g_object_thaw_notify (G_OBJECT (self));
   if (self->n_done == self->chunks->len)
@@ -265,6 +410,8 @@ _lsp_download_prepare (LspDownload *self)
   job->game_id = g_strdup (self->game_id);
   job->manifest = lsp_manifest_ref (self->manifest);
   job->repair = self->repair;
+  job->previous_hash = g_strdup (self->previous_hash);
+  _lsp_download_reuse_progress_init (&job->progress, self);
   self->workers++;
   task = g_task_new (NULL, self->stop, on_prepared, g_object_ref (self));
   g_task_set_source_tag (task, _lsp_download_prepare);
@@ -462,11 +609,16 @@ plan_target (LspDownload *self,
              const char  *version,
              const char  *manifest_hash)
 {
+  LspLocalGame *local = lsp_library_lookup (self->library, self->game_id);
   g_autoptr(GTask) task = NULL;
   char **args;
 
   self->version = g_strdup (version);
   self->manifest_hash = g_strdup (manifest_hash);
+  g_clear_pointer (&self->previous_hash, g_free);
+  if (!self->repair && local != NULL && lsp_local_game_get_downloaded (local) &&
+      lsp_local_game_get_manifest_hash (local) != NULL)
+    self->previous_hash = g_strdup (lsp_local_game_get_manifest_hash (local));
   g_object_notify_by_pspec (G_OBJECT (self), _lsp_download_properties[PROP_VERSION]);
   g_clear_handle_id (&self->wait_id, g_source_remove);
   _lsp_download_set_phase (self, LSP_DOWNLOAD_PLANNING);
@@ -500,34 +652,29 @@ choose_repair_target (LspDownload *self)
   plan_target (self, lsp_local_game_get_version (local), lsp_local_game_get_reference_hash (local));
 }
 
-/* The newest version on the LAN wins; of the manifests offered for it,
- * the one most peers have (they are all sources). */
-void
-_lsp_download_choose_target (LspDownload *self)
+/* The newest version on the LAN, of the connected peers' offers for
+ * game_id; of the manifests offered for it, the one most peers have (they
+ * are all sources). Returns FALSE when nobody offers one. */
+gboolean
+_lsp_download_find_target (LspNode     *node,
+                           const char  *game_id,
+                           char       **out_version,
+                           char       **out_manifest_hash)
 {
-  GListModel *peers = G_LIST_MODEL (self->node);
+  GListModel *peers = G_LIST_MODEL (node);
   g_autoptr(GHashTable) votes = g_hash_table_new (g_str_hash, g_str_equal);
   const char *best_version = NULL, *best_hash = NULL;
   guint best_votes = 0;
   g_autoptr(GPtrArray) held = g_ptr_array_new_with_free_func (g_object_unref);
-  LspLocalGame *local;
-
-  if (self->finishing || self->manifest_hash != NULL || self->manifest_fetching)
-    return;
-  if (self->repair)
-    {
-      choose_repair_target (self);
-      return;
-    }
 
   for (guint i = 0; i < g_list_model_get_n_items (peers); i++)
     {
       LspPeer *peer = g_list_model_get_item (peers, i);
-      const LspGameSummary *game = lsp_peer_lookup_game (peer, self->game_id);
+      const LspGameSummary *game = lsp_peer_lookup_game (peer, game_id);
 
       g_ptr_array_add (held, peer);
       if (game == NULL || game->availability != LSP_AVAILABILITY_READY || game->version == NULL ||
-          game->manifest_hash == NULL || lsp_node_get_connection (self->node, lsp_peer_get_id (peer)) == NULL)
+          game->manifest_hash == NULL || lsp_node_get_connection (node, lsp_peer_get_id (peer)) == NULL)
         continue;
       if (best_version == NULL || lsp_version_compare (game->version, best_version) > 0)
         {
@@ -548,6 +695,26 @@ _lsp_download_choose_target (LspDownload *self)
         }
     }
   if (best_hash == NULL)
+    return FALSE;
+  *out_version = g_strdup (best_version);
+  *out_manifest_hash = g_strdup (best_hash);
+  return TRUE;
+}
+
+void
+_lsp_download_choose_target (LspDownload *self)
+{
+  g_autofree char *best_version = NULL, *best_hash = NULL;
+  LspLocalGame *local;
+
+  if (self->finishing || self->manifest_hash != NULL || self->manifest_fetching)
+    return;
+  if (self->repair)
+    {
+      choose_repair_target (self);
+      return;
+    }
+  if (!_lsp_download_find_target (self->node, self->game_id, &best_version, &best_hash))
     {
       _lsp_download_check_waiting (self);
       return;

@@ -14,6 +14,7 @@ typedef enum {
   CHUNK_MISSING,
   CHUNK_FETCHING,   /* requested from one source, or two in the end game */
   CHUNK_WRITING,    /* received, being verified and written */
+  CHUNK_HELD,       /* copied from a chunk of the same hash once that one is done */
   CHUNK_DONE,
 } ChunkState;
 
@@ -69,6 +70,8 @@ struct _LspDownload
   char             *games_path;
   gboolean          repair;         /* fetch only what no longer verifies, of the manifest we have */
   guint             n_repaired;     /* chunks a repair found bad */
+  char             *previous_hash;  /* an update: the manifest of the version we have */
+  gboolean          staged;         /* an update: changed files are built in the staging folder */
   GTask            *task;
   GCancellable     *stop;           /* cancels our workers */
   gulong            cancel_handler;
@@ -104,6 +107,10 @@ struct _LspDownload
   guint64           bytes_done;
   guint64           bytes_total;
   guint64           bytes_resumed;
+  guint64           bytes_reused;   /* copied or kept from local chunks of the same hash */
+  gboolean          prepared;       /* what is there and what to fetch is known */
+  GHashTable       *twins;          /* hash → GPtrArray of Chunk held back until the first of them is done */
+  guint64           bytes_held;     /* of the chunks held or being copied */
   guint64           bytes_received;
   gboolean          resumed;
   double            rate;
@@ -131,6 +138,7 @@ enum {
   PROP_RATE,
   PROP_ETA,
   PROP_RESUMED,
+  PROP_BYTES_REUSED,
   PROP_N_SOURCES,
   N_PROPS
 };
@@ -145,6 +153,8 @@ void     _lsp_download_fail             (LspDownload  *self,
 void     _lsp_download_chunk_done       (LspDownload  *self,
                                          Chunk        *chunk,
                                          Source       *source);
+void     _lsp_download_chunk_reused     (LspDownload  *self,
+                                         Chunk        *chunk);
 void     _lsp_download_progress_changed (LspDownload  *self);
 void     _lsp_download_source_dropped   (LspDownload  *self,
                                          const char   *peer_id,
@@ -157,6 +167,52 @@ void     _lsp_download_on_cancelled     (GCancellable *cancellable,
 /* lsp-download-plan.c */
 void     _lsp_download_choose_target    (LspDownload  *self);
 void     _lsp_download_prepare          (LspDownload  *self);
+gboolean _lsp_download_find_target      (LspNode      *node,
+                                         const char   *game_id,
+                                         char        **out_version,
+                                         char        **out_manifest_hash);
+
+/* lsp-download-reuse.c */
+
+/* What the prepare step has reused so far, reported to the download on
+ * its main context as it goes. */
+typedef struct
+{
+  GMainContext *context;
+  LspDownload  *download;
+  guint64       bytes;
+  gint64        reported_at;
+} LspReuseProgress;
+
+void      _lsp_download_reuse_progress_init  (LspReuseProgress *progress,
+                                              LspDownload      *download);
+void      _lsp_download_reuse_progress_clear (LspReuseProgress *progress);
+
+/* (worker threads) */
+gboolean *_lsp_download_reuse_keep_in_place (int               root_fd,
+                                             LspManifest      *manifest,
+                                             LspManifest      *previous,
+                                             LspDownloadState *state,
+                                             LspDownloadState *reused,
+                                             LspReuseProgress *progress,
+                                             GCancellable     *cancellable,
+                                             GError          **error);
+gboolean  _lsp_download_reuse_copy          (int               root_fd,
+                                             int               payload_fd,
+                                             LspManifest      *manifest,
+                                             LspManifest      *previous,
+                                             const gboolean   *staged,
+                                             LspDownloadState *state,
+                                             LspDownloadState *reused,
+                                             LspReuseProgress *progress,
+                                             GCancellable     *cancellable,
+                                             GError          **error);
+
+/* (main thread) */
+
+void      _lsp_download_reuse_hold_twins    (LspDownload      *self);
+void      _lsp_download_reuse_twins         (LspDownload      *self,
+                                             Chunk            *done);
 
 /* lsp-download-end.c */
 void     _lsp_download_finish           (LspDownload  *self);

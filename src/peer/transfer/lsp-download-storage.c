@@ -330,6 +330,31 @@ lsp_download_storage_write_chunk (int            root_fd,
  * reserved, so a full disk shows now rather than mid-transfer. Existing
  * bytes are kept: they are verified chunks of a resumed download or the
  * previous version's, and every chunk is checked before it counts. */
+/* One file of the manifest at its final size, with its space reserved. */
+gboolean
+lsp_download_storage_prepare_file (int                     dir_fd,
+                                   const LspManifestFile  *file,
+                                   GError                **error)
+{
+  struct stat st;
+  int fd, rv;
+
+  fd = lsp_download_storage_open_file (dir_fd, file->path, O_RDWR | O_CREAT, error);
+  if (fd < 0)
+    return FALSE;
+  if (fstat (fd, &st) != 0 || ((guint64) st.st_size != file->size && ftruncate (fd, (off_t) file->size) != 0))
+    {
+      int saved_errno = errno;
+      close (fd);
+      return lsp_error_set_errno (error, saved_errno, _("Cannot size %s"), file->path);
+    }
+  rv = file->size > 0 ? posix_fallocate (fd, 0, (off_t) file->size) : 0;
+  close (fd);
+  if (rv != 0 && rv != EOPNOTSUPP && rv != EINVAL)
+    return lsp_error_set_errno (error, rv, _("Cannot reserve space for %s"), file->path);
+  return TRUE;
+}
+
 gboolean
 lsp_download_storage_prepare (int            root_fd,
                               LspManifest   *manifest,
@@ -338,27 +363,64 @@ lsp_download_storage_prepare (int            root_fd,
 {
   for (guint i = 0; i < lsp_manifest_get_n_files (manifest); i++)
     {
-      const LspManifestFile *file = lsp_manifest_get_file (manifest, i);
-      struct stat st;
-      int fd, rv;
-
-      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+      if (g_cancellable_set_error_if_cancelled (cancellable, error) ||
+          !lsp_download_storage_prepare_file (root_fd, lsp_manifest_get_file (manifest, i), error))
         return FALSE;
-      fd = lsp_download_storage_open_file (root_fd, file->path, O_RDWR | O_CREAT, error);
-      if (fd < 0)
-        return FALSE;
-      if (fstat (fd, &st) != 0 || ((guint64) st.st_size != file->size && ftruncate (fd, (off_t) file->size) != 0))
-        {
-          int saved_errno = errno;
-          close (fd);
-          return lsp_error_set_errno (error, saved_errno, _("Cannot size %s"), file->path);
-        }
-      rv = file->size > 0 ? posix_fallocate (fd, 0, (off_t) file->size) : 0;
-      close (fd);
-      if (rv != 0 && rv != EOPNOTSUPP && rv != EINVAL)
-        return lsp_error_set_errno (error, rv, _("Cannot reserve space for %s"), file->path);
     }
   return TRUE;
+}
+
+/* Where a download writes: the game root, or for an update the staging
+ * folder in it, where the new version's changed files are built while the
+ * old ones stay as they are. */
+int
+lsp_download_storage_open_payload (const char  *games_path,
+                                   const char  *game_id,
+                                   gboolean     staged,
+                                   GError     **error)
+{
+  int root_fd = lsp_download_storage_open_root (games_path, game_id, FALSE, error);
+  int fd;
+
+  if (root_fd < 0 || !staged)
+    return root_fd;
+  fd = openat (root_fd, LSP_UPDATE_STAGING_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    lsp_error_set_errno (error, errno, _("Cannot open the update of %s"), game_id);
+  close (root_fd);
+  return fd;
+}
+
+/* Moves a staged file over the old one of the same path (or into a new
+ * folder), a folder in the way included. */
+gboolean
+lsp_download_storage_move_staged (int          staging_fd,
+                                  int          root_fd,
+                                  const char  *path,
+                                  GError     **error)
+{
+  const char *from_name, *to_name;
+  int from_dir, to_dir;
+  struct stat st;
+  gboolean ok;
+
+  from_dir = open_parent (staging_fd, path, FALSE, &from_name, error);
+  if (from_dir < 0)
+    return FALSE;
+  to_dir = open_parent (root_fd, path, TRUE, &to_name, error);
+  if (to_dir < 0)
+    {
+      close (from_dir);
+      return FALSE;
+    }
+  ok = TRUE;
+  if (fstatat (to_dir, to_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR (st.st_mode))
+    ok = lsp_fs_remove_tree_at (to_dir, to_name, error);
+  if (ok && renameat (from_dir, from_name, to_dir, to_name) != 0)
+    ok = lsp_error_set_errno (error, errno, _("Cannot move the new %s into place"), path);
+  close (from_dir);
+  close (to_dir);
+  return ok;
 }
 
 /* The old sentinel is parked first: from now on the payload may change,

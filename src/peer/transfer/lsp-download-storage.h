@@ -38,6 +38,17 @@ gboolean     lsp_download_storage_prepare         (int                root_fd,
                                                    LspManifest       *manifest,
                                                    GCancellable      *cancellable,
                                                    GError           **error);
+gboolean     lsp_download_storage_prepare_file    (int                dir_fd,
+                                                   const LspManifestFile *file,
+                                                   GError           **error);
+int          lsp_download_storage_open_payload    (const char        *games_path,
+                                                   const char        *game_id,
+                                                   gboolean           staged,
+                                                   GError           **error);
+gboolean     lsp_download_storage_move_staged     (int                staging_fd,
+                                                   int                root_fd,
+                                                   const char        *path,
+                                                   GError           **error);
 int          lsp_download_storage_open_file       (int                root_fd,
                                                    const char        *path,
                                                    int                flags,

@@ -209,7 +209,9 @@ save_state (LspDownload *self)
   g_autoptr(GTask) task = NULL;
   StateJob *job;
 
-  if (!self->state_dirty || self->state_saving || self->finishing)
+  /* An update in the staging folder keeps no state: the old version is
+   * whole, and started again the update hashes what it staged. */
+  if (!self->state_dirty || self->state_saving || self->finishing || self->staged)
     return;
   if (since < STATE_INTERVAL_MS)
     {
@@ -232,15 +234,13 @@ save_state (LspDownload *self)
   g_task_run_in_thread (task, save_state_worker);
 }
 
-void
-_lsp_download_chunk_done (LspDownload *self,
-                          Chunk       *chunk,
-                          Source      *source)
+static void
+chunk_verified (LspDownload *self,
+                Chunk       *chunk)
 {
   chunk->state = CHUNK_DONE;
   self->n_done++;
   self->bytes_done += chunk->length;
-  self->rate_bytes += chunk->length;
   lsp_download_state_set (self->state, chunk->index);
   /* A repair keeps no resume state: its sentinel never left, and a
    * repair cut short is run again, hashing what is there. */
@@ -254,7 +254,27 @@ _lsp_download_chunk_done (LspDownload *self,
     _lsp_download_finish (self);
 }
 
-/* ---- waiting for sources ---- */
+void
+_lsp_download_chunk_done (LspDownload *self,
+                          Chunk       *chunk,
+                          Source      *source)
+{
+  self->rate_bytes += chunk->length;
+  _lsp_download_reuse_twins (self, chunk);
+  chunk_verified (self, chunk);
+}
+
+/* A chunk copied from a verified one of the same hash. */
+void
+_lsp_download_chunk_reused (LspDownload *self,
+                            Chunk       *chunk)
+{
+  self->bytes_reused += chunk->length;
+  g_object_notify_by_pspec (G_OBJECT (self), _lsp_download_properties[PROP_BYTES_REUSED]);
+  chunk_verified (self, chunk);
+}
+
+/* ---- waiting for sources ---- */ 
 
 static gboolean
 on_wait_timeout (gpointer user_data)
@@ -456,6 +476,26 @@ lsp_download_get_bytes_resumed (LspDownload *self)
   return self->bytes_resumed;
 }
 
+/* Bytes not fetched because a local chunk had the same hash: kept in
+ * place or copied from the previous version's files, or from another
+ * chunk of this download. */
+guint64
+lsp_download_get_bytes_reused (LspDownload *self)
+{
+  g_return_val_if_fail (LSP_IS_DOWNLOAD (self), 0);
+  return self->bytes_reused;
+}
+
+/* What is left to fetch from peers, or -1 until the prepare step has
+ * found what is here already. Chunks that will be copied from one of the
+ * same hash once it arrives do not count. */
+gint64
+lsp_download_get_bytes_to_fetch (LspDownload *self)
+{
+  g_return_val_if_fail (LSP_IS_DOWNLOAD (self), -1);
+  return self->prepared ? (gint64) (self->bytes_total - self->bytes_done - self->bytes_held) : -1;
+}
+
 /* Bytes received from peers, counting chunks that failed verification. */
 guint64
 lsp_download_get_bytes_received (LspDownload *self)
@@ -565,6 +605,9 @@ lsp_download_get_property (GObject    *object,
     case PROP_RESUMED:
       g_value_set_boolean (value, self->resumed);
       break;
+    case PROP_BYTES_REUSED:
+      g_value_set_uint64 (value, self->bytes_reused);
+      break;
     case PROP_N_SOURCES:
       g_value_set_uint (value, self->sources->len);
       break;
@@ -621,6 +664,7 @@ lsp_download_finalize (GObject *object)
   g_clear_pointer (&self->games_path, g_free);
   g_clear_pointer (&self->version, g_free);
   g_clear_pointer (&self->manifest_hash, g_free);
+  g_clear_pointer (&self->previous_hash, g_free);
   g_clear_pointer (&self->manifest, lsp_manifest_unref);
   g_clear_pointer (&self->chunks, g_array_unref);
   g_clear_pointer (&self->sources, g_ptr_array_unref);
@@ -629,6 +673,7 @@ lsp_download_finalize (GObject *object)
   g_clear_pointer (&self->watched_peers, g_ptr_array_unref);
   g_clear_pointer (&self->banned, g_hash_table_unref);
   g_clear_pointer (&self->state, lsp_download_state_free);
+  g_clear_pointer (&self->twins, g_hash_table_unref);
 
   G_OBJECT_CLASS (lsp_download_parent_class)->finalize (object);
 }
@@ -652,6 +697,8 @@ lsp_download_class_init (LspDownloadClass *klass)
   _lsp_download_properties[PROP_RATE] = g_param_spec_uint64 ("rate", NULL, NULL, 0, G_MAXUINT64, 0, flags);
   _lsp_download_properties[PROP_ETA] = g_param_spec_int64 ("eta", NULL, NULL, -1, G_MAXINT64, -1, flags);
   _lsp_download_properties[PROP_RESUMED] = g_param_spec_boolean ("resumed", NULL, NULL, FALSE, flags);
+  _lsp_download_properties[PROP_BYTES_REUSED] = g_param_spec_uint64 ("bytes-reused", NULL, NULL, 0, G_MAXUINT64, 0,
+                                                                     flags);
   _lsp_download_properties[PROP_N_SOURCES] = g_param_spec_uint ("n-sources", NULL, NULL, 0, G_MAXUINT, 0, flags);
   g_object_class_install_properties (object_class, N_PROPS, _lsp_download_properties);
 

@@ -63,6 +63,8 @@ gboolean          lsp_download_get_resumed       (LspDownload      *self);
 guint             lsp_download_get_n_sources     (LspDownload      *self);
 GHashTable       *lsp_download_dup_peer_bytes    (LspDownload      *self);
 guint64           lsp_download_get_bytes_received (LspDownload     *self);
+guint64           lsp_download_get_bytes_reused  (LspDownload      *self);
+gint64            lsp_download_get_bytes_to_fetch (LspDownload     *self);
 gboolean          lsp_download_get_repair        (LspDownload      *self);
 guint             lsp_download_get_chunks_repaired (LspDownload    *self);
 
