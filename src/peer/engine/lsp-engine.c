@@ -6,13 +6,15 @@
 
 #include "lsp-catalog.h"
 #include "lsp-install-recovery.h"
+#include "lsp-party-key.h"
 #include "lsp-proto.h"
 
 #include <glib/gi18n-lib.h>
 
 /* The start-up chain, in this order: the catalog (read off the main loop),
  * recovery of interrupted transactions, the library's first scan, our
- * identity (read or created off the main loop), then the node: listen,
+ * identity (read or created off the main loop), the key of the party's
+ * passphrase if it has one (a slow KDF, also off the main loop), then the node: listen,
  * dial static peers, announce and browse with mDNS. Joining the LAN only
  * once our library is known means the first thing peers hear is complete. */
 
@@ -34,6 +36,7 @@ struct _LspEngine
   guint          max_downloads;
   guint          wait_seconds;
   guint64        download_rate;
+  char          *passphrase;
 
   LspLibrary    *library;
   LspLauncher   *launcher;
@@ -94,12 +97,14 @@ on_resumed (GObject      *object,
 
 static void
 join_lan (GTask       *task,
-          LspIdentity *identity)
+          LspIdentity *identity,
+          GBytes      *party_key)
 {
   LspEngine *self = g_task_get_source_object (task);
   g_autoptr(GError) error = NULL;
 
   self->node = lsp_node_new (self->library, identity, self->hostname);
+  lsp_node_set_party_key (self->node, party_key);
   if (self->stale_seconds > 0)
     lsp_node_set_liveness (self->node, MAX (self->stale_seconds * 1000 / 3, 1), self->stale_seconds * 1000);
   self->lan_library = lsp_lan_library_new (self->library, self->node);
@@ -157,19 +162,55 @@ load_identity_worker (GTask        *task,
     g_task_return_pointer (task, identity, g_object_unref);
 }
 
+typedef struct
+{
+  GTask       *task;
+  LspIdentity *identity;
+} KeyWait;
+
+static void
+on_party_key_derived (GObject      *object,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  KeyWait *wait = user_data;
+  g_autoptr(GTask) task = wait->task;
+  g_autoptr(LspIdentity) identity = wait->identity;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) key = lsp_party_key_derive_finish (result, &error);
+
+  g_free (wait);
+  if (key == NULL)
+    fail (task, LSP_ENGINE_ERROR_NETWORK, error);
+  else
+    join_lan (task, identity, key);
+}
+
 static void
 on_identity_loaded (GObject      *object,
                     GAsyncResult *result,
                     gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
+  LspEngine *self = g_task_get_source_object (task);
   g_autoptr(GError) error = NULL;
   g_autoptr(LspIdentity) identity = g_task_propagate_pointer (G_TASK (result), &error);
+  KeyWait *wait;
 
   if (identity == NULL)
-    fail (task, LSP_ENGINE_ERROR_NETWORK, error);
-  else
-    join_lan (task, identity);
+    {
+      fail (task, LSP_ENGINE_ERROR_NETWORK, error);
+      return;
+    }
+  if (self->passphrase == NULL)
+    {
+      join_lan (task, identity, NULL);
+      return;
+    }
+  wait = g_new0 (KeyWait, 1);
+  wait->task = g_steal_pointer (&task);
+  wait->identity = g_steal_pointer (&identity);
+  lsp_party_key_derive_async (self->passphrase, g_task_get_cancellable (wait->task), on_party_key_derived, wait);
 }
 
 static void
@@ -462,6 +503,7 @@ lsp_engine_finalize (GObject *object)
   g_clear_object (&self->catalog_file);
   g_clear_pointer (&self->state_dir, g_free);
   g_clear_pointer (&self->hostname, g_free);
+  g_clear_pointer (&self->passphrase, lsp_party_passphrase_free);
   g_clear_pointer (&self->static_peers, g_strfreev);
 
   G_OBJECT_CLASS (lsp_engine_parent_class)->finalize (object);
@@ -529,5 +571,6 @@ lsp_engine_new (const LspEngineConfig *config)
   self->max_downloads = config->max_downloads;
   self->wait_seconds = config->wait_seconds;
   self->download_rate = config->download_rate;
+  self->passphrase = g_strdup (config->passphrase);
   return self;
 }

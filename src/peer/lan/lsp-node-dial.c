@@ -171,6 +171,14 @@ _lsp_node_on_peer_found (LspDiscovery            *discovery,
                  found->peer_id, found->proto_ver, self->proto_min);
       return;
     }
+  /* A dial across the line between a party with a passphrase and one
+   * without would only be refused. */
+  if (found->needs_passphrase != (self->party_key != NULL))
+    {
+      g_debug ("Not connecting to %s: %s", found->peer_id,
+               found->needs_passphrase ? "its party needs a passphrase" : "it has no passphrase");
+      return;
+    }
   known = g_hash_table_lookup (self->peers, found->peer_id);
   if ((known != NULL && lsp_peer_get_connected (known)) || g_hash_table_contains (self->dialing, found->peer_id))
     return;

@@ -4,6 +4,7 @@
 #include "lsp-node.h"
 
 #include "lsp-frame-decoder.h"
+#include "lsp-party-key.h"
 #include "lsp-proto.h"
 #include "lsp-quic-endpoint.h"
 
@@ -66,6 +67,7 @@ struct _LspNode
 
   LspLibrary      *library;
   LspIdentity     *identity;
+  GBytes          *party_key;      /* NULL: the party has no passphrase */
   char            *hostname;
   LspQuicEndpoint *endpoint;
   LspDiscovery    *discovery;
@@ -108,6 +110,7 @@ struct _Session
   StaticPeer        *static_peer;   /* when we dialled a --peer address */
   gboolean           is_client;
   gboolean           established;
+  LspMessage        *awaiting_auth;  /* their Hello/HelloAck, until their Auth proves the passphrase */
   gboolean           closing;
   guint64            sent_rev;      /* our revision this peer has been brought to */
   gint64             last_received;

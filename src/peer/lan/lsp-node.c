@@ -206,6 +206,7 @@ lsp_node_enable_discovery (LspNode   *self,
       return FALSE;
     }
   lsp_discovery_set_library_rev (self->discovery, lsp_library_get_rev (self->library));
+  lsp_discovery_set_needs_passphrase (self->discovery, self->party_key != NULL);
   g_signal_connect_object (self->discovery, "peer-found", G_CALLBACK (_lsp_node_on_peer_found), self, 0);
   lsp_discovery_start (self->discovery);
   return TRUE;
@@ -364,6 +365,26 @@ lsp_node_set_liveness (LspNode *self,
 }
 
 void
+lsp_node_set_party_key (LspNode *self,
+                        GBytes  *key)
+{
+  g_return_if_fail (LSP_IS_NODE (self));
+  g_return_if_fail (key == NULL || g_bytes_get_size (key) == LSP_PARTY_KEY_LEN);
+  g_return_if_fail (self->endpoint == NULL);
+
+  g_clear_pointer (&self->party_key, g_bytes_unref);
+  if (key != NULL)
+    self->party_key = g_bytes_ref (key);
+}
+
+gboolean
+lsp_node_get_has_passphrase (LspNode *self)
+{
+  g_return_val_if_fail (LSP_IS_NODE (self), FALSE);
+  return self->party_key != NULL;
+}
+
+void
 lsp_node_set_hello_timeout (LspNode *self,
                             guint    timeout_ms)
 {
@@ -435,6 +456,7 @@ lsp_node_finalize (GObject *object)
   g_clear_object (&self->cancellable);
   g_clear_object (&self->library);
   g_clear_object (&self->identity);
+  g_clear_pointer (&self->party_key, g_bytes_unref);
   g_clear_pointer (&self->hostname, g_free);
 
   G_OBJECT_CLASS (lsp_node_parent_class)->finalize (object);

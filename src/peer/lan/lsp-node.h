@@ -80,6 +80,12 @@ LspManifest *lsp_node_fetch_manifest_finish (LspNode            *self,
                                              GAsyncResult       *result,
                                              GError            **error);
 
+/* The key derived from the party's passphrase (lsp_party_key_derive);
+ * NULL for a party without one. Set before the node starts. */
+void        lsp_node_set_party_key    (LspNode             *self,
+                                       GBytes              *key);
+gboolean    lsp_node_get_has_passphrase (LspNode           *self);
+
 /* Liveness timing; tests shorten it. */
 void        lsp_node_set_liveness     (LspNode             *self,
                                        guint                idle_ping_ms,

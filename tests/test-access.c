@@ -1,0 +1,412 @@
+#include "config.h"
+
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lsp-chunk-server.h"
+#include "lsp-frame-decoder.h"
+#include "lsp-hostile.h"
+#include "lsp-party-key.h"
+#include "lsp-test-util.h"
+
+/* Access control: a party passphrase proven over each connection, against
+ * real nodes on loopback and a peer that says what it likes. */
+
+/* Derived once: the KDF is slow on purpose. */
+static GBytes *party_key;
+static GBytes *wrong_key;
+
+static void
+party_peer_init (TestPeer   *peer,
+                 const char *name,
+                 const char *host,
+                 GBytes     *key)
+{
+  test_peer_make_dirs (peer);
+  peer->party_key = key != NULL ? g_bytes_ref (key) : NULL;
+  test_peer_start (peer, name, host, TRUE);
+}
+
+/* A peer of the party connects to the target and sees its library. */
+static void
+assert_party_peer_syncs (TestPeer *target)
+{
+  TestPeer honest = { 0 };
+  g_autoptr(GInetSocketAddress) address = address_of (target);
+  Sync seen_by_honest = { &honest, target };
+  Sync seen_by_target = { target, &honest };
+
+  party_peer_init (&honest, "honest", "127.0.0.2", party_key);
+  lsp_test_make_game (honest.games, "beta", "1.0", 100);
+  lsp_test_wait_idle (honest.library);
+  lsp_node_add_static_peer (honest.node, address);
+  g_assert_true (lsp_test_wait_until (is_synced, &seen_by_honest, 20000));
+  g_assert_true (lsp_test_wait_until (is_synced, &seen_by_target, 20000));
+  test_peer_clear (&honest);
+}
+
+static void
+say_hello_with_auth (Attack   *attack,
+                     Attacker *attacker)
+{
+  static const char * const auth[] = { LSP_PROTO_FEATURE_AUTH, NULL };
+
+  attack_send (attack, lsp_message_new_hello (LSP_MESSAGE_HELLO, lsp_identity_get_peer_id (attacker->identity),
+                                              "127.0.0.1:9", 0, other_digest, auth, "attacker"));
+}
+
+/* Connects, says Hello offering a proof and waits for the target's own
+ * HelloAck and Auth: the state a stranger reaches without the passphrase. */
+static Attack *
+attack_until_auth (Attacker *attacker,
+                   TestPeer *target)
+{
+  Attack *attack = attack_new (attacker, target);
+
+  g_assert_no_error (attack->connect_error);
+  say_hello_with_auth (attack, attacker);
+  attack_wait_for (attack, LSP_MESSAGE_HELLO_ACK, 1);
+  attack_wait_for (attack, LSP_MESSAGE_AUTH, 1);
+  return attack;
+}
+
+/* The target refused: one fatal unauthorized Error, and the connection
+ * ends. Nothing it said before carries a library or a manifest. */
+static void
+assert_unauthorized (Attack *attack)
+{
+  LspMessage *last;
+
+  g_assert_true (lsp_test_wait_until (attack_is_finished, attack, 20000));
+  g_assert_cmpuint (attack->received->len, >, 0);
+  last = g_ptr_array_index (attack->received, attack->received->len - 1);
+  g_assert_cmpint (last->type, ==, LSP_MESSAGE_ERROR);
+  g_assert_cmpstr (last->error.code, ==, LSP_PROTO_ERROR_UNAUTHORIZED);
+  g_assert_true (last->error.fatal);
+  for (guint i = 0; i < attack->received->len; i++)
+    {
+      LspMessage *message = g_ptr_array_index (attack->received, i);
+
+      g_assert_true (message->type == LSP_MESSAGE_HELLO_ACK || message->type == LSP_MESSAGE_AUTH ||
+                     message->type == LSP_MESSAGE_ERROR);
+    }
+  g_test_assert_expected_messages ();
+}
+
+static void
+expect_refusal (const char *why)
+{
+  g_autofree char *pattern = g_strdup_printf ("Dropping peer*%s*", why);
+  g_test_expect_message ("lsp-node", G_LOG_LEVEL_WARNING, pattern);
+}
+
+static void
+test_missing_passphrase (void)
+{
+  TestPeer target = { 0 }, open_peer = { 0 };
+  Attacker attacker = { 0 };
+  Attack *attack;
+
+  party_peer_init (&target, "target", "127.0.0.1", party_key);
+  attacker_init (&attacker);
+
+  /* A peer without the passphrase learns nothing, not even a HelloAck. */
+  attack = attack_new (&attacker, &target);
+  expect_refusal ("this party needs a passphrase");
+  attack_say_hello (attack, &attacker, 0, other_digest);
+  assert_unauthorized (attack);
+  g_assert_cmpuint (count_received (attack, LSP_MESSAGE_HELLO_ACK), ==, 0);
+  g_assert_null (attacker_peer (&target, &attacker));
+  attack_free (attack);
+
+  /* A party without a passphrase refuses a peer that asks for one: it
+   * could not prove anything to it. */
+  party_peer_init (&open_peer, "open", "127.0.0.1", NULL);
+  attack = attack_new (&attacker, &open_peer);
+  expect_refusal ("asks for a passphrase");
+  say_hello_with_auth (attack, &attacker);
+  assert_unauthorized (attack);
+  g_assert_cmpuint (count_received (attack, LSP_MESSAGE_HELLO_ACK), ==, 0);
+  attack_free (attack);
+  test_peer_clear (&open_peer);
+
+  assert_party_peer_syncs (&target);
+  attacker_clear (&attacker);
+  test_peer_clear (&target);
+}
+
+typedef struct
+{
+  LspFrameDecoder *decoder;
+  GPtrArray       *answers;   /* LspMessage */
+  gboolean         done;
+} StreamAnswer;
+
+static void
+on_stream_read (LspQuicStream *stream,
+                const guint8  *data,
+                gsize          length,
+                gboolean       fin,
+                const GError  *error,
+                gpointer       user_data)
+{
+  StreamAnswer *answer = user_data;
+  GBytes *frame;
+
+  if (length > 0)
+    lsp_frame_decoder_feed (answer->decoder, data, length, NULL);
+  while ((frame = lsp_frame_decoder_pop (answer->decoder)) != NULL)
+    {
+      LspMessage *message = lsp_message_parse (g_bytes_get_data (frame, NULL), g_bytes_get_size (frame), NULL);
+
+      if (message != NULL)
+        g_ptr_array_add (answer->answers, message);
+      g_bytes_unref (frame);
+    }
+  if (fin || error != NULL)
+    answer->done = TRUE;
+}
+
+static gboolean
+stream_done (gpointer data)
+{
+  return ((StreamAnswer *) data)->done;
+}
+
+/* A GetChunk on a data stream of a connection that has not proven the
+ * passphrase: the stream is refused, no byte of the game comes back. */
+static void
+assert_chunk_refused (Attack     *attack,
+                      const char *manifest_hash)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LspQuicStream) stream = lsp_quic_connection_open_stream (attack->conn, TRUE, &error);
+  g_autoptr(LspMessage) request = lsp_message_new_get_chunk ("alpha", manifest_hash, "alpha.eti", 0, 100);
+  g_autoptr(GBytes) frame = lsp_message_encode (request, LSP_PROTO_MAX_FRAME, NULL);
+  StreamAnswer answer = { lsp_frame_decoder_new (LSP_PROTO_MAX_FRAME),
+                          g_ptr_array_new_with_free_func ((GDestroyNotify) lsp_message_unref), FALSE };
+
+  g_assert_no_error (error);
+  lsp_quic_stream_set_read_func (stream, on_stream_read, &answer, NULL);
+  lsp_quic_stream_write_bytes_async (stream, frame, TRUE, NULL, NULL, NULL);
+  g_assert_true (lsp_test_wait_until (stream_done, &answer, 20000));
+  lsp_quic_stream_set_read_func (stream, NULL, NULL, NULL);
+  for (guint i = 0; i < answer.answers->len; i++)
+    g_assert_cmpint (((LspMessage *) g_ptr_array_index (answer.answers, i))->type, !=, LSP_MESSAGE_CHUNK);
+  lsp_frame_decoder_free (answer.decoder);
+  g_ptr_array_unref (answer.answers);
+}
+
+static void
+test_wrong_passphrase (void)
+{
+  TestPeer target = { 0 };
+  Attacker attacker = { 0 };
+  g_autoptr(LspChunkServer) server = NULL;
+  const char *hash;
+  Attack *attack;
+
+  party_peer_init (&target, "target", "127.0.0.1", party_key);
+  server = lsp_chunk_server_new (target.node, target.library);
+  lsp_test_make_game (target.games, "alpha", "1.0", 4096);
+  lsp_test_wait_idle (target.library);
+  hash = lsp_local_game_get_manifest_hash (lsp_library_lookup (target.library, "alpha"));
+  g_assert_nonnull (hash);
+  attacker_init (&attacker);
+
+  /* A proof made with another passphrase. */
+  attack = attack_until_auth (&attacker, &target);
+  {
+    g_autofree char *proof = lsp_party_key_prove (wrong_key, attack->conn, lsp_identity_get_peer_id (attacker.identity),
+                                                  lsp_node_get_peer_id (target.node), NULL);
+    expect_refusal ("wrong passphrase proof");
+    attack_send (attack, lsp_message_new_auth (proof));
+  }
+  assert_unauthorized (attack);
+  attack_free (attack);
+
+  /* Asking for the library, a manifest or a chunk instead of proving. */
+  attack = attack_until_auth (&attacker, &target);
+  expect_refusal ("proof must come first");
+  attack_send (attack, lsp_message_new_get_library (FALSE, 0));
+  assert_unauthorized (attack);
+  attack_free (attack);
+
+  attack = attack_until_auth (&attacker, &target);
+  expect_refusal ("proof must come first");
+  attack_send (attack, lsp_message_new_get_manifest ("alpha", hash));
+  assert_unauthorized (attack);
+  attack_free (attack);
+
+  attack = attack_until_auth (&attacker, &target);
+  assert_chunk_refused (attack, hash);
+  g_assert_cmpuint (lsp_chunk_server_get_bytes_served (server), ==, 0);
+  attack_free (attack);
+
+  g_assert_null (attacker_peer (&target, &attacker));
+  assert_party_peer_syncs (&target);
+  attacker_clear (&attacker);
+  g_clear_object (&server);
+  test_peer_clear (&target);
+}
+
+static LspMessage *
+first_received (Attack         *attack,
+                LspMessageType  type)
+{
+  for (guint i = 0; i < attack->received->len; i++)
+    {
+      LspMessage *message = g_ptr_array_index (attack->received, i);
+      if (message->type == type)
+        return message;
+    }
+  g_assert_not_reached ();
+}
+
+/* A proof is bound to its connection's TLS session and to who sends it to
+ * whom: one that was good elsewhere, or the target's own, is refused. */
+static void
+test_replayed_proof (void)
+{
+  TestPeer target = { 0 };
+  Attacker attacker = { 0 };
+  Attack *first, *replay, *reflect;
+  g_autofree char *good = NULL;
+
+  party_peer_init (&target, "target", "127.0.0.1", party_key);
+  attacker_init (&attacker);
+
+  /* Someone who knows the passphrase gets in... */
+  first = attack_until_auth (&attacker, &target);
+  good = lsp_party_key_prove (party_key, first->conn, lsp_identity_get_peer_id (attacker.identity),
+                              lsp_node_get_peer_id (target.node), NULL);
+  attack_send (first, lsp_message_new_auth (good));
+  attack_wait_for (first, LSP_MESSAGE_LIBRARY_SUMMARY, 1);
+  g_assert_nonnull (attacker_peer (&target, &attacker));
+
+  /* ...but the same proof on another connection does not. */
+  replay = attack_until_auth (&attacker, &target);
+  expect_refusal ("wrong passphrase proof");
+  attack_send (replay, lsp_message_new_auth (good));
+  assert_unauthorized (replay);
+  attack_free (replay);
+
+  /* Nor does the target's own proof sent back to it. */
+  reflect = attack_until_auth (&attacker, &target);
+  expect_refusal ("wrong passphrase proof");
+  attack_send (reflect, lsp_message_new_auth (first_received (reflect, LSP_MESSAGE_AUTH)->auth.proof));
+  assert_unauthorized (reflect);
+  attack_free (reflect);
+
+  attack_free (first);
+  attacker_clear (&attacker);
+  test_peer_clear (&target);
+}
+
+static void
+test_party_syncs (void)
+{
+  TestPeer target = { 0 };
+
+  party_peer_init (&target, "target", "127.0.0.1", party_key);
+  lsp_test_make_game (target.games, "alpha", "1.0", 100);
+  lsp_test_wait_idle (target.library);
+  assert_party_peer_syncs (&target);
+  test_peer_clear (&target);
+}
+
+static char *
+write_passphrase_file (const char *dir,
+                       const char *name,
+                       const char *content,
+                       gsize       length,
+                       int         mode)
+{
+  char *path = g_build_filename (dir, name, NULL);
+
+  lsp_test_write_file (path, content, (gssize) length);
+  g_assert_cmpint (g_chmod (path, mode), ==, 0);
+  return path;
+}
+
+static void
+assert_file_refused (const char *path,
+                     const char *reason)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LspPassphrase) passphrase = lsp_party_passphrase_load (path, &error);
+
+  g_assert_null (passphrase);
+  g_assert_nonnull (error);
+  if (strstr (error->message, reason) == NULL)
+    g_error ("“%s” does not say “%s”", error->message, reason);
+}
+
+static void
+test_passphrase_file (void)
+{
+  g_autofree char *dir = lsp_test_make_temp_dir ();
+  g_autofree char *good = write_passphrase_file (dir, "good", "correct horse\n", 14, 0600);
+  g_autofree char *crlf = write_passphrase_file (dir, "crlf", "correct horse\r\n", 15, 0400);
+  g_autofree char *shared = write_passphrase_file (dir, "shared", "correct horse\n", 14, 0640);
+  g_autofree char *empty = write_passphrase_file (dir, "empty", "\n", 1, 0600);
+  g_autofree char *nul = write_passphrase_file (dir, "nul", "correct\0horse", 13, 0600);
+  g_autofree char *long_text = g_strnfill (LSP_PARTY_PASSPHRASE_MAX_LEN + 1, 'x');
+  g_autofree char *too_long = write_passphrase_file (dir, "long", long_text, strlen (long_text), 0600);
+  g_autofree char *big_text = g_strnfill (64 * 1024, 'x');
+  g_autofree char *big = write_passphrase_file (dir, "big", big_text, strlen (big_text), 0600);
+  g_autofree char *link = g_build_filename (dir, "link", NULL);
+  g_autofree char *missing = g_build_filename (dir, "missing", NULL);
+  g_autoptr(GError) error = NULL;
+
+  {
+    g_autoptr(LspPassphrase) passphrase = lsp_party_passphrase_load (good, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (passphrase, ==, "correct horse");
+  }
+  {
+    g_autoptr(LspPassphrase) passphrase = lsp_party_passphrase_load (crlf, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (passphrase, ==, "correct horse");
+  }
+  g_assert_cmpint (symlink (good, link), ==, 0);
+
+  assert_file_refused (shared, "chmod 600");
+  assert_file_refused (empty, "empty");
+  assert_file_refused (nul, "not text");
+  assert_file_refused (too_long, "longer than");
+  assert_file_refused (big, "larger than");
+  assert_file_refused (link, "Cannot open");
+  assert_file_refused (dir, "not a regular file");
+  assert_file_refused (missing, "Cannot open");
+
+  lsp_test_remove_tree (dir);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autoptr(GError) error = NULL;
+  int status;
+
+  g_test_init (&argc, &argv, NULL);
+  party_key = lsp_party_key_derive ("correct horse battery staple", &error);
+  g_assert_no_error (error);
+  wrong_key = lsp_party_key_derive ("correct horse battery stapler", &error);
+  g_assert_no_error (error);
+
+  g_test_add_func ("/peer/access/passphrase-file", test_passphrase_file);
+  g_test_add_func ("/peer/access/party-syncs", test_party_syncs);
+  g_test_add_func ("/peer/access/missing-passphrase", test_missing_passphrase);
+  g_test_add_func ("/peer/access/wrong-passphrase", test_wrong_passphrase);
+  g_test_add_func ("/peer/access/replayed-proof", test_replayed_proof);
+  status = g_test_run ();
+
+  g_clear_pointer (&party_key, g_bytes_unref);
+  g_clear_pointer (&wrong_key, g_bytes_unref);
+  return status;
+}
