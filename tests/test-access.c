@@ -104,6 +104,22 @@ expect_refusal (const char *why)
 }
 
 static void
+on_unauthorized (LspNode    *node,
+                 const char *peer_id,
+                 const char *address,
+                 char      **out_peer_id)
+{
+  g_assert_null (*out_peer_id);
+  *out_peer_id = g_strdup (peer_id);
+}
+
+static gboolean
+string_set (gpointer data)
+{
+  return *(char **) data != NULL;
+}
+
+static void
 test_missing_passphrase (void)
 {
   TestPeer target = { 0 }, open_peer = { 0 };
@@ -132,6 +148,24 @@ test_missing_passphrase (void)
   g_assert_cmpuint (count_received (attack, LSP_MESSAGE_HELLO_ACK), ==, 0);
   attack_free (attack);
   test_peer_clear (&open_peer);
+
+  /* A real peer without the passphrase is told, and says so once. */
+  {
+    TestPeer outsider = { 0 };
+    g_autoptr(GInetSocketAddress) address = address_of (&target);
+    g_autofree char *refused_by = NULL;
+
+    party_peer_init (&outsider, "outsider", "127.0.0.2", NULL);
+    g_signal_connect (outsider.node, "unauthorized", G_CALLBACK (on_unauthorized), &refused_by);
+    expect_refusal ("this party needs a passphrase");
+    lsp_node_add_static_peer (outsider.node, address);
+    g_assert_true (lsp_test_wait_until (string_set, &refused_by, 20000));
+    g_test_assert_expected_messages ();
+    g_assert_cmpstr (refused_by, ==, lsp_node_get_peer_id (target.node));
+    g_assert_null (lsp_node_lookup_peer (outsider.node, refused_by));
+    g_signal_handlers_disconnect_by_data (outsider.node, &refused_by);
+    test_peer_clear (&outsider);
+  }
 
   assert_party_peer_syncs (&target);
   attacker_clear (&attacker);
@@ -318,6 +352,117 @@ test_party_syncs (void)
   test_peer_clear (&target);
 }
 
+static void
+peer_start_at_port (TestPeer   *peer,
+                    const char *name,
+                    guint16     port)
+{
+  g_autoptr(LspCatalog) catalog = lsp_test_catalog_new ((const char * const []) { "alpha", NULL });
+  g_autoptr(GFile) dir = g_file_new_for_path (peer->games);
+  g_autoptr(GInetSocketAddress) bind = loopback_address ("127.0.0.1", port);
+  g_autoptr(GError) error = NULL;
+
+  peer->library = lsp_library_new (dir, catalog);
+  lsp_test_load_library (peer->library);
+  peer->identity = lsp_identity_load_or_create (peer->state, &error);
+  g_assert_no_error (error);
+  peer->node = lsp_node_new (peer->library, peer->identity, name);
+  g_assert_true (lsp_node_start (peer->node, bind, &error));
+  g_assert_no_error (error);
+}
+
+typedef struct
+{
+  char *address;
+  char *pinned;
+  char *peer_id;
+} KeyChange;
+
+static void
+on_peer_key_changed (LspNode    *node,
+                     const char *address,
+                     const char *pinned,
+                     const char *peer_id,
+                     KeyChange  *change)
+{
+  g_assert_null (change->address);
+  change->address = g_strdup (address);
+  change->pinned = g_strdup (pinned);
+  change->peer_id = g_strdup (peer_id);
+}
+
+static gboolean
+key_changed (gpointer data)
+{
+  return ((KeyChange *) data)->address != NULL;
+}
+
+/* A --peer address is pinned to the key met there: another key at that
+ * address is reported and refused until the user trusts it; a peer met
+ * before shows as known, with the name it had. */
+static void
+test_pinned_address (void)
+{
+  TestPeer watcher = { 0 }, first = { 0 }, impostor = { 0 };
+  Sync sees_first = { &watcher, &first };
+  Sync sees_impostor = { &watcher, &impostor };
+  KeyChange change = { 0 };
+  g_autoptr(GInetSocketAddress) address = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *host_port = NULL;
+  g_autofree char *first_id = NULL;
+  guint16 port;
+
+  party_peer_init (&watcher, "watcher", "127.0.0.2", NULL);
+  g_signal_connect (watcher.node, "peer-key-changed", G_CALLBACK (on_peer_key_changed), &change);
+  party_peer_init (&first, "first", "127.0.0.1", NULL);
+  port = lsp_node_get_port (first.node);
+  address = address_of (&first);
+  host_port = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (address));
+  first_id = g_strdup (lsp_node_get_peer_id (first.node));
+  lsp_node_add_static_peer (watcher.node, address);
+  g_assert_true (lsp_test_wait_until (is_synced, &sees_first, 20000));
+  g_assert_null (lsp_peer_get_known_as (lsp_node_lookup_peer (watcher.node, first_id)));
+
+  /* Someone else takes the address. */
+  test_peer_clear (&first);
+  test_peer_make_dirs (&impostor);
+  peer_start_at_port (&impostor, "first", port);
+  g_assert_true (lsp_test_wait_until (key_changed, &change, 20000));
+  g_assert_cmpstr (change.address, ==, host_port);
+  g_assert_cmpstr (change.pinned, ==, first_id);
+  g_assert_cmpstr (change.peer_id, ==, lsp_node_get_peer_id (impostor.node));
+  g_assert_false (is_synced (&sees_impostor));
+  g_assert_null (lsp_node_lookup_peer (watcher.node, change.peer_id));
+
+  /* The user says it is fine: the new key is dialled and pinned. */
+  g_assert_true (lsp_node_trust_peer_address (watcher.node, host_port, &error));
+  g_assert_no_error (error);
+  g_assert_true (lsp_test_wait_until (is_synced, &sees_impostor, 20000));
+
+  /* After a restart, the peer met before is known by the name it gave. */
+  g_signal_handlers_disconnect_by_data (watcher.node, &change);
+  g_clear_object (&watcher.node);
+  g_clear_object (&watcher.identity);
+  {
+    g_autoptr(GInetSocketAddress) bind = loopback_address ("127.0.0.2", 0);
+
+    watcher.identity = lsp_identity_load_or_create (watcher.state, &error);
+    g_assert_no_error (error);
+    watcher.node = lsp_node_new (watcher.library, watcher.identity, "watcher");
+    g_assert_true (lsp_node_start (watcher.node, bind, &error));
+  }
+  lsp_node_add_static_peer (watcher.node, address);
+  g_assert_true (lsp_test_wait_until (is_synced, &sees_impostor, 20000));
+  g_assert_cmpstr (lsp_peer_get_known_as (lsp_node_lookup_peer (watcher.node, change.peer_id)), ==, "first");
+
+  g_free (change.address);
+  g_free (change.pinned);
+  g_free (change.peer_id);
+  test_peer_clear (&impostor);
+  test_peer_clear (&watcher);
+}
+
 static char *
 write_passphrase_file (const char *dir,
                        const char *name,
@@ -404,6 +549,7 @@ main (int   argc,
   g_test_add_func ("/peer/access/missing-passphrase", test_missing_passphrase);
   g_test_add_func ("/peer/access/wrong-passphrase", test_wrong_passphrase);
   g_test_add_func ("/peer/access/replayed-proof", test_replayed_proof);
+  g_test_add_func ("/peer/access/pinned-address", test_pinned_address);
   status = g_test_run ();
 
   g_clear_pointer (&party_key, g_bytes_unref);

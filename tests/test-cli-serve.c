@@ -650,6 +650,54 @@ test_peers_static (Peer          *a,
   g_free (b.games);
 }
 
+/* Another key at a --peer address is reported and not connected to
+ * until the user trusts it. */
+static void
+test_peers_key_changed (Peer          *a,
+                        gconstpointer  data)
+{
+  Peer b = { lsp_test_make_temp_dir (), NULL, NULL, NULL };
+  Peer other = { lsp_test_make_temp_dir (), NULL, NULL, NULL };
+  g_autofree char *b_catalog = g_build_filename (b.games, "catalog.json", NULL);
+  g_autofree char *other_catalog = g_build_filename (other.games, "catalog.json", NULL);
+  g_autofree char *a_id = NULL, *other_id = NULL, *peer_arg = NULL, *port_arg = NULL;
+  JsonObject *event;
+  guint port;
+
+  lsp_test_write_file (b_catalog, "{\"games\": []}", -1);
+  lsp_test_write_file (other_catalog, "{\"games\": []}", -1);
+  peer_start (a, NULL);
+  a_id = expect_ready (a, &port);
+  peer_arg = g_strdup_printf ("127.0.0.1:%u", port);
+  port_arg = g_strdup_printf ("%u", port);
+  peer_start_with (&b, NULL, (const char * const []) { "--peer", peer_arg, NULL });
+  g_free (expect_ready (&b, NULL));
+  expect_peer_added (&b, a_id);
+  peer_quit (a);
+
+  peer_start_with (&other, NULL, (const char * const []) { "--port", port_arg, NULL });
+  other_id = expect_ready (&other, NULL);
+  event = peer_expect (&b, "peer-key-changed");
+  g_assert_cmpstr (json_object_get_string_member (event, "address"), ==, peer_arg);
+  g_assert_cmpstr (json_object_get_string_member (event, "pinned_peer_id"), ==, a_id);
+  g_assert_cmpstr (json_object_get_string_member (event, "peer_id"), ==, other_id);
+  json_object_unref (event);
+
+  {
+    g_autofree char *command = g_strdup_printf ("trust %s", peer_arg);
+    peer_send (&b, command);
+  }
+  peer_expect_ok (&b, "trusted");
+  expect_peer_added (&b, other_id);
+
+  peer_quit (&b);
+  peer_quit (&other);
+  lsp_test_remove_tree (b.games);
+  lsp_test_remove_tree (other.games);
+  g_free (b.games);
+  g_free (other.games);
+}
+
 static void
 test_peers_mdns (Peer          *a,
                  gconstpointer  data)
@@ -1059,6 +1107,7 @@ main (int    argc,
 
   g_test_add ("/cli/serve/peers/static", Peer, NULL, setup, test_peers_static, teardown);
   g_test_add ("/cli/serve/peers/mdns", Peer, NULL, setup, test_peers_mdns, teardown);
+  g_test_add ("/cli/serve/peers/key-changed", Peer, NULL, setup, test_peers_key_changed, teardown);
   g_test_add ("/cli/serve/peers/without-avahi", Peer, NULL, setup, test_peers_without_avahi, teardown);
   g_test_add ("/cli/serve/download/install-remove", Peer, NULL, setup, test_download_install_remove, teardown);
   g_test_add ("/cli/serve/download/passphrase", Peer, NULL, setup, test_passphrase, teardown);

@@ -409,6 +409,24 @@ on_hello_timeout (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* A peer met before (in known-peers with the name of a completed
+ * session) shows as known; a --peer address is pinned to the peer that
+ * answered there. */
+static void
+remember_peer (Session    *session,
+               LspPeer    *peer,
+               const char *hostname)
+{
+  LspKnownPeers *known = lsp_quic_endpoint_get_known_peers (session->node->endpoint);
+  const char *peer_id = lsp_peer_get_id (peer);
+  g_autofree char *known_as = lsp_known_peers_dup_hostname (known, peer_id);
+
+  if (lsp_peer_get_known_as (peer) == NULL)
+    lsp_peer_set_known_as (peer, known_as);
+  lsp_known_peers_note_session (known, peer_id, hostname,
+                                session->static_peer != NULL ? session->static_peer->key : NULL);
+}
+
 /* The Hello is done and, where the party has a passphrase, proven: the
  * peer is one of us. */
 static void
@@ -437,6 +455,7 @@ complete_handshake (Session            *session,
 
   address = peer_address_from_hello (session, hello->listen_addr);
   note_verified_listener (session, hello->listen_addr);
+  remember_peer (session, peer, hello->hostname);
   lsp_peer_set_address (peer, address);
   lsp_peer_set_hostname (peer, hello->hostname);
   lsp_peer_set_connected (peer, TRUE);
@@ -636,6 +655,15 @@ _lsp_session_handle_message (Session    *session,
         {
           g_message ("Peer %s refused us: %s (%s)", lsp_quic_connection_get_peer_id (session->conn),
                      message->error.message, message->error.code);
+          if (g_strcmp0 (message->error.code, LSP_PROTO_ERROR_UNAUTHORIZED) == 0)
+            {
+              GInetSocketAddress *remote = lsp_quic_connection_get_remote_address (session->conn);
+              g_autofree char *address = session->static_peer != NULL
+                ? g_strdup (session->static_peer->key)
+                : g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (remote));
+
+              _lsp_node_report_unauthorized (session->node, lsp_quic_connection_get_peer_id (session->conn), address);
+            }
           _lsp_session_close (session, "refused during the handshake");
           return;
         }

@@ -9,6 +9,7 @@
 #include "lsp-game-root.h"
 
 #include <glib/gi18n-lib.h>
+#include <string.h>
 
 static void list_model_iface_init (GListModelInterface *iface);
 
@@ -25,6 +26,7 @@ static_peer_free (StaticPeer *static_peer)
   g_clear_handle_id (&static_peer->retry_id, g_source_remove);
   g_clear_object (&static_peer->address);
   g_free (static_peer->key);
+  g_free (static_peer->reported_key);
   g_free (static_peer);
 }
 
@@ -148,6 +150,41 @@ lsp_node_add_peer_address (LspNode     *self,
   if (!lsp_node_parse_peer_address (host_port, &address, error))
     return FALSE;
   lsp_node_add_static_peer (self, address);
+  return TRUE;
+}
+
+/**
+ * lsp_node_trust_peer_address:
+ *
+ * Accepts whichever peer answers at @host_port from now on, after
+ * LspNode::peer-key-changed, and dials it again at once.
+ */
+gboolean
+lsp_node_trust_peer_address (LspNode     *self,
+                             const char  *host_port,
+                             GError     **error)
+{
+  g_autoptr(GInetSocketAddress) address = NULL;
+  g_autofree char *key = NULL;
+
+  g_return_val_if_fail (LSP_IS_NODE (self), FALSE);
+  g_return_val_if_fail (self->endpoint != NULL, FALSE);
+
+  if (!lsp_node_parse_peer_address (host_port, &address, error))
+    return FALSE;
+  key = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (address));
+  lsp_known_peers_unpin (lsp_quic_endpoint_get_known_peers (self->endpoint), key);
+  for (guint i = 0; i < self->static_peers->len; i++)
+    {
+      StaticPeer *static_peer = g_ptr_array_index (self->static_peers, i);
+
+      if (strcmp (static_peer->key, key) != 0)
+        continue;
+      g_clear_pointer (&static_peer->reported_key, g_free);
+      g_clear_handle_id (&static_peer->retry_id, g_source_remove);
+      static_peer->retry_ms = LSP_NODE_RETRY_MIN_MS;
+      _lsp_node_dial_static_peer (self, static_peer);
+    }
   return TRUE;
 }
 
@@ -365,6 +402,16 @@ lsp_node_set_liveness (LspNode *self,
 }
 
 void
+_lsp_node_report_unauthorized (LspNode    *self,
+                               const char *peer_id,
+                               const char *address)
+{
+  if (!g_hash_table_add (self->unauthorized, g_strdup (peer_id)))
+    return;
+  g_signal_emit (self, _lsp_node_signals[NODE_SIGNAL_UNAUTHORIZED], 0, peer_id, address);
+}
+
+void
 lsp_node_set_party_key (LspNode *self,
                         GBytes  *key)
 {
@@ -449,6 +496,7 @@ lsp_node_finalize (GObject *object)
   g_clear_pointer (&self->peers, g_hash_table_unref);
   g_clear_pointer (&self->peer_list, g_ptr_array_unref);
   g_clear_pointer (&self->dialing, g_hash_table_unref);
+  g_clear_pointer (&self->unauthorized, g_hash_table_unref);
   g_queue_clear_full (&self->dial_queue, g_free);
   g_clear_pointer (&self->dial_waiting, g_hash_table_unref);
   g_clear_pointer (&self->manifest_loads_by_peer, g_hash_table_unref);
@@ -482,6 +530,31 @@ lsp_node_class_init (LspNodeClass *klass)
     g_signal_new ("data-stream", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                   g_signal_accumulator_true_handled, NULL, NULL,
                   G_TYPE_BOOLEAN, 2, LSP_TYPE_PEER, LSP_TYPE_QUIC_STREAM);
+
+  /**
+   * LspNode::peer-key-changed:
+   * @address: the static peer's "host:port"
+   * @pinned_peer_id: the peer we met there before
+   * @peer_id: the one that answers there now
+   *
+   * A static peer address is answered by another key than before. We do
+   * not connect to it until lsp_node_trust_peer_address().
+   */
+  /**
+   * LspNode::unauthorized:
+   * @peer_id: the peer that will not let us in
+   * @address: (nullable): where it is, "host:port"
+   *
+   * A peer wants the party's passphrase and we have none (it refused us,
+   * or its mDNS announcement says so), or it refused ours. Once per peer.
+   */
+  _lsp_node_signals[NODE_SIGNAL_UNAUTHORIZED] =
+    g_signal_new ("unauthorized", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+
+  _lsp_node_signals[NODE_SIGNAL_PEER_KEY_CHANGED] =
+    g_signal_new ("peer-key-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
 }
 
 static void
@@ -493,6 +566,7 @@ lsp_node_init (LspNode *self)
   self->peer_list = g_ptr_array_new_with_free_func (g_object_unref);
   self->static_peers = g_ptr_array_new_with_free_func ((GDestroyNotify) static_peer_free);
   self->dialing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->unauthorized = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_queue_init (&self->dial_queue);
   self->dial_waiting = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->manifest_loads_by_peer = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);

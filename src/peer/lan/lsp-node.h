@@ -42,6 +42,9 @@ gboolean    lsp_node_start_any        (LspNode             *self,
 gboolean    lsp_node_add_peer_address (LspNode             *self,
                                        const char          *host_port,
                                        GError             **error);
+gboolean    lsp_node_trust_peer_address (LspNode         *self,
+                                         const char      *host_port,
+                                         GError         **error);
 gboolean    lsp_node_parse_peer_address (const char        *host_port,
                                          GInetSocketAddress **out_address,
                                          GError           **error);
