@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "lsp-chunk-server.h"
+#include "lsp-engine.h"
 #include "lsp-frame-decoder.h"
 #include "lsp-hostile.h"
 #include "lsp-party-key.h"
@@ -463,6 +464,123 @@ test_pinned_address (void)
   test_peer_clear (&watcher);
 }
 
+static void
+on_engine_done (GObject      *object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  GError **error = user_data;
+  gboolean ok = lsp_engine_start_finish (LSP_ENGINE (object), result, error);
+
+  g_assert_true (ok || *error != NULL);
+  g_object_set_data (object, "done", GINT_TO_POINTER (TRUE));
+}
+
+static gboolean
+engine_done (gpointer data)
+{
+  return g_object_get_data (data, "done") != NULL;
+}
+
+static void
+on_engine_stopped (GObject      *object,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_assert_true (lsp_engine_stop_finish (LSP_ENGINE (object), result, NULL));
+  *(gboolean *) user_data = TRUE;
+}
+
+static gboolean
+flag_set (gpointer data)
+{
+  return *(gboolean *) data;
+}
+
+static void
+on_dial_done (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  Dial *dial = user_data;
+
+  dial->conn = lsp_quic_endpoint_connect_finish (LSP_QUIC_ENDPOINT (object), result, &dial->error);
+  dial->done = TRUE;
+}
+
+static gboolean
+dial_finished (gpointer data)
+{
+  return ((Dial *) data)->done;
+}
+
+/* Dials host:port from an endpoint that gives up quickly. */
+static gboolean
+can_connect (Attacker   *attacker,
+             const char *host,
+             guint16     port)
+{
+  g_autoptr(GInetSocketAddress) address = loopback_address (host, port);
+  Dial result = { 0 };
+  gboolean connected;
+
+  lsp_quic_endpoint_set_handshake_timeout (attacker->endpoint, 1000);
+  lsp_quic_endpoint_connect_async (attacker->endpoint, address, NULL, NULL, on_dial_done, &result);
+  g_assert_true (lsp_test_wait_until (dial_finished, &result, 20000));
+  connected = result.conn != NULL;
+  dial_clear (&result);
+  return connected;
+}
+
+/* The engine asked to listen on one address listens there alone. */
+static void
+test_listen_address (void)
+{
+  g_autofree char *games = lsp_test_make_temp_dir ();
+  g_autofree char *state = lsp_test_make_temp_dir ();
+  g_autofree char *catalog = g_build_filename (games, "catalog.json", NULL);
+  g_autoptr(GFile) games_dir = g_file_new_for_path (games);
+  static const char * const no_peers[] = { NULL };
+  g_autoptr(LspEngine) engine = NULL;
+  g_autoptr(GError) error = NULL;
+  Attacker attacker = { 0 };
+  LspEngineConfig config = { 0 };
+  gboolean stopped = FALSE;
+  guint16 port;
+
+  lsp_test_write_catalog (catalog, (const char * const []) { "alpha", NULL });
+  config.games_dir = games_dir;
+  config.state_dir = state;
+  config.hostname = "bound";
+  config.listen_address = "127.0.0.2";
+  config.static_peers = no_peers;
+  engine = lsp_engine_new (&config);
+  lsp_engine_start_async (engine, NULL, on_engine_done, &error);
+  g_assert_true (lsp_test_wait_until (engine_done, engine, 20000));
+  g_assert_no_error (error);
+  port = lsp_node_get_port (lsp_engine_get_node (engine));
+
+  attacker_init (&attacker);
+  g_assert_true (can_connect (&attacker, "127.0.0.2", port));
+  g_assert_false (can_connect (&attacker, "127.0.0.1", port));
+
+  lsp_engine_stop_async (engine, "test over", on_engine_stopped, &stopped);
+  g_assert_true (lsp_test_wait_until (flag_set, &stopped, 20000));
+  g_clear_object (&engine);
+
+  /* Not an address: the engine says what to give instead. */
+  config.listen_address = "lan";
+  engine = lsp_engine_new (&config);
+  lsp_engine_start_async (engine, NULL, on_engine_done, &error);
+  g_assert_true (lsp_test_wait_until (engine_done, engine, 20000));
+  g_assert_error (error, LSP_ENGINE_ERROR, LSP_ENGINE_ERROR_NETWORK);
+  g_assert_nonnull (strstr (error->message, "not an IP address"));
+
+  attacker_clear (&attacker);
+  lsp_test_remove_tree (games);
+  lsp_test_remove_tree (state);
+}
+
 static char *
 write_passphrase_file (const char *dir,
                        const char *name,
@@ -550,6 +668,7 @@ main (int   argc,
   g_test_add_func ("/peer/access/wrong-passphrase", test_wrong_passphrase);
   g_test_add_func ("/peer/access/replayed-proof", test_replayed_proof);
   g_test_add_func ("/peer/access/pinned-address", test_pinned_address);
+  g_test_add_func ("/peer/access/listen-address", test_listen_address);
   status = g_test_run ();
 
   g_clear_pointer (&party_key, g_bytes_unref);

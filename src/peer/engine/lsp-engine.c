@@ -27,6 +27,7 @@ struct _LspEngine
   char          *state_dir;
   char          *hostname;
   guint16        port;
+  char          *listen_address;
   GStrv          static_peers;
   gboolean       use_mdns;
   guint          stale_seconds;
@@ -95,6 +96,30 @@ on_resumed (GObject      *object,
     g_warning ("Could not look for interrupted downloads: %s", error->message);
 }
 
+/* Every address by default, so the LAN finds us whatever interface it is
+ * on; one address when asked, and then nothing else reaches us. */
+static gboolean
+listen (LspEngine  *self,
+        GError    **error)
+{
+  g_autoptr(GInetAddress) inet = NULL;
+  g_autoptr(GSocketAddress) bind = NULL;
+
+  if (self->listen_address == NULL)
+    return lsp_node_start_any (self->node, self->port, error);
+
+  inet = g_inet_address_new_from_string (self->listen_address);
+  if (inet == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("“%s” is not an IP address to listen on; give one of this machine's addresses, "
+                     "such as 192.168.1.20"), self->listen_address);
+      return FALSE;
+    }
+  bind = g_inet_socket_address_new (inet, self->port);
+  return lsp_node_start (self->node, G_INET_SOCKET_ADDRESS (bind), error);
+}
+
 static void
 join_lan (GTask       *task,
           LspIdentity *identity,
@@ -123,7 +148,7 @@ join_lan (GTask       *task,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NODE]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LAN_LIBRARY]);
 
-  if (!lsp_node_start_any (self->node, self->port, &error))
+  if (!listen (self, &error))
     {
       fail (task, LSP_ENGINE_ERROR_NETWORK, error);
       return;
@@ -503,6 +528,7 @@ lsp_engine_finalize (GObject *object)
   g_clear_object (&self->catalog_file);
   g_clear_pointer (&self->state_dir, g_free);
   g_clear_pointer (&self->hostname, g_free);
+  g_clear_pointer (&self->listen_address, g_free);
   g_clear_pointer (&self->passphrase, lsp_party_passphrase_free);
   g_clear_pointer (&self->static_peers, g_strfreev);
 
@@ -560,6 +586,7 @@ lsp_engine_new (const LspEngineConfig *config)
   self->hostname = config->hostname != NULL ? g_strdup (config->hostname)
                                             : lsp_proto_sanitize_hostname (g_get_host_name ());
   self->port = config->port;
+  self->listen_address = g_strdup (config->listen_address);
   self->static_peers = g_strdupv ((char **) config->static_peers);
   if (self->static_peers == NULL)
     self->static_peers = g_new0 (char *, 1);

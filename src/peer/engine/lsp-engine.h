@@ -30,6 +30,7 @@ typedef struct
   const char         *state_dir;      /* NULL: lanspread in the user state folder */
   const char         *hostname;       /* NULL: this machine's host name */
   guint16             port;           /* 0: any free port */
+  const char         *listen_address; /* an IP address to listen on alone; NULL: every address */
   const char * const *static_peers;   /* "HOST:PORT", dialled as well as discovered ones */
   gboolean            use_mdns;
   guint               stale_seconds;  /* 0: the protocol's default */

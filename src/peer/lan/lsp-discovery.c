@@ -339,6 +339,20 @@ lsp_discovery_start (LspDiscovery *self)
   connect_client (self);
 }
 
+/* Set before lsp_discovery_start: publish and browse on this network
+ * interface (an if_nametoindex() index) only, the one a peer that listens
+ * on one address can be reached on. */
+void
+lsp_discovery_set_interface (LspDiscovery *self,
+                             int           interface)
+{
+  g_return_if_fail (LSP_IS_DISCOVERY (self));
+  g_return_if_fail (!self->started);
+  g_return_if_fail (interface > 0);
+
+  self->interface = (AvahiIfIndex) interface;
+}
+
 /* Set before lsp_discovery_start: the announcement says whether the
  * party needs a passphrase, so peers without one need not dial. */
 void

@@ -48,6 +48,8 @@ LspDiscovery            *lsp_discovery_new              (const char   *peer_id,
                                                          guint16       port,
                                                          gboolean      loopback_only);
 void                     lsp_discovery_start            (LspDiscovery *self);
+void                     lsp_discovery_set_interface    (LspDiscovery *self,
+                                                         int           interface);
 void                     lsp_discovery_set_needs_passphrase (LspDiscovery *self,
                                                          gboolean      needs_passphrase);
 void                     lsp_discovery_set_library_rev  (LspDiscovery *self,

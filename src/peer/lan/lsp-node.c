@@ -8,7 +8,11 @@
 #include "lsp-error.h"
 #include "lsp-game-root.h"
 
+#include <errno.h>
 #include <glib/gi18n-lib.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <string.h>
 
 static void list_model_iface_init (GListModelInterface *iface);
@@ -221,6 +225,51 @@ lsp_node_get_discovery (LspNode *self)
   return self->discovery;
 }
 
+/* A node listening on one address announces itself only on the network
+ * interface that has it: elsewhere nobody could reach it. */
+static gboolean
+restrict_discovery_to_listener (LspNode  *self,
+                                GError  **error)
+{
+  GInetAddress *bound = g_inet_socket_address_get_address (lsp_quic_endpoint_get_local_address (self->endpoint));
+  struct ifaddrs *addrs = NULL;
+  int interface = 0;
+
+  if (g_inet_address_get_is_any (bound))
+    return TRUE;
+  if (getifaddrs (&addrs) != 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   _("Cannot list the network interfaces: %s"), g_strerror (saved));
+      return FALSE;
+    }
+  for (struct ifaddrs *a = addrs; a != NULL && interface == 0; a = a->ifa_next)
+    {
+      g_autoptr(GSocketAddress) address = NULL;
+      gsize length;
+
+      if (a->ifa_addr == NULL || (a->ifa_addr->sa_family != AF_INET && a->ifa_addr->sa_family != AF_INET6))
+        continue;
+      length = a->ifa_addr->sa_family == AF_INET ? sizeof (struct sockaddr_in) : sizeof (struct sockaddr_in6);
+      address = g_socket_address_new_from_native (a->ifa_addr, length);
+      if (address != NULL &&
+          g_inet_address_equal (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address)), bound))
+        interface = (int) if_nametoindex (a->ifa_name);
+    }
+  freeifaddrs (addrs);
+
+  if (interface <= 0)
+    {
+      g_autofree char *text = g_inet_address_to_string (bound);
+      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_ARGUMENT,
+                   _("No network interface has the address %s to announce this peer on"), text);
+      return FALSE;
+    }
+  lsp_discovery_set_interface (self->discovery, interface);
+  return TRUE;
+}
+
 gboolean
 lsp_node_enable_discovery (LspNode   *self,
                            gboolean   loopback_only,
@@ -240,6 +289,11 @@ lsp_node_enable_discovery (LspNode   *self,
   if (self->discovery == NULL)
     {
       g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_ARGUMENT, _("Cannot announce this peer on the network"));
+      return FALSE;
+    }
+  if (!loopback_only && !restrict_discovery_to_listener (self, error))
+    {
+      g_clear_object (&self->discovery);
       return FALSE;
     }
   lsp_discovery_set_library_rev (self->discovery, lsp_library_get_rev (self->library));
