@@ -532,51 +532,107 @@ can_connect (Attacker   *attacker,
   return connected;
 }
 
+static char *
+write_passphrase_file (const char *dir,
+                       const char *name,
+                       const char *content,
+                       gsize       length,
+                       int         mode);
+
+/* Starts an engine on a fresh games folder; NULL and @error if it fails. */
+static LspEngine *
+start_engine (LspEngineConfig  *config,
+              const char       *games,
+              GError          **error)
+{
+  g_autofree char *catalog = g_build_filename (games, "catalog.json", NULL);
+  g_autoptr(GFile) games_dir = g_file_new_for_path (games);
+  static const char * const no_peers[] = { NULL };
+  g_autoptr(LspEngine) engine = NULL;
+
+  lsp_test_write_catalog (catalog, (const char * const []) { "alpha", NULL });
+  config->games_dir = games_dir;
+  config->hostname = "engine";
+  config->static_peers = no_peers;
+  engine = lsp_engine_new (config);
+  lsp_engine_start_async (engine, NULL, on_engine_done, error);
+  g_assert_true (lsp_test_wait_until (engine_done, engine, 20000));
+  return *error == NULL ? g_steal_pointer (&engine) : NULL;
+}
+
+static void
+stop_engine (LspEngine *engine)
+{
+  gboolean stopped = FALSE;
+
+  lsp_engine_stop_async (engine, "test over", on_engine_stopped, &stopped);
+  g_assert_true (lsp_test_wait_until (flag_set, &stopped, 20000));
+  g_object_unref (engine);
+}
+
 /* The engine asked to listen on one address listens there alone. */
 static void
 test_listen_address (void)
 {
   g_autofree char *games = lsp_test_make_temp_dir ();
   g_autofree char *state = lsp_test_make_temp_dir ();
-  g_autofree char *catalog = g_build_filename (games, "catalog.json", NULL);
-  g_autoptr(GFile) games_dir = g_file_new_for_path (games);
-  static const char * const no_peers[] = { NULL };
-  g_autoptr(LspEngine) engine = NULL;
+  LspEngineConfig config = { .state_dir = state, .listen_address = "127.0.0.2" };
   g_autoptr(GError) error = NULL;
   Attacker attacker = { 0 };
-  LspEngineConfig config = { 0 };
-  gboolean stopped = FALSE;
+  LspEngine *engine;
   guint16 port;
 
-  lsp_test_write_catalog (catalog, (const char * const []) { "alpha", NULL });
-  config.games_dir = games_dir;
-  config.state_dir = state;
-  config.hostname = "bound";
-  config.listen_address = "127.0.0.2";
-  config.static_peers = no_peers;
-  engine = lsp_engine_new (&config);
-  lsp_engine_start_async (engine, NULL, on_engine_done, &error);
-  g_assert_true (lsp_test_wait_until (engine_done, engine, 20000));
+  engine = start_engine (&config, games, &error);
   g_assert_no_error (error);
   port = lsp_node_get_port (lsp_engine_get_node (engine));
-
   attacker_init (&attacker);
   g_assert_true (can_connect (&attacker, "127.0.0.2", port));
   g_assert_false (can_connect (&attacker, "127.0.0.1", port));
-
-  lsp_engine_stop_async (engine, "test over", on_engine_stopped, &stopped);
-  g_assert_true (lsp_test_wait_until (flag_set, &stopped, 20000));
-  g_clear_object (&engine);
+  stop_engine (engine);
 
   /* Not an address: the engine says what to give instead. */
   config.listen_address = "lan";
-  engine = lsp_engine_new (&config);
-  lsp_engine_start_async (engine, NULL, on_engine_done, &error);
-  g_assert_true (lsp_test_wait_until (engine_done, engine, 20000));
+  g_assert_null (start_engine (&config, games, &error));
   g_assert_error (error, LSP_ENGINE_ERROR, LSP_ENGINE_ERROR_NETWORK);
   g_assert_nonnull (strstr (error->message, "not an IP address"));
 
   attacker_clear (&attacker);
+  lsp_test_remove_tree (games);
+  lsp_test_remove_tree (state);
+}
+
+/* The app keeps its passphrase in a private file that the engine reads
+ * when it starts: none there is no passphrase, a readable one is refused. */
+static void
+test_engine_passphrase_file (void)
+{
+  g_autofree char *games = lsp_test_make_temp_dir ();
+  g_autofree char *state = lsp_test_make_temp_dir ();
+  g_autofree char *good = write_passphrase_file (state, "good", "a party passphrase", 18, 0600);
+  g_autofree char *shared = write_passphrase_file (state, "shared", "a party passphrase", 18, 0644);
+  g_autofree char *missing = g_build_filename (state, "missing", NULL);
+  LspEngineConfig config = { .state_dir = state };
+  g_autoptr(GError) error = NULL;
+  LspEngine *engine;
+
+  config.passphrase_file = missing;
+  engine = start_engine (&config, games, &error);
+  g_assert_no_error (error);
+  g_assert_false (lsp_node_get_has_passphrase (lsp_engine_get_node (engine)));
+  stop_engine (engine);
+
+  config.passphrase_file = good;
+  engine = start_engine (&config, games, &error);
+  g_assert_no_error (error);
+  g_assert_true (lsp_node_get_has_passphrase (lsp_engine_get_node (engine)));
+  stop_engine (engine);
+
+  config.passphrase_file = shared;
+  engine = start_engine (&config, games, &error);
+  g_assert_null (engine);
+  g_assert_error (error, LSP_ENGINE_ERROR, LSP_ENGINE_ERROR_NETWORK);
+  g_assert_nonnull (strstr (error->message, "chmod 600"));
+
   lsp_test_remove_tree (games);
   lsp_test_remove_tree (state);
 }
@@ -669,6 +725,7 @@ main (int   argc,
   g_test_add_func ("/peer/access/replayed-proof", test_replayed_proof);
   g_test_add_func ("/peer/access/pinned-address", test_pinned_address);
   g_test_add_func ("/peer/access/listen-address", test_listen_address);
+  g_test_add_func ("/peer/access/engine-passphrase-file", test_engine_passphrase_file);
   status = g_test_run ();
 
   g_clear_pointer (&party_key, g_bytes_unref);

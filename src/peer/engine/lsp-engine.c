@@ -13,8 +13,8 @@
 
 /* The start-up chain, in this order: the catalog (read off the main loop),
  * recovery of interrupted transactions, the library's first scan, our
- * identity (read or created off the main loop), the key of the party's
- * passphrase if it has one (a slow KDF, also off the main loop), then the node: listen,
+ * identity (read or created off the main loop) and, with the same worker,
+ * the key of the party's passphrase if it has one (a slow KDF), then the node: listen,
  * dial static peers, announce and browse with mDNS. Joining the LAN only
  * once our library is known means the first thing peers hear is complete. */
 
@@ -38,6 +38,7 @@ struct _LspEngine
   guint          wait_seconds;
   guint64        download_rate;
   char          *passphrase;
+  char          *passphrase_file;
 
   LspLibrary    *library;
   LspLauncher   *launcher;
@@ -172,70 +173,90 @@ join_lan (GTask       *task,
   g_task_return_boolean (task, TRUE);
 }
 
-static void
-load_identity_worker (GTask        *task,
-                      gpointer      source_object,
-                      gpointer      task_data,
-                      GCancellable *cancellable)
+/* What the network needs from disk and from slow work, made in one
+ * worker: our identity, and the party key if there is a passphrase. */
+typedef struct
 {
-  GError *error = NULL;
-  LspIdentity *identity = lsp_identity_load_or_create (task_data, &error);
-
-  if (identity == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, identity, g_object_unref);
-}
+  char          *state_dir;
+  char          *passphrase;       /* given; or */
+  char          *passphrase_file;  /* read here; absent: no passphrase */
+} Credentials;
 
 typedef struct
 {
-  GTask       *task;
   LspIdentity *identity;
-} KeyWait;
+  GBytes      *party_key;
+} Keys;
 
 static void
-on_party_key_derived (GObject      *object,
-                      GAsyncResult *result,
-                      gpointer      user_data)
+credentials_free (Credentials *credentials)
 {
-  KeyWait *wait = user_data;
-  g_autoptr(GTask) task = wait->task;
-  g_autoptr(LspIdentity) identity = wait->identity;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) key = lsp_party_key_derive_finish (result, &error);
-
-  g_free (wait);
-  if (key == NULL)
-    fail (task, LSP_ENGINE_ERROR_NETWORK, error);
-  else
-    join_lan (task, identity, key);
+  g_free (credentials->state_dir);
+  lsp_party_passphrase_free (credentials->passphrase);
+  g_free (credentials->passphrase_file);
+  g_free (credentials);
 }
 
 static void
-on_identity_loaded (GObject      *object,
-                    GAsyncResult *result,
-                    gpointer      user_data)
+keys_free (Keys *keys)
+{
+  g_clear_object (&keys->identity);
+  g_clear_pointer (&keys->party_key, g_bytes_unref);
+  g_free (keys);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Keys, keys_free)
+
+static void
+load_keys_worker (GTask        *task,
+                  gpointer      source_object,
+                  gpointer      task_data,
+                  GCancellable *cancellable)
+{
+  Credentials *credentials = task_data;
+  g_autoptr(Keys) keys = g_new0 (Keys, 1);
+  g_autoptr(LspPassphrase) loaded = NULL;
+  const char *passphrase = credentials->passphrase;
+  GError *error = NULL;
+
+  keys->identity = lsp_identity_load_or_create (credentials->state_dir, &error);
+  if (keys->identity == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  if (passphrase == NULL && credentials->passphrase_file != NULL)
+    {
+      loaded = lsp_party_passphrase_load (credentials->passphrase_file, &error);
+      if (loaded == NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+        {
+          g_task_return_error (task, error);
+          return;
+        }
+      g_clear_error (&error);
+      passphrase = loaded;
+    }
+  if (passphrase != NULL && (keys->party_key = lsp_party_key_derive (passphrase, &error)) == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  g_task_return_pointer (task, g_steal_pointer (&keys), (GDestroyNotify) keys_free);
+}
+
+static void
+on_keys_loaded (GObject      *object,
+                GAsyncResult *result,
+                gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
-  LspEngine *self = g_task_get_source_object (task);
   g_autoptr(GError) error = NULL;
-  g_autoptr(LspIdentity) identity = g_task_propagate_pointer (G_TASK (result), &error);
-  KeyWait *wait;
+  g_autoptr(Keys) keys = g_task_propagate_pointer (G_TASK (result), &error);
 
-  if (identity == NULL)
-    {
-      fail (task, LSP_ENGINE_ERROR_NETWORK, error);
-      return;
-    }
-  if (self->passphrase == NULL)
-    {
-      join_lan (task, identity, NULL);
-      return;
-    }
-  wait = g_new0 (KeyWait, 1);
-  wait->task = g_steal_pointer (&task);
-  wait->identity = g_steal_pointer (&identity);
-  lsp_party_key_derive_async (self->passphrase, g_task_get_cancellable (wait->task), on_party_key_derived, wait);
+  if (keys == NULL)
+    fail (task, LSP_ENGINE_ERROR_NETWORK, error);
+  else
+    join_lan (task, keys->identity, keys->party_key);
 }
 
 static void
@@ -245,7 +266,8 @@ on_library_loaded (GObject      *object,
 {
   g_autoptr(GTask) task = user_data;
   LspEngine *self = g_task_get_source_object (task);
-  g_autoptr(GTask) identity_task = NULL;
+  g_autoptr(GTask) keys_task = NULL;
+  Credentials *credentials;
   g_autoptr(GError) error = NULL;
 
   if (!lsp_library_load_finish (self->library, result, &error))
@@ -255,10 +277,14 @@ on_library_loaded (GObject      *object,
     }
   lsp_library_watch (self->library);
 
-  identity_task = g_task_new (NULL, g_task_get_cancellable (task), on_identity_loaded, g_object_ref (task));
-  g_task_set_source_tag (identity_task, load_identity_worker);
-  g_task_set_task_data (identity_task, g_strdup (self->state_dir), g_free);
-  g_task_run_in_thread (identity_task, load_identity_worker);
+  credentials = g_new0 (Credentials, 1);
+  credentials->state_dir = g_strdup (self->state_dir);
+  credentials->passphrase = g_strdup (self->passphrase);
+  credentials->passphrase_file = g_strdup (self->passphrase_file);
+  keys_task = g_task_new (NULL, g_task_get_cancellable (task), on_keys_loaded, g_object_ref (task));
+  g_task_set_source_tag (keys_task, load_keys_worker);
+  g_task_set_task_data (keys_task, credentials, (GDestroyNotify) credentials_free);
+  g_task_run_in_thread (keys_task, load_keys_worker);
 }
 
 /* Recovery fails as a whole only when the games folder cannot be read (a
@@ -530,6 +556,7 @@ lsp_engine_finalize (GObject *object)
   g_clear_pointer (&self->hostname, g_free);
   g_clear_pointer (&self->listen_address, g_free);
   g_clear_pointer (&self->passphrase, lsp_party_passphrase_free);
+  g_clear_pointer (&self->passphrase_file, g_free);
   g_clear_pointer (&self->static_peers, g_strfreev);
 
   G_OBJECT_CLASS (lsp_engine_parent_class)->finalize (object);
@@ -599,5 +626,6 @@ lsp_engine_new (const LspEngineConfig *config)
   self->wait_seconds = config->wait_seconds;
   self->download_rate = config->download_rate;
   self->passphrase = g_strdup (config->passphrase);
+  self->passphrase_file = g_strdup (config->passphrase_file);
   return self;
 }

@@ -40,7 +40,8 @@ typedef struct
   guint               max_downloads;  /* running at once; 0: the default */
   guint               wait_seconds;   /* a download without sources gives up after; 0: the default */
   guint64             download_rate;  /* bytes per second of all downloads; 0: no limit */
-  const char         *passphrase;     /* the party's passphrase; NULL: none */
+  const char         *passphrase;     /* the party's passphrase; NULL: none, or */
+  const char         *passphrase_file; /* read at start; a file that does not exist: none */
 } LspEngineConfig;
 
 #define LSP_TYPE_ENGINE (lsp_engine_get_type ())

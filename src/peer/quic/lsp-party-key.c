@@ -160,21 +160,6 @@ lsp_party_key_derive (const char  *passphrase,
   return g_bytes_new_take (g_steal_pointer (&key), LSP_PARTY_KEY_LEN);
 }
 
-static void
-derive_worker (GTask        *task,
-               gpointer      source_object,
-               gpointer      task_data,
-               GCancellable *cancellable)
-{
-  GError *error = NULL;
-  GBytes *key = lsp_party_key_derive (task_data, &error);
-
-  if (key == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, key, (GDestroyNotify) g_bytes_unref);
-}
-
 /* A passphrase stays secret after use, too: it is wiped before it is
  * freed. */
 void
@@ -184,29 +169,6 @@ lsp_party_passphrase_free (char *passphrase)
     return;
   explicit_bzero (passphrase, strlen (passphrase));
   g_free (passphrase);
-}
-
-void
-lsp_party_key_derive_async (const char          *passphrase,
-                            GCancellable        *cancellable,
-                            GAsyncReadyCallback  callback,
-                            gpointer             user_data)
-{
-  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
-
-  g_return_if_fail (passphrase != NULL);
-
-  g_task_set_source_tag (task, lsp_party_key_derive_async);
-  g_task_set_task_data (task, g_strdup (passphrase), (GDestroyNotify) lsp_party_passphrase_free);
-  g_task_run_in_thread (task, derive_worker);
-}
-
-GBytes *
-lsp_party_key_derive_finish (GAsyncResult  *result,
-                             GError       **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
-  return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 /* The proof covers keying material exported from this connection's TLS

@@ -23,12 +23,6 @@ void      lsp_party_passphrase_free        (char                *passphrase);
 
 GBytes   *lsp_party_key_derive             (const char          *passphrase,
                                             GError             **error);
-void      lsp_party_key_derive_async       (const char          *passphrase,
-                                            GCancellable        *cancellable,
-                                            GAsyncReadyCallback  callback,
-                                            gpointer             user_data);
-GBytes   *lsp_party_key_derive_finish      (GAsyncResult        *result,
-                                            GError             **error);
 
 char     *lsp_party_key_prove              (GBytes              *key,
                                             LspQuicConnection   *conn,
