@@ -154,10 +154,23 @@ update_player_row (LspPeer    *peer,
                    GtkWidget  *row)
 {
   guint n_games = lsp_peer_get_n_games (peer);
+  const char *known_as = lsp_peer_get_known_as (peer);
   g_autofree char *subtitle =
     g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%s · %u game · %s", "%s · %u games · %s", n_games),
                      lsp_peer_get_address (peer) != NULL ? lsp_peer_get_address (peer) : "?", n_games,
                      lsp_peer_get_connected (peer) ? _("connected") : _("reconnecting"));
+
+  /* Met before with this key: the same player, whatever it is called now. */
+  if (known_as != NULL && g_strcmp0 (known_as, lsp_peer_get_hostname (peer)) == 0)
+    {
+      g_autofree char *plain = g_steal_pointer (&subtitle);
+      subtitle = g_strdup_printf (_("%s · known"), plain);
+    }
+  else if (known_as != NULL)
+    {
+      g_autofree char *plain = g_steal_pointer (&subtitle);
+      subtitle = g_strdup_printf (_("%s · known as %s"), plain, known_as);
+    }
 
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row),
                                  lsp_peer_get_hostname (peer) != NULL ? lsp_peer_get_hostname (peer) : _("A player"));
