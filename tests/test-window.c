@@ -4,14 +4,12 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <signal.h>
-#include <string.h>
-#include <sys/stat.h>
 
 #include "lsp-application.h"
 #include "lsp-game-card.h"
 #include "lsp-game-details.h"
-#include "lsp-preferences.h"
 #include "lsp-test-util.h"
+#include "lsp-ui-test.h"
 #include "lsp-window.h"
 
 typedef struct
@@ -25,38 +23,6 @@ typedef struct
   guint         filtered;
   guint         dialogs;
 } WindowTest;
-
-typedef struct
-{
-  GApplication *app;
-  gboolean      timed_out;
-} Deadline;
-
-static gboolean
-on_deadline (gpointer user_data)
-{
-  Deadline *deadline = user_data;
-
-  deadline->timed_out = TRUE;
-  g_application_quit (deadline->app);
-  return G_SOURCE_REMOVE;
-}
-
-/* Runs the app until it quits, or at most @seconds; FALSE if it had to be
- * stopped. */
-static gboolean
-run_app (GApplication *app,
-         char        **argv,
-         guint         seconds)
-{
-  Deadline deadline = { app, FALSE };
-  guint id = g_timeout_add_seconds (seconds, on_deadline, &deadline);
-
-  g_assert_cmpint (g_application_run (app, (int) g_strv_length (argv), argv), ==, 0);
-  if (!deadline.timed_out)
-    g_source_remove (id);
-  return !deadline.timed_out;
-}
 
 static void
 find_cards (GtkWidget *widget,
@@ -121,21 +87,6 @@ count_rows (WindowTest *test)
 
 /* The window fills its list once the library is loaded and the node is
  * up; the test looks until the expected rows are there. */
-static GtkWidget *
-find_widget (GtkWidget *widget,
-             GType      type)
-{
-  if (G_TYPE_CHECK_INSTANCE_TYPE (widget, type))
-    return widget;
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_widget (child, type);
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
-}
-
 static guint
 count_toplevels (GType type)
 {
@@ -747,158 +698,6 @@ test_first_run (void)
   lsp_test_remove_tree (games);
 }
 
-/* ---- a party with a passphrase: the toast that leads to it, and the
- * preferences that store it ---- */
-
-static gboolean
-shows_text (GtkWidget  *widget,
-            const char *text)
-{
-  if (GTK_IS_LABEL (widget) && strstr (gtk_label_get_label (GTK_LABEL (widget)), text) != NULL)
-    return TRUE;
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
-    {
-      if (shows_text (child, text))
-        return TRUE;
-    }
-  return FALSE;
-}
-
-typedef struct
-{
-  GApplication *app;
-  LspWindow    *window;
-  gboolean      toasted;
-} PassphraseTest;
-
-static gboolean
-pointer_cleared (gpointer data)
-{
-  return *(gpointer *) data == NULL;
-}
-
-static gboolean
-watch_for_toast (gpointer user_data)
-{
-  PassphraseTest *test = user_data;
-
-  if (test->window == NULL || !shows_text (GTK_WIDGET (test->window), "plays in a party with a passphrase"))
-    return G_SOURCE_CONTINUE;
-  test->toasted = TRUE;
-  g_application_quit (test->app);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-on_passphrase_test_activated (GtkApplication *app,
-                              PassphraseTest *test)
-{
-  test->window = LSP_WINDOW (gtk_application_get_active_window (app));
-  g_timeout_add (50, watch_for_toast, test);
-}
-
-static void
-test_passphrase_toast (void)
-{
-  static const char * const ids[] = { "arena", NULL };
-  g_autofree char *seeder_games = lsp_test_make_temp_dir ();
-  g_autofree char *games = lsp_test_make_temp_dir ();
-  g_autofree char *seeder_catalog = g_build_filename (seeder_games, "catalog.json", NULL);
-  g_autofree char *catalog = g_build_filename (games, "catalog.json", NULL);
-  g_autofree char *secret = g_build_filename (seeder_games, ".secret", NULL);
-  g_autofree char *state = g_build_filename (seeder_games, ".state", NULL);
-  g_autofree char *peer_arg = NULL;
-  g_autoptr(LspApplication) app = lsp_application_new ();
-  g_autoptr(GSubprocess) seeder = NULL;
-  g_autoptr(GDataInputStream) events = NULL;
-  g_autoptr(GError) error = NULL;
-  PassphraseTest test = { G_APPLICATION (app), NULL, FALSE };
-  char *argv[] = { (char *) "lanspread", (char *) "--games", games, (char *) "--no-mdns",
-                   (char *) "--peer", NULL, NULL };
-
-  lsp_test_write_catalog (seeder_catalog, ids);
-  lsp_test_write_catalog (catalog, ids);
-  lsp_test_write_file (secret, "only for the party", -1);
-  g_assert_cmpint (g_chmod (secret, 0600), ==, 0);
-  seeder = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error,
-                             g_getenv ("LANSPREAD_PEER"), "serve", "--games", seeder_games, "--state-dir", state,
-                             "--no-mdns", "--passphrase-file", secret, NULL);
-  g_assert_no_error (error);
-  events = g_data_input_stream_new (g_subprocess_get_stdout_pipe (seeder));
-  {
-    g_autofree char *line = g_data_input_stream_read_line_utf8 (events, NULL, NULL, &error);
-    g_autoptr(JsonParser) parser = json_parser_new ();
-    JsonObject *ready;
-
-    g_assert_no_error (error);
-    g_assert_true (json_parser_load_from_data (parser, line, -1, NULL));
-    ready = json_node_get_object (json_parser_get_root (parser));
-    g_assert_cmpstr (json_object_get_string_member (ready, "event"), ==, "ready");
-    peer_arg = g_strdup_printf ("127.0.0.1:%" G_GINT64_FORMAT, json_object_get_int_member (ready, "port"));
-  }
-  argv[5] = peer_arg;
-
-  g_application_set_flags (G_APPLICATION (app), G_APPLICATION_NON_UNIQUE);
-  g_signal_connect_after (app, "activate", G_CALLBACK (on_passphrase_test_activated), &test);
-  g_assert_true (run_app (G_APPLICATION (app), argv, 30));
-  g_assert_true (test.toasted);
-
-  /* The engine's last work in flight lets go of the library before its
-   * folder goes. */
-  {
-    LspLibrary *library = lsp_window_get_library (test.window);
-
-    g_object_add_weak_pointer (G_OBJECT (library), (gpointer *) &library);
-    gtk_window_destroy (GTK_WINDOW (test.window));
-    g_assert_true (lsp_test_wait_until (pointer_cleared, &library, 20000));
-  }
-  g_subprocess_send_signal (seeder, SIGTERM);
-  g_subprocess_wait (seeder, NULL, NULL);
-  lsp_test_remove_tree (seeder_games);
-  lsp_test_remove_tree (games);
-}
-
-static gboolean
-holds_passphrase (gpointer data)
-{
-  g_autofree char *contents = NULL;
-
-  return g_file_get_contents (data, &contents, NULL, NULL) && g_str_equal (contents, "a long party passphrase");
-}
-
-static gboolean
-file_gone (gpointer data)
-{
-  return !g_file_test (data, G_FILE_TEST_EXISTS);
-}
-
-/* The passphrase row writes a file only the user can read, and an empty
- * passphrase removes it. */
-static void
-test_passphrase_preferences (void)
-{
-  g_autofree char *dir = lsp_test_make_temp_dir ();
-  g_autofree char *path = g_build_filename (dir, "party-passphrase", NULL);
-  g_autoptr(GSettings) settings = g_settings_new (APP_ID);
-  LspPreferences *preferences = lsp_preferences_new (NULL, settings, path);
-  GtkWidget *row = find_widget (GTK_WIDGET (preferences), ADW_TYPE_PASSWORD_ENTRY_ROW);
-  struct stat st;
-
-  g_assert_nonnull (row);
-  gtk_editable_set_text (GTK_EDITABLE (row), "a long party passphrase");
-  g_signal_emit_by_name (row, "apply");
-  g_assert_true (lsp_test_wait_until (holds_passphrase, path, 10000));
-  g_assert_cmpint (g_stat (path, &st), ==, 0);
-  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
-  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (row)), ==, "");
-
-  g_signal_emit_by_name (row, "apply");
-  g_assert_true (lsp_test_wait_until (file_gone, path, 10000));
-
-  gtk_window_destroy (GTK_WINDOW (preferences));
-  lsp_test_remove_tree (dir);
-}
-
 /* ---- a second launch presents the first window ---- */
 
 typedef struct
@@ -976,10 +775,6 @@ main (int    argc,
   g_setenv ("XDG_STATE_HOME", state, TRUE);
   gtk_test_init (&argc, &argv, NULL);
 
-  /* Before the tests whose engines may still be winding down when they
-   * end: these run the main loop afterwards. */
-  g_test_add_func ("/ui/window/passphrase-preferences", test_passphrase_preferences);
-  g_test_add_func ("/ui/window/passphrase-toast", test_passphrase_toast);
   g_test_add_func ("/ui/window/lists-library", test_lists_library);
   g_test_add_func ("/ui/window/card-actions", test_card_actions);
   g_test_add_func ("/ui/window/first-run", test_first_run);
