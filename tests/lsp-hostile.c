@@ -47,6 +47,7 @@ test_peer_start (TestPeer   *peer,
   peer->identity = lsp_identity_load_or_create (peer->state, &error);
   g_assert_no_error (error);
   peer->node = lsp_node_new (peer->library, peer->identity, name);
+  lsp_node_set_party_key (peer->node, peer->party_key);
   g_assert_true (lsp_node_start (peer->node, bind, &error));
   g_assert_no_error (error);
 }
@@ -73,6 +74,7 @@ test_peer_clear (TestPeer *peer)
   g_clear_object (&peer->node);
   g_clear_object (&peer->identity);
   g_clear_object (&peer->library);
+  g_clear_pointer (&peer->party_key, g_bytes_unref);
   lsp_test_remove_tree (peer->games);
   lsp_test_remove_tree (peer->state);
   g_free (peer->games);

@@ -24,6 +24,7 @@ typedef struct
   LspLibrary  *library;
   LspIdentity *identity;
   LspNode     *node;
+  GBytes      *party_key;   /* set before it starts: its party's passphrase */
 } TestPeer;
 
 typedef struct

@@ -175,6 +175,7 @@ test_find_and_lose (void)
 
   a = lsp_discovery_new (id_a, hostname, port_a, TRUE);
   lsp_discovery_set_library_rev (a, 5);
+  lsp_discovery_set_needs_passphrase (a, TRUE);
   g_signal_connect (a, "peer-found", G_CALLBACK (on_peer_found), &events_a);
   g_signal_connect (a, "peer-lost", G_CALLBACK (on_peer_lost), &events_a);
   lsp_discovery_start (a);
@@ -200,6 +201,9 @@ test_find_and_lose (void)
   g_assert_cmpstr (((LspDiscoveredPeer *) g_hash_table_lookup (events_b.found, id_a))->service_name, ==,
                    lsp_discovery_get_service_name (a));
   assert_peer (lsp_discovery_lookup_peer (a, id_b), id_b, hostname, port_b, 0);
+  /* A party with a passphrase says so, and nothing more about it. */
+  g_assert_true (((LspDiscoveredPeer *) g_hash_table_lookup (events_b.found, id_a))->needs_passphrase);
+  g_assert_false (((LspDiscoveredPeer *) g_hash_table_lookup (events_a.found, id_b))->needs_passphrase);
 
   /* Nobody finds themselves. */
   g_assert_false (g_hash_table_contains (events_a.found, id_a));
@@ -552,6 +556,7 @@ test_txt_validation (void)
     g_assert_no_error (error);
     g_assert_false (peer->has_library_rev);
     g_assert_null (peer->hostname);
+    g_assert_false (peer->needs_passphrase);
 
     g_hash_table_insert (txt, g_strdup ("library_rev"), NULL);
     g_clear_pointer (&peer, lsp_discovered_peer_free);
@@ -561,6 +566,19 @@ test_txt_validation (void)
     g_clear_error (&error);
 
     g_hash_table_remove (txt, "library_rev");
+    g_hash_table_insert (txt, g_strdup ("auth"), g_strdup ("1"));
+    g_clear_pointer (&peer, lsp_discovered_peer_free);
+    peer = lsp_discovered_peer_new_from_txt (txt, "127.0.0.1", 1, &error);
+    g_assert_no_error (error);
+    g_assert_true (peer->needs_passphrase);
+    g_hash_table_insert (txt, g_strdup ("auth"), g_strdup ("yes"));
+    g_clear_pointer (&peer, lsp_discovered_peer_free);
+    peer = lsp_discovered_peer_new_from_txt (txt, "127.0.0.1", 1, &error);
+    g_assert_null (peer);
+    g_assert_nonnull (strstr (error->message, "“auth” is not 1"));
+    g_clear_error (&error);
+
+    g_hash_table_remove (txt, "auth");
     peer = lsp_discovered_peer_new_from_txt (txt, "127.0.0.1", 0, &error);
     g_assert_null (peer);
     g_assert_nonnull (strstr (error->message, "port 0"));

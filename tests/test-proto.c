@@ -110,6 +110,7 @@ test_roundtrip_control (void)
   g_autoptr(LspMessage) get_chunk = lsp_message_new_get_chunk ("quake3", HASH, "baseq3/pak0.eti",
                                                                G_GUINT64_CONSTANT (8388608), LSP_MANIFEST_CHUNK_SIZE);
   g_autoptr(LspMessage) chunk = lsp_message_new_chunk (12, 1);
+  g_autoptr(LspMessage) auth = lsp_message_new_auth (DIGEST);
   LspMessage *parsed;
 
   parsed = roundtrip (hello);
@@ -183,6 +184,10 @@ test_roundtrip_control (void)
   g_assert_cmpuint (parsed->chunk.offset, ==, 12);
   g_assert_cmpuint (parsed->chunk.length, ==, 1);
   g_assert_null (parsed->chunk.path);
+  lsp_message_unref (parsed);
+
+  parsed = roundtrip (auth);
+  g_assert_cmpstr (parsed->auth.proof, ==, DIGEST);
   lsp_message_unref (parsed);
 }
 
@@ -781,6 +786,10 @@ test_invalid_messages (void)
     { "{\"type\": \"Error\", \"code\": \"busy\"}", "Error: field “message” is missing" },
     { "{\"type\": \"Error\", \"code\": \"busy\", \"message\": \"x\", \"fatal\": \"yes\"}",
       "Error: field “fatal” must be true or false" },
+    /* Auth */
+    { "{\"type\": \"Auth\"}", "Auth: field “proof” is missing" },
+    { "{\"type\": \"Auth\", \"proof\": \"" DIGEST "0\"}", "Auth: field “proof” is not 64 lowercase hex" },
+    { "{\"type\": \"Auth\", \"proof\": 7}", "Auth: field “proof” must be a string" },
     /* GetChunk and Chunk: every path rule */
     { CHUNK_HEAD "\"path\": \"../../etc/passwd\", \"offset\": 0, \"length\": 1}", "GetChunk: field “path” is not a safe relative path" },
     { CHUNK_HEAD "\"path\": \"/etc/passwd\", \"offset\": 0, \"length\": 1}", "field “path” is not a safe relative path" },

@@ -9,6 +9,7 @@
 #include "lsp-game-card.h"
 #include "lsp-game-details.h"
 #include "lsp-test-util.h"
+#include "lsp-ui-test.h"
 #include "lsp-window.h"
 
 typedef struct
@@ -22,38 +23,6 @@ typedef struct
   guint         filtered;
   guint         dialogs;
 } WindowTest;
-
-typedef struct
-{
-  GApplication *app;
-  gboolean      timed_out;
-} Deadline;
-
-static gboolean
-on_deadline (gpointer user_data)
-{
-  Deadline *deadline = user_data;
-
-  deadline->timed_out = TRUE;
-  g_application_quit (deadline->app);
-  return G_SOURCE_REMOVE;
-}
-
-/* Runs the app until it quits, or at most @seconds; FALSE if it had to be
- * stopped. */
-static gboolean
-run_app (GApplication *app,
-         char        **argv,
-         guint         seconds)
-{
-  Deadline deadline = { app, FALSE };
-  guint id = g_timeout_add_seconds (seconds, on_deadline, &deadline);
-
-  g_assert_cmpint (g_application_run (app, (int) g_strv_length (argv), argv), ==, 0);
-  if (!deadline.timed_out)
-    g_source_remove (id);
-  return !deadline.timed_out;
-}
 
 static void
 find_cards (GtkWidget *widget,
@@ -118,21 +87,6 @@ count_rows (WindowTest *test)
 
 /* The window fills its list once the library is loaded and the node is
  * up; the test looks until the expected rows are there. */
-static GtkWidget *
-find_widget (GtkWidget *widget,
-             GType      type)
-{
-  if (G_TYPE_CHECK_INSTANCE_TYPE (widget, type))
-    return widget;
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_widget (child, type);
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
-}
-
 static guint
 count_toplevels (GType type)
 {

@@ -105,6 +105,7 @@ lsp_cli_json_add_peer (JsonBuilder *builder,
   lsp_cli_json_add_string (builder, "hostname", lsp_peer_get_hostname (peer));
   lsp_cli_json_add_string (builder, "address", lsp_peer_get_address (peer));
   lsp_cli_json_add_bool (builder, "connected", lsp_peer_get_connected (peer));
+  lsp_cli_json_add_string (builder, "known_as", lsp_peer_get_known_as (peer));
   lsp_cli_json_add_int (builder, "library_rev", (gint64) lsp_peer_get_library_rev (peer));
   lsp_cli_json_add_int (builder, "game_count", lsp_peer_get_n_games (peer));
   if (with_games)

@@ -361,6 +361,21 @@ cmd_remove (Serve       *serve,
   return TRUE;
 }
 
+static gboolean
+cmd_trust (Serve       *serve,
+           const char  *arg,
+           GError     **error)
+{
+  JsonBuilder *builder;
+
+  if (!lsp_node_trust_peer_address (serve->node, arg, error))
+    return FALSE;
+  builder = lsp_cli_event_begin ("trusted");
+  lsp_cli_json_add_string (builder, "address", arg);
+  lsp_cli_event_end (builder);
+  return TRUE;
+}
+
 static gboolean cmd_help (Serve *serve, const char *arg, GError **error);
 
 
@@ -378,6 +393,7 @@ static const Command commands[] = {
   { "repair", "ID", cmd_repair, N_("Fetch again only a game's chunks that do not verify, then restore its installed files") },
   { "play", "ID", cmd_play, N_("Start an installed game") },
   { "stop", "ID", cmd_stop, N_("Stop a running game") },
+  { "trust", "HOST:PORT", cmd_trust, N_("Accept the new key of the peer at a --peer address after a peer-key-changed event") },
   { "help", NULL, cmd_help, N_("List the commands") },
   { "quit", NULL, lsp_cli_serve_quit, N_("Finish operations in flight (cancelling them) and exit") },
 };

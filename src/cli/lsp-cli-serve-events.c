@@ -188,6 +188,35 @@ on_peers_changed (GListModel *model,
 }
 
 static void
+on_unauthorized (LspNode    *node,
+                 const char *peer_id,
+                 const char *address,
+                 Serve      *serve)
+{
+  JsonBuilder *builder = lsp_cli_event_begin ("unauthorized");
+
+  lsp_cli_json_add_string (builder, "peer_id", peer_id);
+  lsp_cli_json_add_string (builder, "address", address);
+  lsp_cli_json_add_bool (builder, "have_passphrase", lsp_node_get_has_passphrase (node));
+  lsp_cli_event_end (builder);
+}
+
+static void
+on_peer_key_changed (LspNode    *node,
+                     const char *address,
+                     const char *pinned_peer_id,
+                     const char *peer_id,
+                     Serve      *serve)
+{
+  JsonBuilder *builder = lsp_cli_event_begin ("peer-key-changed");
+
+  lsp_cli_json_add_string (builder, "address", address);
+  lsp_cli_json_add_string (builder, "pinned_peer_id", pinned_peer_id);
+  lsp_cli_json_add_string (builder, "peer_id", peer_id);
+  lsp_cli_event_end (builder);
+}
+
+static void
 on_discovery_available (LspDiscovery *discovery,
                         GParamSpec   *pspec,
                         Serve        *serve)
@@ -321,6 +350,8 @@ lsp_cli_serve_connect_events (Serve *serve)
   g_signal_connect (serve->launcher, "started", G_CALLBACK (on_game_started), serve);
   g_signal_connect (serve->launcher, "exited", G_CALLBACK (on_game_exited), serve);
   g_signal_connect (serve->node, "items-changed", G_CALLBACK (on_peers_changed), serve);
+  g_signal_connect (serve->node, "unauthorized", G_CALLBACK (on_unauthorized), serve);
+  g_signal_connect (serve->node, "peer-key-changed", G_CALLBACK (on_peer_key_changed), serve);
   g_signal_connect (serve->downloads, "download-started", G_CALLBACK (on_download_started), serve);
   g_signal_connect (serve->downloads, "download-finished", G_CALLBACK (on_download_finished), serve);
   on_peers_changed (G_LIST_MODEL (serve->node), 0, 0, 0, serve);

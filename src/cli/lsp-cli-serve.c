@@ -6,6 +6,7 @@
 
 #include "lsp-cli-json.h"
 #include "lsp-cli-serve-private.h"
+#include "lsp-party-key.h"
 #include "lsp-proto.h"
 
 #include <gio/gunixinputstream.h>
@@ -169,6 +170,9 @@ lsp_cli_serve (int    argc,
   g_autofree char *catalog_path = NULL;
   g_autofree char *state_dir = NULL;
   g_autofree char *name = NULL;
+  g_autofree char *passphrase_path = NULL;
+  g_autofree char *listen_address = NULL;
+  g_autoptr(LspPassphrase) passphrase = NULL;
   g_auto(GStrv) static_peers = NULL;
   int port = 0, stale_seconds = 0;
   int upload_slots = 0, upload_slots_per_peer = 0, max_downloads = 0, wait_seconds = 0;
@@ -180,8 +184,10 @@ lsp_cli_serve (int    argc,
     { "catalog", 'c', 0, G_OPTION_ARG_FILENAME, &catalog_path, N_("The game catalog (default: DIR/catalog.json)"), N_("FILE") },
     { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir, N_("Where this peer keeps its identity (default: ~/.local/state/lanspread)"), N_("DIR") },
     { "port", 'p', 0, G_OPTION_ARG_INT, &port, N_("The UDP port to listen on (default: any free port)"), N_("N") },
+    { "listen", 0, 0, G_OPTION_ARG_STRING, &listen_address, N_("Listen on this IP address only (default: every address)"), N_("ADDRESS") },
     { "name", 'n', 0, G_OPTION_ARG_STRING, &name, N_("The name other players see (default: the host name)"), N_("NAME") },
     { "peer", 0, 0, G_OPTION_ARG_STRING_ARRAY, &static_peers, N_("Connect to the peer at HOST:PORT (repeatable)"), N_("HOST:PORT") },
+    { "passphrase-file", 0, 0, G_OPTION_ARG_FILENAME, &passphrase_path, N_("Only players who know the party passphrase in FILE (private to you, chmod 600) may connect"), N_("FILE") },
     { "no-mdns", 0, 0, G_OPTION_ARG_NONE, &no_mdns, N_("Do not announce or look for peers with mDNS"), NULL },
     { "stale-seconds", 0, 0, G_OPTION_ARG_INT, &stale_seconds, N_("Drop a peer not heard from for this long (default: 45)"), N_("N") },
     { "upload-slots", 0, 0, G_OPTION_ARG_INT, &upload_slots, N_("Chunks served at once, to all peers (default: 16)"), N_("N") },
@@ -234,6 +240,12 @@ lsp_cli_serve (int    argc,
       fprintf (stderr, _("lanspread-peer serve: --name must be 1–63 bytes without control characters\n"));
       return 2;
     }
+  if (listen_address != NULL && !g_hostname_is_ip_address (listen_address))
+    {
+      fprintf (stderr, _("lanspread-peer serve: --listen must be an IP address of this machine, not “%s”\n"),
+               listen_address);
+      return 2;
+    }
   for (guint i = 0; static_peers != NULL && static_peers[i] != NULL; i++)
     {
       if (!lsp_node_parse_peer_address (static_peers[i], NULL, &error))
@@ -241,6 +253,14 @@ lsp_cli_serve (int    argc,
           fprintf (stderr, "lanspread-peer serve: --peer: %s\n", error->message);
           return 2;
         }
+    }
+  /* Read now, at start, so a mistake in the file stops us before we join
+   * the LAN; the passphrase itself never goes on the command line, where
+   * every user's ps would show it. */
+  if (passphrase_path != NULL && (passphrase = lsp_party_passphrase_load (passphrase_path, &error)) == NULL)
+    {
+      fprintf (stderr, "lanspread-peer serve: --passphrase-file: %s\n", error->message);
+      return 2;
     }
   if ((status = lsp_cli_resolve_games ("serve", games_path, catalog_path, &games_dir, &catalog_file)) != 0)
     return status;
@@ -250,6 +270,7 @@ lsp_cli_serve (int    argc,
   config.state_dir = state_dir;
   config.hostname = name;
   config.port = (guint16) port;
+  config.listen_address = listen_address;
   config.static_peers = (const char * const *) static_peers;
   config.use_mdns = !no_mdns;
   config.stale_seconds = (guint) stale_seconds;
@@ -259,6 +280,7 @@ lsp_cli_serve (int    argc,
   config.download_rate = (guint64) (download_mbps * 1e6);
   config.max_downloads = (guint) max_downloads;
   config.wait_seconds = (guint) wait_seconds;
+  config.passphrase = passphrase;
   serve.engine = lsp_engine_new (&config);
   g_signal_connect (serve.engine, "warning", G_CALLBACK (on_engine_warning), &serve);
 

@@ -154,7 +154,9 @@ preferences_activated (GSimpleAction *action,
   LspApplication *self = user_data;
   GtkWindow *parent = gtk_application_get_active_window (GTK_APPLICATION (self));
 
-  gtk_window_present (GTK_WINDOW (lsp_preferences_new (parent, self->settings)));
+  g_autofree char *passphrase_file = lsp_application_dup_passphrase_file (self);
+
+  gtk_window_present (GTK_WINDOW (lsp_preferences_new (parent, self->settings, passphrase_file)));
 }
 
 static void
@@ -257,6 +259,16 @@ char *
 lsp_application_dup_state_dir (LspApplication *self)
 {
   return g_build_filename (g_get_user_state_dir (), "lanspread", NULL);
+}
+
+/* The party passphrase lives beside the identity, private like it, and
+ * not in GSettings, which other programs of the user read freely. */
+char *
+lsp_application_dup_passphrase_file (LspApplication *self)
+{
+  g_autofree char *state_dir = lsp_application_dup_state_dir (self);
+
+  return g_build_filename (state_dir, "party-passphrase", NULL);
 }
 
 LspApplication *

@@ -13,6 +13,7 @@ GStrv           lsp_application_dup_peers       (LspApplication *self);
 guint16         lsp_application_get_port        (LspApplication *self);
 gboolean        lsp_application_get_use_mdns    (LspApplication *self);
 char           *lsp_application_dup_state_dir   (LspApplication *self);
+char           *lsp_application_dup_passphrase_file (LspApplication *self);
 GSettings      *lsp_application_get_settings    (LspApplication *self);
 
 G_END_DECLS

@@ -4,17 +4,24 @@
 
 #include "lsp-preferences.h"
 
+#include "lsp-party-key.h"
+
 #include <glib/gi18n.h>
+#include <string.h>
 
 /* Every row is bound to a key: a change is saved at once. Limits apply at
- * once (the window follows the keys); the games folder, the name and the
- * players by address at the next start. */
+ * once (the window follows the keys); the games folder, the name, the
+ * players by address, the listen address and the party passphrase at the
+ * next start. The passphrase is not a key: it is written to a private
+ * file when the user applies it. */
 
 struct _LspPreferences
 {
   AdwPreferencesWindow  parent_instance;
 
   GSettings            *settings;
+  char                 *passphrase_file;
+  GCancellable         *cancellable;
   AdwActionRow         *folder_row;
   GtkFileChooserNative *chooser;
 };
@@ -108,12 +115,80 @@ text_to_peers (const GValue       *value,
 }
 
 static void
+report_passphrase_saved (LspPreferences *self,
+                         gboolean        saved,
+                         const GError   *error)
+{
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (self),
+                                    adw_toast_new (saved ? _("The party passphrase is used from the next start")
+                                                         : error->message));
+}
+
+static void
+on_passphrase_written (GObject      *object,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  g_autoptr(LspPreferences) self = user_data;
+  g_autoptr(GError) error = NULL;
+  gboolean saved = g_file_replace_contents_finish (G_FILE (object), result, NULL, &error);
+
+  report_passphrase_saved (self, saved, error);
+}
+
+static void
+on_passphrase_deleted (GObject      *object,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  g_autoptr(LspPreferences) self = user_data;
+  g_autoptr(GError) error = NULL;
+  gboolean saved = g_file_delete_finish (G_FILE (object), result, &error) ||
+                   g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+
+  report_passphrase_saved (self, saved, error);
+}
+
+/* Empty removes the passphrase; anything else replaces it, in a file only
+ * the user can read (the engine refuses one that others can). */
+static void
+apply_passphrase (AdwEntryRow    *row,
+                  LspPreferences *self)
+{
+  const char *passphrase = gtk_editable_get_text (GTK_EDITABLE (row));
+  g_autoptr(GFile) file = g_file_new_for_path (self->passphrase_file);
+  g_autoptr(GError) error = NULL;
+
+  if (passphrase[0] == '\0')
+    {
+      g_file_delete_async (file, G_PRIORITY_DEFAULT, self->cancellable, on_passphrase_deleted, g_object_ref (self));
+      return;
+    }
+  if (!lsp_party_passphrase_is_valid (passphrase, &error))
+    {
+      adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (self), adw_toast_new (error->message));
+      return;
+    }
+  {
+    g_autoptr(GBytes) contents = g_bytes_new (passphrase, strlen (passphrase));
+    /* Private from its first byte, in the state folder the engine made. */
+    g_file_replace_contents_bytes_async (file, contents, NULL, FALSE,
+                                         G_FILE_CREATE_PRIVATE | G_FILE_CREATE_REPLACE_DESTINATION,
+                                         self->cancellable, on_passphrase_written, g_object_ref (self));
+  }
+  gtk_editable_set_text (GTK_EDITABLE (row), "");
+}
+
+static void
 build (LspPreferences *self)
 {
   GtkWidget *page = adw_preferences_page_new ();
   GtkWidget *games = adw_preferences_group_new ();
   GtkWidget *downloads = adw_preferences_group_new ();
   GtkWidget *players = adw_preferences_group_new ();
+  GtkWidget *network = adw_preferences_group_new ();
   GtkWidget *button, *row, *toggle;
 
   adw_preferences_group_set_title (ADW_PREFERENCES_GROUP (games), _("Games"));
@@ -167,7 +242,22 @@ build (LspPreferences *self)
 
   adw_preferences_page_add (ADW_PREFERENCES_PAGE (page), ADW_PREFERENCES_GROUP (games));
   adw_preferences_page_add (ADW_PREFERENCES_PAGE (page), ADW_PREFERENCES_GROUP (downloads));
+  adw_preferences_group_set_title (ADW_PREFERENCES_GROUP (network), _("Network"));
+  adw_preferences_group_set_description (ADW_PREFERENCES_GROUP (network),
+                                         _("A party with a passphrase sees only players who know it. "
+                                           "Both are used from the next start."));
+  row = adw_password_entry_row_new ();
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), _("Party Passphrase"));
+  adw_entry_row_set_show_apply_button (ADW_ENTRY_ROW (row), TRUE);
+  g_signal_connect_object (row, "apply", G_CALLBACK (apply_passphrase), self, 0);
+  adw_preferences_group_add (ADW_PREFERENCES_GROUP (network), row);
+  row = adw_entry_row_new ();
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), _("Listen Only on Address"));
+  g_settings_bind (self->settings, "listen-address", row, "text", G_SETTINGS_BIND_DEFAULT);
+  adw_preferences_group_add (ADW_PREFERENCES_GROUP (network), row);
+
   adw_preferences_page_add (ADW_PREFERENCES_PAGE (page), ADW_PREFERENCES_GROUP (players));
+  adw_preferences_page_add (ADW_PREFERENCES_PAGE (page), ADW_PREFERENCES_GROUP (network));
   adw_preferences_window_add (ADW_PREFERENCES_WINDOW (self), ADW_PREFERENCES_PAGE (page));
 }
 
@@ -179,15 +269,28 @@ lsp_preferences_dispose (GObject *object)
   if (self->chooser != NULL)
     gtk_native_dialog_destroy (GTK_NATIVE_DIALOG (self->chooser));
   g_clear_object (&self->chooser);
+  g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
   g_clear_object (&self->settings);
 
   G_OBJECT_CLASS (lsp_preferences_parent_class)->dispose (object);
 }
 
 static void
+lsp_preferences_finalize (GObject *object)
+{
+  LspPreferences *self = LSP_PREFERENCES (object);
+
+  g_clear_pointer (&self->passphrase_file, g_free);
+
+  G_OBJECT_CLASS (lsp_preferences_parent_class)->finalize (object);
+}
+
+static void
 lsp_preferences_class_init (LspPreferencesClass *klass)
 {
   G_OBJECT_CLASS (klass)->dispose = lsp_preferences_dispose;
+  G_OBJECT_CLASS (klass)->finalize = lsp_preferences_finalize;
 }
 
 static void
@@ -196,15 +299,19 @@ lsp_preferences_init (LspPreferences *self)
 }
 
 LspPreferences *
-lsp_preferences_new (GtkWindow *parent,
-                     GSettings *settings)
+lsp_preferences_new (GtkWindow  *parent,
+                     GSettings  *settings,
+                     const char *passphrase_file)
 {
   LspPreferences *self;
 
   g_return_val_if_fail (G_IS_SETTINGS (settings), NULL);
+  g_return_val_if_fail (passphrase_file != NULL, NULL);
 
   self = g_object_new (LSP_TYPE_PREFERENCES, "transient-for", parent, "modal", TRUE, NULL);
   self->settings = g_object_ref (settings);
+  self->passphrase_file = g_strdup (passphrase_file);
+  self->cancellable = g_cancellable_new ();
   build (self);
   return self;
 }

@@ -154,10 +154,23 @@ update_player_row (LspPeer    *peer,
                    GtkWidget  *row)
 {
   guint n_games = lsp_peer_get_n_games (peer);
+  const char *known_as = lsp_peer_get_known_as (peer);
   g_autofree char *subtitle =
     g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%s · %u game · %s", "%s · %u games · %s", n_games),
                      lsp_peer_get_address (peer) != NULL ? lsp_peer_get_address (peer) : "?", n_games,
                      lsp_peer_get_connected (peer) ? _("connected") : _("reconnecting"));
+
+  /* Met before with this key: the same player, whatever it is called now. */
+  if (known_as != NULL && g_strcmp0 (known_as, lsp_peer_get_hostname (peer)) == 0)
+    {
+      g_autofree char *plain = g_steal_pointer (&subtitle);
+      subtitle = g_strdup_printf (_("%s · known"), plain);
+    }
+  else if (known_as != NULL)
+    {
+      g_autofree char *plain = g_steal_pointer (&subtitle);
+      subtitle = g_strdup_printf (_("%s · known as %s"), plain, known_as);
+    }
 
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row),
                                  lsp_peer_get_hostname (peer) != NULL ? lsp_peer_get_hostname (peer) : _("A player"));
@@ -234,6 +247,60 @@ on_engine_warning (LspEngine  *engine,
                    LspWindow  *self)
 {
   adw_toast_overlay_add_toast (self->toasts, adw_toast_new (message));
+}
+
+/* A peer that wants a passphrase we lack (or refused ours): the toast
+ * leads to where it is entered. */
+static void
+on_unauthorized (LspNode    *node,
+                 const char *peer_id,
+                 const char *address,
+                 LspWindow  *self)
+{
+  g_autofree char *title = NULL;
+  AdwToast *toast;
+
+  if (lsp_node_get_has_passphrase (node))
+    title = g_strdup_printf (_("The player at %s refused your party passphrase"), address);
+  else
+    title = g_strdup_printf (_("The player at %s plays in a party with a passphrase"), address);
+  toast = adw_toast_new (title);
+  adw_toast_set_button_label (toast, _("_Passphrase…"));
+  adw_toast_set_action_name (toast, "app.preferences");
+  adw_toast_set_timeout (toast, 0);
+  adw_toast_overlay_add_toast (self->toasts, toast);
+}
+
+/* Another key at an address the user added: not connected to unless the
+ * user says the player is who they think. */
+static void
+on_peer_key_changed (LspNode    *node,
+                     const char *address,
+                     const char *pinned_peer_id,
+                     const char *peer_id,
+                     LspWindow  *self)
+{
+  g_autofree char *title = g_strdup_printf (_("The player at %s has a different key than before; "
+                                              "not connecting"), address);
+  AdwToast *toast = adw_toast_new (title);
+
+  adw_toast_set_button_label (toast, _("_Trust"));
+  adw_toast_set_action_name (toast, "win.trust-peer");
+  adw_toast_set_action_target_value (toast, g_variant_new_string (address));
+  adw_toast_set_timeout (toast, 0);
+  adw_toast_overlay_add_toast (self->toasts, toast);
+}
+
+static void
+trust_peer_activated (GtkWidget  *widget,
+                      const char *action_name,
+                      GVariant   *parameter)
+{
+  LspWindow *self = LSP_WINDOW (widget);
+  g_autoptr(GError) error = NULL;
+
+  if (self->node != NULL && !lsp_node_trust_peer_address (self->node, g_variant_get_string (parameter, NULL), &error))
+    adw_toast_overlay_add_toast (self->toasts, adw_toast_new (error->message));
 }
 
 static void
@@ -382,6 +449,8 @@ on_lan_created (LspEngine  *engine,
   }
   g_signal_connect_object (self->lan, "items-changed", G_CALLBACK (on_items_changed), self, 0);
   g_signal_connect_object (self->node, "items-changed", G_CALLBACK (on_peers_changed), self, 0);
+  g_signal_connect_object (self->node, "unauthorized", G_CALLBACK (on_unauthorized), self, 0);
+  g_signal_connect_object (self->node, "peer-key-changed", G_CALLBACK (on_peer_key_changed), self, 0);
   gtk_list_box_bind_model (self->players_list, G_LIST_MODEL (self->node), create_player_row, NULL, NULL);
   g_signal_connect_object (lsp_engine_get_downloads (engine), "download-finished",
                            G_CALLBACK (on_download_finished), self, 0);
@@ -594,6 +663,7 @@ lsp_window_class_init (LspWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.search", NULL, search_activated);
 
   gtk_widget_class_install_action (widget_class, "win.toast", "s", toast_activated);
+  gtk_widget_class_install_action (widget_class, "win.trust-peer", "s", trust_peer_activated);
   gtk_widget_class_bind_template_child (widget_class, LspWindow, scan_spinner);
   gtk_widget_class_bind_template_child (widget_class, LspWindow, window_title);
   gtk_widget_class_bind_template_child (widget_class, LspWindow, toasts);
@@ -619,6 +689,8 @@ lsp_window_new (LspApplication *application,
                 GFile          *catalog_file)
 {
   g_autofree char *state_dir = NULL;
+  g_autofree char *passphrase_file = NULL;
+  g_autofree char *listen_address = NULL;
   g_autofree char *name = NULL;
   g_auto(GStrv) peers = NULL;
   LspEngineConfig config = { 0 };
@@ -643,6 +715,10 @@ lsp_window_new (LspApplication *application,
   config.max_downloads = g_settings_get_uint (self->settings, "max-downloads");
   config.download_rate = (guint64) (g_settings_get_double (self->settings, "download-rate") * 1e6);
   config.upload_rate = (guint64) (g_settings_get_double (self->settings, "upload-rate") * 1e6);
+  listen_address = g_settings_get_string (self->settings, "listen-address");
+  config.listen_address = listen_address[0] != '\0' ? listen_address : NULL;
+  passphrase_file = lsp_application_dup_passphrase_file (application);
+  config.passphrase_file = passphrase_file;
   self->engine = lsp_engine_new (&config);
   g_signal_connect_object (self->engine, "warning", G_CALLBACK (on_engine_warning), self, 0);
   g_signal_connect_object (self->engine, "notify::library", G_CALLBACK (on_library_created), self, 0);

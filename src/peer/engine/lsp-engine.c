@@ -6,13 +6,15 @@
 
 #include "lsp-catalog.h"
 #include "lsp-install-recovery.h"
+#include "lsp-party-key.h"
 #include "lsp-proto.h"
 
 #include <glib/gi18n-lib.h>
 
 /* The start-up chain, in this order: the catalog (read off the main loop),
  * recovery of interrupted transactions, the library's first scan, our
- * identity (read or created off the main loop), then the node: listen,
+ * identity (read or created off the main loop) and, with the same worker,
+ * the key of the party's passphrase if it has one (a slow KDF), then the node: listen,
  * dial static peers, announce and browse with mDNS. Joining the LAN only
  * once our library is known means the first thing peers hear is complete. */
 
@@ -25,6 +27,7 @@ struct _LspEngine
   char          *state_dir;
   char          *hostname;
   guint16        port;
+  char          *listen_address;
   GStrv          static_peers;
   gboolean       use_mdns;
   guint          stale_seconds;
@@ -34,6 +37,8 @@ struct _LspEngine
   guint          max_downloads;
   guint          wait_seconds;
   guint64        download_rate;
+  char          *passphrase;
+  char          *passphrase_file;
 
   LspLibrary    *library;
   LspLauncher   *launcher;
@@ -92,14 +97,40 @@ on_resumed (GObject      *object,
     g_warning ("Could not look for interrupted downloads: %s", error->message);
 }
 
+/* Every address by default, so the LAN finds us whatever interface it is
+ * on; one address when asked, and then nothing else reaches us. */
+static gboolean
+listen (LspEngine  *self,
+        GError    **error)
+{
+  g_autoptr(GInetAddress) inet = NULL;
+  g_autoptr(GSocketAddress) bind = NULL;
+
+  if (self->listen_address == NULL)
+    return lsp_node_start_any (self->node, self->port, error);
+
+  inet = g_inet_address_new_from_string (self->listen_address);
+  if (inet == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("“%s” is not an IP address to listen on; give one of this machine's addresses, "
+                     "such as 192.168.1.20"), self->listen_address);
+      return FALSE;
+    }
+  bind = g_inet_socket_address_new (inet, self->port);
+  return lsp_node_start (self->node, G_INET_SOCKET_ADDRESS (bind), error);
+}
+
 static void
 join_lan (GTask       *task,
-          LspIdentity *identity)
+          LspIdentity *identity,
+          GBytes      *party_key)
 {
   LspEngine *self = g_task_get_source_object (task);
   g_autoptr(GError) error = NULL;
 
   self->node = lsp_node_new (self->library, identity, self->hostname);
+  lsp_node_set_party_key (self->node, party_key);
   if (self->stale_seconds > 0)
     lsp_node_set_liveness (self->node, MAX (self->stale_seconds * 1000 / 3, 1), self->stale_seconds * 1000);
   self->lan_library = lsp_lan_library_new (self->library, self->node);
@@ -118,7 +149,7 @@ join_lan (GTask       *task,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NODE]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LAN_LIBRARY]);
 
-  if (!lsp_node_start_any (self->node, self->port, &error))
+  if (!listen (self, &error))
     {
       fail (task, LSP_ENGINE_ERROR_NETWORK, error);
       return;
@@ -142,34 +173,90 @@ join_lan (GTask       *task,
   g_task_return_boolean (task, TRUE);
 }
 
-static void
-load_identity_worker (GTask        *task,
-                      gpointer      source_object,
-                      gpointer      task_data,
-                      GCancellable *cancellable)
+/* What the network needs from disk and from slow work, made in one
+ * worker: our identity, and the party key if there is a passphrase. */
+typedef struct
 {
-  GError *error = NULL;
-  LspIdentity *identity = lsp_identity_load_or_create (task_data, &error);
+  char          *state_dir;
+  char          *passphrase;       /* given; or */
+  char          *passphrase_file;  /* read here; absent: no passphrase */
+} Credentials;
 
-  if (identity == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, identity, g_object_unref);
+typedef struct
+{
+  LspIdentity *identity;
+  GBytes      *party_key;
+} Keys;
+
+static void
+credentials_free (Credentials *credentials)
+{
+  g_free (credentials->state_dir);
+  lsp_party_passphrase_free (credentials->passphrase);
+  g_free (credentials->passphrase_file);
+  g_free (credentials);
 }
 
 static void
-on_identity_loaded (GObject      *object,
-                    GAsyncResult *result,
-                    gpointer      user_data)
+keys_free (Keys *keys)
+{
+  g_clear_object (&keys->identity);
+  g_clear_pointer (&keys->party_key, g_bytes_unref);
+  g_free (keys);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Keys, keys_free)
+
+static void
+load_keys_worker (GTask        *task,
+                  gpointer      source_object,
+                  gpointer      task_data,
+                  GCancellable *cancellable)
+{
+  Credentials *credentials = task_data;
+  g_autoptr(Keys) keys = g_new0 (Keys, 1);
+  g_autoptr(LspPassphrase) loaded = NULL;
+  const char *passphrase = credentials->passphrase;
+  GError *error = NULL;
+
+  keys->identity = lsp_identity_load_or_create (credentials->state_dir, &error);
+  if (keys->identity == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  if (passphrase == NULL && credentials->passphrase_file != NULL)
+    {
+      loaded = lsp_party_passphrase_load (credentials->passphrase_file, &error);
+      if (loaded == NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+        {
+          g_task_return_error (task, error);
+          return;
+        }
+      g_clear_error (&error);
+      passphrase = loaded;
+    }
+  if (passphrase != NULL && (keys->party_key = lsp_party_key_derive (passphrase, &error)) == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  g_task_return_pointer (task, g_steal_pointer (&keys), (GDestroyNotify) keys_free);
+}
+
+static void
+on_keys_loaded (GObject      *object,
+                GAsyncResult *result,
+                gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
   g_autoptr(GError) error = NULL;
-  g_autoptr(LspIdentity) identity = g_task_propagate_pointer (G_TASK (result), &error);
+  g_autoptr(Keys) keys = g_task_propagate_pointer (G_TASK (result), &error);
 
-  if (identity == NULL)
+  if (keys == NULL)
     fail (task, LSP_ENGINE_ERROR_NETWORK, error);
   else
-    join_lan (task, identity);
+    join_lan (task, keys->identity, keys->party_key);
 }
 
 static void
@@ -179,7 +266,8 @@ on_library_loaded (GObject      *object,
 {
   g_autoptr(GTask) task = user_data;
   LspEngine *self = g_task_get_source_object (task);
-  g_autoptr(GTask) identity_task = NULL;
+  g_autoptr(GTask) keys_task = NULL;
+  Credentials *credentials;
   g_autoptr(GError) error = NULL;
 
   if (!lsp_library_load_finish (self->library, result, &error))
@@ -189,10 +277,14 @@ on_library_loaded (GObject      *object,
     }
   lsp_library_watch (self->library);
 
-  identity_task = g_task_new (NULL, g_task_get_cancellable (task), on_identity_loaded, g_object_ref (task));
-  g_task_set_source_tag (identity_task, load_identity_worker);
-  g_task_set_task_data (identity_task, g_strdup (self->state_dir), g_free);
-  g_task_run_in_thread (identity_task, load_identity_worker);
+  credentials = g_new0 (Credentials, 1);
+  credentials->state_dir = g_strdup (self->state_dir);
+  credentials->passphrase = g_strdup (self->passphrase);
+  credentials->passphrase_file = g_strdup (self->passphrase_file);
+  keys_task = g_task_new (NULL, g_task_get_cancellable (task), on_keys_loaded, g_object_ref (task));
+  g_task_set_source_tag (keys_task, load_keys_worker);
+  g_task_set_task_data (keys_task, credentials, (GDestroyNotify) credentials_free);
+  g_task_run_in_thread (keys_task, load_keys_worker);
 }
 
 /* Recovery fails as a whole only when the games folder cannot be read (a
@@ -462,6 +554,9 @@ lsp_engine_finalize (GObject *object)
   g_clear_object (&self->catalog_file);
   g_clear_pointer (&self->state_dir, g_free);
   g_clear_pointer (&self->hostname, g_free);
+  g_clear_pointer (&self->listen_address, g_free);
+  g_clear_pointer (&self->passphrase, lsp_party_passphrase_free);
+  g_clear_pointer (&self->passphrase_file, g_free);
   g_clear_pointer (&self->static_peers, g_strfreev);
 
   G_OBJECT_CLASS (lsp_engine_parent_class)->finalize (object);
@@ -518,6 +613,7 @@ lsp_engine_new (const LspEngineConfig *config)
   self->hostname = config->hostname != NULL ? g_strdup (config->hostname)
                                             : lsp_proto_sanitize_hostname (g_get_host_name ());
   self->port = config->port;
+  self->listen_address = g_strdup (config->listen_address);
   self->static_peers = g_strdupv ((char **) config->static_peers);
   if (self->static_peers == NULL)
     self->static_peers = g_new0 (char *, 1);
@@ -529,5 +625,7 @@ lsp_engine_new (const LspEngineConfig *config)
   self->max_downloads = config->max_downloads;
   self->wait_seconds = config->wait_seconds;
   self->download_rate = config->download_rate;
+  self->passphrase = g_strdup (config->passphrase);
+  self->passphrase_file = g_strdup (config->passphrase_file);
   return self;
 }

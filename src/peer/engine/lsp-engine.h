@@ -30,6 +30,7 @@ typedef struct
   const char         *state_dir;      /* NULL: lanspread in the user state folder */
   const char         *hostname;       /* NULL: this machine's host name */
   guint16             port;           /* 0: any free port */
+  const char         *listen_address; /* an IP address to listen on alone; NULL: every address */
   const char * const *static_peers;   /* "HOST:PORT", dialled as well as discovered ones */
   gboolean            use_mdns;
   guint               stale_seconds;  /* 0: the protocol's default */
@@ -39,6 +40,8 @@ typedef struct
   guint               max_downloads;  /* running at once; 0: the default */
   guint               wait_seconds;   /* a download without sources gives up after; 0: the default */
   guint64             download_rate;  /* bytes per second of all downloads; 0: no limit */
+  const char         *passphrase;     /* the party's passphrase; NULL: none, or */
+  const char         *passphrase_file; /* read at start; a file that does not exist: none */
 } LspEngineConfig;
 
 #define LSP_TYPE_ENGINE (lsp_engine_get_type ())

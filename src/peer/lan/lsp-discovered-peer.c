@@ -54,6 +54,7 @@ lsp_discovered_peer_equal (const LspDiscoveredPeer *a,
          !a->has_library_rev == !b->has_library_rev &&
          a->library_rev == b->library_rev &&
          g_strcmp0 (a->hostname, b->hostname) == 0 &&
+         !a->needs_passphrase == !b->needs_passphrase &&
          a->interface == b->interface;
 }
 
@@ -143,6 +144,12 @@ lsp_discovered_peer_new_from_txt (GHashTable  *txt,
       if (!lsp_proto_hostname_is_valid (hostname))
         return txt_invalid (error, "“hostname” is not 1–63 bytes of text without control characters");
       peer->hostname = g_strdup (hostname);
+    }
+  if (g_hash_table_contains (txt, "auth"))
+    {
+      if (g_strcmp0 (g_hash_table_lookup (txt, "auth"), "1") != 0)
+        return txt_invalid (error, "“auth” is not 1");
+      peer->needs_passphrase = TRUE;
     }
 
   return g_steal_pointer (&peer);

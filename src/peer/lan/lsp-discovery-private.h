@@ -38,6 +38,7 @@ struct _LspDiscovery
   guint16              port;
   gboolean             loopback_only;
   guint64              library_rev;
+  gboolean             needs_passphrase;
 
   AvahiGLibPoll       *poll;
   AvahiClient         *client;

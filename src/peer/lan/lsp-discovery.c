@@ -75,7 +75,10 @@ build_txt (LspDiscovery *self)
   AvahiStringList *txt = NULL;
 
   /* Avahi prepends, so this goes on the wire as peer_id, proto_ver,
-   * library_rev, hostname: the identity first for anyone reading a dump. */
+   * library_rev, hostname, auth: the identity first for anyone reading a
+   * dump. auth says only that there is a passphrase, nothing of it. */
+  if (self->needs_passphrase)
+    txt = avahi_string_list_add (txt, "auth=1");
   txt = avahi_string_list_add_printf (txt, "hostname=%s", self->hostname);
   txt = avahi_string_list_add_printf (txt, "library_rev=%" G_GUINT64_FORMAT, self->library_rev);
   txt = avahi_string_list_add_printf (txt, "proto_ver=%d", LSP_PROTO_VERSION);
@@ -334,6 +337,32 @@ lsp_discovery_start (LspDiscovery *self)
     return;
   self->started = TRUE;
   connect_client (self);
+}
+
+/* Set before lsp_discovery_start: publish and browse on this network
+ * interface (an if_nametoindex() index) only, the one a peer that listens
+ * on one address can be reached on. */
+void
+lsp_discovery_set_interface (LspDiscovery *self,
+                             int           interface)
+{
+  g_return_if_fail (LSP_IS_DISCOVERY (self));
+  g_return_if_fail (!self->started);
+  g_return_if_fail (interface > 0);
+
+  self->interface = (AvahiIfIndex) interface;
+}
+
+/* Set before lsp_discovery_start: the announcement says whether the
+ * party needs a passphrase, so peers without one need not dial. */
+void
+lsp_discovery_set_needs_passphrase (LspDiscovery *self,
+                                    gboolean      needs_passphrase)
+{
+  g_return_if_fail (LSP_IS_DISCOVERY (self));
+  g_return_if_fail (!self->started);
+
+  self->needs_passphrase = needs_passphrase;
 }
 
 void

@@ -25,6 +25,7 @@ typedef struct
   gboolean has_library_rev;
   guint64  library_rev;
   char    *hostname;      /* NULL when not advertised */
+  gboolean needs_passphrase;  /* its party has a passphrase (TXT auth=1) */
   int      interface;     /* the network interface index it was seen on */
 } LspDiscoveredPeer;
 
@@ -47,6 +48,10 @@ LspDiscovery            *lsp_discovery_new              (const char   *peer_id,
                                                          guint16       port,
                                                          gboolean      loopback_only);
 void                     lsp_discovery_start            (LspDiscovery *self);
+void                     lsp_discovery_set_interface    (LspDiscovery *self,
+                                                         int           interface);
+void                     lsp_discovery_set_needs_passphrase (LspDiscovery *self,
+                                                         gboolean      needs_passphrase);
 void                     lsp_discovery_set_library_rev  (LspDiscovery *self,
                                                          guint64       library_rev);
 guint64                  lsp_discovery_get_library_rev  (LspDiscovery *self);

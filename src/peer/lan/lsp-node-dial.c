@@ -4,6 +4,8 @@
 
 #include "lsp-node-private.h"
 
+#include <string.h>
+
 /* Dialling: static peers with backoff, and peers that discovery finds. */
 
 typedef struct
@@ -63,6 +65,36 @@ _lsp_node_schedule_static_retry (StaticPeer *static_peer)
   static_peer->retry_ms = MIN (static_peer->retry_ms * 2, LSP_NODE_RETRY_MAX_MS);
 }
 
+/* A --peer address answered by another key than the one we met there is
+ * not taken for a new peer: it may be someone else on that address. It
+ * is reported once per key and refused until the user trusts the address
+ * again (lsp_node_trust_peer_address). */
+static gboolean
+static_pin_holds (LspNode           *self,
+                  StaticPeer        *static_peer,
+                  LspQuicConnection *conn)
+{
+  LspKnownPeers *known = lsp_quic_endpoint_get_known_peers (self->endpoint);
+  g_autofree char *pinned = lsp_known_peers_dup_pinned (known, static_peer->key);
+  const char *peer_id = lsp_quic_connection_get_peer_id (conn);
+
+  if (pinned == NULL || strcmp (pinned, peer_id) == 0)
+    {
+      g_clear_pointer (&static_peer->reported_key, g_free);
+      return TRUE;
+    }
+  if (g_strcmp0 (static_peer->reported_key, peer_id) != 0)
+    {
+      g_free (static_peer->reported_key);
+      static_peer->reported_key = g_strdup (peer_id);
+      g_message ("The peer at %s has another key: peer_id %s, where %s was before; not connecting",
+                 static_peer->key, peer_id, pinned);
+      g_signal_emit (self, _lsp_node_signals[NODE_SIGNAL_PEER_KEY_CHANGED], 0,
+                     static_peer->key, pinned, peer_id);
+    }
+  return FALSE;
+}
+
 static void
 on_dialled (GObject      *object,
             GAsyncResult *result,
@@ -108,6 +140,13 @@ on_dialled (GObject      *object,
   if (self->stopping)
     {
       lsp_quic_connection_close (conn, APP_ERROR_SHUTDOWN, "shutting down");
+      dial_free (dial);
+      return;
+    }
+  if (dial->static_peer != NULL && !static_pin_holds (self, dial->static_peer, conn))
+    {
+      lsp_quic_connection_close (conn, APP_ERROR_CLOSE, "not the peer this address is pinned to");
+      _lsp_node_schedule_static_retry (dial->static_peer);
       dial_free (dial);
       return;
     }
@@ -169,6 +208,22 @@ _lsp_node_on_peer_found (LspDiscovery            *discovery,
     {
       g_message ("Not connecting to %s: it speaks protocol %u, we need %u or newer",
                  found->peer_id, found->proto_ver, self->proto_min);
+      return;
+    }
+  /* A dial across the line between a party with a passphrase and one
+   * without would only be refused. */
+  if (found->needs_passphrase != (self->party_key != NULL))
+    {
+      if (found->needs_passphrase)
+        {
+          g_autofree char *where = strchr (found->host, ':') != NULL
+            ? g_strdup_printf ("[%s]:%u", found->host, found->port)
+            : g_strdup_printf ("%s:%u", found->host, found->port);
+
+          _lsp_node_report_unauthorized (self, found->peer_id, where);
+        }
+      g_debug ("Not connecting to %s: %s", found->peer_id,
+               found->needs_passphrase ? "its party needs a passphrase" : "it has no passphrase");
       return;
     }
   known = g_hash_table_lookup (self->peers, found->peer_id);

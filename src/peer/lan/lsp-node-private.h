@@ -4,6 +4,8 @@
 #include "lsp-node.h"
 
 #include "lsp-frame-decoder.h"
+#include "lsp-known-peers.h"
+#include "lsp-party-key.h"
 #include "lsp-proto.h"
 #include "lsp-quic-endpoint.h"
 
@@ -58,6 +60,7 @@ typedef struct
   guint               retry_id;
   Session            *session;   /* while connected */
   gboolean            connecting;
+  char               *reported_key;  /* the other peer_id we last reported answering here */
 } StaticPeer;
 
 struct _LspNode
@@ -66,6 +69,7 @@ struct _LspNode
 
   LspLibrary      *library;
   LspIdentity     *identity;
+  GBytes          *party_key;      /* NULL: the party has no passphrase */
   char            *hostname;
   LspQuicEndpoint *endpoint;
   LspDiscovery    *discovery;
@@ -76,6 +80,7 @@ struct _LspNode
   GPtrArray       *peer_list;      /* LspPeer, the GListModel, in arrival order */
   GPtrArray       *static_peers;   /* StaticPeer */
   GHashTable      *dialing;        /* peer_ids being dialled after discovery */
+  GHashTable      *unauthorized;   /* peer_ids that LspNode::unauthorized reported */
   GQueue           dial_queue;     /* peer_ids waiting for a dial slot, oldest first */
   GHashTable      *dial_waiting;   /* the same, to look them up */
 
@@ -108,6 +113,7 @@ struct _Session
   StaticPeer        *static_peer;   /* when we dialled a --peer address */
   gboolean           is_client;
   gboolean           established;
+  LspMessage        *awaiting_auth;  /* their Hello/HelloAck, until their Auth proves the passphrase */
   gboolean           closing;
   guint64            sent_rev;      /* our revision this peer has been brought to */
   gint64             last_received;
@@ -175,10 +181,13 @@ void _lsp_session_clear_frames (Session *session);
 /* lsp-node.c */
 enum {
   NODE_SIGNAL_DATA_STREAM,
+  NODE_SIGNAL_PEER_KEY_CHANGED,
+  NODE_SIGNAL_UNAUTHORIZED,
   NODE_N_SIGNALS
 };
 extern guint _lsp_node_signals[NODE_N_SIGNALS];
 void _lsp_node_goodbyes_sent (LspNode *self);
+void _lsp_node_report_unauthorized (LspNode *self, const char *peer_id, const char *address);
 void _lsp_node_add_peer_to_model (LspNode *self, LspPeer *peer);
 void _lsp_node_remove_peer (LspNode *self, LspPeer *peer, const char *reason);
 

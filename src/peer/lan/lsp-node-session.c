@@ -142,6 +142,7 @@ _lsp_session_free (Session *session)
   g_clear_handle_id (&session->close_id, g_source_remove);
   g_clear_handle_id (&session->library_answer_id, g_source_remove);
   g_clear_pointer (&session->close_reason, g_free);
+  g_clear_pointer (&session->awaiting_auth, lsp_message_unref);
   if (session->control != NULL)
     lsp_quic_stream_set_read_func (session->control, NULL, NULL, NULL);
   g_signal_handlers_disconnect_by_data (session->conn, session);
@@ -393,27 +394,33 @@ on_hello_timeout (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* A peer met before (in known-peers with the name of a completed
+ * session) shows as known; a --peer address is pinned to the peer that
+ * answered there. */
 static void
-handle_handshake (Session             *session,
-                  const LspHelloBody  *hello)
+remember_peer (Session    *session,
+               LspPeer    *peer,
+               const char *hostname)
+{
+  LspKnownPeers *known = lsp_quic_endpoint_get_known_peers (session->node->endpoint);
+  const char *peer_id = lsp_peer_get_id (peer);
+  g_autofree char *known_as = lsp_known_peers_dup_hostname (known, peer_id);
+
+  if (lsp_peer_get_known_as (peer) == NULL)
+    lsp_peer_set_known_as (peer, known_as);
+  lsp_known_peers_note_session (known, peer_id, hostname,
+                                session->static_peer != NULL ? session->static_peer->key : NULL);
+}
+
+/* The Hello is done and, where the party has a passphrase, proven: the
+ * peer is one of us. */
+static void
+complete_handshake (Session            *session,
+                    const LspHelloBody *hello)
 {
   LspNode *self = session->node;
   g_autofree char *address = NULL;
   LspPeer *peer;
-  guint version;
-
-  if (!lsp_proto_negotiate_version (self->proto_min, self->proto_max,
-                                    hello->min_proto_ver, hello->proto_ver, &version))
-    {
-      g_autofree char *detail =
-        g_strdup_printf ("no common protocol version (we speak %u–%u, it speaks %u–%u)",
-                         self->proto_min, self->proto_max, hello->min_proto_ver, hello->proto_ver);
-      _lsp_session_fail (session, LSP_PROTO_ERROR_INCOMPATIBLE_VERSION, detail);
-      return;
-    }
-
-  if (!session->is_client)
-    _lsp_session_send_message (session, _lsp_node_new_hello (self, LSP_MESSAGE_HELLO_ACK));
 
   session->established = TRUE;
   lsp_frame_decoder_set_max_frame (session->decoder, LSP_PROTO_MAX_FRAME);
@@ -433,6 +440,7 @@ handle_handshake (Session             *session,
 
   address = peer_address_from_hello (session, hello->listen_addr);
   note_verified_listener (session, hello->listen_addr);
+  remember_peer (session, peer, hello->hostname);
   lsp_peer_set_address (peer, address);
   lsp_peer_set_hostname (peer, hello->hostname);
   lsp_peer_set_connected (peer, TRUE);
@@ -444,6 +452,83 @@ handle_handshake (Session             *session,
   _lsp_session_send_message (session, _lsp_node_new_summary (self));
   plan_from_summary (session, hello->library_rev, hello->library_digest);
   _lsp_session_start_liveness (session);
+}
+
+static void
+send_auth (Session *session)
+{
+  LspNode *self = session->node;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *proof =
+    lsp_party_key_prove (self->party_key, session->conn, lsp_identity_get_peer_id (self->identity),
+                         lsp_quic_connection_get_peer_id (session->conn), &error);
+
+  if (proof == NULL)
+    {
+      g_warning ("Cannot prove the party passphrase to %s: %s",
+                 lsp_quic_connection_get_peer_id (session->conn), error->message);
+      _lsp_session_fail (session, LSP_PROTO_ERROR_INTERNAL, "cannot compute the passphrase proof");
+      return;
+    }
+  _lsp_session_send_message (session, lsp_message_new_auth (proof));
+}
+
+static void
+handle_handshake (Session    *session,
+                  LspMessage *message)
+{
+  LspNode *self = session->node;
+  const LspHelloBody *hello = &message->hello;
+  gboolean they_prove = hello->features != NULL &&
+                        g_strv_contains ((const char * const *) hello->features, LSP_PROTO_FEATURE_AUTH);
+  guint version;
+
+  if (!lsp_proto_negotiate_version (self->proto_min, self->proto_max,
+                                    hello->min_proto_ver, hello->proto_ver, &version))
+    {
+      g_autofree char *detail =
+        g_strdup_printf ("no common protocol version (we speak %u–%u, it speaks %u–%u)",
+                         self->proto_min, self->proto_max, hello->min_proto_ver, hello->proto_ver);
+      _lsp_session_fail (session, LSP_PROTO_ERROR_INCOMPATIBLE_VERSION, detail);
+      return;
+    }
+
+  /* A party with a passphrase and a peer without one cannot talk, in
+   * either direction: each refuses before anything else is said. */
+  if (they_prove != (self->party_key != NULL))
+    {
+      _lsp_session_fail (session, LSP_PROTO_ERROR_UNAUTHORIZED,
+                         self->party_key != NULL ? "this party needs a passphrase, and the peer has none"
+                                                 : "the peer asks for a passphrase, and this peer has none");
+      return;
+    }
+
+  if (!session->is_client)
+    _lsp_session_send_message (session, _lsp_node_new_hello (self, LSP_MESSAGE_HELLO_ACK));
+
+  if (self->party_key == NULL)
+    {
+      complete_handshake (session, hello);
+      return;
+    }
+  session->awaiting_auth = lsp_message_ref (message);
+  send_auth (session);
+}
+
+static void
+handle_auth (Session    *session,
+             LspMessage *message)
+{
+  LspNode *self = session->node;
+  g_autoptr(LspMessage) hello = g_steal_pointer (&session->awaiting_auth);
+
+  if (!lsp_party_key_check (self->party_key, session->conn, lsp_quic_connection_get_peer_id (session->conn),
+                            lsp_identity_get_peer_id (self->identity), message->auth.proof))
+    {
+      _lsp_session_fail (session, LSP_PROTO_ERROR_UNAUTHORIZED, "wrong passphrase proof");
+      return;
+    }
+  complete_handshake (session, &hello->hello);
 }
 
 static gboolean
@@ -548,13 +633,35 @@ _lsp_session_handle_message (Session    *session,
 {
   if (!session->established)
     {
-      LspMessageType expected = session->is_client ? LSP_MESSAGE_HELLO_ACK : LSP_MESSAGE_HELLO;
+      LspMessageType expected = session->awaiting_auth != NULL ? LSP_MESSAGE_AUTH
+                              : session->is_client ? LSP_MESSAGE_HELLO_ACK : LSP_MESSAGE_HELLO;
 
       if (message->type == LSP_MESSAGE_ERROR)
         {
           g_message ("Peer %s refused us: %s (%s)", lsp_quic_connection_get_peer_id (session->conn),
                      message->error.message, message->error.code);
+          if (g_strcmp0 (message->error.code, LSP_PROTO_ERROR_UNAUTHORIZED) == 0)
+            {
+              GInetSocketAddress *remote = lsp_quic_connection_get_remote_address (session->conn);
+              g_autofree char *address = session->static_peer != NULL
+                ? g_strdup (session->static_peer->key)
+                : g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (remote));
+
+              _lsp_node_report_unauthorized (session->node, lsp_quic_connection_get_peer_id (session->conn), address);
+            }
           _lsp_session_close (session, "refused during the handshake");
+          return;
+        }
+      if (message->type == LSP_MESSAGE_GOODBYE && session->awaiting_auth != NULL)
+        {
+          _lsp_session_close (session, "said goodbye before proving the passphrase");
+          return;
+        }
+      if (message->type != expected && session->awaiting_auth != NULL)
+        {
+          /* Whatever it asks, a peer that has not proven the passphrase
+           * learns nothing but that. */
+          _lsp_session_fail (session, LSP_PROTO_ERROR_UNAUTHORIZED, "the passphrase proof must come first");
           return;
         }
       if (message->type != expected)
@@ -562,8 +669,10 @@ _lsp_session_handle_message (Session    *session,
           _lsp_session_fail (session, LSP_PROTO_ERROR_BAD_MESSAGE, "the first message must be Hello or HelloAck");
           return;
         }
-      if (check_sender (session, message->hello.peer_id))
-        handle_handshake (session, &message->hello);
+      if (message->type == LSP_MESSAGE_AUTH)
+        handle_auth (session, message);
+      else if (check_sender (session, message->hello.peer_id))
+        handle_handshake (session, message);
       return;
     }
 
@@ -623,6 +732,7 @@ _lsp_session_handle_message (Session    *session,
     case LSP_MESSAGE_HELLO_ACK:
     case LSP_MESSAGE_GET_CHUNK:
     case LSP_MESSAGE_CHUNK:
+    case LSP_MESSAGE_AUTH:
     default:
       {
         g_autofree char *detail = g_strdup_printf ("%s is not allowed on the control stream now",

@@ -8,7 +8,12 @@
 #include "lsp-error.h"
 #include "lsp-game-root.h"
 
+#include <errno.h>
 #include <glib/gi18n-lib.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <string.h>
 
 static void list_model_iface_init (GListModelInterface *iface);
 
@@ -25,6 +30,7 @@ static_peer_free (StaticPeer *static_peer)
   g_clear_handle_id (&static_peer->retry_id, g_source_remove);
   g_clear_object (&static_peer->address);
   g_free (static_peer->key);
+  g_free (static_peer->reported_key);
   g_free (static_peer);
 }
 
@@ -151,6 +157,41 @@ lsp_node_add_peer_address (LspNode     *self,
   return TRUE;
 }
 
+/**
+ * lsp_node_trust_peer_address:
+ *
+ * Accepts whichever peer answers at @host_port from now on, after
+ * LspNode::peer-key-changed, and dials it again at once.
+ */
+gboolean
+lsp_node_trust_peer_address (LspNode     *self,
+                             const char  *host_port,
+                             GError     **error)
+{
+  g_autoptr(GInetSocketAddress) address = NULL;
+  g_autofree char *key = NULL;
+
+  g_return_val_if_fail (LSP_IS_NODE (self), FALSE);
+  g_return_val_if_fail (self->endpoint != NULL, FALSE);
+
+  if (!lsp_node_parse_peer_address (host_port, &address, error))
+    return FALSE;
+  key = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (address));
+  lsp_known_peers_unpin (lsp_quic_endpoint_get_known_peers (self->endpoint), key);
+  for (guint i = 0; i < self->static_peers->len; i++)
+    {
+      StaticPeer *static_peer = g_ptr_array_index (self->static_peers, i);
+
+      if (strcmp (static_peer->key, key) != 0)
+        continue;
+      g_clear_pointer (&static_peer->reported_key, g_free);
+      g_clear_handle_id (&static_peer->retry_id, g_source_remove);
+      static_peer->retry_ms = LSP_NODE_RETRY_MIN_MS;
+      _lsp_node_dial_static_peer (self, static_peer);
+    }
+  return TRUE;
+}
+
 /* "192.0.2.7:41000" or "[2001:db8::7]:41000"; out_address may be NULL to
  * only check. */
 gboolean
@@ -184,6 +225,51 @@ lsp_node_get_discovery (LspNode *self)
   return self->discovery;
 }
 
+/* A node listening on one address announces itself only on the network
+ * interface that has it: elsewhere nobody could reach it. */
+static gboolean
+restrict_discovery_to_listener (LspNode  *self,
+                                GError  **error)
+{
+  GInetAddress *bound = g_inet_socket_address_get_address (lsp_quic_endpoint_get_local_address (self->endpoint));
+  struct ifaddrs *addrs = NULL;
+  int interface = 0;
+
+  if (g_inet_address_get_is_any (bound))
+    return TRUE;
+  if (getifaddrs (&addrs) != 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   _("Cannot list the network interfaces: %s"), g_strerror (saved));
+      return FALSE;
+    }
+  for (struct ifaddrs *a = addrs; a != NULL && interface == 0; a = a->ifa_next)
+    {
+      g_autoptr(GSocketAddress) address = NULL;
+      gsize length;
+
+      if (a->ifa_addr == NULL || (a->ifa_addr->sa_family != AF_INET && a->ifa_addr->sa_family != AF_INET6))
+        continue;
+      length = a->ifa_addr->sa_family == AF_INET ? sizeof (struct sockaddr_in) : sizeof (struct sockaddr_in6);
+      address = g_socket_address_new_from_native (a->ifa_addr, length);
+      if (address != NULL &&
+          g_inet_address_equal (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address)), bound))
+        interface = (int) if_nametoindex (a->ifa_name);
+    }
+  freeifaddrs (addrs);
+
+  if (interface <= 0)
+    {
+      g_autofree char *text = g_inet_address_to_string (bound);
+      g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_ARGUMENT,
+                   _("No network interface has the address %s to announce this peer on"), text);
+      return FALSE;
+    }
+  lsp_discovery_set_interface (self->discovery, interface);
+  return TRUE;
+}
+
 gboolean
 lsp_node_enable_discovery (LspNode   *self,
                            gboolean   loopback_only,
@@ -205,7 +291,13 @@ lsp_node_enable_discovery (LspNode   *self,
       g_set_error (error, LSP_ERROR, LSP_ERROR_INVALID_ARGUMENT, _("Cannot announce this peer on the network"));
       return FALSE;
     }
+  if (!loopback_only && !restrict_discovery_to_listener (self, error))
+    {
+      g_clear_object (&self->discovery);
+      return FALSE;
+    }
   lsp_discovery_set_library_rev (self->discovery, lsp_library_get_rev (self->library));
+  lsp_discovery_set_needs_passphrase (self->discovery, self->party_key != NULL);
   g_signal_connect_object (self->discovery, "peer-found", G_CALLBACK (_lsp_node_on_peer_found), self, 0);
   lsp_discovery_start (self->discovery);
   return TRUE;
@@ -364,6 +456,36 @@ lsp_node_set_liveness (LspNode *self,
 }
 
 void
+_lsp_node_report_unauthorized (LspNode    *self,
+                               const char *peer_id,
+                               const char *address)
+{
+  if (!g_hash_table_add (self->unauthorized, g_strdup (peer_id)))
+    return;
+  g_signal_emit (self, _lsp_node_signals[NODE_SIGNAL_UNAUTHORIZED], 0, peer_id, address);
+}
+
+void
+lsp_node_set_party_key (LspNode *self,
+                        GBytes  *key)
+{
+  g_return_if_fail (LSP_IS_NODE (self));
+  g_return_if_fail (key == NULL || g_bytes_get_size (key) == LSP_PARTY_KEY_LEN);
+  g_return_if_fail (self->endpoint == NULL);
+
+  g_clear_pointer (&self->party_key, g_bytes_unref);
+  if (key != NULL)
+    self->party_key = g_bytes_ref (key);
+}
+
+gboolean
+lsp_node_get_has_passphrase (LspNode *self)
+{
+  g_return_val_if_fail (LSP_IS_NODE (self), FALSE);
+  return self->party_key != NULL;
+}
+
+void
 lsp_node_set_hello_timeout (LspNode *self,
                             guint    timeout_ms)
 {
@@ -428,6 +550,7 @@ lsp_node_finalize (GObject *object)
   g_clear_pointer (&self->peers, g_hash_table_unref);
   g_clear_pointer (&self->peer_list, g_ptr_array_unref);
   g_clear_pointer (&self->dialing, g_hash_table_unref);
+  g_clear_pointer (&self->unauthorized, g_hash_table_unref);
   g_queue_clear_full (&self->dial_queue, g_free);
   g_clear_pointer (&self->dial_waiting, g_hash_table_unref);
   g_clear_pointer (&self->manifest_loads_by_peer, g_hash_table_unref);
@@ -435,6 +558,7 @@ lsp_node_finalize (GObject *object)
   g_clear_object (&self->cancellable);
   g_clear_object (&self->library);
   g_clear_object (&self->identity);
+  g_clear_pointer (&self->party_key, g_bytes_unref);
   g_clear_pointer (&self->hostname, g_free);
 
   G_OBJECT_CLASS (lsp_node_parent_class)->finalize (object);
@@ -460,6 +584,31 @@ lsp_node_class_init (LspNodeClass *klass)
     g_signal_new ("data-stream", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                   g_signal_accumulator_true_handled, NULL, NULL,
                   G_TYPE_BOOLEAN, 2, LSP_TYPE_PEER, LSP_TYPE_QUIC_STREAM);
+
+  /**
+   * LspNode::peer-key-changed:
+   * @address: the static peer's "host:port"
+   * @pinned_peer_id: the peer we met there before
+   * @peer_id: the one that answers there now
+   *
+   * A static peer address is answered by another key than before. We do
+   * not connect to it until lsp_node_trust_peer_address().
+   */
+  /**
+   * LspNode::unauthorized:
+   * @peer_id: the peer that will not let us in
+   * @address: (nullable): where it is, "host:port"
+   *
+   * A peer wants the party's passphrase and we have none (it refused us,
+   * or its mDNS announcement says so), or it refused ours. Once per peer.
+   */
+  _lsp_node_signals[NODE_SIGNAL_UNAUTHORIZED] =
+    g_signal_new ("unauthorized", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+
+  _lsp_node_signals[NODE_SIGNAL_PEER_KEY_CHANGED] =
+    g_signal_new ("peer-key-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
 }
 
 static void
@@ -471,6 +620,7 @@ lsp_node_init (LspNode *self)
   self->peer_list = g_ptr_array_new_with_free_func (g_object_unref);
   self->static_peers = g_ptr_array_new_with_free_func ((GDestroyNotify) static_peer_free);
   self->dialing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->unauthorized = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_queue_init (&self->dial_queue);
   self->dial_waiting = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->manifest_loads_by_peer = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);

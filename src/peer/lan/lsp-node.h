@@ -39,6 +39,9 @@ gboolean    lsp_node_start_any        (LspNode             *self,
 gboolean    lsp_node_add_peer_address (LspNode             *self,
                                        const char          *host_port,
                                        GError             **error);
+gboolean    lsp_node_trust_peer_address (LspNode         *self,
+                                         const char      *host_port,
+                                         GError         **error);
 gboolean    lsp_node_parse_peer_address (const char        *host_port,
                                          GInetSocketAddress **out_address,
                                          GError           **error);
@@ -76,6 +79,12 @@ void        lsp_node_fetch_manifest_async  (LspNode             *self,
 LspManifest *lsp_node_fetch_manifest_finish (LspNode            *self,
                                              GAsyncResult       *result,
                                              GError            **error);
+
+/* The key derived from the party's passphrase (lsp_party_key_derive);
+ * NULL for a party without one. Set before the node starts. */
+void        lsp_node_set_party_key    (LspNode             *self,
+                                       GBytes              *key);
+gboolean    lsp_node_get_has_passphrase (LspNode           *self);
 
 /* Liveness timing; tests shorten it. */
 void        lsp_node_set_liveness     (LspNode             *self,

@@ -13,6 +13,7 @@ struct _LspPeer
   char       *id;
   char       *hostname;
   char       *address;      /* listener "host:port", never a source port */
+  char       *known_as;     /* the name it gave in an earlier session; NULL the first time */
   gboolean    connected;
   gint64      last_seen;    /* monotonic µs */
 
@@ -33,6 +34,7 @@ enum {
   PROP_HOSTNAME,
   PROP_ADDRESS,
   PROP_CONNECTED,
+  PROP_KNOWN_AS,
   PROP_LIBRARY_REV,
   PROP_N_GAMES,
   N_PROPS
@@ -54,6 +56,7 @@ lsp_peer_finalize (GObject *object)
   g_clear_pointer (&self->id, g_free);
   g_clear_pointer (&self->hostname, g_free);
   g_clear_pointer (&self->address, g_free);
+  g_clear_pointer (&self->known_as, g_free);
   g_clear_pointer (&self->library_digest, g_free);
   g_clear_pointer (&self->games, g_hash_table_unref);
 
@@ -81,6 +84,9 @@ lsp_peer_get_property (GObject    *object,
       break;
     case PROP_CONNECTED:
       g_value_set_boolean (value, self->connected);
+      break;
+    case PROP_KNOWN_AS:
+      g_value_set_string (value, self->known_as);
       break;
     case PROP_LIBRARY_REV:
       g_value_set_uint64 (value, self->library_rev);
@@ -112,6 +118,11 @@ lsp_peer_class_init (LspPeerClass *klass)
   properties[PROP_CONNECTED] =
     g_param_spec_boolean ("connected", NULL, NULL, FALSE,
                           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  /* Its peer_id is the hash of its key, so a peer known by id was met
+   * with this very key before. */
+  properties[PROP_KNOWN_AS] =
+    g_param_spec_string ("known-as", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   properties[PROP_LIBRARY_REV] =
     g_param_spec_uint64 ("library-rev", NULL, NULL, 0, G_MAXUINT64, 0,
                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
@@ -217,6 +228,21 @@ lsp_peer_set_connected (LspPeer  *self,
     return;
   self->connected = connected;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONNECTED]);
+}
+
+const char *
+lsp_peer_get_known_as (LspPeer *self)
+{
+  g_return_val_if_fail (LSP_IS_PEER (self), NULL);
+  return self->known_as;
+}
+
+void
+lsp_peer_set_known_as (LspPeer    *self,
+                       const char *known_as)
+{
+  g_return_if_fail (LSP_IS_PEER (self));
+  set_string (self, &self->known_as, known_as, properties[PROP_KNOWN_AS]);
 }
 
 gint64

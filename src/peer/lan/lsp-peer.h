@@ -21,6 +21,9 @@ void                  lsp_peer_set_address         (LspPeer              *self,
 gboolean              lsp_peer_get_connected       (LspPeer              *self);
 void                  lsp_peer_set_connected       (LspPeer              *self,
                                                     gboolean              connected);
+const char           *lsp_peer_get_known_as        (LspPeer              *self);
+void                  lsp_peer_set_known_as        (LspPeer              *self,
+                                                    const char           *known_as);
 gint64                lsp_peer_get_last_seen       (LspPeer              *self);
 void                  lsp_peer_touch               (LspPeer              *self);
 

@@ -137,6 +137,9 @@ lsp_message_to_json (LspMessage *self)
       add_int (builder, "offset", (gint64) self->chunk.offset);
       add_int (builder, "length", self->chunk.length);
       break;
+    case LSP_MESSAGE_AUTH:
+      add_string (builder, "proof", self->auth.proof);
+      break;
     case LSP_MESSAGE_UNKNOWN:
     default:
       g_assert_not_reached ();

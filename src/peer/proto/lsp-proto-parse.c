@@ -35,6 +35,7 @@ lsp_proto_max_frame_for_type (LspMessageType type)
     case LSP_MESSAGE_ERROR:
     case LSP_MESSAGE_GET_CHUNK:
     case LSP_MESSAGE_CHUNK:
+    case LSP_MESSAGE_AUTH:
     default:
       return LSP_PROTO_MAX_SMALL_FRAME;
     }
@@ -413,6 +414,10 @@ lsp_message_new_from_json (JsonNode  *node,
       break;
     case LSP_MESSAGE_CHUNK:
       ok = read_chunk (&r, FALSE, &self->chunk);
+      break;
+    case LSP_MESSAGE_AUTH:
+      ok = _lsp_proto_read_string (&r, "proof", TRUE, lsp_proto_hex_digest_is_valid,
+                                   "64 lowercase hex characters", &self->auth.proof);
       break;
     case LSP_MESSAGE_UNKNOWN:
     default:

@@ -25,6 +25,7 @@ static const char * const message_names[] = {
   [LSP_MESSAGE_ERROR] = "Error",
   [LSP_MESSAGE_GET_CHUNK] = "GetChunk",
   [LSP_MESSAGE_CHUNK] = "Chunk",
+  [LSP_MESSAGE_AUTH] = "Auth",
 };
 
 static void
@@ -78,6 +79,9 @@ message_clear (LspMessage *self)
       g_free (self->chunk.manifest_hash);
       g_free (self->chunk.path);
       break;
+    case LSP_MESSAGE_AUTH:
+      g_free (self->auth.proof);
+      break;
     case LSP_MESSAGE_UNKNOWN:
     case LSP_MESSAGE_GET_LIBRARY:
     case LSP_MESSAGE_PING:
@@ -114,7 +118,7 @@ lsp_message_unref (LspMessage *self)
 const char *
 lsp_message_type_to_string (LspMessageType type)
 {
-  g_return_val_if_fail (type <= LSP_MESSAGE_CHUNK, NULL);
+  g_return_val_if_fail (type <= LSP_MESSAGE_AUTH, NULL);
 
   return message_names[type];
 }
@@ -367,5 +371,17 @@ lsp_message_new_chunk (guint64 offset,
   self = _lsp_message_new (LSP_MESSAGE_CHUNK);
   self->chunk.offset = offset;
   self->chunk.length = length;
+  return self;
+}
+
+LspMessage *
+lsp_message_new_auth (const char *proof)
+{
+  LspMessage *self;
+
+  g_return_val_if_fail (lsp_proto_hex_digest_is_valid (proof), NULL);
+
+  self = _lsp_message_new (LSP_MESSAGE_AUTH);
+  self->auth.proof = g_strdup (proof);
   return self;
 }

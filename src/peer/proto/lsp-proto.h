@@ -57,6 +57,11 @@ G_BEGIN_DECLS
 #define LSP_PROTO_ERROR_BUSY                 "busy"
 #define LSP_PROTO_ERROR_TOO_LARGE            "too_large"
 #define LSP_PROTO_ERROR_INTERNAL             "internal"
+#define LSP_PROTO_ERROR_UNAUTHORIZED         "unauthorized"
+
+/* The feature a peer lists in Hello/HelloAck when its party has a
+ * passphrase; both sides then prove it with an Auth message. */
+#define LSP_PROTO_FEATURE_AUTH               "auth"
 
 typedef enum {
   LSP_MESSAGE_UNKNOWN,
@@ -74,6 +79,7 @@ typedef enum {
   LSP_MESSAGE_ERROR,
   LSP_MESSAGE_GET_CHUNK,
   LSP_MESSAGE_CHUNK,
+  LSP_MESSAGE_AUTH,
 } LspMessageType;
 
 typedef struct
@@ -156,6 +162,11 @@ typedef struct
   guint32  length;
 } LspChunkBody;
 
+typedef struct
+{
+  char    *proof;          /* 64 lowercase hex characters */
+} LspAuthBody;
+
 typedef struct _LspMessage LspMessage;
 
 struct _LspMessage
@@ -173,6 +184,7 @@ struct _LspMessage
     LspGoodbyeBody         goodbye;
     LspErrorBody           error;
     LspChunkBody           chunk;      /* GetChunk, Chunk */
+    LspAuthBody            auth;
   };
 };
 
@@ -225,6 +237,7 @@ LspMessage  *lsp_message_new_get_chunk          (const char        *game_id,
                                                  guint32            length);
 LspMessage  *lsp_message_new_chunk              (guint64            offset,
                                                  guint32            length);
+LspMessage  *lsp_message_new_auth               (const char        *proof);
 
 JsonNode    *lsp_message_to_json                (LspMessage        *self);
 GBytes      *lsp_message_encode                 (LspMessage        *self,

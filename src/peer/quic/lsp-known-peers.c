@@ -9,7 +9,10 @@
 #include <gio/gio.h>
 
 /* The file is a GKeyFile: one group per peer_id with the keys
- * "first-seen" and "last-seen" (Unix seconds) and "address". */
+ * "first-seen" and "last-seen" (Unix seconds) and "address"; once a
+ * session got past Hello, "hostname" (the name it gave), and for a peer
+ * we dialled at a fixed address (--peer), "dialled-at" ("host:port"):
+ * the pin that address is held to. */
 
 /* Shared by the store and the workers that write its file: writes happen
  * one at a time, and a snapshot older than the one on disk is skipped, so
@@ -327,4 +330,93 @@ lsp_known_peers_record (LspKnownPeers  *self,
     g_key_file_set_string (self->keyfile, peer_id, "address", address);
   self->generation++;
   schedule_save (self);
+}
+
+/**
+ * lsp_known_peers_note_session:
+ * @dialled_at: (nullable): the "host:port" we dialled it at, for a
+ *   static peer: from now on that address is pinned to @peer_id
+ *
+ * Records the name a peer gave once its session is up.
+ */
+void
+lsp_known_peers_note_session (LspKnownPeers *self,
+                              const char    *peer_id,
+                              const char    *hostname,
+                              const char    *dialled_at)
+{
+  g_return_if_fail (LSP_IS_KNOWN_PEERS (self));
+  g_return_if_fail (lsp_peer_id_is_valid (peer_id));
+  g_return_if_fail (hostname != NULL);
+
+  if (!g_key_file_has_group (self->keyfile, peer_id))
+    lsp_known_peers_record (self, peer_id, NULL);
+  g_key_file_set_string (self->keyfile, peer_id, "hostname", hostname);
+  if (dialled_at != NULL)
+    {
+      /* One address, one pin. */
+      lsp_known_peers_unpin (self, dialled_at);
+      g_key_file_set_string (self->keyfile, peer_id, "dialled-at", dialled_at);
+    }
+  self->generation++;
+  schedule_save (self);
+}
+
+/* Returns: (nullable): the name @peer_id gave in a session before, or
+ * NULL when we never got that far with it. */
+char *
+lsp_known_peers_dup_hostname (LspKnownPeers *self,
+                              const char    *peer_id)
+{
+  g_return_val_if_fail (LSP_IS_KNOWN_PEERS (self), NULL);
+  g_return_val_if_fail (peer_id != NULL, NULL);
+
+  return g_key_file_get_string (self->keyfile, peer_id, "hostname", NULL);
+}
+
+/* Returns: (nullable): the peer_id that @dialled_at is pinned to. */
+char *
+lsp_known_peers_dup_pinned (LspKnownPeers *self,
+                            const char    *dialled_at)
+{
+  g_auto(GStrv) groups = NULL;
+
+  g_return_val_if_fail (LSP_IS_KNOWN_PEERS (self), NULL);
+  g_return_val_if_fail (dialled_at != NULL, NULL);
+
+  groups = g_key_file_get_groups (self->keyfile, NULL);
+  for (gsize i = 0; groups[i] != NULL; i++)
+    {
+      g_autofree char *pinned = g_key_file_get_string (self->keyfile, groups[i], "dialled-at", NULL);
+
+      if (g_strcmp0 (pinned, dialled_at) == 0 && lsp_peer_id_is_valid (groups[i]))
+        return g_strdup (groups[i]);
+    }
+  return NULL;
+}
+
+/* The user accepts that another peer answers at @dialled_at now. */
+void
+lsp_known_peers_unpin (LspKnownPeers *self,
+                       const char    *dialled_at)
+{
+  g_auto(GStrv) groups = NULL;
+  gboolean changed = FALSE;
+
+  g_return_if_fail (LSP_IS_KNOWN_PEERS (self));
+  g_return_if_fail (dialled_at != NULL);
+
+  groups = g_key_file_get_groups (self->keyfile, NULL);
+  for (gsize i = 0; groups[i] != NULL; i++)
+    {
+      g_autofree char *pinned = g_key_file_get_string (self->keyfile, groups[i], "dialled-at", NULL);
+
+      if (g_strcmp0 (pinned, dialled_at) == 0)
+        changed |= g_key_file_remove_key (self->keyfile, groups[i], "dialled-at", NULL);
+    }
+  if (changed)
+    {
+      self->generation++;
+      schedule_save (self);
+    }
 }

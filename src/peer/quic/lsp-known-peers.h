@@ -20,6 +20,16 @@ void           lsp_known_peers_record   (LspKnownPeers  *self,
                                          const char     *address);
 gboolean       lsp_known_peers_knew_address (LspKnownPeers *self,
                                              const char    *address);
+void           lsp_known_peers_note_session (LspKnownPeers *self,
+                                             const char    *peer_id,
+                                             const char    *hostname,
+                                             const char    *dialled_at);
+char          *lsp_known_peers_dup_hostname (LspKnownPeers *self,
+                                             const char    *peer_id);
+char          *lsp_known_peers_dup_pinned   (LspKnownPeers *self,
+                                             const char    *dialled_at);
+void           lsp_known_peers_unpin        (LspKnownPeers *self,
+                                             const char    *dialled_at);
 guint          lsp_known_peers_get_size (LspKnownPeers  *self);
 void           lsp_known_peers_flush    (LspKnownPeers  *self);
 
