@@ -1,7 +1,7 @@
 #!/bin/sh
 # Robustness under crashes and bad links (not part of make test):
 #   1. crash soak: SOAK_KILLS (100) kill -9 at random instants of download,
-#      install, update, uninstall and remove, a restart after each, and the
+#      install, update, uninstall, remove and repair, a restart after each, and the
 #      checks of bench/soak.py (consistent state, no player file lost)
 #   2. a lossy link: one source behind bench/lossy-relay.py, 5% loss and
 #      50 ms delay each way (a userspace relay, since kernels without netem

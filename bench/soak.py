@@ -10,7 +10,9 @@ that no player file was lost.
 Two seeders serve the same game, version 1.0 and version 2.0 (one of its two
 archives changed). The victim walks the game's life over and over:
 download 1.0, install, play (player files appear: a save, an edited config),
-download 2.0 (an update of an installed game), update, uninstall, remove.
+download 2.0 (an update of an installed game), update, uninstall, remove;
+now and then a shipped file of the installed game goes missing and the
+step is a repair.
 Each step runs in a fresh victim process that is killed after a random
 delay (most of the time; now and then the step is let finish), then the
 victim is restarted and left to settle (startup recovery, a download's
@@ -59,10 +61,13 @@ CONFIG = "config/settings.ini"
 # First guesses of how long each step takes, in seconds; the kill lands
 # anywhere in that span. Steps that run to their end, and kills that come
 # after the end, correct the guess, so kills keep landing mid-step.
-STEP_SPAN = {"download": 1.6, "install": 0.5, "update": 0.6, "uninstall": 0.15, "remove": 0.1}
+STEP_SPAN = {"download": 1.6, "install": 0.5, "update": 0.6, "uninstall": 0.15, "remove": 0.1, "repair": 0.3}
 EMPTY = {"downloaded": False, "installed": False, "busy": False, "error": None}
 TERMINAL = {"download": ("download-done",), "install": ("operation-done",), "update": ("operation-done",),
-            "uninstall": ("operation-done",), "remove": ("removed",)}
+            "uninstall": ("operation-done",), "remove": ("removed",), "repair": ("repaired",)}
+# A shipped file of the installed game that goes missing now and then (a
+# crash mid-patch, an antivirus), so the walk has repairs too.
+DAMAGED = "data/level.bin"
 FAILED = ("download-failed", "operation-failed", "error")
 # On the disk-full run's 160 MiB: each version's payload and install take
 # 46 MiB, so after 1.0's install and 2.0's download some 60 MiB are free,
@@ -157,6 +162,7 @@ class Soak:
         self.state = os.path.join(self.work, "victim-state")
         self.seeders = {}
         self.player = None       # contents of the player's files, once written
+        self.damaged = None      # the shipped file removed, until a repair restores it
         self.kills = 0
         self.mid_step = 0        # kills that landed before the step had ended
         self.steps = {}
@@ -261,11 +267,17 @@ class Soak:
                 if name == CONFIG and self.player is not None:
                     continue
                 path = os.path.join(local, name)
+                if name == self.damaged:
+                    if not os.path.exists(path):
+                        continue  # not repaired yet: a repair that was killed before it put it back
+                    self.damaged = None
                 if not os.path.isfile(path) or sha(path) != digest:
                     self.fail("local/%s is not version %s's" % (name, game["installed_version"]))
             if self.player is not None:
                 self.check_player_files(local)
-        elif self.player is not None:
+        else:
+            self.damaged = None
+        if not game["installed"] and self.player is not None:
             if not (before["installed"] and step == "uninstall"):
                 self.fail("the player's files are gone, and no uninstall finished")
             self.player = None
@@ -296,6 +308,15 @@ class Soak:
 
     # -- the walk ---------------------------------------------------------
 
+    def maybe_damage(self, game):
+        """Whether the next step is a repair: now and then a shipped file of
+        an installed game (downloaded in the same version) goes missing."""
+        if (self.damaged is None and game["installed"] and game["downloaded"]
+                and game["installed_version"] == game["version"] and self.rng.random() < 0.3):
+            os.remove(os.path.join(self.games, GAME, "local", DAMAGED))
+            self.damaged = DAMAGED
+        return self.damaged is not None
+
     @staticmethod
     def next_step(game):
         if not game["downloaded"] and not game["installed"]:
@@ -322,7 +343,7 @@ class Soak:
         self.stop(victim)
         while self.kills < self.args.kills:
             before = game
-            step = self.next_step(game)
+            step = "repair" if self.maybe_damage(game) else self.next_step(game)
             peers = self.peers_for(game)
             victim = self.start_victim(peers)
             started = time.monotonic()
