@@ -25,6 +25,7 @@ void        lsp_test_write_random_file (const char *path,
                                         gsize       size,
                                         guint32     seed);
 gboolean    lsp_test_dir_is_empty      (const char *path);
+guint       lsp_test_serve_notifications (void);
 void        lsp_test_make_game         (const char *games_dir,
                                         const char *game_id,
                                         const char *version,

@@ -320,6 +320,7 @@ main (int    argc,
    * the test's, not the user's; GLib reads this once, before anything asks. */
   g_setenv ("XDG_STATE_HOME", state, TRUE);
   gtk_test_init (&argc, &argv, NULL);
+  lsp_test_serve_notifications ();
 
   g_test_add_func ("/ui/access/passphrase-preferences", test_passphrase_preferences);
   g_test_add_func ("/ui/access/passphrase-toast", test_passphrase_toast);

@@ -864,6 +864,7 @@ main (int    argc,
    * reads this once, so it is set before anything asks. */
   g_setenv ("XDG_STATE_HOME", state, TRUE);
   gtk_test_init (&argc, &argv, NULL);
+  lsp_test_serve_notifications ();
 
   g_test_add_func ("/ui/window/lists-library", test_lists_library);
   g_test_add_func ("/ui/window/card-actions", test_card_actions);
