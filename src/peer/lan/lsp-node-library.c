@@ -151,13 +151,13 @@ _lsp_node_new_hello (LspNode        *self,
                      LspMessageType  type)
 {
   g_autofree char *addr = _lsp_node_listen_addr (self);
-  static const char * const no_features[] = { NULL };
+  const char * const features[] = { self->swarm ? LSP_PROTO_FEATURE_SWARM : NULL, NULL };
   LspMessage *message;
 
   message = lsp_message_new_hello (type, lsp_identity_get_peer_id (self->identity), addr,
                                    lsp_library_get_rev (self->library),
                                    lsp_library_get_digest (self->library),
-                                   no_features, self->hostname);
+                                   features, self->hostname);
   message->hello.proto_ver = self->proto_max;
   message->hello.min_proto_ver = self->proto_min;
   return message;
