@@ -147,6 +147,7 @@ on_started (GObject      *object,
   serve->installer = lsp_engine_get_installer (serve->engine);
   serve->node = lsp_engine_get_node (serve->engine);
   serve->downloads = lsp_engine_get_downloads (serve->engine);
+  serve->chunk_server = lsp_engine_get_chunk_server (serve->engine);
   lsp_cli_serve_connect_events (serve);
 
   games_path = g_file_get_path (lsp_engine_get_games_dir (serve->engine));
