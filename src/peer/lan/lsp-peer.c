@@ -597,20 +597,30 @@ lsp_peer_get_n_chunks_held (LspPeer    *self,
   return held->n_held;
 }
 
-gboolean
-lsp_peer_holds_chunk (LspPeer    *self,
-                      const char *game_id,
-                      const char *manifest_hash,
-                      guint       index)
+/**
+ * lsp_peer_peek_chunks_held:
+ * @out_chunk_count: (out): the bitmap's number of chunks
+ *
+ * Returns: (transfer none) (nullable): the bitmap of the chunks of
+ * manifest_hash it serves while downloading game_id, valid until the next
+ * Have from it is applied (a return to the main loop)
+ */
+const guint8 *
+lsp_peer_peek_chunks_held (LspPeer    *self,
+                           const char *game_id,
+                           const char *manifest_hash,
+                           guint      *out_chunk_count)
 {
   HeldChunks *held;
 
-  g_return_val_if_fail (LSP_IS_PEER (self), FALSE);
+  g_return_val_if_fail (LSP_IS_PEER (self), NULL);
 
   held = g_hash_table_lookup (self->held, game_id);
-  if (held == NULL || g_strcmp0 (held->manifest_hash, manifest_hash) != 0 || index >= held->chunk_count)
-    return FALSE;
-  return (held->bitmap[index / 8] & (1u << (index % 8))) != 0;
+  *out_chunk_count = 0;
+  if (held == NULL || g_strcmp0 (held->manifest_hash, manifest_hash) != 0)
+    return NULL;
+  *out_chunk_count = held->chunk_count;
+  return held->bitmap;
 }
 
 void

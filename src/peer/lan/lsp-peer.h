@@ -48,10 +48,10 @@ void                  lsp_peer_apply_have          (LspPeer              *self,
 guint                 lsp_peer_get_n_chunks_held   (LspPeer              *self,
                                                     const char           *game_id,
                                                     const char           *manifest_hash);
-gboolean              lsp_peer_holds_chunk         (LspPeer              *self,
+const guint8         *lsp_peer_peek_chunks_held    (LspPeer              *self,
                                                     const char           *game_id,
                                                     const char           *manifest_hash,
-                                                    guint                 index);
+                                                    guint                *out_chunk_count);
 void                  lsp_peer_forget_chunks       (LspPeer              *self);
 
 /* Counters for tests and benchmarks. */

@@ -46,6 +46,8 @@ struct _Source
   gboolean           blocked;      /* out of streams until the peer raises its limit */
   LspPeer           *peer;
   gboolean           partial;      /* serves only the chunks of its own download */
+  const guint8      *held;         /* partial: its bitmap, looked up again at each pump */
+  guint              n_held_bits;
 };
 
 typedef struct

@@ -66,16 +66,20 @@ _lsp_download_peer_offers (LspDownload *self,
   return lsp_peer_get_n_chunks_held (peer, self->game_id, self->manifest_hash) > 0;
 }
 
+/* Uses the bitmap _lsp_download_count_holders looked up in this pump. */
 static gboolean
 source_holds (LspDownload *self,
               Source      *source,
               Chunk       *chunk)
 {
-  return !source->partial || lsp_peer_holds_chunk (source->peer, self->game_id, self->manifest_hash, chunk->index);
+  if (!source->partial)
+    return TRUE;
+  return chunk->index < source->n_held_bits && (source->held[chunk->index / 8] & (1u << (chunk->index % 8))) != 0;
 }
 
 /* How many partial sources hold each missing chunk, counted once per
- * pump rather than once per request. */
+ * pump rather than once per request; a peer's bitmap may be replaced by
+ * its next Have, so it is looked up again here. */
 void
 _lsp_download_count_holders (LspDownload *self)
 {
@@ -85,8 +89,13 @@ _lsp_download_count_holders (LspDownload *self)
     {
       Source *source = g_ptr_array_index (self->sources, i);
 
-      if (source->partial)
-        g_ptr_array_add (partial, source);
+      if (!source->partial)
+        continue;
+      source->held = lsp_peer_peek_chunks_held (source->peer, self->game_id, self->manifest_hash,
+                                                &source->n_held_bits);
+      if (source->held == NULL || source->n_held_bits != self->chunks->len)
+        source->n_held_bits = 0;
+      g_ptr_array_add (partial, source);
     }
   g_array_set_size (self->holders, self->chunks->len);
   for (guint c = 0; c < self->chunks->len; c++)
