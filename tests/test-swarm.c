@@ -660,12 +660,97 @@ test_old_peer (void)
   peer_clear (&seeder);
 }
 
+typedef struct
+{
+  LspPeer *peer;
+  guint    changes;
+  guint    expected;
+} Told;
+
+static void
+on_told (LspPeer    *peer,
+         const char *game_id,
+         Told       *told)
+{
+  g_assert_cmpstr (game_id, ==, "alpha");
+  told->changes++;
+}
+
+static gboolean
+told_enough (gpointer data)
+{
+  Told *told = data;
+  return told->changes >= told->expected;
+}
+
+/* What a download publishes goes out batched: whole when it starts, then
+ * the chunks added since, as a bitmap when they are many, and the
+ * withdrawal; thousands of verified chunks between two batches cost one
+ * frame. */
+static void
+test_have_batched (void)
+{
+  const char *hash = "5d41402abc4b2a76b9719d911017c592e3b0c44298fc1c149afbf4c8996fb924";
+  const guint n_chunks = 4000;
+  g_autofree guint8 *bitmap = g_malloc0 ((n_chunks + 7) / 8);
+  Peer sender = { 0 }, receiver = { 0 };
+  Told told = { NULL, 0, 0 };
+
+  peer_init (&sender, "sender", FALSE);
+  peer_init (&receiver, "receiver", FALSE);
+  connect_to (&receiver, &sender);
+  wait_connected (&receiver, &sender);
+  told.peer = lsp_node_lookup_peer (receiver.node, id_of (&sender));
+  g_signal_connect (told.peer, "chunks-changed", G_CALLBACK (on_told), &told);
+
+  /* A start with 500 chunks resumed and 100 verified before the first batch. */
+  for (guint i = 0; i < 500; i++)
+    bitmap[i / 8] |= (guint8) (1u << (i % 8));
+  lsp_node_publish_chunks (sender.node, "alpha", hash, n_chunks, bitmap);
+  for (guint i = 500; i < 600; i++)
+    lsp_node_publish_chunk (sender.node, "alpha", i);
+  told.expected = 1;
+  g_assert_true (lsp_test_wait_until (told_enough, &told, 10000));
+  g_assert_cmpuint (lsp_peer_get_n_chunks_held (told.peer, "alpha", hash), ==, 600);
+
+  /* More than a Have's list: the bitmap again. */
+  for (guint i = 600; i < 2600; i++)
+    lsp_node_publish_chunk (sender.node, "alpha", i);
+  told.expected = 2;
+  g_assert_true (lsp_test_wait_until (told_enough, &told, 10000));
+  g_assert_cmpuint (lsp_peer_get_n_chunks_held (told.peer, "alpha", hash), ==, 2600);
+
+  /* A few, and one already told: a list of the new ones. */
+  for (guint i = 2600; i < 2610; i++)
+    lsp_node_publish_chunk (sender.node, "alpha", i);
+  lsp_node_publish_chunk (sender.node, "alpha", 7);
+  told.expected = 3;
+  g_assert_true (lsp_test_wait_until (told_enough, &told, 10000));
+  g_assert_cmpuint (lsp_peer_get_n_chunks_held (told.peer, "alpha", hash), ==, 2610);
+  g_assert_cmpuint (lsp_peer_get_n_chunks_held (told.peer, "alpha", "0000000000000000000000000000000000000000000000000000000000000000"), ==, 0);
+
+  /* The withdrawal goes out at once, and what was pending with it never. */
+  lsp_node_publish_chunk (sender.node, "alpha", 3000);
+  lsp_node_withdraw_chunks (sender.node, "alpha");
+  g_assert_false (lsp_node_has_published (sender.node, "alpha", hash));
+  told.expected = 4;
+  g_assert_true (lsp_test_wait_until (told_enough, &told, 10000));
+  g_assert_cmpuint (lsp_peer_get_n_chunks_held (told.peer, "alpha", hash), ==, 0);
+  /* One frame per batch: 2,611 chunks published in four Haves. */
+  g_assert_cmpuint (told.changes, ==, 4);
+
+  g_signal_handlers_disconnect_by_data (told.peer, &told);
+  peer_clear (&receiver);
+  peer_clear (&sender);
+}
+
 int
 main (int    argc,
       char **argv)
 {
   g_test_init (&argc, &argv, NULL);
 
+  g_test_add_func ("/swarm/have-batched", test_have_batched);
   g_test_add_func ("/swarm/four-downloaders", test_four_downloaders);
   g_test_add_func ("/swarm/partial-refuses-unverified", test_partial_refuses_unverified);
   g_test_add_func ("/swarm/cancel-partial-source", test_cancel_partial_source);
