@@ -303,11 +303,12 @@ test_four_downloaders (void)
     assert_same_game (&downloaders[i], &seeder);
 
   /* The seeder's uplink carried less than a copy per downloader, and its
-   * own count of what went to whom agrees with theirs. */
+   * own count of what went to whom covers what each kept (in the end game
+   * a chunk may come twice, and one copy is dropped). */
   uploads = lsp_chunk_server_dup_peer_bytes (seeder.server);
   g_assert_cmpuint (lsp_chunk_server_get_bytes_served (seeder.server), <, N_DOWNLOADERS * size);
   for (guint i = 0; i < N_DOWNLOADERS; i++)
-    g_assert_cmpuint (bytes_from (uploads, &downloaders[i]), ==, bytes_from (outcomes[i].peer_bytes, &seeder));
+    g_assert_cmpuint (bytes_from (uploads, &downloaders[i]), >=, bytes_from (outcomes[i].peer_bytes, &seeder));
 
   for (guint i = 0; i < N_DOWNLOADERS; i++)
     {
@@ -596,9 +597,9 @@ test_cancel_partial_source (void)
   lsp_test_wait_idle (first.library);
   root = g_build_filename (first.games, "alpha", NULL);
   g_assert_false (g_file_test (root, G_FILE_TEST_EXISTS));
-  /* What the second got from the first, the first counts as sent. */
+  /* What the second kept from the first, the first counts as sent. */
   uploads = lsp_chunk_server_dup_peer_bytes (first.server);
-  g_assert_cmpuint (bytes_from (uploads, &second), ==, bytes_from (second_outcome.peer_bytes, &first));
+  g_assert_cmpuint (bytes_from (uploads, &second), >=, bytes_from (second_outcome.peer_bytes, &first));
 
   outcome_clear (&first_outcome);
   outcome_clear (&second_outcome);
