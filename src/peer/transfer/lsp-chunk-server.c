@@ -386,28 +386,52 @@ take_tokens (LspChunkServer *self,
   return FALSE;
 }
 
-static void
-try_start_waiting (LspChunkServer *self)
+/* The next request to start: of the peers under their share of slots,
+ * the one with the fewest chunks in flight, and its oldest request, so
+ * the uplink is shared per peer and not per request (a downloader that
+ * queued many requests does not crowd out one that queued few). Requests
+ * their downloader gave up on (STOP_SENDING after its FIN) are dropped on
+ * the way. */
+static GList *
+next_waiting (LspChunkServer *self)
 {
-  for (GList *l = self->waiting.head; l != NULL && self->n_active < self->slots;)
+  GList *best = NULL;
+  guint best_active = G_MAXUINT;
+
+  for (GList *l = self->waiting.head; l != NULL;)
     {
       Request *request = l->data;
       GList *next = l->next;
+      guint active = active_for_peer (self, request->peer_id);
 
       if (lsp_quic_stream_is_write_closed (request->stream))
         {
-          /* The downloader gave up on it (STOP_SENDING after its FIN). */
           g_queue_delete_link (&self->waiting, l);
           request_finish (request);
         }
-      else if (active_for_peer (self, request->peer_id) < self->slots_per_peer)
+      else if (active < self->slots_per_peer && active < best_active)
         {
-          if (!take_tokens (self, request->message->chunk.length))
-            return;
-          g_queue_delete_link (&self->waiting, l);
-          start_read (request);
+          best = l;
+          best_active = active;
         }
       l = next;
+    }
+  return best;
+}
+
+static void
+try_start_waiting (LspChunkServer *self)
+{
+  GList *l;
+
+  while (self->n_active < self->slots && (l = next_waiting (self)) != NULL)
+    {
+      Request *request = l->data;
+
+      if (!take_tokens (self, request->message->chunk.length))
+        return;
+      g_queue_delete_link (&self->waiting, l);
+      start_read (request);
     }
 }
 
