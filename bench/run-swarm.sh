@@ -4,7 +4,8 @@
 # unlimited links, one game of SWARM_BENCH_MIB (256) MiB, all on one
 # bridge. Prints the time until every downloader is done as a ratio to the
 # time one downloader alone takes from the same seeder in the same run
-# (without swarming it is about the number of downloaders; target <= 1.5),
+# (target <= 1.5), the same with every peer run --no-swarm (complete
+# copies only: about the number of downloaders),
 # and what each downloader got from the seeder and from the others. The
 # reference, in the same set-up and run: aria2c as BitTorrent peers (the
 # seeder and the downloaders) with a minimal tracker
@@ -97,6 +98,12 @@ ratio "lanspread" "$(grep '^RESULT' "$tmp/ours.out")"
 awk '/^PEER/ { s = $3; o = $4; sub(/seeder=/, "", s); sub(/others=/, "", o)
   printf "  %s: %5.1f MiB from the seeder, %5.1f MiB from the other downloaders\n", $2, s / 1048576, o / 1048576 }' \
   "$tmp/ours.out"
+
+# shellcheck disable=SC2086
+python3 "$here/swarm-peers.py" lanspread --no-swarm --bin "$peer_bin" --work "$tmp/whole" \
+  --seeder "$tmp/seed@${tag}n0@10.78.0.10" $downloaders > "$tmp/whole.out" || {
+  echo "the lanspread download without swarming failed"; exit 1; }
+ratio "lanspread --no-swarm" "$(grep '^RESULT' "$tmp/whole.out")"
 
 if need aria2c aria2; then
   # shellcheck disable=SC2086

@@ -9,6 +9,7 @@ each a process in a network namespace of its own.
       other. Prints "RESULT alone=S all=S" (wall seconds from writing
       "download" to the last "download-done") and one "PEER" line per
       downloader with the bytes it got from the seeder and from the others.
+      With --no-swarm every peer runs with --no-swarm: complete copies only.
   swarm-peers.py bittorrent --work DIR --file PATH --seeder NETNS@ADDR
                  --downloader NETNS@ADDR [...] --tracker ADDR
       The same with aria2c as BitTorrent peers and a minimal HTTP tracker
@@ -49,6 +50,8 @@ def start_lanspread(args, name, ns, addr, games, peers):
     os.makedirs(state)
     argv = ["ip", "netns", "exec", ns, args.bin, "serve", "--games", games, "--state-dir", state,
             "--no-mdns", "--port", str(PORT)]
+    if args.no_swarm:
+        argv.append("--no-swarm")
     for p in peers:
         argv += ["--peer", "%s:%d" % (p, PORT)]
     return Peer(name, argv, args.work)
@@ -266,6 +269,7 @@ def main():
     p.add_argument("--downloader", action="append", required=True)
     p.add_argument("--file")
     p.add_argument("--tracker")
+    p.add_argument("--no-swarm", action="store_true")
     args = p.parse_args()
     os.makedirs(args.work, exist_ok=True)
     if args.mode == "lanspread":

@@ -34,6 +34,7 @@ struct _LspEngine
   guint          max_downloads;
   guint          wait_seconds;
   guint64        download_rate;
+  gboolean       no_swarm;
 
   LspLibrary    *library;
   LspLauncher   *launcher;
@@ -100,6 +101,7 @@ join_lan (GTask       *task,
   g_autoptr(GError) error = NULL;
 
   self->node = lsp_node_new (self->library, identity, self->hostname);
+  lsp_node_set_swarm (self->node, !self->no_swarm);
   if (self->stale_seconds > 0)
     lsp_node_set_liveness (self->node, MAX (self->stale_seconds * 1000 / 3, 1), self->stale_seconds * 1000);
   self->lan_library = lsp_lan_library_new (self->library, self->node);
@@ -529,5 +531,6 @@ lsp_engine_new (const LspEngineConfig *config)
   self->max_downloads = config->max_downloads;
   self->wait_seconds = config->wait_seconds;
   self->download_rate = config->download_rate;
+  self->no_swarm = config->no_swarm;
   return self;
 }

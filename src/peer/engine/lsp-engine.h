@@ -39,6 +39,7 @@ typedef struct
   guint               max_downloads;  /* running at once; 0: the default */
   guint               wait_seconds;   /* a download without sources gives up after; 0: the default */
   guint64             download_rate;  /* bytes per second of all downloads; 0: no limit */
+  gboolean            no_swarm;       /* serve and fetch complete copies only (PROTOCOL.md, "Swarm") */
 } LspEngineConfig;
 
 #define LSP_TYPE_ENGINE (lsp_engine_get_type ())
