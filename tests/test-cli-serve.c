@@ -490,8 +490,10 @@ test_download_install_remove (Peer          *a,
   Peer b = { lsp_test_make_temp_dir (), NULL, NULL, NULL };
   g_autofree char *b_catalog = g_build_filename (b.games, "catalog.json", NULL);
   static const char * const ids[] = { GAME, "game2", NULL };
-  g_autofree char *a_id = NULL, *peer_arg = NULL;
-  JsonObject *event, *peers;
+  g_autofree char *a_id = NULL, *b_id = NULL, *peer_arg = NULL;
+  JsonObject *event, *peers, *upload;
+  JsonArray *uploads;
+  gint64 total;
   guint port;
 
   lsp_test_write_catalog (b_catalog, ids);
@@ -499,7 +501,7 @@ test_download_install_remove (Peer          *a,
   a_id = expect_ready (a, &port);
   peer_arg = g_strdup_printf ("127.0.0.1:%u", port);
   peer_start_with (&b, NULL, (const char * const []) { "--peer", peer_arg, NULL });
-  g_free (expect_ready (&b, NULL));
+  b_id = expect_ready (&b, NULL);
   expect_peer_game (&b, a_id, GAME, "changed");
 
   peer_send (&b, "download " GAME " --install");
@@ -514,7 +516,21 @@ test_download_install_remove (Peer          *a,
   g_assert_cmpstr (json_object_get_string_member (event, "version"), ==, "1.0");
   g_assert_cmpint (member_int (event, "bytes_done"), ==, member_int (event, "bytes_total"));
   peers = json_object_get_object_member (event, "peers");
-  g_assert_cmpint (json_object_get_int_member (peers, a_id), ==, member_int (event, "bytes_total"));
+  total = member_int (event, "bytes_total");
+  g_assert_cmpint (json_object_get_int_member (peers, a_id), ==, total);
+  json_object_unref (event);
+
+  /* A reports what it sent to whom, as events and in its status. */
+  json_object_unref (peer_expect (a, "uploads"));
+  peer_send (a, "status");
+  event = peer_expect (a, "status");
+  g_assert_cmpint (member_int (event, "bytes_served"), ==, total);
+  uploads = json_object_get_array_member (event, "uploads");
+  g_assert_cmpuint (json_array_get_length (uploads), ==, 1);
+  upload = json_array_get_object_element (uploads, 0);
+  g_assert_cmpstr (json_object_get_string_member (upload, "peer_id"), ==, b_id);
+  g_assert_cmpint (member_int (upload, "bytes"), ==, total);
+  g_assert_cmpint (member_int (upload, "active"), ==, 0);
   json_object_unref (event);
   event = peer_expect (&b, "operation-done");
   g_assert_cmpstr (json_object_get_string_member (event, "kind"), ==, "install");

@@ -1070,6 +1070,82 @@ test_sanitize_hostname (void)
     }
 }
 
+static void
+assert_have_rejected (const char *json,
+                      const char *fragment)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LspMessage) message = lsp_message_parse ((const guint8 *) json, strlen (json), &error);
+
+  g_assert_null (message);
+  g_assert_nonnull (error);
+  if (strstr (error->message, fragment) == NULL)
+    g_error ("“%s”: expected “%s” in “%s”", json, fragment, error->message);
+}
+
+#define HAVE_START "{\"type\": \"Have\", \"game_id\": \"quake3\", \"manifest_hash\": \"" DIGEST "\", "
+
+static void
+test_have (void)
+{
+  static const guint8 bits[] = { 0x05, 0x02 };   /* chunks 0, 2 and 9 of 10 */
+  static const guint32 added[] = { 1, 7 };
+  g_autoptr(LspMessage) whole = lsp_message_new_have_bitmap ("quake3", DIGEST, 10, bits);
+  g_autoptr(LspMessage) some = lsp_message_new_have_added ("quake3", DIGEST, 10, added, G_N_ELEMENTS (added));
+  g_autoptr(LspMessage) none = lsp_message_new_have_bitmap ("quake3", DIGEST, 0, NULL);
+  g_autoptr(LspMessage) whole_back = roundtrip (whole);
+  g_autoptr(LspMessage) some_back = roundtrip (some);
+  g_autoptr(LspMessage) none_back = roundtrip (none);
+  g_autofree guint8 *largest = g_malloc0 (LSP_PROTO_MAX_HAVE_CHUNKS / 8);
+  g_autoptr(LspMessage) large = NULL;
+  g_autoptr(GBytes) frame = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpstr (whole_back->have.game_id, ==, "quake3");
+  g_assert_cmpstr (whole_back->have.manifest_hash, ==, DIGEST);
+  g_assert_cmpuint (whole_back->have.chunk_count, ==, 10);
+  g_assert_null (whole_back->have.added);
+  g_assert_cmpmem (g_bytes_get_data (whole_back->have.bitmap, NULL), g_bytes_get_size (whole_back->have.bitmap),
+                   bits, sizeof bits);
+  g_assert_null (some_back->have.bitmap);
+  g_assert_cmpuint (some_back->have.added->len, ==, 2);
+  g_assert_cmpuint (g_array_index (some_back->have.added, guint32, 1), ==, 7);
+  g_assert_cmpuint (none_back->have.chunk_count, ==, 0);
+  g_assert_cmpuint (g_bytes_get_size (none_back->have.bitmap), ==, 0);
+
+  /* The largest bitmap fits in a Have frame, which is over the limit of
+   * small frames. */
+  memset (largest, 0xff, LSP_PROTO_MAX_HAVE_CHUNKS / 8);
+  large = lsp_message_new_have_bitmap ("quake3", DIGEST, LSP_PROTO_MAX_HAVE_CHUNKS, largest);
+  frame = lsp_message_encode (large, LSP_PROTO_MAX_HAVE_FRAME, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_bytes_get_size (frame), >, LSP_PROTO_MAX_SMALL_FRAME);
+  g_assert_cmpuint (lsp_proto_max_frame_for_type (LSP_MESSAGE_HAVE), ==, LSP_PROTO_MAX_HAVE_FRAME);
+
+  assert_have_rejected (HAVE_START "\"chunk_count\": 10, \"bitmap\": \"BQI=\", \"added\": [1]}", "cannot come with");
+  assert_have_rejected (HAVE_START "\"chunk_count\": 10}", "field “bitmap” is missing");
+  assert_have_rejected (HAVE_START "\"chunk_count\": 10, \"bitmap\": \"BQ==\"}", "holds 1 bytes; 10 chunks take 2");
+  assert_have_rejected (HAVE_START "\"chunk_count\": 10, \"bitmap\": \"BQQ=\"}", "bits set past chunk 9");
+  assert_have_rejected (HAVE_START "\"chunk_count\": 10, \"bitmap\": \"BQI\"}", "is not base64");
+  assert_have_rejected (HAVE_START "\"chunk_count\": 10, \"bitmap\": \"B=QI\"}", "is not base64");
+  assert_have_rejected (HAVE_START "\"chunk_count\": 10, \"added\": [10]}", "entry 0 is not a chunk index below 10");
+  assert_have_rejected (HAVE_START "\"chunk_count\": 10, \"added\": [-1]}", "is not a chunk index");
+  assert_have_rejected (HAVE_START "\"chunk_count\": 10, \"added\": [\"1\"]}", "is not a chunk index");
+  assert_have_rejected (HAVE_START "\"chunk_count\": 10, \"added\": []}", "field “added” is empty");
+  assert_have_rejected (HAVE_START "\"chunk_count\": 262145, \"added\": [1]}", "out of range");
+  assert_have_rejected ("{\"type\": \"Have\", \"game_id\": \"../x\", \"manifest_hash\": \"" DIGEST "\", "
+                        "\"chunk_count\": 0, \"bitmap\": \"\"}", "field “game_id” is not a valid game id");
+  {
+    GString *many = g_string_new (HAVE_START "\"chunk_count\": 2000, \"added\": [0");
+
+    for (guint i = 1; i <= LSP_PROTO_MAX_HAVE_ADDED; i++)
+      g_string_append_printf (many, ",%u", i);
+    g_string_append (many, "]}");
+    assert_have_rejected (many->str, "has 1025 entries, more than 1024");
+    g_string_free (many, TRUE);
+  }
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1087,6 +1163,7 @@ main (int    argc,
   g_test_add_func ("/peer/proto/codec/delta-size-limit", test_delta_size_limit);
   g_test_add_func ("/peer/proto/codec/unknown-and-extra", test_unknown_and_extra);
   g_test_add_func ("/peer/proto/codec/mutations", test_mutations);
+  g_test_add_func ("/peer/proto/codec/have", test_have);
   g_test_add_func ("/peer/proto/game-summary/json", test_game_summary_json);
   g_test_add_func ("/peer/proto/game-summary/from-library", test_game_summary_from_library);
   g_test_add_func ("/peer/proto/negotiate-version", test_negotiate_version);

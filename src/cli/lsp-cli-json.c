@@ -7,6 +7,7 @@
 #include "lsp-proto.h"
 
 #include <stdio.h>
+#include <string.h>
 
 void
 lsp_cli_json_add_string (JsonBuilder *builder,
@@ -164,6 +165,29 @@ lsp_cli_json_add_download (JsonBuilder *builder,
   while (g_hash_table_iter_next (&iter, &key, &value))
     lsp_cli_json_add_int (builder, key, (gint64) *(guint64 *) value);
   json_builder_end_object (builder);
+}
+
+/* What this peer sent to whom: an "uploads" array of peer_id, bytes (since
+ * the start) and active (chunks being read or sent now). */
+void
+lsp_cli_json_add_uploads (JsonBuilder    *builder,
+                          LspChunkServer *server)
+{
+  g_autoptr(GHashTable) peers = lsp_chunk_server_dup_peer_bytes (server);
+  g_autoptr(GList) ids = g_list_sort (g_hash_table_get_keys (peers), (GCompareFunc) strcmp);
+
+  lsp_cli_json_add_int (builder, "bytes_served", (gint64) lsp_chunk_server_get_bytes_served (server));
+  json_builder_set_member_name (builder, "uploads");
+  json_builder_begin_array (builder);
+  for (GList *l = ids; l != NULL; l = l->next)
+    {
+      json_builder_begin_object (builder);
+      lsp_cli_json_add_string (builder, "peer_id", l->data);
+      lsp_cli_json_add_int (builder, "bytes", (gint64) *(guint64 *) g_hash_table_lookup (peers, l->data));
+      lsp_cli_json_add_int (builder, "active", lsp_chunk_server_get_n_active_for_peer (server, l->data));
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
 }
 
 JsonBuilder *

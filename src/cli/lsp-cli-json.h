@@ -3,6 +3,7 @@
 
 #include <json-glib/json-glib.h>
 
+#include "lsp-chunk-server.h"
 #include "lsp-download.h"
 #include "lsp-launcher.h"
 #include "lsp-library.h"
@@ -37,6 +38,8 @@ void         lsp_cli_json_add_download  (JsonBuilder        *builder,
                                          LspDownload        *download);
 
 /* An event: one JSON object on one line of stdout. */
+void         lsp_cli_json_add_uploads   (JsonBuilder        *builder,
+                                         LspChunkServer     *server);
 void         lsp_cli_json_add_verify_report (JsonBuilder    *builder,
                                              LspVerifyReport *report);
 JsonBuilder *lsp_cli_event_begin        (const char         *name);

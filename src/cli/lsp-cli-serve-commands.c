@@ -82,6 +82,7 @@ cmd_status (Serve       *serve,
       json_builder_end_object (builder);
     }
   json_builder_end_array (builder);
+  lsp_cli_json_add_uploads (builder, serve->chunk_server);
   json_builder_set_member_name (builder, "running");
   json_builder_begin_array (builder);
   g_hash_table_iter_init (&iter, serve->running);

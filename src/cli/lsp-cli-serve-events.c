@@ -6,6 +6,9 @@
 
 #include "lsp-cli-json.h"
 
+/* While chunks go out, an "uploads" event at most this often. */
+#define UPLOADS_EVENT_INTERVAL_MS 1000
+
 /* What `serve` reports on its own, one JSON event per line: library
  * changes, operations, games started and ended, peers and discovery. */
 
@@ -337,6 +340,29 @@ on_download_finished (LspDownloadManager *downloads,
                                             ? LSP_OPERATION_UPDATE : LSP_OPERATION_INSTALL, id);
 }
 
+static gboolean
+emit_uploads (gpointer user_data)
+{
+  Serve *serve = user_data;
+  JsonBuilder *builder = lsp_cli_event_begin ("uploads");
+
+  serve->uploads_event_id = 0;
+  lsp_cli_json_add_uploads (builder, serve->chunk_server);
+  lsp_cli_event_end (builder);
+  return G_SOURCE_REMOVE;
+}
+
+/* One "uploads" event a second at most, while chunks go out. */
+static void
+on_uploaded (LspChunkServer *server,
+             const char     *peer_id,
+             guint64         bytes,
+             Serve          *serve)
+{
+  if (serve->uploads_event_id == 0)
+    serve->uploads_event_id = g_timeout_add (UPLOADS_EVENT_INTERVAL_MS, emit_uploads, serve);
+}
+
 /* Connected once the engine has started, so "ready" comes after the
  * objects exist and before any command runs. */
 void
@@ -354,6 +380,7 @@ lsp_cli_serve_connect_events (Serve *serve)
   g_signal_connect (serve->node, "peer-key-changed", G_CALLBACK (on_peer_key_changed), serve);
   g_signal_connect (serve->downloads, "download-started", G_CALLBACK (on_download_started), serve);
   g_signal_connect (serve->downloads, "download-finished", G_CALLBACK (on_download_finished), serve);
+  g_signal_connect (serve->chunk_server, "uploaded", G_CALLBACK (on_uploaded), serve);
   on_peers_changed (G_LIST_MODEL (serve->node), 0, 0, 0, serve);
   if (discovery != NULL)
     {
@@ -376,6 +403,8 @@ lsp_cli_serve_disconnect_events (Serve *serve)
   g_signal_handlers_disconnect_by_data (serve->launcher, serve);
   g_signal_handlers_disconnect_by_data (serve->node, serve);
   g_signal_handlers_disconnect_by_data (serve->downloads, serve);
+  g_signal_handlers_disconnect_by_data (serve->chunk_server, serve);
+  g_clear_handle_id (&serve->uploads_event_id, g_source_remove);
   for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (serve->downloads)); i++)
     {
       g_autoptr(LspDownload) download = g_list_model_get_item (G_LIST_MODEL (serve->downloads), i);

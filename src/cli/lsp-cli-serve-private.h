@@ -17,6 +17,8 @@ typedef struct
   LspInstaller     *installer;
   LspNode          *node;
   LspDownloadManager *downloads;
+  LspChunkServer   *chunk_server;
+  guint             uploads_event_id;  /* an "uploads" event is due */
   GHashTable       *install_after;  /* ids to install once downloaded */
   GDataInputStream *input;
   GCancellable     *cancellable;

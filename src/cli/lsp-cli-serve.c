@@ -148,6 +148,7 @@ on_started (GObject      *object,
   serve->installer = lsp_engine_get_installer (serve->engine);
   serve->node = lsp_engine_get_node (serve->engine);
   serve->downloads = lsp_engine_get_downloads (serve->engine);
+  serve->chunk_server = lsp_engine_get_chunk_server (serve->engine);
   lsp_cli_serve_connect_events (serve);
 
   games_path = g_file_get_path (lsp_engine_get_games_dir (serve->engine));
@@ -177,7 +178,7 @@ lsp_cli_serve (int    argc,
   int port = 0, stale_seconds = 0;
   int upload_slots = 0, upload_slots_per_peer = 0, max_downloads = 0, wait_seconds = 0;
   double upload_mbps = 0, download_mbps = 0;
-  gboolean no_mdns = FALSE;
+  gboolean no_mdns = FALSE, no_swarm = FALSE;
   Serve serve = { 0 };
   GOptionEntry entries[] = {
     { "games", 'g', 0, G_OPTION_ARG_FILENAME, &games_path, N_("The games folder"), N_("DIR") },
@@ -189,6 +190,7 @@ lsp_cli_serve (int    argc,
     { "peer", 0, 0, G_OPTION_ARG_STRING_ARRAY, &static_peers, N_("Connect to the peer at HOST:PORT (repeatable)"), N_("HOST:PORT") },
     { "passphrase-file", 0, 0, G_OPTION_ARG_FILENAME, &passphrase_path, N_("Only players who know the party passphrase in FILE (private to you, chmod 600) may connect"), N_("FILE") },
     { "no-mdns", 0, 0, G_OPTION_ARG_NONE, &no_mdns, N_("Do not announce or look for peers with mDNS"), NULL },
+    { "no-swarm", 0, 0, G_OPTION_ARG_NONE, &no_swarm, N_("Share no part of a download before it is complete, and download from complete copies only"), NULL },
     { "stale-seconds", 0, 0, G_OPTION_ARG_INT, &stale_seconds, N_("Drop a peer not heard from for this long (default: 45)"), N_("N") },
     { "upload-slots", 0, 0, G_OPTION_ARG_INT, &upload_slots, N_("Chunks served at once, to all peers (default: 16)"), N_("N") },
     { "upload-slots-per-peer", 0, 0, G_OPTION_ARG_INT, &upload_slots_per_peer, N_("Chunks served at once to one peer (default: 4)"), N_("N") },
@@ -273,6 +275,7 @@ lsp_cli_serve (int    argc,
   config.listen_address = listen_address;
   config.static_peers = (const char * const *) static_peers;
   config.use_mdns = !no_mdns;
+  config.no_swarm = no_swarm;
   config.stale_seconds = (guint) stale_seconds;
   config.upload_slots = (guint) upload_slots;
   config.upload_slots_per_peer = (guint) upload_slots_per_peer;

@@ -7,6 +7,7 @@
 #include "lsp-game-card.h"
 
 #include <glib/gi18n.h>
+#include <string.h>
 
 /* The details of a game: the catalog's description, its versions here and
  * on the LAN, what the last verify of its files found, who has it, and
@@ -213,6 +214,27 @@ update_details (LspGameDetails *self)
         subtitle = g_strdup (peer != NULL && lsp_peer_get_address (peer) ? lsp_peer_get_address (peer) : "");
       add_source_row (self, peer != NULL && lsp_peer_get_hostname (peer) != NULL ? lsp_peer_get_hostname (peer)
                                                                                  : _("A player"), subtitle);
+    }
+  /* Players who gave parts of the game while downloading it themselves. */
+  if (given != NULL)
+    {
+      g_autoptr(GList) givers = g_list_sort (g_hash_table_get_keys (given), (GCompareFunc) strcmp);
+
+      for (GList *l = givers; l != NULL; l = l->next)
+        {
+          LspPeer *peer = lsp_node_lookup_peer (lsp_engine_get_node (self->engine), l->data);
+          g_autofree char *amount = NULL, *subtitle = NULL;
+          guint64 bytes = *(guint64 *) g_hash_table_lookup (given, l->data);
+
+          if (bytes == 0 || (sources != NULL && g_strv_contains (sources, l->data)))
+            continue;
+          amount = g_format_size (bytes);
+          subtitle = g_strdup_printf (_("%s · gave %s to this download"),
+                                      peer != NULL && lsp_peer_get_address (peer) ? lsp_peer_get_address (peer) : "",
+                                      amount);
+          add_source_row (self, peer != NULL && lsp_peer_get_hostname (peer) != NULL ? lsp_peer_get_hostname (peer)
+                                                                                     : _("A player"), subtitle);
+        }
     }
   if (self->source_rows->len == 0)
     add_source_row (self, _("No other player has it right now"), "");

@@ -153,6 +153,9 @@ update_player_row (LspPeer    *peer,
                    GParamSpec *pspec,
                    GtkWidget  *row)
 {
+  LspChunkServer *server = g_object_get_data (G_OBJECT (row), "lsp-chunk-server");
+  g_autoptr(GHashTable) sent = server != NULL ? lsp_chunk_server_dup_peer_bytes (server) : NULL;
+  guint64 *bytes = sent != NULL ? g_hash_table_lookup (sent, lsp_peer_get_id (peer)) : NULL;
   guint n_games = lsp_peer_get_n_games (peer);
   const char *known_as = lsp_peer_get_known_as (peer);
   g_autofree char *subtitle =
@@ -172,6 +175,16 @@ update_player_row (LspPeer    *peer,
       subtitle = g_strdup_printf (_("%s · known as %s"), plain, known_as);
     }
 
+  /* What we uploaded to this player, from the games we have and the
+   * parts of the ones we are downloading. */
+  if (bytes != NULL)
+    {
+      g_autofree char *amount = g_format_size (*bytes);
+      g_autofree char *with_sent = g_strdup_printf (_("%s · you sent %s"), subtitle, amount);
+
+      g_free (subtitle);
+      subtitle = g_steal_pointer (&with_sent);
+    }
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row),
                                  lsp_peer_get_hostname (peer) != NULL ? lsp_peer_get_hostname (peer) : _("A player"));
   adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle);
@@ -186,14 +199,34 @@ on_player_games_changed (LspPeer            *peer,
   update_player_row (peer, NULL, row);
 }
 
+static void
+on_player_uploaded (LspChunkServer *server,
+                    const char     *peer_id,
+                    guint64         bytes,
+                    GtkWidget      *row)
+{
+  LspPeer *peer = g_object_get_data (G_OBJECT (row), "lsp-peer");
+
+  if (g_str_equal (peer_id, lsp_peer_get_id (peer)))
+    update_player_row (peer, NULL, row);
+}
+
 static GtkWidget *
 create_player_row (gpointer item,
                    gpointer user_data)
 {
+  LspWindow *self = user_data;
+  LspChunkServer *server = lsp_engine_get_chunk_server (self->engine);
   LspPeer *peer = item;
   GtkWidget *row = adw_action_row_new ();
 
   adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
+  g_object_set_data_full (G_OBJECT (row), "lsp-peer", g_object_ref (peer), g_object_unref);
+  if (server != NULL)
+    {
+      g_object_set_data_full (G_OBJECT (row), "lsp-chunk-server", g_object_ref (server), g_object_unref);
+      g_signal_connect_object (server, "uploaded", G_CALLBACK (on_player_uploaded), row, 0);
+    }
   update_player_row (peer, NULL, row);
   g_signal_connect_object (peer, "notify", G_CALLBACK (update_player_row), row, 0);
   g_signal_connect_object (peer, "games-changed", G_CALLBACK (on_player_games_changed), row, 0);
@@ -451,7 +484,7 @@ on_lan_created (LspEngine  *engine,
   g_signal_connect_object (self->node, "items-changed", G_CALLBACK (on_peers_changed), self, 0);
   g_signal_connect_object (self->node, "unauthorized", G_CALLBACK (on_unauthorized), self, 0);
   g_signal_connect_object (self->node, "peer-key-changed", G_CALLBACK (on_peer_key_changed), self, 0);
-  gtk_list_box_bind_model (self->players_list, G_LIST_MODEL (self->node), create_player_row, NULL, NULL);
+  gtk_list_box_bind_model (self->players_list, G_LIST_MODEL (self->node), create_player_row, self, NULL);
   g_signal_connect_object (lsp_engine_get_downloads (engine), "download-finished",
                            G_CALLBACK (on_download_finished), self, 0);
   g_signal_connect_object (lsp_engine_get_installer (engine), "operation-finished",

@@ -39,6 +39,7 @@ struct _LspEngine
   guint64        download_rate;
   char          *passphrase;
   char          *passphrase_file;
+  gboolean       no_swarm;
 
   LspLibrary    *library;
   LspLauncher   *launcher;
@@ -131,6 +132,7 @@ join_lan (GTask       *task,
 
   self->node = lsp_node_new (self->library, identity, self->hostname);
   lsp_node_set_party_key (self->node, party_key);
+  lsp_node_set_swarm (self->node, !self->no_swarm);
   if (self->stale_seconds > 0)
     lsp_node_set_liveness (self->node, MAX (self->stale_seconds * 1000 / 3, 1), self->stale_seconds * 1000);
   self->lan_library = lsp_lan_library_new (self->library, self->node);
@@ -627,5 +629,6 @@ lsp_engine_new (const LspEngineConfig *config)
   self->download_rate = config->download_rate;
   self->passphrase = g_strdup (config->passphrase);
   self->passphrase_file = g_strdup (config->passphrase_file);
+  self->no_swarm = config->no_swarm;
   return self;
 }

@@ -42,6 +42,7 @@ typedef struct
   guint64             download_rate;  /* bytes per second of all downloads; 0: no limit */
   const char         *passphrase;     /* the party's passphrase; NULL: none, or */
   const char         *passphrase_file; /* read at start; a file that does not exist: none */
+  gboolean            no_swarm;       /* serve and fetch complete copies only (PROTOCOL.md, "Swarm") */
 } LspEngineConfig;
 
 #define LSP_TYPE_ENGINE (lsp_engine_get_type ())

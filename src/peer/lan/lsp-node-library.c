@@ -151,15 +151,20 @@ _lsp_node_new_hello (LspNode        *self,
                      LspMessageType  type)
 {
   g_autofree char *addr = _lsp_node_listen_addr (self);
-  static const char * const no_features[] = { NULL };
-  static const char * const auth_features[] = { LSP_PROTO_FEATURE_AUTH, NULL };
+  const char *features[3];
+  guint n_features = 0;
   LspMessage *message;
+
+  if (self->swarm)
+    features[n_features++] = LSP_PROTO_FEATURE_SWARM;
+  if (self->party_key != NULL)
+    features[n_features++] = LSP_PROTO_FEATURE_AUTH;
+  features[n_features] = NULL;
 
   message = lsp_message_new_hello (type, lsp_identity_get_peer_id (self->identity), addr,
                                    lsp_library_get_rev (self->library),
                                    lsp_library_get_digest (self->library),
-                                   self->party_key != NULL ? auth_features : no_features,
-                                   self->hostname);
+                                   (const char * const *) features, self->hostname);
   message->hello.proto_ver = self->proto_max;
   message->hello.min_proto_ver = self->proto_min;
   return message;

@@ -43,6 +43,7 @@ G_BEGIN_DECLS
 #define CONTROL_QUEUE_MAX (2 * LSP_PROTO_MAX_FRAME)
 
 typedef struct _Session Session;
+typedef struct _PublishedChunks PublishedChunks;
 
 typedef struct
 {
@@ -101,6 +102,10 @@ struct _LspNode
   guint            goodbyes_pending;
   GPtrArray       *stop_tasks;     /* GTask of lsp_node_stop_async */
   guint            stop_timeout_id;
+
+  gboolean         swarm;           /* we list the "swarm" feature */
+  GHashTable      *published;       /* game_id → PublishedChunks */
+  guint            chunks_flush_id;
 };
 
 struct _Session
@@ -138,7 +143,13 @@ struct _Session
   GBytes            *parse_waiting;     /* ... waiting for one, in the node's parse_waiting */
   GByteArray        *held;              /* control bytes that arrived meanwhile */
   gboolean           held_fin;
+  gboolean           swarm;             /* both list the "swarm" feature */
 };
+
+/* lsp-node-chunks.c */
+void _lsp_published_chunks_free (PublishedChunks *published);
+void _lsp_session_send_published (Session *session);
+void _lsp_session_handle_have (Session *session, const LspHaveBody *have);
 
 /* lsp-node-dial.c */
 void _lsp_node_dial_static_peer (LspNode *self, StaticPeer *static_peer);

@@ -423,6 +423,8 @@ complete_handshake (Session            *session,
   LspPeer *peer;
 
   session->established = TRUE;
+  session->swarm = self->swarm && hello->features != NULL &&
+                   g_strv_contains ((const char * const *) hello->features, LSP_PROTO_FEATURE_SWARM);
   lsp_frame_decoder_set_max_frame (session->decoder, LSP_PROTO_MAX_FRAME);
   g_clear_handle_id (&session->hello_timeout_id, g_source_remove);
   if (!resolve_duplicate (session))
@@ -451,6 +453,7 @@ complete_handshake (Session            *session,
   session->sent_rev = lsp_library_get_rev (self->library);
   _lsp_session_send_message (session, _lsp_node_new_summary (self));
   plan_from_summary (session, hello->library_rev, hello->library_digest);
+  _lsp_session_send_published (session);
   _lsp_session_start_liveness (session);
 }
 
@@ -715,6 +718,9 @@ _lsp_session_handle_message (Session    *session,
       break;
     case LSP_MESSAGE_MANIFEST:
       _lsp_session_answer_manifest_fetch (session, &message->manifest);
+      break;
+    case LSP_MESSAGE_HAVE:
+      _lsp_session_handle_have (session, &message->have);
       break;
     case LSP_MESSAGE_ERROR:
       g_message ("Peer %s reports %s: %s", lsp_peer_get_id (session->peer),

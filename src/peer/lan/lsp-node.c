@@ -515,6 +515,7 @@ lsp_node_dispose (GObject *object)
   self->stopping = TRUE;
   g_cancellable_cancel (self->cancellable);
   g_clear_handle_id (&self->push_id, g_source_remove);
+  g_clear_handle_id (&self->chunks_flush_id, g_source_remove);
   if (self->sessions != NULL)
     {
       while (self->sessions->len > 0)
@@ -554,6 +555,7 @@ lsp_node_finalize (GObject *object)
   g_queue_clear_full (&self->dial_queue, g_free);
   g_clear_pointer (&self->dial_waiting, g_hash_table_unref);
   g_clear_pointer (&self->manifest_loads_by_peer, g_hash_table_unref);
+  g_clear_pointer (&self->published, g_hash_table_unref);
   g_queue_clear_full (&self->history, (GDestroyNotify) _lsp_node_history_entry_free);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->library);
@@ -624,6 +626,8 @@ lsp_node_init (LspNode *self)
   g_queue_init (&self->dial_queue);
   self->dial_waiting = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->manifest_loads_by_peer = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->published = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) _lsp_published_chunks_free);
+  self->swarm = TRUE;
   g_queue_init (&self->history);
   self->idle_ping_ms = LSP_PROTO_IDLE_PING_SECONDS * 1000;
   self->stale_ms = LSP_PROTO_STALE_SECONDS * 1000;

@@ -23,6 +23,8 @@ G_BEGIN_DECLS
 #define LSP_NODE_MAX_DIALS 16
 /* Stopping waits at most this long for Goodbyes to go out. */
 #define LSP_NODE_GOODBYE_TIMEOUT_MS 1000
+/* The chunks a download verified go out in a Have at most this often. */
+#define LSP_NODE_HAVE_INTERVAL_MS 250
 
 #define LSP_TYPE_NODE (lsp_node_get_type ())
 G_DECLARE_FINAL_TYPE (LspNode, lsp_node, LSP, NODE, GObject)
@@ -85,6 +87,27 @@ LspManifest *lsp_node_fetch_manifest_finish (LspNode            *self,
 void        lsp_node_set_party_key    (LspNode             *self,
                                        GBytes              *key);
 gboolean    lsp_node_get_has_passphrase (LspNode           *self);
+/* What our downloads in progress serve (the "swarm" feature). */
+void        lsp_node_publish_chunks   (LspNode             *self,
+                                       const char          *game_id,
+                                       const char          *manifest_hash,
+                                       guint                chunk_count,
+                                       const guint8        *bitmap);
+void        lsp_node_publish_chunk    (LspNode             *self,
+                                       const char          *game_id,
+                                       guint                index);
+void        lsp_node_withdraw_chunks  (LspNode             *self,
+                                       const char          *game_id);
+gboolean    lsp_node_is_chunk_published (LspNode           *self,
+                                         const char        *game_id,
+                                         const char        *manifest_hash,
+                                         guint              index);
+gboolean    lsp_node_has_published    (LspNode             *self,
+                                       const char          *game_id,
+                                       const char          *manifest_hash);
+void        lsp_node_set_swarm        (LspNode             *self,
+                                       gboolean             enabled);
+gboolean    lsp_node_get_swarm        (LspNode             *self);
 
 /* Liveness timing; tests shorten it. */
 void        lsp_node_set_liveness     (LspNode             *self,

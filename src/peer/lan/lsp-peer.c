@@ -21,12 +21,29 @@ struct _LspPeer
   guint64     library_rev;
   char       *library_digest;
   GHashTable *games;        /* id → LspGameSummary */
+  GHashTable *held;         /* id → HeldChunks: what it serves of a download in progress */
 
   guint       n_snapshots;
   guint       n_deltas;
 };
 
 G_DEFINE_FINAL_TYPE (LspPeer, lsp_peer, G_TYPE_OBJECT)
+
+typedef struct
+{
+  char    *manifest_hash;
+  guint    chunk_count;
+  guint    n_held;
+  guint8  *bitmap;
+} HeldChunks;
+
+static void
+held_chunks_free (HeldChunks *held)
+{
+  g_free (held->manifest_hash);
+  g_free (held->bitmap);
+  g_free (held);
+}
 
 enum {
   PROP_0,
@@ -42,6 +59,7 @@ enum {
 
 enum {
   GAMES_CHANGED,
+  CHUNKS_CHANGED,
   N_SIGNALS
 };
 
@@ -59,6 +77,7 @@ lsp_peer_finalize (GObject *object)
   g_clear_pointer (&self->known_as, g_free);
   g_clear_pointer (&self->library_digest, g_free);
   g_clear_pointer (&self->games, g_hash_table_unref);
+  g_clear_pointer (&self->held, g_hash_table_unref);
 
   G_OBJECT_CLASS (lsp_peer_parent_class)->finalize (object);
 }
@@ -139,12 +158,21 @@ lsp_peer_class_init (LspPeerClass *klass)
   signals[GAMES_CHANGED] =
     g_signal_new ("games-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRV, G_TYPE_STRV);
+
+  /**
+   * LspPeer::chunks-changed:
+   * @game_id: the game whose chunks it serves while downloading changed
+   */
+  signals[CHUNKS_CHANGED] =
+    g_signal_new ("chunks-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 static void
 lsp_peer_init (LspPeer *self)
 {
   self->games = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) lsp_game_summary_free);
+  self->held = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) held_chunks_free);
 }
 
 LspPeer *
@@ -505,6 +533,137 @@ lsp_peer_forget_library (LspPeer *self)
   self->has_library = FALSE;
   g_clear_pointer (&self->library_digest, g_free);
   emit_games_changed (self, changed, removed, n_before);
+  lsp_peer_forget_chunks (self);
+}
+
+static guint
+count_bits (const guint8 *bitmap,
+            gsize         size)
+{
+  guint n = 0;
+
+  for (gsize i = 0; i < size; i++)
+    n += (guint) __builtin_popcount (bitmap[i]);
+  return n;
+}
+
+/* A Have from this peer (PROTOCOL.md, "Swarm"). Chunks added to a set we
+ * do not know (another manifest, or no bitmap yet) are ignored, and so
+ * is a game beyond LSP_PROTO_MAX_HAVE_GAMES: what a peer claims costs us
+ * bounded memory. */
+void
+lsp_peer_apply_have (LspPeer           *self,
+                     const LspHaveBody *have)
+{
+  HeldChunks *held;
+
+  g_return_if_fail (LSP_IS_PEER (self));
+
+  held = g_hash_table_lookup (self->held, have->game_id);
+  if (have->bitmap != NULL)
+    {
+      gsize size;
+      const guint8 *bits = g_bytes_get_data (have->bitmap, &size);
+
+      if (have->chunk_count == 0)
+        {
+          if (!g_hash_table_remove (self->held, have->game_id))
+            return;
+        }
+      else
+        {
+          if (held == NULL)
+            {
+              if (g_hash_table_size (self->held) >= LSP_PROTO_MAX_HAVE_GAMES)
+                return;
+              held = g_new0 (HeldChunks, 1);
+              g_hash_table_insert (self->held, g_strdup (have->game_id), held);
+            }
+          g_free (held->manifest_hash);
+          g_free (held->bitmap);
+          held->manifest_hash = g_strdup (have->manifest_hash);
+          held->chunk_count = have->chunk_count;
+          held->bitmap = g_memdup2 (bits, size);
+          held->n_held = count_bits (bits, size);
+        }
+    }
+  else
+    {
+      if (held == NULL || held->chunk_count != have->chunk_count ||
+          !g_str_equal (held->manifest_hash, have->manifest_hash))
+        return;
+      for (guint i = 0; i < have->added->len; i++)
+        {
+          guint32 index = g_array_index (have->added, guint32, i);
+          guint8 bit = (guint8) (1u << (index % 8));
+
+          if ((held->bitmap[index / 8] & bit) == 0)
+            {
+              held->bitmap[index / 8] |= bit;
+              held->n_held++;
+            }
+        }
+    }
+  g_signal_emit (self, signals[CHUNKS_CHANGED], 0, have->game_id);
+}
+
+/* How many chunks of manifest_hash it serves while downloading game_id. */
+guint
+lsp_peer_get_n_chunks_held (LspPeer    *self,
+                            const char *game_id,
+                            const char *manifest_hash)
+{
+  HeldChunks *held;
+
+  g_return_val_if_fail (LSP_IS_PEER (self), 0);
+
+  held = g_hash_table_lookup (self->held, game_id);
+  if (held == NULL || g_strcmp0 (held->manifest_hash, manifest_hash) != 0)
+    return 0;
+  return held->n_held;
+}
+
+/**
+ * lsp_peer_peek_chunks_held:
+ * @out_chunk_count: (out): the bitmap's number of chunks
+ *
+ * Returns: (transfer none) (nullable): the bitmap of the chunks of
+ * manifest_hash it serves while downloading game_id, valid until the next
+ * Have from it is applied (a return to the main loop)
+ */
+const guint8 *
+lsp_peer_peek_chunks_held (LspPeer    *self,
+                           const char *game_id,
+                           const char *manifest_hash,
+                           guint      *out_chunk_count)
+{
+  HeldChunks *held;
+
+  g_return_val_if_fail (LSP_IS_PEER (self), NULL);
+
+  held = g_hash_table_lookup (self->held, game_id);
+  *out_chunk_count = 0;
+  if (held == NULL || g_strcmp0 (held->manifest_hash, manifest_hash) != 0)
+    return NULL;
+  *out_chunk_count = held->chunk_count;
+  return held->bitmap;
+}
+
+void
+lsp_peer_forget_chunks (LspPeer *self)
+{
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  GHashTableIter iter;
+  gpointer key;
+
+  g_return_if_fail (LSP_IS_PEER (self));
+
+  g_hash_table_iter_init (&iter, self->held);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_ptr_array_add (ids, g_strdup (key));
+  g_hash_table_remove_all (self->held);
+  for (guint i = 0; i < ids->len; i++)
+    g_signal_emit (self, signals[CHUNKS_CHANGED], 0, g_ptr_array_index (ids, i));
 }
 
 guint

@@ -45,6 +45,18 @@ void                  lsp_peer_apply_delta         (LspPeer              *self,
                                                     const LspLibraryDeltaBody *delta);
 void                  lsp_peer_forget_library      (LspPeer              *self);
 
+/* What it serves of its downloads in progress (the "swarm" feature). */
+void                  lsp_peer_apply_have          (LspPeer              *self,
+                                                    const LspHaveBody    *have);
+guint                 lsp_peer_get_n_chunks_held   (LspPeer              *self,
+                                                    const char           *game_id,
+                                                    const char           *manifest_hash);
+const guint8         *lsp_peer_peek_chunks_held    (LspPeer              *self,
+                                                    const char           *game_id,
+                                                    const char           *manifest_hash,
+                                                    guint                *out_chunk_count);
+void                  lsp_peer_forget_chunks       (LspPeer              *self);
+
 /* Counters for tests and benchmarks. */
 guint                 lsp_peer_get_n_snapshots     (LspPeer              *self);
 guint                 lsp_peer_get_n_deltas        (LspPeer              *self);

@@ -50,6 +50,26 @@ add_strv (JsonBuilder *builder,
   json_builder_end_array (builder);
 }
 
+static void
+add_have_chunks (JsonBuilder       *builder,
+                 const LspHaveBody *have)
+{
+  if (have->bitmap != NULL)
+    {
+      gsize size;
+      const guint8 *bits = g_bytes_get_data (have->bitmap, &size);
+      g_autofree char *text = g_base64_encode (bits, size);
+
+      add_string (builder, "bitmap", text);
+      return;
+    }
+  json_builder_set_member_name (builder, "added");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < have->added->len; i++)
+    json_builder_add_int_value (builder, g_array_index (have->added, guint32, i));
+  json_builder_end_array (builder);
+}
+
 JsonNode *
 lsp_message_to_json (LspMessage *self)
 {
@@ -139,6 +159,12 @@ lsp_message_to_json (LspMessage *self)
       break;
     case LSP_MESSAGE_AUTH:
       add_string (builder, "proof", self->auth.proof);
+      break;
+    case LSP_MESSAGE_HAVE:
+      add_string (builder, "game_id", self->have.game_id);
+      add_string (builder, "manifest_hash", self->have.manifest_hash);
+      add_int (builder, "chunk_count", self->have.chunk_count);
+      add_have_chunks (builder, &self->have);
       break;
     case LSP_MESSAGE_UNKNOWN:
     default:

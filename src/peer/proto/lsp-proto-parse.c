@@ -23,6 +23,8 @@ lsp_proto_max_frame_for_type (LspMessageType type)
     case LSP_MESSAGE_LIBRARY_DELTA:
     case LSP_MESSAGE_MANIFEST:
       return LSP_PROTO_MAX_FRAME;
+    case LSP_MESSAGE_HAVE:
+      return LSP_PROTO_MAX_HAVE_FRAME;
     case LSP_MESSAGE_UNKNOWN:
     case LSP_MESSAGE_HELLO:
     case LSP_MESSAGE_HELLO_ACK:
@@ -321,6 +323,67 @@ read_chunk (LspProtoReader *r,
   return TRUE;
 }
 
+static gboolean
+read_have_bitmap (LspProtoReader *r,
+                  LspHaveBody    *have)
+{
+  g_autofree char *text = NULL;
+  g_autofree guint8 *bits = NULL;
+  gsize size = 0;
+  gsize expected = (have->chunk_count + 7) / 8;
+
+  if (!_lsp_proto_read_string (r, "bitmap", TRUE, _lsp_proto_base64_is_valid, "base64", &text))
+    return FALSE;
+  bits = text[0] != '\0' ? g_base64_decode (text, &size) : NULL;
+  if (size != expected)
+    return _lsp_proto_field_error (r, "bitmap", "holds %" G_GSIZE_FORMAT " bytes; %u chunks take %" G_GSIZE_FORMAT,
+                                   size, have->chunk_count, expected);
+  /* The bits past the last chunk are zero, so two encodings of one set
+   * are the same bytes. */
+  if (have->chunk_count % 8 != 0 && (bits[expected - 1] >> (have->chunk_count % 8)) != 0)
+    return _lsp_proto_field_error (r, "bitmap", "has bits set past chunk %u", have->chunk_count - 1);
+  have->bitmap = g_bytes_new_take (g_steal_pointer (&bits), size);
+  return TRUE;
+}
+
+static gboolean
+read_have (LspProtoReader *r,
+           LspHaveBody    *have)
+{
+  JsonArray *added;
+  guint64 count;
+
+  if (!_lsp_proto_read_string (r, "game_id", TRUE, lsp_game_id_is_valid, "a valid game id", &have->game_id) ||
+      !_lsp_proto_read_string (r, "manifest_hash", TRUE, lsp_proto_hex_digest_is_valid, "a SHA-256 in lowercase hex",
+                               &have->manifest_hash) ||
+      !_lsp_proto_read_int (r, "chunk_count", TRUE, 0, LSP_PROTO_MAX_HAVE_CHUNKS, NULL, &count))
+    return FALSE;
+  have->chunk_count = (guint) count;
+
+  if (!json_object_has_member (r->object, "added"))
+    return read_have_bitmap (r, have);
+  if (json_object_has_member (r->object, "bitmap"))
+    return _lsp_proto_field_error (r, "added", "cannot come with “bitmap”");
+  added = _lsp_proto_read_array (r, "added", LSP_PROTO_MAX_HAVE_ADDED);
+  if (added == NULL)
+    return FALSE;
+  if (json_array_get_length (added) == 0)
+    return _lsp_proto_field_error (r, "added", "is empty");
+  have->added = g_array_sized_new (FALSE, FALSE, sizeof (guint32), json_array_get_length (added));
+  for (guint i = 0; i < json_array_get_length (added); i++)
+    {
+      JsonNode *entry = json_array_get_element (added, i);
+      gint64 value = _lsp_proto_node_is_type (entry, G_TYPE_INT64) ? json_node_get_int (entry) : -1;
+      guint32 index;
+
+      if (value < 0 || value >= (gint64) have->chunk_count)
+        return _lsp_proto_field_error (r, "added", "entry %u is not a chunk index below %u", i, have->chunk_count);
+      index = (guint32) value;
+      g_array_append_val (have->added, index);
+    }
+  return TRUE;
+}
+
 LspMessage *
 lsp_message_new_from_json (JsonNode  *node,
                            GError   **error)
@@ -418,6 +481,9 @@ lsp_message_new_from_json (JsonNode  *node,
     case LSP_MESSAGE_AUTH:
       ok = _lsp_proto_read_string (&r, "proof", TRUE, lsp_proto_hex_digest_is_valid,
                                    "64 lowercase hex characters", &self->auth.proof);
+      break;
+    case LSP_MESSAGE_HAVE:
+      ok = read_have (&r, &self->have);
       break;
     case LSP_MESSAGE_UNKNOWN:
     default:

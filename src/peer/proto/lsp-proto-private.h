@@ -13,6 +13,7 @@ gboolean  _lsp_proto_game_name_is_valid    (const char *name);
 gboolean  _lsp_proto_reason_is_valid       (const char *reason);
 gboolean  _lsp_proto_message_text_is_valid (const char *message);
 gboolean  _lsp_proto_payload_path_is_valid (const char *path);
+gboolean  _lsp_proto_base64_is_valid       (const char *text);
 char     *_lsp_proto_utf8_truncate         (const char *text,
                                             gsize       max_len);
 char     *_lsp_proto_sanitize_display_text (const char *text,

@@ -88,6 +88,30 @@ _lsp_proto_feature_is_valid (const char *feature)
   return token_is_valid (feature, LSP_PROTO_MAX_FEATURE_LEN, "0123456789_-");
 }
 
+/* Standard base64 with padding; empty is valid (no bytes). */
+gboolean
+_lsp_proto_base64_is_valid (const char *text)
+{
+  gsize len = strlen (text);
+  gsize padding = 0;
+
+  if (len % 4 != 0)
+    return FALSE;
+  for (gsize i = 0; i < len; i++)
+    {
+      char c = text[i];
+
+      if (c == '=')
+        {
+          if (i < len - 2 || ++padding > 2)
+            return FALSE;
+        }
+      else if (padding > 0 || !(g_ascii_isalnum (c) || c == '+' || c == '/'))
+        return FALSE;
+    }
+  return TRUE;
+}
+
 gboolean
 _lsp_proto_error_code_is_valid (const char *code)
 {

@@ -26,6 +26,7 @@ static const char * const message_names[] = {
   [LSP_MESSAGE_GET_CHUNK] = "GetChunk",
   [LSP_MESSAGE_CHUNK] = "Chunk",
   [LSP_MESSAGE_AUTH] = "Auth",
+  [LSP_MESSAGE_HAVE] = "Have",
 };
 
 static void
@@ -82,6 +83,12 @@ message_clear (LspMessage *self)
     case LSP_MESSAGE_AUTH:
       g_free (self->auth.proof);
       break;
+    case LSP_MESSAGE_HAVE:
+      g_free (self->have.game_id);
+      g_free (self->have.manifest_hash);
+      g_clear_pointer (&self->have.bitmap, g_bytes_unref);
+      g_clear_pointer (&self->have.added, g_array_unref);
+      break;
     case LSP_MESSAGE_UNKNOWN:
     case LSP_MESSAGE_GET_LIBRARY:
     case LSP_MESSAGE_PING:
@@ -118,7 +125,7 @@ lsp_message_unref (LspMessage *self)
 const char *
 lsp_message_type_to_string (LspMessageType type)
 {
-  g_return_val_if_fail (type <= LSP_MESSAGE_AUTH, NULL);
+  g_return_val_if_fail (type <= LSP_MESSAGE_HAVE, NULL);
 
   return message_names[type];
 }
@@ -383,5 +390,57 @@ lsp_message_new_auth (const char *proof)
 
   self = _lsp_message_new (LSP_MESSAGE_AUTH);
   self->auth.proof = g_strdup (proof);
+  return self;
+}
+
+static LspMessage *
+have_new (const char *game_id,
+          const char *manifest_hash,
+          guint       chunk_count)
+{
+  LspMessage *self = _lsp_message_new (LSP_MESSAGE_HAVE);
+
+  self->have.game_id = g_strdup (game_id);
+  self->have.manifest_hash = g_strdup (manifest_hash);
+  self->have.chunk_count = chunk_count;
+  return self;
+}
+
+/* bitmap may be NULL when chunk_count is 0: the sender serves none. */
+LspMessage *
+lsp_message_new_have_bitmap (const char   *game_id,
+                             const char   *manifest_hash,
+                             guint         chunk_count,
+                             const guint8 *bitmap)
+{
+  LspMessage *self;
+
+  g_return_val_if_fail (lsp_game_id_is_valid (game_id), NULL);
+  g_return_val_if_fail (lsp_proto_hex_digest_is_valid (manifest_hash), NULL);
+  g_return_val_if_fail (chunk_count <= LSP_PROTO_MAX_HAVE_CHUNKS, NULL);
+  g_return_val_if_fail (bitmap != NULL || chunk_count == 0, NULL);
+
+  self = have_new (game_id, manifest_hash, chunk_count);
+  self->have.bitmap = g_bytes_new (bitmap, (chunk_count + 7) / 8);
+  return self;
+}
+
+LspMessage *
+lsp_message_new_have_added (const char    *game_id,
+                            const char    *manifest_hash,
+                            guint          chunk_count,
+                            const guint32 *added,
+                            guint          n_added)
+{
+  LspMessage *self;
+
+  g_return_val_if_fail (lsp_game_id_is_valid (game_id), NULL);
+  g_return_val_if_fail (lsp_proto_hex_digest_is_valid (manifest_hash), NULL);
+  g_return_val_if_fail (chunk_count >= 1 && chunk_count <= LSP_PROTO_MAX_HAVE_CHUNKS, NULL);
+  g_return_val_if_fail (n_added >= 1 && n_added <= LSP_PROTO_MAX_HAVE_ADDED, NULL);
+
+  self = have_new (game_id, manifest_hash, chunk_count);
+  self->have.added = g_array_sized_new (FALSE, FALSE, sizeof (guint32), n_added);
+  g_array_append_vals (self->have.added, added, n_added);
   return self;
 }

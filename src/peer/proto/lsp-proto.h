@@ -42,6 +42,17 @@ G_BEGIN_DECLS
 #define LSP_PROTO_MAX_CODE_LEN        32
 #define LSP_PROTO_PEER_ID_LEN         64
 
+/* The "swarm" feature (PROTOCOL.md, "Swarm: chunks of a download in
+ * progress"). A Have frame holds the bitmap of a manifest of at most
+ * LSP_PROTO_MAX_HAVE_CHUNKS chunks (a 1 TiB game), or at most
+ * LSP_PROTO_MAX_HAVE_ADDED chunk indices; a receiver follows at most
+ * LSP_PROTO_MAX_HAVE_GAMES partial games per peer. */
+#define LSP_PROTO_FEATURE_SWARM       "swarm"
+#define LSP_PROTO_MAX_HAVE_FRAME      (64u * 1024)
+#define LSP_PROTO_MAX_HAVE_CHUNKS     262144
+#define LSP_PROTO_MAX_HAVE_ADDED      1024
+#define LSP_PROTO_MAX_HAVE_GAMES      16
+
 /* Liveness and sync timing (PROTOCOL.md, "Liveness" and "Library sync"). */
 #define LSP_PROTO_IDLE_PING_SECONDS   15
 #define LSP_PROTO_STALE_SECONDS       45
@@ -80,6 +91,7 @@ typedef enum {
   LSP_MESSAGE_GET_CHUNK,
   LSP_MESSAGE_CHUNK,
   LSP_MESSAGE_AUTH,
+  LSP_MESSAGE_HAVE,
 } LspMessageType;
 
 typedef struct
@@ -166,6 +178,17 @@ typedef struct
 {
   char    *proof;          /* 64 lowercase hex characters */
 } LspAuthBody;
+/* Which chunks of a manifest the sender holds verified and serves: the
+ * whole set (bitmap, replacing what was known; chunk_count 0 and an empty
+ * bitmap once it serves none), or chunks added to it. */
+typedef struct
+{
+  char    *game_id;
+  char    *manifest_hash;
+  guint    chunk_count;
+  GBytes  *bitmap;         /* ceil (chunk_count / 8) bytes, bit i of byte i / 8 from the low end; or NULL */
+  GArray  *added;          /* guint32 chunk indices below chunk_count; or NULL */
+} LspHaveBody;
 
 typedef struct _LspMessage LspMessage;
 
@@ -185,6 +208,7 @@ struct _LspMessage
     LspErrorBody           error;
     LspChunkBody           chunk;      /* GetChunk, Chunk */
     LspAuthBody            auth;
+    LspHaveBody            have;
   };
 };
 
@@ -238,6 +262,15 @@ LspMessage  *lsp_message_new_get_chunk          (const char        *game_id,
 LspMessage  *lsp_message_new_chunk              (guint64            offset,
                                                  guint32            length);
 LspMessage  *lsp_message_new_auth               (const char        *proof);
+LspMessage  *lsp_message_new_have_bitmap        (const char        *game_id,
+                                                 const char        *manifest_hash,
+                                                 guint              chunk_count,
+                                                 const guint8      *bitmap);
+LspMessage  *lsp_message_new_have_added         (const char        *game_id,
+                                                 const char        *manifest_hash,
+                                                 guint              chunk_count,
+                                                 const guint32     *added,
+                                                 guint              n_added);
 
 JsonNode    *lsp_message_to_json                (LspMessage        *self);
 GBytes      *lsp_message_encode                 (LspMessage        *self,

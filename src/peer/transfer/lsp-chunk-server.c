@@ -2,7 +2,7 @@
 
 #include "config.h"
 
-#include "lsp-chunk-server.h"
+#include "lsp-chunk-server-private.h"
 
 #include "lsp-chunk-buffer.h"
 #include "lsp-download-storage.h"
@@ -38,9 +38,17 @@ struct _LspChunkServer
   LspRateLimit    rate_limit;
   guint           rate_timer_id;
   guint64         bytes_served;
+  GHashTable     *peer_bytes;       /* peer_id → guint64 *, every peer served */
 };
 
 G_DEFINE_FINAL_TYPE (LspChunkServer, lsp_chunk_server, G_TYPE_OBJECT)
+
+enum {
+  UPLOADED,
+  N_SIGNALS
+};
+
+static guint upload_signals[N_SIGNALS];
 
 struct _Request
 {
@@ -52,6 +60,8 @@ struct _Request
   GCancellable    *cancellable;     /* cancelled when the stream fails */
   gboolean         answered;
   gboolean         holds_slot;
+  gboolean         partial;         /* from a download in progress */
+  LspManifest     *manifest;        /* once checked */
 };
 
 static void try_start_waiting (LspChunkServer *self);
@@ -64,6 +74,7 @@ request_free (Request *request)
   g_clear_object (&request->stream);
   g_clear_pointer (&request->decoder, lsp_frame_decoder_free);
   g_clear_pointer (&request->message, lsp_message_unref);
+  g_clear_pointer (&request->manifest, lsp_manifest_unref);
   g_clear_object (&request->cancellable);
   g_free (request->peer_id);
   g_clear_object (&request->server);
@@ -255,6 +266,22 @@ read_worker (GTask        *task,
 }
 
 static void
+count_peer_bytes (LspChunkServer *self,
+                  const char     *peer_id,
+                  gsize           length)
+{
+  guint64 *bytes = g_hash_table_lookup (self->peer_bytes, peer_id);
+
+  if (bytes == NULL)
+    {
+      bytes = g_new0 (guint64, 1);
+      g_hash_table_insert (self->peer_bytes, g_strdup (peer_id), bytes);
+    }
+  *bytes += length;
+  g_signal_emit (self, upload_signals[UPLOADED], 0, peer_id, (guint64) length);
+}
+
+static void
 on_chunk_read (GObject      *object,
                GAsyncResult *result,
                gpointer      user_data)
@@ -289,10 +316,21 @@ on_chunk_read (GObject      *object,
       request_finish (request);
       return;
     }
+  /* A download withdrawn while the bytes were read (cancelled, failed)
+   * may be sweeping its files: what was read is not sent. */
+  if (request->partial)
+    {
+      if (!_lsp_chunk_server_partial_allows (self->node, request->manifest, &request->message->chunk, &error))
+        {
+          refuse (request, LSP_PROTO_ERROR_NOT_FOUND, "%s", error->message);
+          return;
+        }
+    }
   request->answered = TRUE;
   header = lsp_message_new_chunk (request->message->chunk.offset, request->message->chunk.length);
   frame = lsp_message_encode (header, LSP_PROTO_MAX_FRAME, NULL);
   self->bytes_served += g_bytes_get_size (data);
+  count_peer_bytes (self, request->peer_id, g_bytes_get_size (data));
   /* The frame and the bytes are two writes on one stream; QUIC keeps them
    * in order and the bytes are not copied. */
   lsp_quic_stream_write_bytes_async (request->stream, frame, FALSE, request->cancellable, NULL, NULL);
@@ -348,28 +386,52 @@ take_tokens (LspChunkServer *self,
   return FALSE;
 }
 
-static void
-try_start_waiting (LspChunkServer *self)
+/* The next request to start: of the peers under their share of slots,
+ * the one with the fewest chunks in flight, and its oldest request, so
+ * the uplink is shared per peer and not per request (a downloader that
+ * queued many requests does not crowd out one that queued few). Requests
+ * their downloader gave up on (STOP_SENDING after its FIN) are dropped on
+ * the way. */
+static GList *
+next_waiting (LspChunkServer *self)
 {
-  for (GList *l = self->waiting.head; l != NULL && self->n_active < self->slots;)
+  GList *best = NULL;
+  guint best_active = G_MAXUINT;
+
+  for (GList *l = self->waiting.head; l != NULL;)
     {
       Request *request = l->data;
       GList *next = l->next;
+      guint active = active_for_peer (self, request->peer_id);
 
       if (lsp_quic_stream_is_write_closed (request->stream))
         {
-          /* The downloader gave up on it (STOP_SENDING after its FIN). */
           g_queue_delete_link (&self->waiting, l);
           request_finish (request);
         }
-      else if (active_for_peer (self, request->peer_id) < self->slots_per_peer)
+      else if (active < self->slots_per_peer && active < best_active)
         {
-          if (!take_tokens (self, request->message->chunk.length))
-            return;
-          g_queue_delete_link (&self->waiting, l);
-          start_read (request);
+          best = l;
+          best_active = active;
         }
       l = next;
+    }
+  return best;
+}
+
+static void
+try_start_waiting (LspChunkServer *self)
+{
+  GList *l;
+
+  while (self->n_active < self->slots && (l = next_waiting (self)) != NULL)
+    {
+      Request *request = l->data;
+
+      if (!take_tokens (self, request->message->chunk.length))
+        return;
+      g_queue_delete_link (&self->waiting, l);
+      start_read (request);
     }
 }
 
@@ -383,7 +445,15 @@ check_request (Request     *request,
   g_autoptr(GError) error = NULL;
 
   /* The game may have changed while its manifest was loading. */
-  if (!lsp_transfer_can_serve (self->library, chunk->game_id, chunk->manifest_hash, &error))
+  if (request->partial)
+    {
+      if (!_lsp_chunk_server_partial_allows (self->node, manifest, chunk, &error))
+        {
+          refuse (request, LSP_PROTO_ERROR_NOT_FOUND, "%s", error->message);
+          return;
+        }
+    }
+  else if (!lsp_transfer_can_serve (self->library, chunk->game_id, chunk->manifest_hash, &error))
     {
       refuse (request, g_error_matches (error, LSP_ERROR, LSP_ERROR_BUSY) ? LSP_PROTO_ERROR_BUSY
                                                                           : LSP_PROTO_ERROR_NOT_FOUND,
@@ -406,6 +476,7 @@ check_request (Request     *request,
       refuse (request, LSP_PROTO_ERROR_BUSY, "Too many chunk requests are waiting; ask again later");
       return;
     }
+  request->manifest = lsp_manifest_ref (manifest);
   g_queue_push_tail (&self->waiting, request);
   try_start_waiting (self);
 }
@@ -464,7 +535,11 @@ handle_request (Request *request)
   g_autoptr(GTask) task = NULL;
   char **args;
 
-  if (!lsp_transfer_can_serve (self->library, chunk->game_id, chunk->manifest_hash, &error))
+  /* A download in progress holds the game's operation, so the rule for
+   * complete games says busy; what it verified is served by its own rule. */
+  if (lsp_node_has_published (self->node, chunk->game_id, chunk->manifest_hash))
+    request->partial = TRUE;
+  else if (!lsp_transfer_can_serve (self->library, chunk->game_id, chunk->manifest_hash, &error))
     {
       refuse (request, g_error_matches (error, LSP_ERROR, LSP_ERROR_BUSY) ? LSP_PROTO_ERROR_BUSY
                                                                           : LSP_PROTO_ERROR_NOT_FOUND,
@@ -576,6 +651,37 @@ lsp_chunk_server_get_bytes_served (LspChunkServer *self)
   return self->bytes_served;
 }
 
+/**
+ * lsp_chunk_server_dup_peer_bytes:
+ *
+ * Returns: (transfer full): peer_id → guint64 * of the bytes sent to each
+ * peer since the server started
+ */
+GHashTable *
+lsp_chunk_server_dup_peer_bytes (LspChunkServer *self)
+{
+  GHashTable *copy;
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_return_val_if_fail (LSP_IS_CHUNK_SERVER (self), NULL);
+
+  copy = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_hash_table_iter_init (&iter, self->peer_bytes);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    g_hash_table_insert (copy, g_strdup (key), g_memdup2 (value, sizeof (guint64)));
+  return copy;
+}
+
+/* Chunks being read or sent to peer_id now. */
+guint
+lsp_chunk_server_get_n_active_for_peer (LspChunkServer *self,
+                                        const char     *peer_id)
+{
+  g_return_val_if_fail (LSP_IS_CHUNK_SERVER (self), 0);
+  return active_for_peer (self, peer_id);
+}
+
 guint
 lsp_chunk_server_get_n_active (LspChunkServer *self)
 {
@@ -639,6 +745,7 @@ lsp_chunk_server_finalize (GObject *object)
   g_assert (g_queue_is_empty (&self->waiting));
   g_clear_pointer (&self->manifests, g_hash_table_unref);
   g_clear_pointer (&self->active_per_peer, g_hash_table_unref);
+  g_clear_pointer (&self->peer_bytes, g_hash_table_unref);
   g_clear_pointer (&self->games_path, g_free);
   g_clear_object (&self->cancellable);
 
@@ -652,6 +759,17 @@ lsp_chunk_server_class_init (LspChunkServerClass *klass)
 
   object_class->dispose = lsp_chunk_server_dispose;
   object_class->finalize = lsp_chunk_server_finalize;
+
+  /**
+   * LspChunkServer::uploaded:
+   * @peer_id: who got the chunk
+   * @bytes: its length
+   *
+   * A chunk went to a peer.
+   */
+  upload_signals[UPLOADED] =
+    g_signal_new ("uploaded", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_UINT64);
 }
 
 static void
@@ -660,6 +778,7 @@ lsp_chunk_server_init (LspChunkServer *self)
   self->cancellable = g_cancellable_new ();
   self->manifests = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) lsp_manifest_unref);
   self->active_per_peer = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->peer_bytes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->slots = LSP_CHUNK_SERVER_DEFAULT_SLOTS;
   self->slots_per_peer = LSP_CHUNK_SERVER_DEFAULT_SLOTS_PER_PEER;
   lsp_rate_limit_init (&self->rate_limit, 0);

@@ -26,6 +26,9 @@ void            lsp_chunk_server_set_rate_limit   (LspChunkServer *self,
                                                    guint64         bytes_per_second);
 guint64         lsp_chunk_server_get_bytes_served (LspChunkServer *self);
 guint           lsp_chunk_server_get_n_active     (LspChunkServer *self);
+guint           lsp_chunk_server_get_n_active_for_peer (LspChunkServer *self,
+                                                        const char     *peer_id);
+GHashTable     *lsp_chunk_server_dup_peer_bytes   (LspChunkServer *self);
 guint           lsp_chunk_server_get_n_waiting    (LspChunkServer *self);
 
 gboolean        lsp_transfer_can_serve            (LspLibrary     *library,

@@ -342,6 +342,7 @@ _lsp_download_finish (LspDownload *self)
   EndJob *job;
 
   self->finishing = TRUE;
+  _lsp_download_withdraw (self);
   g_clear_handle_id (&self->wait_id, g_source_remove);
   g_clear_handle_id (&self->state_timer_id, g_source_remove);
   g_clear_handle_id (&self->rate_timer_id, g_source_remove);
@@ -415,6 +416,7 @@ _lsp_download_fail (LspDownload *self,
   if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     g_message ("%s: download failed: %s", self->game_id, error->message);
   self->failure = error;
+  _lsp_download_withdraw (self);
   g_cancellable_cancel (self->stop);
   _lsp_download_finish (self);
 }
@@ -469,5 +471,8 @@ lsp_download_cancel (LspDownload *self)
   g_return_if_fail (LSP_IS_DOWNLOAD (self));
 
   if (self->task != NULL && self->failure == NULL)
-    _lsp_download_on_cancelled (NULL, self);
+    {
+      _lsp_download_withdraw (self);
+      _lsp_download_on_cancelled (NULL, self);
+    }
 }

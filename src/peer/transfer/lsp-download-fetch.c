@@ -34,6 +34,7 @@ _lsp_download_source_free (Source *source)
   if (source->conn != NULL && source->streams_handler != 0)
     g_signal_handler_disconnect (source->conn, source->streams_handler);
   g_clear_object (&source->conn);
+  g_clear_object (&source->peer);
   g_free (source->peer_id);
   g_free (source);
 }
@@ -117,8 +118,9 @@ drop_source (LspDownload *self,
   _lsp_download_check_waiting (self);
 }
 
-/* Every connected peer that offers exactly our manifest is a source; a
- * peer whose offer changed or that left is not. */
+/* Every connected peer that offers exactly our manifest, whole or the
+ * chunks it verified of its own download, is a source; a peer whose offer
+ * changed or that left is not. */
 void
 _lsp_download_refresh_sources (LspDownload *self)
 {
@@ -131,33 +133,36 @@ _lsp_download_refresh_sources (LspDownload *self)
     {
       Source *source = g_ptr_array_index (self->sources, i);
       LspPeer *peer = lsp_node_lookup_peer (self->node, source->peer_id);
-      const LspGameSummary *game = peer != NULL ? lsp_peer_lookup_game (peer, self->game_id) : NULL;
+      gboolean partial;
 
-      if (lsp_node_get_connection (self->node, source->peer_id) != source->conn || game == NULL ||
-          game->availability != LSP_AVAILABILITY_READY || g_strcmp0 (game->manifest_hash, self->manifest_hash) != 0)
+      if (lsp_node_get_connection (self->node, source->peer_id) != source->conn || peer != source->peer ||
+          !_lsp_download_peer_offers (self, peer, &partial))
         {
           drop_source (self, source, _("it left or no longer offers this version"), FALSE);
           i--;
         }
+      else
+        source->partial = partial;
     }
 
   for (guint i = 0; i < g_list_model_get_n_items (peers); i++)
     {
       g_autoptr(LspPeer) peer = g_list_model_get_item (peers, i);
-      const LspGameSummary *game = lsp_peer_lookup_game (peer, self->game_id);
       LspQuicConnection *conn = lsp_node_get_connection (self->node, lsp_peer_get_id (peer));
+      gboolean partial;
       Source *source;
 
-      if (conn == NULL || game == NULL || game->availability != LSP_AVAILABILITY_READY ||
-          g_strcmp0 (game->manifest_hash, self->manifest_hash) != 0 ||
-          find_source (self, lsp_peer_get_id (peer)) != NULL ||
-          g_hash_table_contains (self->banned, lsp_peer_get_id (peer)))
+      if (conn == NULL || find_source (self, lsp_peer_get_id (peer)) != NULL ||
+          g_hash_table_contains (self->banned, lsp_peer_get_id (peer)) ||
+          !_lsp_download_peer_offers (self, peer, &partial))
         continue;
 
       source = g_new0 (Source, 1);
       source->download = self;
       source->serial = ++self->source_serial;
       source->peer_id = g_strdup (lsp_peer_get_id (peer));
+      source->peer = g_object_ref (peer);
+      source->partial = partial;
       source->conn = g_object_ref (conn);
       source->window = LSP_DOWNLOAD_MIN_WINDOW;
       source->streams_handler = g_signal_connect_swapped (conn, "streams-available",
@@ -165,7 +170,7 @@ _lsp_download_refresh_sources (LspDownload *self)
       g_ptr_array_add (self->sources, source);
       if (!g_hash_table_contains (self->peer_bytes, source->peer_id))
         g_hash_table_insert (self->peer_bytes, g_strdup (source->peer_id), g_new0 (guint64, 1));
-      g_debug ("%s: %.12s is a source", self->game_id, source->peer_id);
+      g_debug ("%s: %.12s is a source%s", self->game_id, source->peer_id, partial ? " of some chunks" : "");
     }
   _lsp_download_check_waiting (self);
 }
@@ -576,40 +581,6 @@ start_fetch (LspDownload *self,
   return TRUE;
 }
 
-/* The next chunk for source: the first missing one (files in order, so
- * disks write mostly sequentially), preferring chunks it did not spoil;
- * with nothing missing, a chunk in flight elsewhere (the end game). */
-static Chunk *
-pick_chunk (LspDownload *self,
-            Source      *source)
-{
-  Chunk *spoiled = NULL;
-
-  for (guint i = 0; i < self->chunks->len; i++)
-    {
-      Chunk *chunk = &g_array_index (self->chunks, Chunk, i);
-
-      if (chunk->state != CHUNK_MISSING)
-        continue;
-      if (chunk->avoid != source || self->sources->len == 1)
-        return chunk;
-      if (spoiled == NULL)
-        spoiled = chunk;
-    }
-  if (spoiled != NULL)
-    return spoiled;
-
-  for (guint i = 0; i < self->fetches->len; i++)
-    {
-      Fetch *fetch = g_ptr_array_index (self->fetches, i);
-
-      if (fetch->source != source && fetch->chunk->state == CHUNK_FETCHING &&
-          fetch->chunk->n_fetches == 1 && fetch->chunk->avoid != source)
-        return fetch->chunk;
-    }
-  return NULL;
-}
-
 static gboolean
 on_rate_timer (gpointer user_data)
 {
@@ -646,6 +617,7 @@ _lsp_download_pump (LspDownload *self)
 
   for (guint i = 0; i < self->sources->len; i++)
     ((Source *) g_ptr_array_index (self->sources, i))->blocked = FALSE;
+  _lsp_download_count_holders (self);
 
   /* Round-robin, one request per source per turn, so sources share the
    * missing chunks from the start. */
@@ -659,7 +631,7 @@ _lsp_download_pump (LspDownload *self)
 
           if (source->blocked || source->retry_id != 0 || source->in_flight >= source->window)
             continue;
-          chunk = pick_chunk (self, source);
+          chunk = _lsp_download_pick_chunk (self, source);
           if (chunk == NULL)
             continue;
           if (!take_download_tokens (self, chunk->length))

@@ -394,6 +394,7 @@ on_prepared (GObject      *object,
       return;
     }
   _lsp_download_set_phase (self, LSP_DOWNLOAD_CONNECTING);
+  _lsp_download_publish (self);
   _lsp_download_refresh_sources (self);
   _lsp_download_pump (self);
 }

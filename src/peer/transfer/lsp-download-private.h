@@ -45,6 +45,10 @@ struct _Source
   double             rate;         /* bytes per second, smoothed */
   guint              retry_id;     /* backing off after "busy" */
   gboolean           blocked;      /* out of streams until the peer raises its limit */
+  LspPeer           *peer;
+  gboolean           partial;      /* serves only the chunks of its own download */
+  const guint8      *held;         /* partial: its bitmap, looked up again at each pump */
+  guint              n_held_bits;
 };
 
 typedef struct
@@ -126,6 +130,8 @@ struct _LspDownload
   gboolean          manifest_busy;  /* a peer that has it was busy: ask again */
   GHashTable       *banned;         /* peer_ids that sent bad data: never a source again */
   guint             rate_timer_id;
+  gboolean          publishing;     /* our verified chunks are served while we run */
+  GArray           *holders;        /* guint per chunk: partial sources holding it, per pump */
 };
 
 enum {
@@ -222,5 +228,17 @@ void     _lsp_download_refresh_sources  (LspDownload  *self);
 void     _lsp_download_pump             (LspDownload  *self);
 void     _lsp_download_stop_fetches     (LspDownload  *self);
 void     _lsp_download_source_free      (Source       *source);
+
+/* lsp-download-swarm.c */
+void     _lsp_download_publish          (LspDownload  *self);
+void     _lsp_download_publish_chunk    (LspDownload  *self,
+                                         Chunk        *chunk);
+void     _lsp_download_withdraw         (LspDownload  *self);
+gboolean _lsp_download_peer_offers      (LspDownload  *self,
+                                         LspPeer      *peer,
+                                         gboolean     *out_partial);
+void     _lsp_download_count_holders    (LspDownload  *self);
+Chunk   *_lsp_download_pick_chunk       (LspDownload  *self,
+                                         Source       *source);
 
 G_END_DECLS

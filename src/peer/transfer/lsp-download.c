@@ -242,6 +242,7 @@ chunk_verified (LspDownload *self,
   self->n_done++;
   self->bytes_done += chunk->length;
   lsp_download_state_set (self->state, chunk->index);
+  _lsp_download_publish_chunk (self, chunk);
   /* A repair keeps no resume state: its sentinel never left, and a
    * repair cut short is run again, hashing what is there. */
   if (!self->repair)
@@ -336,6 +337,17 @@ on_peer_games_changed (LspPeer            *peer,
 }
 
 static void
+on_peer_chunks_changed (LspPeer     *peer,
+                        const char  *game_id,
+                        LspDownload *self)
+{
+  if (self->manifest_hash == NULL || !g_str_equal (game_id, self->game_id))
+    return;
+  _lsp_download_refresh_sources (self);
+  _lsp_download_pump (self);
+}
+
+static void
 watch_peers (LspDownload *self)
 {
   GListModel *peers = G_LIST_MODEL (self->node);
@@ -347,6 +359,7 @@ watch_peers (LspDownload *self)
       if (g_ptr_array_find (self->watched_peers, peer, NULL))
         continue;
       g_signal_connect_object (peer, "games-changed", G_CALLBACK (on_peer_games_changed), self, 0);
+      g_signal_connect_object (peer, "chunks-changed", G_CALLBACK (on_peer_chunks_changed), self, 0);
       g_ptr_array_add (self->watched_peers, g_object_ref (peer));
     }
 }
@@ -670,6 +683,7 @@ lsp_download_finalize (GObject *object)
   g_clear_pointer (&self->sources, g_ptr_array_unref);
   g_clear_pointer (&self->fetches, g_ptr_array_unref);
   g_clear_pointer (&self->peer_bytes, g_hash_table_unref);
+  g_clear_pointer (&self->holders, g_array_unref);
   g_clear_pointer (&self->watched_peers, g_ptr_array_unref);
   g_clear_pointer (&self->banned, g_hash_table_unref);
   g_clear_pointer (&self->state, lsp_download_state_free);
@@ -720,6 +734,7 @@ lsp_download_init (LspDownload *self)
   self->sources = g_ptr_array_new_with_free_func ((GDestroyNotify) _lsp_download_source_free);
   self->fetches = g_ptr_array_new ();
   self->peer_bytes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->holders = g_array_new (FALSE, TRUE, sizeof (guint));
   self->watched_peers = g_ptr_array_new_with_free_func (g_object_unref);
   self->banned = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->wait_seconds = LSP_DOWNLOAD_DEFAULT_WAIT_SECONDS;
