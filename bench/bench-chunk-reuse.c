@@ -70,22 +70,6 @@ each_chunk (const Chunker *chunker,
   return n;
 }
 
-static guint
-digest_hash (gconstpointer key)
-{
-  guint value;
-
-  memcpy (&value, key, sizeof value);
-  return value;
-}
-
-static gboolean
-digest_equal (gconstpointer a,
-              gconstpointer b)
-{
-  return memcmp (a, b, LSP_SHA256_LEN) == 0;
-}
-
 static void
 remember (const guint8 *digest,
           gsize         length,
@@ -119,7 +103,7 @@ reuse (const Chunker *chunker,
        guint          n_new,
        guint64       *out_total)
 {
-  g_autoptr(GHashTable) old = g_hash_table_new_full (digest_hash, digest_equal, g_free, NULL);
+  g_autoptr(GHashTable) old = g_hash_table_new_full (lsp_sha256_digest_hash, lsp_sha256_digest_equal, g_free, NULL);
   Count c = { old, 0 };
   guint64 total = 0;
 

@@ -90,3 +90,20 @@ lsp_sha256_from_hex (const char *hex,
 
   return TRUE;
 }
+
+/* A digest is uniformly distributed: its first bytes are a hash already. */
+guint
+lsp_sha256_digest_hash (gconstpointer key)
+{
+  guint value;
+
+  memcpy (&value, key, sizeof value);
+  return value;
+}
+
+gboolean
+lsp_sha256_digest_equal (gconstpointer a,
+                         gconstpointer b)
+{
+  return memcmp (a, b, LSP_SHA256_LEN) == 0;
+}

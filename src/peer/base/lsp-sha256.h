@@ -26,6 +26,11 @@ void       lsp_sha256_to_hex   (const guint8  digest[LSP_SHA256_LEN],
 gboolean   lsp_sha256_from_hex (const char   *hex,
                                 guint8        digest[LSP_SHA256_LEN]);
 
+/* For GHashTables keyed by a digest's LSP_SHA256_LEN bytes. */
+guint      lsp_sha256_digest_hash  (gconstpointer key);
+gboolean   lsp_sha256_digest_equal (gconstpointer a,
+                                    gconstpointer b);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LspSha256, lsp_sha256_free)
 
 G_END_DECLS

@@ -27,22 +27,6 @@ typedef struct
   guint32      length;
 } Location;
 
-static guint
-hash_digest (gconstpointer key)
-{
-  guint value;
-
-  memcpy (&value, key, sizeof value);
-  return value;
-}
-
-static gboolean
-equal_digest (gconstpointer a,
-              gconstpointer b)
-{
-  return memcmp (a, b, LSP_SHA256_LEN) == 0;
-}
-
 static void
 add_location (GHashTable   *index,
               const guint8 *hash,
@@ -238,7 +222,7 @@ _lsp_download_reuse_copy (int               root_fd,
                           GCancellable     *cancellable,
                           GError          **error)
 {
-  g_autoptr(GHashTable) index = g_hash_table_new_full (hash_digest, equal_digest, NULL,
+  g_autoptr(GHashTable) index = g_hash_table_new_full (lsp_sha256_digest_hash, lsp_sha256_digest_equal, NULL,
                                                        (GDestroyNotify) g_array_unref);
   guint8 *buffer;
   gboolean ok = TRUE;
@@ -320,7 +304,7 @@ _lsp_download_reuse_copy (int               root_fd,
 void
 _lsp_download_reuse_hold_twins (LspDownload *self)
 {
-  g_autoptr(GHashTable) first = g_hash_table_new (hash_digest, equal_digest);
+  g_autoptr(GHashTable) first = g_hash_table_new (lsp_sha256_digest_hash, lsp_sha256_digest_equal);
 
   for (guint i = 0; i < self->chunks->len; i++)
     {
@@ -335,7 +319,7 @@ _lsp_download_reuse_hold_twins (LspDownload *self)
           continue;
         }
       if (self->twins == NULL)
-        self->twins = g_hash_table_new_full (hash_digest, equal_digest, NULL, (GDestroyNotify) g_ptr_array_unref);
+        self->twins = g_hash_table_new_full (lsp_sha256_digest_hash, lsp_sha256_digest_equal, NULL, (GDestroyNotify) g_ptr_array_unref);
       held = g_hash_table_lookup (self->twins, chunk->hash);
       if (held == NULL)
         {

@@ -42,27 +42,11 @@ estimate_free (Estimate *estimate)
   g_free (estimate);
 }
 
-static guint
-hash_digest (gconstpointer key)
-{
-  guint value;
-
-  memcpy (&value, key, sizeof value);
-  return value;
-}
-
-static gboolean
-equal_digest (gconstpointer a,
-              gconstpointer b)
-{
-  return memcmp (a, b, LSP_SHA256_LEN) == 0;
-}
-
 static guint64
 count_missing (LspManifest *local,
                LspManifest *target)
 {
-  g_autoptr(GHashTable) have = g_hash_table_new (hash_digest, equal_digest);
+  g_autoptr(GHashTable) have = g_hash_table_new (lsp_sha256_digest_hash, lsp_sha256_digest_equal);
   guint64 missing = 0;
 
   for (guint i = 0; i < lsp_manifest_get_n_files (local); i++)
