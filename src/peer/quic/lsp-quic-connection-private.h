@@ -78,5 +78,9 @@ void           lsp_quic_connection_credit         (LspQuicConnection      *self,
                                                    gsize                   length);
 gboolean       lsp_quic_connection_setup_tls      (LspQuicConnection      *self,
                                                    GError                **error);
+void           lsp_quic_connection_queue_stream   (LspQuicConnection      *self,
+                                                   LspQuicStream          *stream);
+GError        *lsp_quic_connection_error_from_liberr (LspQuicConnection   *self,
+                                                   int                     rv);
 
 G_END_DECLS

@@ -166,34 +166,6 @@ set_keep_alive (LspQuicConnection *self)
   ngtcp2_conn_set_keep_alive_timeout (self->conn, (ngtcp2_duration) idle_ms / 3 * NGTCP2_MILLISECONDS);
 }
 
-static gboolean
-timer_dispatch (GSource     *source,
-                GSourceFunc  callback,
-                gpointer     user_data)
-{
-  return callback (user_data);
-}
-
-static GSourceFuncs timer_funcs = {
-  .dispatch = timer_dispatch,
-};
-
-/* A source that fires only at the ready time it is given, attached to
- * @context: the transport's timers, rescheduled instead of re-created. */
-GSource *
-lsp_quic_timer_source_new (const char   *name,
-                           GSourceFunc   callback,
-                           gpointer      user_data,
-                           GMainContext *context)
-{
-  GSource *source = g_source_new (&timer_funcs, sizeof (GSource));
-
-  g_source_set_callback (source, callback, user_data, NULL);
-  g_source_set_name (source, name);
-  g_source_attach (source, context);
-  return source;
-}
-
 /* GLib wakes the main context on every ready-time change, which costs a
  * system call: change it only when it really changes. */
 static void
@@ -403,78 +375,13 @@ send_connection_close (LspQuicConnection                   *self,
     self->close_unsent = TRUE;
 }
 
-/* The reason phrase of the peer's CONNECTION_CLOSE, as ": reason" to
- * append to a message, escaped: it is any bytes the peer chose. */
-static char *
-close_reason_suffix (const ngtcp2_connection_close_error *ccerr)
-{
-  g_autofree char *reason = NULL;
-
-  if (ccerr->reasonlen == 0)
-    return g_strdup ("");
-  reason = lsp_escape_untrusted ((const char *) ccerr->reason, (gssize) ccerr->reasonlen);
-  return g_strconcat (": ", reason, NULL);
-}
-
-static GError *
-error_from_liberr (LspQuicConnection *self,
-                   int                rv)
-{
-  ngtcp2_connection_close_error ccerr;
-  g_autofree char *reason = NULL;
-
-  switch (rv)
-    {
-    case NGTCP2_ERR_IDLE_CLOSE:
-      return g_error_new (LSP_QUIC_ERROR, LSP_QUIC_ERROR_IDLE_TIMEOUT,
-                          _("Nothing was heard from %s for longer than the idle timeout"),
-                          self->address_key);
-    case NGTCP2_ERR_HANDSHAKE_TIMEOUT:
-      return g_error_new (LSP_QUIC_ERROR, LSP_QUIC_ERROR_HANDSHAKE_TIMEOUT,
-                          _("The QUIC handshake with %s did not finish within %u ms"),
-                          self->address_key, lsp_quic_endpoint_get_handshake_timeout (self->endpoint));
-    case NGTCP2_ERR_DRAINING:
-    case NGTCP2_ERR_CLOSING:
-      if (self->stateless_reset)
-        return g_error_new (LSP_QUIC_ERROR, LSP_QUIC_ERROR_PEER_RESET,
-                            _("%s no longer knows this connection (stateless reset)"), self->address_key);
-      ngtcp2_conn_get_connection_close_error (self->conn, &ccerr);
-      reason = close_reason_suffix (&ccerr);
-      if (ccerr.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION)
-        return g_error_new (LSP_QUIC_ERROR, LSP_QUIC_ERROR_PEER_CLOSED,
-                            _("%s closed the connection (code %" PRIu64 "%s)"),
-                            self->address_key, ccerr.error_code, reason);
-      if (ccerr.error_code >= 0x100 && ccerr.error_code < 0x200)
-        return g_error_new (LSP_QUIC_ERROR, LSP_QUIC_ERROR_HANDSHAKE,
-                            _("%s refused the TLS handshake (alert “%s”)"), self->address_key,
-                            gnutls_alert_get_name ((gnutls_alert_description_t) (ccerr.error_code - 0x100)));
-      return g_error_new (LSP_QUIC_ERROR, LSP_QUIC_ERROR_PEER_CLOSED,
-                          _("%s closed the connection (transport error 0x%" PRIx64 "%s)"),
-                          self->address_key, ccerr.error_code, reason);
-    case NGTCP2_ERR_CRYPTO:
-    case NGTCP2_ERR_CALLBACK_FAILURE:
-      if (self->verify_error != NULL)
-        return g_error_new (LSP_QUIC_ERROR,
-                            self->peer_mismatch ? LSP_QUIC_ERROR_PEER_MISMATCH : LSP_QUIC_ERROR_HANDSHAKE,
-                            "%s", self->verify_error);
-      if (rv == NGTCP2_ERR_CRYPTO)
-        return g_error_new (LSP_QUIC_ERROR, LSP_QUIC_ERROR_HANDSHAKE,
-                            _("The TLS handshake with %s failed (alert “%s”)"), self->address_key,
-                            gnutls_alert_get_name ((gnutls_alert_description_t) ngtcp2_conn_get_tls_alert (self->conn)));
-      G_GNUC_FALLTHROUGH;
-    default:
-      return g_error_new (LSP_QUIC_ERROR, LSP_QUIC_ERROR_PROTOCOL,
-                          _("QUIC error on the connection with %s: %s"), self->address_key, ngtcp2_strerror (rv));
-    }
-}
-
 /* Ends the connection after ngtcp2 reported @rv, telling the peer why when
  * the protocol wants it told. */
 static void
 fail (LspQuicConnection *self,
       int                rv)
 {
-  g_autoptr(GError) error = error_from_liberr (self, rv);
+  g_autoptr(GError) error = lsp_quic_connection_error_from_liberr (self, rv);
   ngtcp2_connection_close_error ccerr;
 
   switch (rv)
@@ -506,9 +413,9 @@ fail (LspQuicConnection *self,
   teardown (self, error);
 }
 
-static void
-queue_stream (LspQuicConnection *self,
-              LspQuicStream     *stream)
+void
+lsp_quic_connection_queue_stream (LspQuicConnection *self,
+                                  LspQuicStream     *stream)
 {
   if (!stream->in_send_queue && !stream->blocked)
     {
@@ -595,7 +502,7 @@ write_packets (LspQuicConnection *self)
               lsp_quic_stream_consumed (stream, (gsize) datalen, fin && (gsize) datalen == total, self->completed);
               lsp_quic_connection_unqueue_stream (self, stream);
               if (lsp_quic_stream_has_pending (stream))
-                queue_stream (self, stream);   /* to the back: round robin */
+                lsp_quic_connection_queue_stream (self, stream);   /* to the back: round robin */
             }
 
           if (n < 0)
@@ -999,62 +906,6 @@ lsp_quic_connection_get_remote (LspQuicConnection *self)
   return &self->remote;
 }
 
-gboolean
-lsp_quic_connection_check_open (LspQuicConnection *self,
-                                GError           **error)
-{
-  if (self->closed || self->close_requested)
-    {
-      g_set_error (error, LSP_QUIC_ERROR, LSP_QUIC_ERROR_CLOSED,
-                   _("The connection with %s is closed"), self->address_key);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-void
-lsp_quic_connection_stream_ready (LspQuicConnection *self,
-                                  LspQuicStream     *stream)
-{
-  queue_stream (self, stream);
-  lsp_quic_connection_schedule (self);
-}
-
-void
-lsp_quic_connection_stream_credit (LspQuicConnection *self,
-                                   LspQuicStream     *stream,
-                                   gsize              length)
-{
-  if (self->closed)
-    return;
-  lsp_quic_connection_credit (self, stream->id, length);
-  lsp_quic_connection_schedule (self);
-}
-
-void
-lsp_quic_connection_stream_reset (LspQuicConnection *self,
-                                  LspQuicStream     *stream,
-                                  guint64            app_error_code)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(LspQuicStream) hold = g_object_ref (stream);
-
-  if (self->closed)
-    return;
-
-  error = g_error_new (app_error_code == LSP_QUIC_APP_CANCELLED ? G_IO_ERROR : LSP_QUIC_ERROR,
-                       app_error_code == LSP_QUIC_APP_CANCELLED ? G_IO_ERROR_CANCELLED : LSP_QUIC_ERROR_CLOSED,
-                       _("Stream %" PRId64 " was reset locally (code %" PRIu64 ")"),
-                       stream->id, app_error_code);
-  lsp_quic_connection_unqueue_stream (self, stream);
-  lsp_quic_stream_write_failed (stream, error, self->completed);
-  stream->read_done = TRUE;
-  ngtcp2_conn_shutdown_stream (self->conn, stream->id, app_error_code);
-  if (!self->in_ngtcp2)
-    lsp_quic_completions_run (self->completed);
-  lsp_quic_connection_schedule (self);
-}
-
 /* Public API ------------------------------------------------------------ */
 
 /**
@@ -1088,46 +939,6 @@ lsp_quic_connection_is_closed (LspQuicConnection *self)
 {
   g_return_val_if_fail (LSP_IS_QUIC_CONNECTION (self), TRUE);
   return self->closed;
-}
-
-/**
- * lsp_quic_connection_open_stream:
- *
- * Returns: (transfer full): a new stream, or %NULL when the connection is
- *   closed or the peer allows no more streams right now
- */
-LspQuicStream *
-lsp_quic_connection_open_stream (LspQuicConnection  *self,
-                                 gboolean            bidirectional,
-                                 GError            **error)
-{
-  int64_t id;
-  int rv;
-
-  g_return_val_if_fail (LSP_IS_QUIC_CONNECTION (self), NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  if (!lsp_quic_connection_check_open (self, error))
-    return NULL;
-
-  rv = bidirectional ? ngtcp2_conn_open_bidi_stream (self->conn, &id, NULL)
-                     : ngtcp2_conn_open_uni_stream (self->conn, &id, NULL);
-  if (rv == NGTCP2_ERR_STREAM_ID_BLOCKED)
-    {
-      g_set_error (error, LSP_QUIC_ERROR, LSP_QUIC_ERROR_LIMIT,
-                   bidirectional ? _("%s allows no more bidirectional streams until some close")
-                                 : _("%s allows no more unidirectional streams until some close"),
-                   self->address_key);
-      return NULL;
-    }
-  if (rv != 0)
-    {
-      g_set_error (error, LSP_QUIC_ERROR, LSP_QUIC_ERROR_PROTOCOL,
-                   _("Cannot open a stream to %s: %s"), self->address_key, ngtcp2_strerror (rv));
-      return NULL;
-    }
-
-  return g_object_ref (lsp_quic_connection_add_stream (self, id, TRUE));
 }
 
 /**
