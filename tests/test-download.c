@@ -18,6 +18,7 @@
 #include "lsp-game-root.h"
 #include "lsp-node.h"
 #include "lsp-rate-limit.h"
+#include "lsp-test-peer.h"
 #include "lsp-test-util.h"
 
 /* Downloads between real nodes over QUIC on loopback, with real files. */
@@ -26,100 +27,13 @@ static const char * const catalog_ids[] = { "alpha", "beta", NULL };
 
 #define MIB (1024 * 1024)
 
-typedef struct
-{
-  char               *games;
-  char               *state;
-  guint16             port;
-  LspLibrary         *library;
-  LspIdentity        *identity;
-  LspNode            *node;
-  LspChunkServer     *server;
-  LspDownloadManager *downloads;
-} Peer;
+typedef LspTestPeer Peer;
 
 static void
 peer_start (Peer       *peer,
             const char *name)
 {
-  g_autoptr(LspCatalog) catalog = lsp_test_catalog_new (catalog_ids);
-  g_autoptr(GFile) dir = g_file_new_for_path (peer->games);
-  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) bind = g_inet_socket_address_new (loopback, peer->port);
-  g_autoptr(GError) error = NULL;
-
-  peer->library = lsp_library_new (dir, catalog);
-  lsp_test_load_library (peer->library);
-  lsp_library_watch (peer->library);
-  peer->identity = lsp_identity_load_or_create (peer->state, &error);
-  g_assert_no_error (error);
-  peer->node = lsp_node_new (peer->library, peer->identity, name);
-  lsp_node_set_liveness (peer->node, 500, 3000);
-  lsp_node_start (peer->node, G_INET_SOCKET_ADDRESS (bind), &error);
-  g_assert_no_error (error);
-  peer->port = lsp_node_get_port (peer->node);
-  peer->server = lsp_chunk_server_new (peer->node, peer->library);
-  peer->downloads = lsp_download_manager_new (peer->node, peer->library);
-}
-
-static void
-peer_init (Peer       *peer,
-           const char *name)
-{
-  peer->games = lsp_test_make_temp_dir ();
-  peer->state = lsp_test_make_temp_dir ();
-  peer_start (peer, name);
-}
-
-static gboolean
-manager_stopped (gpointer data)
-{
-  return *(gboolean *) data;
-}
-
-static void
-on_manager_stopped (GObject      *object,
-                    GAsyncResult *result,
-                    gpointer      user_data)
-{
-  g_assert_true (lsp_download_manager_stop_finish (LSP_DOWNLOAD_MANAGER (object), result, NULL));
-  *(gboolean *) user_data = TRUE;
-}
-
-static gboolean
-library_gone (gpointer data)
-{
-  return *(LspLibrary **) data == NULL;
-}
-
-static void
-peer_stop (Peer *peer)
-{
-  gboolean stopped = FALSE;
-
-  lsp_download_manager_stop_async (peer->downloads, on_manager_stopped, &stopped);
-  g_assert_true (lsp_test_wait_until (manager_stopped, &stopped, 20000));
-  lsp_node_stop (peer->node, "test over");
-  g_clear_object (&peer->downloads);
-  g_clear_object (&peer->server);
-  g_clear_object (&peer->node);
-  g_clear_object (&peer->identity);
-  /* Goodbyes, refusals and answers in flight still hold the library; they
-   * all end, and only then may its folder go. */
-  g_object_add_weak_pointer (G_OBJECT (peer->library), (gpointer *) &peer->library);
-  g_object_unref (peer->library);
-  g_assert_true (lsp_test_wait_until (library_gone, &peer->library, 20000));
-}
-
-static void
-peer_clear (Peer *peer)
-{
-  if (peer->node != NULL)
-    peer_stop (peer);
-  lsp_test_remove_tree (peer->games);
-  lsp_test_remove_tree (peer->state);
-  g_free (peer->games);
-  g_free (peer->state);
+  lsp_test_peer_start (peer, name, catalog_ids, TRUE);
 }
 
 static void
@@ -197,7 +111,7 @@ seed_and_join (Peer       *seeder,
 {
   make_seeder (seeder, "seeder", "1.0", size);
   lsp_chunk_server_set_rate_limit (seeder->server, rate);
-  peer_init (peer, name);
+  peer_start (peer, name);
   connect_to (peer, seeder);
   wait_offer (peer, seeder, "alpha", "1.0");
 }
@@ -347,8 +261,8 @@ test_single_source (void)
   g_assert_cmpuint (lsp_library_get_n_games_hashed (downloader.library), ==, 0);
 
   outcome_clear (&outcome);
-  peer_clear (&downloader);
-  peer_clear (&seeder);
+  lsp_test_peer_clear (&downloader);
+  lsp_test_peer_clear (&seeder);
 }
 
 static void
@@ -358,7 +272,7 @@ test_three_sources (void)
   Outcome outcome = { 0 };
   guint64 sum = 0;
 
-  peer_init (&downloader, "downloader");
+  peer_start (&downloader, "downloader");
   for (guint i = 0; i < 3; i++)
     {
       g_autofree char *name = g_strdup_printf ("seeder-%u", i);
@@ -382,9 +296,9 @@ test_three_sources (void)
   g_assert_cmpuint (sum, ==, 40 * MIB + 5);
 
   outcome_clear (&outcome);
-  peer_clear (&downloader);
+  lsp_test_peer_clear (&downloader);
   for (guint i = 0; i < 3; i++)
-    peer_clear (&seeders[i]);
+    lsp_test_peer_clear (&seeders[i]);
 }
 
 /* A source that answers every request with the right header and wrong
@@ -500,7 +414,7 @@ run_against_liar (Lie lie)
   Peer good = { 0 }, liar = { 0 }, downloader = { 0 };
   Outcome outcome = { 0 };
 
-  peer_init (&downloader, "downloader");
+  peer_start (&downloader, "downloader");
   make_seeder (&good, "good", "1.0", 37 * MIB);
   make_seeder (&liar, "liar", "1.0", 37 * MIB);
   /* The liar's own server is out of the way; its answers are lies. */
@@ -521,9 +435,9 @@ run_against_liar (Lie lie)
   g_assert_cmpuint (bytes_from (&outcome, &good), ==, 40 * MIB + 5);
 
   outcome_clear (&outcome);
-  peer_clear (&downloader);
-  peer_clear (&liar);
-  peer_clear (&good);
+  lsp_test_peer_clear (&downloader);
+  lsp_test_peer_clear (&liar);
+  lsp_test_peer_clear (&good);
 }
 
 static void
@@ -575,8 +489,8 @@ test_cancel_transferring (void)
   g_assert_false (lsp_library_is_operation_active (downloader.library, "alpha"));
 
   outcome_clear (&outcome);
-  peer_clear (&downloader);
-  peer_clear (&seeder);
+  lsp_test_peer_clear (&downloader);
+  lsp_test_peer_clear (&seeder);
 }
 
 /* Cancelled before any source answered: planning, or fetching the
@@ -598,8 +512,8 @@ test_cancel_planning (void)
   g_assert_false (g_file_test (root, G_FILE_TEST_EXISTS));
 
   outcome_clear (&outcome);
-  peer_clear (&downloader);
-  peer_clear (&seeder);
+  lsp_test_peer_clear (&downloader);
+  lsp_test_peer_clear (&seeder);
 }
 
 static gboolean
@@ -621,7 +535,7 @@ test_waiting_resumes (void)
 
   download = start_download (&downloader, "alpha", &outcome);
   g_assert_true (lsp_test_wait_until (has_bytes, download, 30000));
-  peer_stop (&seeder);
+  lsp_test_peer_stop (&seeder);
   g_assert_true (lsp_test_wait_until (is_waiting, download, 20000));
   g_assert_false (outcome.done);
 
@@ -632,8 +546,8 @@ test_waiting_resumes (void)
   g_assert_true (g_ptr_array_find (outcome.phases, GUINT_TO_POINTER (LSP_DOWNLOAD_WAITING), NULL));
 
   outcome_clear (&outcome);
-  peer_clear (&downloader);
-  peer_clear (&seeder);
+  lsp_test_peer_clear (&downloader);
+  lsp_test_peer_clear (&seeder);
 }
 
 /* Stopped with the peer mid-way, the download resumes at the next start
@@ -650,7 +564,7 @@ test_resume_after_stop (void)
 
   download = start_download (&downloader, "alpha", &first);
   g_assert_true (lsp_test_wait_until (has_bytes, download, 30000));
-  peer_stop (&downloader);
+  lsp_test_peer_stop (&downloader);
   g_assert_true (first.done);
   g_assert_error (first.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   state = g_build_filename (downloader.games, "alpha", LSP_DOWNLOAD_STATE_FILE, NULL);
@@ -672,8 +586,8 @@ test_resume_after_stop (void)
 
   outcome_clear (&first);
   outcome_clear (&second);
-  peer_clear (&downloader);
-  peer_clear (&seeder);
+  lsp_test_peer_clear (&downloader);
+  lsp_test_peer_clear (&seeder);
 }
 
 /* ---- serving rules, with a client that asks what it likes ---- */
@@ -796,7 +710,7 @@ test_serving_rules (void)
   lsp_test_write_file (secret, "not for you", -1);
   lsp_test_make_game (seeder.games, "beta", NULL, 1 * MIB);
   lsp_test_wait_idle (seeder.library);
-  peer_init (&client, "client");
+  peer_start (&client, "client");
   connect_to (&client, &seeder);
   wait_offer (&client, &seeder, "alpha", "1.0");
   hash = lsp_local_game_get_manifest_hash (lsp_library_lookup (seeder.library, "alpha"));
@@ -854,8 +768,8 @@ test_serving_rules (void)
     g_assert_cmpstr (answer, ==, "chunk");
   }
 
-  peer_clear (&client);
-  peer_clear (&seeder);
+  lsp_test_peer_clear (&client);
+  lsp_test_peer_clear (&seeder);
 }
 
 /* ---- storage rules ---- */
@@ -1039,7 +953,7 @@ test_download_rate_limited (void)
   Outcome outcome = { 0 };
 
   make_seeder (&seeder, "seeder", "1.0", 5 * MIB);
-  peer_init (&downloader, "downloader");
+  peer_start (&downloader, "downloader");
   lsp_download_manager_set_rate_limit (downloader.downloads, 16 * MIB);
   connect_to (&downloader, &seeder);
   wait_offer (&downloader, &seeder, "alpha", "1.0");
@@ -1049,8 +963,8 @@ test_download_rate_limited (void)
   assert_downloaded_like (&downloader, &seeder);
 
   outcome_clear (&outcome);
-  peer_clear (&downloader);
-  peer_clear (&seeder);
+  lsp_test_peer_clear (&downloader);
+  lsp_test_peer_clear (&seeder);
 }
 
 /* A games folder too small for the game: refused before a byte is
@@ -1088,7 +1002,7 @@ test_not_enough_space (void)
   g_assert_false (g_file_test (root, G_FILE_TEST_EXISTS));
 
   outcome_clear (&outcome);
-  peer_stop (&downloader);
+  lsp_test_peer_stop (&downloader);
   /* A plain unmount, so nothing is left half-attached under the folder
    * removed next; the kernel may need a moment to let go of it. */
   for (guint tries = 0; umount (downloader.games) != 0; tries++)
@@ -1101,7 +1015,7 @@ test_not_enough_space (void)
   g_free (downloader.state);
   g_free (downloader.games);
   lsp_test_remove_tree (outer);
-  peer_clear (&seeder);
+  lsp_test_peer_clear (&seeder);
 }
 
 /* Writing fails (a file size limit binds root too): the download stops
@@ -1131,8 +1045,8 @@ test_write_fails (void)
   g_assert_false (g_file_test (root, G_FILE_TEST_EXISTS));
 
   outcome_clear (&outcome);
-  peer_clear (&downloader);
-  peer_clear (&seeder);
+  lsp_test_peer_clear (&downloader);
+  lsp_test_peer_clear (&seeder);
 }
 
 static void
@@ -1178,8 +1092,8 @@ test_cancel_connecting_verifying (void)
       outcome_clear (&outcome);
     }
 
-  peer_clear (&downloader);
-  peer_clear (&seeder);
+  lsp_test_peer_clear (&downloader);
+  lsp_test_peer_clear (&seeder);
 }
 
 /* Cancelled while waiting for a source that left. */
@@ -1195,7 +1109,7 @@ test_cancel_waiting (void)
 
   download = start_download (&downloader, "alpha", &outcome);
   g_assert_true (lsp_test_wait_until (has_bytes, download, 30000));
-  peer_stop (&seeder);
+  lsp_test_peer_stop (&seeder);
   g_assert_true (lsp_test_wait_until (is_waiting, download, 20000));
   lsp_download_manager_cancel (downloader.downloads, "alpha", NULL);
   wait_outcome (&downloader, &outcome);
@@ -1204,7 +1118,7 @@ test_cancel_waiting (void)
   g_assert_false (g_file_test (root, G_FILE_TEST_EXISTS));
 
   outcome_clear (&outcome);
-  peer_clear (&downloader);
+  lsp_test_peer_clear (&downloader);
   seeder.library = NULL;
   lsp_test_remove_tree (seeder.games);
   lsp_test_remove_tree (seeder.state);
@@ -1275,8 +1189,8 @@ test_extra_bytes_while_queued (void)
   g_assert_cmpuint (raw.bytes->len, ==, 1000);
 
   raw_clear (&raw, stream);
-  peer_clear (&client);
-  peer_clear (&seeder);
+  lsp_test_peer_clear (&client);
+  lsp_test_peer_clear (&seeder);
 }
 
 /* A frame over the limit, body and all: one bad_frame answer. */
@@ -1300,8 +1214,8 @@ test_oversized_frame (void)
   g_assert_nonnull (lsp_node_get_connection (client.node, lsp_identity_get_peer_id (seeder.identity)));
 
   raw_clear (&raw, stream);
-  peer_clear (&client);
-  peer_clear (&seeder);
+  lsp_test_peer_clear (&client);
+  lsp_test_peer_clear (&seeder);
 }
 
 /* A request the downloader gave up on (reset after its FIN) while it
@@ -1333,8 +1247,8 @@ test_reset_after_fin (void)
 
   lsp_frame_decoder_free (raw.decoder);
   g_byte_array_unref (raw.bytes);
-  peer_clear (&client);
-  peer_clear (&seeder);
+  lsp_test_peer_clear (&client);
+  lsp_test_peer_clear (&seeder);
 }
 
 /* ---- regressions: downloads that must end, and keep what they should ---- */
@@ -1368,7 +1282,7 @@ test_suspend_during_prepare (void)
   seed_and_join (&seeder, &downloader, "downloader", 37 * MIB, 8 * MIB);
   download = start_download (&downloader, "alpha", &first);
   g_assert_true (lsp_test_wait_until (has_bytes, download, 30000));
-  peer_stop (&downloader);
+  lsp_test_peer_stop (&downloader);
   state = g_build_filename (downloader.games, "alpha", LSP_DOWNLOAD_STATE_FILE, NULL);
   archive = g_build_filename (downloader.games, "alpha", "alpha.eti", NULL);
   g_assert_true (g_file_test (state, G_FILE_TEST_IS_REGULAR));
@@ -1388,8 +1302,8 @@ test_suspend_during_prepare (void)
 
   outcome_clear (&first);
   outcome_clear (&second);
-  peer_clear (&downloader);
-  peer_clear (&seeder);
+  lsp_test_peer_clear (&downloader);
+  lsp_test_peer_clear (&seeder);
 }
 
 /* The only source lies and is dropped: the download waits, then fails
@@ -1401,7 +1315,7 @@ test_only_source_dropped (void)
   Outcome outcome = { 0 };
   g_autofree char *root = NULL;
 
-  peer_init (&downloader, "downloader");
+  peer_start (&downloader, "downloader");
   make_seeder (&liar, "liar", "1.0", 9 * MIB);
   g_clear_object (&liar.server);
   g_signal_connect (liar.node, "data-stream", G_CALLBACK (on_liar_stream), GUINT_TO_POINTER (LIE_WRONG_BYTES));
@@ -1417,8 +1331,8 @@ test_only_source_dropped (void)
   g_assert_false (g_file_test (root, G_FILE_TEST_EXISTS));
 
   outcome_clear (&outcome);
-  peer_clear (&downloader);
-  peer_clear (&liar);
+  lsp_test_peer_clear (&downloader);
+  lsp_test_peer_clear (&liar);
 }
 
 /* Cancel, then stop at once: the cancel wins, nothing is kept. */
@@ -1429,21 +1343,19 @@ test_cancel_then_stop (void)
   Outcome outcome = { 0 };
   g_autofree char *root = NULL;
   LspDownload *download;
-  gboolean stopped = FALSE;
 
   seed_and_join (&seeder, &downloader, "downloader", 37 * MIB, 8 * MIB);
 
   download = start_download (&downloader, "alpha", &outcome);
   g_assert_true (lsp_test_wait_until (has_bytes, download, 30000));
   lsp_download_manager_cancel (downloader.downloads, "alpha", NULL);
-  lsp_download_manager_stop_async (downloader.downloads, on_manager_stopped, &stopped);
-  g_assert_true (lsp_test_wait_until (manager_stopped, &stopped, 20000));
+  lsp_test_peer_stop_downloads (&downloader);
   root = g_build_filename (downloader.games, "alpha", NULL);
   g_assert_false (g_file_test (root, G_FILE_TEST_EXISTS));
 
   outcome_clear (&outcome);
-  peer_clear (&downloader);
-  peer_clear (&seeder);
+  lsp_test_peer_clear (&downloader);
+  lsp_test_peer_clear (&seeder);
 }
 
 static gboolean
@@ -1469,7 +1381,7 @@ test_many_manifest_requests (void)
   lsp_test_wait_idle (seeder.library);
   for (guint i = 0; i < N; i++)
     {
-      peer_init (&d[i], "downloader");
+      peer_start (&d[i], "downloader");
       lsp_download_manager_set_wait_timeout (d[i].downloads, 3);
       connect_to (&d[i], &seeder);
     }
@@ -1500,10 +1412,10 @@ test_many_manifest_requests (void)
     {
       g_signal_handlers_disconnect_by_data (d[i].downloads, &o[i]);
       outcome_clear (&o[i]);
-      peer_clear (&d[i]);
+      lsp_test_peer_clear (&d[i]);
     }
   outcome_clear (&beta);
-  peer_clear (&seeder);
+  lsp_test_peer_clear (&seeder);
 }
 
 /* One of two seeders is killed mid-way: its chunks go to the other at
@@ -1517,7 +1429,7 @@ test_seeder_killed (void)
   guint64 *first_bytes;
   LspDownload *download;
 
-  peer_init (&downloader, "downloader");
+  peer_start (&downloader, "downloader");
   make_seeder (&first, "first", "1.0", 37 * MIB);
   make_seeder (&second, "second", "1.0", 37 * MIB);
   lsp_chunk_server_set_rate_limit (first.server, 8 * MIB);
@@ -1531,13 +1443,7 @@ test_seeder_killed (void)
   download = start_download (&downloader, "alpha", &outcome);
   g_assert_true (lsp_test_wait_until (has_bytes, download, 30000));
   /* No Goodbye: the connection just ends, as when a process is killed. */
-  g_clear_object (&first.downloads);
-  g_clear_object (&first.server);
-  g_clear_object (&first.node);
-  g_clear_object (&first.identity);
-  g_object_add_weak_pointer (G_OBJECT (first.library), (gpointer *) &first.library);
-  g_object_unref (first.library);
-  g_assert_true (lsp_test_wait_until (library_gone, &first.library, 20000));
+  lsp_test_peer_vanish (&first);
 
   wait_outcome (&downloader, &outcome);
   g_assert_no_error (outcome.error);
@@ -1548,8 +1454,8 @@ test_seeder_killed (void)
   g_assert_cmpuint (bytes_from (&outcome, &second), >, 0);
 
   outcome_clear (&outcome);
-  peer_clear (&downloader);
-  peer_clear (&second);
+  lsp_test_peer_clear (&downloader);
+  lsp_test_peer_clear (&second);
   lsp_test_remove_tree (first.games);
   lsp_test_remove_tree (first.state);
   g_free (first.games);

@@ -8,6 +8,7 @@
 #include "lsp-frame-decoder.h"
 #include "lsp-game-root.h"
 #include "lsp-node.h"
+#include "lsp-test-peer.h"
 #include "lsp-test-util.h"
 
 /* Swarming: downloaders serve the chunks they verified to each other,
@@ -17,16 +18,7 @@ static const char * const catalog_ids[] = { "alpha", NULL };
 
 #define MIB (1024 * 1024)
 
-typedef struct
-{
-  char               *games;
-  char               *state;
-  LspLibrary         *library;
-  LspIdentity        *identity;
-  LspNode            *node;
-  LspChunkServer     *server;
-  LspDownloadManager *downloads;
-} Peer;
+typedef LspTestPeer Peer;
 
 /* old: the peer does not list the "swarm" feature, like one from before it. */
 static void
@@ -34,28 +26,7 @@ peer_init (Peer       *peer,
            const char *name,
            gboolean    old)
 {
-  g_autoptr(LspCatalog) catalog = lsp_test_catalog_new (catalog_ids);
-  g_autoptr(GFile) dir = NULL;
-  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) bind = g_inet_socket_address_new (loopback, 0);
-  g_autoptr(GError) error = NULL;
-
-  if (peer->games == NULL)
-    peer->games = lsp_test_make_temp_dir ();
-  peer->state = lsp_test_make_temp_dir ();
-  dir = g_file_new_for_path (peer->games);
-  peer->library = lsp_library_new (dir, catalog);
-  lsp_test_load_library (peer->library);
-  lsp_library_watch (peer->library);
-  peer->identity = lsp_identity_load_or_create (peer->state, &error);
-  g_assert_no_error (error);
-  peer->node = lsp_node_new (peer->library, peer->identity, name);
-  lsp_node_set_swarm (peer->node, !old);
-  lsp_node_set_liveness (peer->node, 500, 3000);
-  lsp_node_start (peer->node, G_INET_SOCKET_ADDRESS (bind), &error);
-  g_assert_no_error (error);
-  peer->server = lsp_chunk_server_new (peer->node, peer->library);
-  peer->downloads = lsp_download_manager_new (peer->node, peer->library);
+  lsp_test_peer_start (peer, name, catalog_ids, !old);
 }
 
 /* A seeder of alpha 1.0, size bytes in one file, serving at most rate
@@ -69,48 +40,6 @@ seeder_init (Peer    *peer,
   lsp_test_make_game (peer->games, "alpha", "1.0", size);
   peer_init (peer, "seeder", FALSE);
   lsp_chunk_server_set_rate_limit (peer->server, rate);
-}
-
-static gboolean
-manager_stopped (gpointer data)
-{
-  return *(gboolean *) data;
-}
-
-static void
-on_manager_stopped (GObject      *object,
-                    GAsyncResult *result,
-                    gpointer      user_data)
-{
-  g_assert_true (lsp_download_manager_stop_finish (LSP_DOWNLOAD_MANAGER (object), result, NULL));
-  *(gboolean *) user_data = TRUE;
-}
-
-static gboolean
-library_gone (gpointer data)
-{
-  return *(LspLibrary **) data == NULL;
-}
-
-static void
-peer_clear (Peer *peer)
-{
-  gboolean stopped = FALSE;
-
-  lsp_download_manager_stop_async (peer->downloads, on_manager_stopped, &stopped);
-  g_assert_true (lsp_test_wait_until (manager_stopped, &stopped, 20000));
-  lsp_node_stop (peer->node, "test over");
-  g_clear_object (&peer->downloads);
-  g_clear_object (&peer->server);
-  g_clear_object (&peer->node);
-  g_clear_object (&peer->identity);
-  g_object_add_weak_pointer (G_OBJECT (peer->library), (gpointer *) &peer->library);
-  g_object_unref (peer->library);
-  g_assert_true (lsp_test_wait_until (library_gone, &peer->library, 20000));
-  lsp_test_remove_tree (peer->games);
-  lsp_test_remove_tree (peer->state);
-  g_free (peer->games);
-  g_free (peer->state);
 }
 
 static const char *
@@ -313,9 +242,9 @@ test_four_downloaders (void)
   for (guint i = 0; i < N_DOWNLOADERS; i++)
     {
       outcome_clear (&outcomes[i]);
-      peer_clear (&downloaders[i]);
+      lsp_test_peer_clear (&downloaders[i]);
     }
-  peer_clear (&seeder);
+  lsp_test_peer_clear (&seeder);
 }
 
 /* ---- a client that asks what it likes ---- */
@@ -530,9 +459,9 @@ test_partial_refuses_unverified (void)
   lsp_chunk_server_set_rate_limit (seeder.server, 0);
 
   outcome_clear (&outcome);
-  peer_clear (&client);
-  peer_clear (&partial);
-  peer_clear (&seeder);
+  lsp_test_peer_clear (&client);
+  lsp_test_peer_clear (&partial);
+  lsp_test_peer_clear (&seeder);
 }
 
 typedef struct
@@ -603,9 +532,9 @@ test_cancel_partial_source (void)
 
   outcome_clear (&first_outcome);
   outcome_clear (&second_outcome);
-  peer_clear (&second);
-  peer_clear (&first);
-  peer_clear (&seeder);
+  lsp_test_peer_clear (&second);
+  lsp_test_peer_clear (&first);
+  lsp_test_peer_clear (&seeder);
 }
 
 static void
@@ -656,9 +585,9 @@ test_old_peer (void)
 
   outcome_clear (&fresh_outcome);
   outcome_clear (&old_outcome);
-  peer_clear (&old);
-  peer_clear (&fresh);
-  peer_clear (&seeder);
+  lsp_test_peer_clear (&old);
+  lsp_test_peer_clear (&fresh);
+  lsp_test_peer_clear (&seeder);
 }
 
 typedef struct
@@ -741,8 +670,8 @@ test_have_batched (void)
   g_assert_cmpuint (told.changes, ==, 4);
 
   g_signal_handlers_disconnect_by_data (told.peer, &told);
-  peer_clear (&receiver);
-  peer_clear (&sender);
+  lsp_test_peer_clear (&receiver);
+  lsp_test_peer_clear (&sender);
 }
 
 int

@@ -13,6 +13,7 @@
 #include "lsp-download-storage.h"
 #include "lsp-game-root.h"
 #include "lsp-node.h"
+#include "lsp-test-peer.h"
 #include "lsp-test-util.h"
 #include "lsp-update-estimate.h"
 
@@ -24,16 +25,7 @@ static const char * const catalog_ids[] = { "alpha", NULL };
 #define MIB (1024 * 1024)
 #define ARCHIVE_SIZE (9 * MIB + 123)
 
-typedef struct
-{
-  char               *games;
-  char               *state;
-  LspLibrary         *library;
-  LspIdentity        *identity;
-  LspNode            *node;
-  LspChunkServer     *server;
-  LspDownloadManager *downloads;
-} Peer;
+typedef LspTestPeer Peer;
 
 typedef struct
 {
@@ -69,31 +61,6 @@ make_alpha (const char *games,
   lsp_test_write_file (version_file, version, -1);
 }
 
-static void
-peer_start (Peer       *peer,
-            const char *name)
-{
-  g_autoptr(LspCatalog) catalog = lsp_test_catalog_new (catalog_ids);
-  g_autoptr(GFile) dir = g_file_new_for_path (peer->games);
-  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) bind = g_inet_socket_address_new (loopback, 0);
-  g_autoptr(GError) error = NULL;
-
-  if (peer->state == NULL)
-    peer->state = lsp_test_make_temp_dir ();
-  peer->library = lsp_library_new (dir, catalog);
-  lsp_test_load_library (peer->library);
-  lsp_library_watch (peer->library);
-  peer->identity = lsp_identity_load_or_create (peer->state, &error);
-  g_assert_no_error (error);
-  peer->node = lsp_node_new (peer->library, peer->identity, name);
-  lsp_node_set_liveness (peer->node, 500, 3000);
-  lsp_node_start (peer->node, G_INET_SOCKET_ADDRESS (bind), &error);
-  g_assert_no_error (error);
-  peer->server = lsp_chunk_server_new (peer->node, peer->library);
-  peer->downloads = lsp_download_manager_new (peer->node, peer->library);
-}
-
 static gboolean
 flag_set (gpointer data)
 {
@@ -101,46 +68,10 @@ flag_set (gpointer data)
 }
 
 static void
-on_manager_stopped (GObject      *object,
-                    GAsyncResult *result,
-                    gpointer      user_data)
+peer_start (Peer       *peer,
+            const char *name)
 {
-  g_assert_true (lsp_download_manager_stop_finish (LSP_DOWNLOAD_MANAGER (object), result, NULL));
-  *(gboolean *) user_data = TRUE;
-}
-
-static gboolean
-library_gone (gpointer data)
-{
-  return *(LspLibrary **) data == NULL;
-}
-
-static void
-peer_stop (Peer *peer)
-{
-  gboolean stopped = FALSE;
-
-  lsp_download_manager_stop_async (peer->downloads, on_manager_stopped, &stopped);
-  g_assert_true (lsp_test_wait_until (flag_set, &stopped, 20000));
-  lsp_node_stop (peer->node, "test over");
-  g_clear_object (&peer->downloads);
-  g_clear_object (&peer->server);
-  g_clear_object (&peer->node);
-  g_clear_object (&peer->identity);
-  g_object_add_weak_pointer (G_OBJECT (peer->library), (gpointer *) &peer->library);
-  g_object_unref (peer->library);
-  g_assert_true (lsp_test_wait_until (library_gone, &peer->library, 20000));
-}
-
-static void
-peer_clear (Peer *peer)
-{
-  if (peer->node != NULL)
-    peer_stop (peer);
-  lsp_test_remove_tree (peer->games);
-  lsp_test_remove_tree (peer->state);
-  g_free (peer->games);
-  g_free (peer->state);
+  lsp_test_peer_start (peer, name, catalog_ids, TRUE);
 }
 
 typedef struct
@@ -339,8 +270,8 @@ test_one_archive_changed (void)
   g_assert_cmpuint (outcome.bytes_reused, ==, 2 * ARCHIVE_SIZE);
 
   outcome_clear (&outcome);
-  peer_clear (&downloader);
-  peer_clear (&seeder);
+  lsp_test_peer_clear (&downloader);
+  lsp_test_peer_clear (&seeder);
 }
 
 /* A new version string over the same files: nothing to fetch. */
@@ -365,8 +296,8 @@ test_only_version_changed (void)
   g_assert_cmpuint (outcome.bytes_reused, ==, 3 * ARCHIVE_SIZE);
 
   outcome_clear (&outcome);
-  peer_clear (&downloader);
-  peer_clear (&seeder);
+  lsp_test_peer_clear (&downloader);
+  lsp_test_peer_clear (&seeder);
 }
 
 /* A chunk fetched from the seeder is written. */
@@ -424,7 +355,7 @@ test_stop_keeps_old_version (gconstpointer data)
       g_autofree char *kept = lsp_download_manifest_path (downloader.games, lsp_local_game_get_manifest_hash (seeded));
       gboolean resumed = FALSE;
 
-      peer_stop (&downloader);
+      lsp_test_peer_stop (&downloader);
       g_assert_true (outcome.done);
       /* No state and no manifest kept: nothing resumes by itself. */
       g_assert_false (g_file_test (kept, G_FILE_TEST_EXISTS));
@@ -470,8 +401,8 @@ test_stop_keeps_old_version (gconstpointer data)
 
   outcome_clear (&again);
   outcome_clear (&outcome);
-  peer_clear (&downloader);
-  peer_clear (&seeder);
+  lsp_test_peer_clear (&downloader);
+  lsp_test_peer_clear (&seeder);
 }
 
 /* Overwrites bytes of a file and gives it back its times, so the library's
@@ -515,7 +446,7 @@ test_damaged_local_chunk (void)
   /* The library hashes the old version and caches its manifest; the
    * damage comes after, unseen. */
   peer_start (&downloader, "downloader");
-  peer_stop (&downloader);
+  lsp_test_peer_stop (&downloader);
   kept = g_build_filename (downloader.games, "alpha", "a.eti", NULL);
   damage_quietly (kept, 5 * MIB);
   copied = g_build_filename (downloader.games, "alpha", "b.eti", NULL);
@@ -531,8 +462,8 @@ test_damaged_local_chunk (void)
   g_assert_cmpuint (outcome.bytes_reused, ==, 2 * ARCHIVE_SIZE - 2 * LSP_MANIFEST_CHUNK_SIZE);
 
   outcome_clear (&outcome);
-  peer_clear (&downloader);
-  peer_clear (&seeder);
+  lsp_test_peer_clear (&downloader);
+  lsp_test_peer_clear (&seeder);
 }
 
 /* Two files of the same bytes: the second is copied from the first once
@@ -560,8 +491,8 @@ test_twin_chunks_fetched_once (void)
   g_object_unref (download);
 
   outcome_clear (&outcome);
-  peer_clear (&downloader);
-  peer_clear (&seeder);
+  lsp_test_peer_clear (&downloader);
+  lsp_test_peer_clear (&seeder);
 }
 
 /* A repair mends a bad chunk from a twin on disk that still verifies,
@@ -577,7 +508,7 @@ test_repair_from_twin (void)
   peer.games = lsp_test_make_temp_dir ();
   make_alpha (peer.games, "1.0", 11, 11, 33);
   peer_start (&peer, "peer");
-  peer_stop (&peer);
+  lsp_test_peer_stop (&peer);
   damaged = g_build_filename (peer.games, "alpha", "b.eti", NULL);
   damage_quietly (damaged, 100);
   peer_start (&peer, "peer");
@@ -595,7 +526,7 @@ test_repair_from_twin (void)
   g_assert_cmpmem (a, ARCHIVE_SIZE, b, ARCHIVE_SIZE);
 
   outcome_clear (&outcome);
-  peer_clear (&peer);
+  lsp_test_peer_clear (&peer);
 }
 
 /* The files that changed are built beside the old ones, so the update
@@ -635,7 +566,7 @@ test_not_enough_space (void)
   g_assert_true (lsp_local_game_get_downloaded (lsp_library_lookup (downloader.library, "alpha")));
 
   outcome_clear (&outcome);
-  peer_stop (&downloader);
+  lsp_test_peer_stop (&downloader);
   for (guint tries = 0; umount (downloader.games) != 0; tries++)
     {
       g_assert_cmpint (errno, ==, EBUSY);
@@ -646,7 +577,7 @@ test_not_enough_space (void)
   g_free (downloader.state);
   g_free (downloader.games);
   lsp_test_remove_tree (outer);
-  peer_clear (&seeder);
+  lsp_test_peer_clear (&seeder);
 }
 
 int
