@@ -4,6 +4,9 @@
 
 #include "lsp-test-util.h"
 
+#include "lsp-frame-decoder.h"
+#include "lsp-proto.h"
+
 /* swarm FALSE: the node does not list the feature, like a peer from
  * before it. Liveness is short, so a peer that is gone is noticed soon. */
 void
@@ -100,4 +103,103 @@ lsp_test_peer_clear (LspTestPeer *peer)
   lsp_test_remove_tree (peer->state);
   g_clear_pointer (&peer->games, g_free);
   g_clear_pointer (&peer->state, g_free);
+}
+
+static void
+on_raw_read (LspQuicStream *stream,
+             const guint8  *data,
+             gsize          length,
+             gboolean       fin,
+             const GError  *error,
+             gpointer       user_data)
+{
+  LspTestRaw *raw = user_data;
+
+  if (error != NULL)
+    {
+      raw->done = TRUE;
+      return;
+    }
+  if (raw->answer == NULL)
+    {
+      gsize used = lsp_frame_decoder_feed (raw->decoder, data, length, NULL);
+      g_autoptr(GBytes) frame = lsp_frame_decoder_pop (raw->decoder);
+
+      if (frame != NULL)
+        raw->answer = lsp_message_parse (g_bytes_get_data (frame, NULL), g_bytes_get_size (frame), NULL);
+      data += used;
+      length -= used;
+    }
+  g_byte_array_append (raw->bytes, data, (guint) length);
+  if (fin)
+    raw->done = TRUE;
+}
+
+/* A new data stream from client to server, as any client could open one:
+ * its first frame is parsed into raw->answer, the bytes after it gathered
+ * in raw->bytes. Returns the stream (transfer full). */
+LspQuicStream *
+lsp_test_raw_open (LspTestRaw  *raw,
+                   LspTestPeer *client,
+                   LspTestPeer *server)
+{
+  LspQuicConnection *conn = lsp_node_get_connection (client->node, lsp_identity_get_peer_id (server->identity));
+  g_autoptr(GError) error = NULL;
+  LspQuicStream *stream;
+
+  raw->decoder = lsp_frame_decoder_new (LSP_PROTO_MAX_FRAME);
+  raw->answer = NULL;
+  raw->bytes = g_byte_array_new ();
+  raw->done = FALSE;
+  g_assert_nonnull (conn);
+  stream = lsp_quic_connection_open_stream (conn, TRUE, &error);
+  g_assert_no_error (error);
+  lsp_quic_stream_set_read_func (stream, on_raw_read, raw, NULL);
+  return stream;
+}
+
+gboolean
+lsp_test_raw_done (gpointer raw)
+{
+  return ((LspTestRaw *) raw)->done;
+}
+
+void
+lsp_test_raw_clear (LspTestRaw    *raw,
+                    LspQuicStream *stream)
+{
+  lsp_quic_stream_set_read_func (stream, NULL, NULL, NULL);
+  lsp_frame_decoder_free (raw->decoder);
+  g_clear_pointer (&raw->answer, lsp_message_unref);
+  g_byte_array_unref (raw->bytes);
+}
+
+/* Sends frame on a new data stream from client to server and returns the
+ * answer's Error code, or "chunk" with the bytes that followed the Chunk
+ * frame appended to out_bytes (may be NULL). */
+char *
+lsp_test_peer_ask_raw (LspTestPeer *client,
+                       LspTestPeer *server,
+                       GBytes      *frame,
+                       guint        timeout_ms,
+                       GByteArray  *out_bytes)
+{
+  LspTestRaw raw;
+  g_autoptr(LspQuicStream) stream = lsp_test_raw_open (&raw, client, server);
+  char *code;
+
+  lsp_quic_stream_write_bytes_async (stream, frame, TRUE, NULL, NULL, NULL);
+  g_assert_true (lsp_test_wait_until (lsp_test_raw_done, &raw, timeout_ms));
+  g_assert_nonnull (raw.answer);
+  if (raw.answer->type == LSP_MESSAGE_ERROR)
+    code = g_strdup (raw.answer->error.code);
+  else
+    {
+      g_assert_cmpint (raw.answer->type, ==, LSP_MESSAGE_CHUNK);
+      code = g_strdup ("chunk");
+      if (out_bytes != NULL)
+        g_byte_array_append (out_bytes, raw.bytes->data, raw.bytes->len);
+    }
+  lsp_test_raw_clear (&raw, stream);
+  return code;
 }

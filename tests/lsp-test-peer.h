@@ -4,9 +4,11 @@
 
 #include "lsp-chunk-server.h"
 #include "lsp-download-manager.h"
+#include "lsp-frame-decoder.h"
 #include "lsp-identity.h"
 #include "lsp-library.h"
 #include "lsp-node.h"
+#include "lsp-proto.h"
 
 G_BEGIN_DECLS
 
@@ -30,5 +32,26 @@ void lsp_test_peer_stop_downloads (LspTestPeer *peer);
 void lsp_test_peer_vanish (LspTestPeer       *peer);
 void lsp_test_peer_stop  (LspTestPeer        *peer);
 void lsp_test_peer_clear (LspTestPeer        *peer);
+/* One data stream's answer, read as a client that asks what it likes. */
+typedef struct
+{
+  LspFrameDecoder *decoder;
+  LspMessage      *answer;   /* the first frame, parsed */
+  GByteArray      *bytes;    /* what came after it */
+  gboolean         done;     /* the stream ended or failed */
+} LspTestRaw;
+
+LspQuicStream *lsp_test_raw_open  (LspTestRaw    *raw,
+                                   LspTestPeer   *client,
+                                   LspTestPeer   *server);
+gboolean       lsp_test_raw_done  (gpointer       raw);
+void           lsp_test_raw_clear (LspTestRaw    *raw,
+                                   LspQuicStream *stream);
+
+char *lsp_test_peer_ask_raw (LspTestPeer     *client,
+                             LspTestPeer     *server,
+                             GBytes          *frame,
+                             guint            timeout_ms,
+                             GByteArray      *out_bytes);
 
 G_END_DECLS

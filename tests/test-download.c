@@ -602,50 +602,6 @@ test_resume_after_stop (void)
 
 /* ---- serving rules, with a client that asks what it likes ---- */
 
-typedef struct
-{
-  LspFrameDecoder *decoder;
-  LspMessage      *answer;
-  GByteArray      *bytes;
-  gboolean         done;
-} RawAnswer;
-
-static void
-on_raw_read (LspQuicStream *stream,
-             const guint8  *data,
-             gsize          length,
-             gboolean       fin,
-             const GError  *error,
-             gpointer       user_data)
-{
-  RawAnswer *raw = user_data;
-
-  if (error != NULL)
-    {
-      raw->done = TRUE;
-      return;
-    }
-  if (raw->answer == NULL)
-    {
-      gsize used = lsp_frame_decoder_feed (raw->decoder, data, length, NULL);
-      g_autoptr(GBytes) frame = lsp_frame_decoder_pop (raw->decoder);
-
-      if (frame != NULL)
-        raw->answer = lsp_message_parse (g_bytes_get_data (frame, NULL), g_bytes_get_size (frame), NULL);
-      data += used;
-      length -= used;
-    }
-  g_byte_array_append (raw->bytes, data, (guint) length);
-  if (fin)
-    raw->done = TRUE;
-}
-
-static gboolean
-raw_done (gpointer data)
-{
-  return ((RawAnswer *) data)->done;
-}
-
 /* Sends one frame (a GetChunk as JSON text) on a new data stream and
  * returns the answer's Error code, or "chunk" with the bytes. */
 static char *
@@ -654,33 +610,7 @@ ask_raw (Peer       *client,
          const char *json,
          GByteArray *out_bytes)
 {
-  LspQuicConnection *conn = lsp_node_get_connection (client->node, lsp_identity_get_peer_id (server->identity));
-  g_autoptr(GError) error = NULL;
-  g_autoptr(LspQuicStream) stream = NULL;
-  RawAnswer raw = { lsp_frame_decoder_new (LSP_PROTO_MAX_FRAME), NULL, g_byte_array_new (), FALSE };
-  char *code;
-
-  g_assert_nonnull (conn);
-  stream = lsp_quic_connection_open_stream (conn, TRUE, &error);
-  g_assert_no_error (error);
-  lsp_quic_stream_set_read_func (stream, on_raw_read, &raw, NULL);
-  lsp_quic_stream_write_bytes_async (stream, lsp_frame_encode (json, strlen (json)), TRUE, NULL, NULL, NULL);
-  g_assert_true (lsp_test_wait_until (raw_done, &raw, 10000));
-  lsp_quic_stream_set_read_func (stream, NULL, NULL, NULL);
-  g_assert_nonnull (raw.answer);
-  if (raw.answer->type == LSP_MESSAGE_ERROR)
-    code = g_strdup (raw.answer->error.code);
-  else
-    {
-      g_assert_cmpint (raw.answer->type, ==, LSP_MESSAGE_CHUNK);
-      code = g_strdup ("chunk");
-      if (out_bytes != NULL)
-        g_byte_array_append (out_bytes, raw.bytes->data, raw.bytes->len);
-    }
-  lsp_frame_decoder_free (raw.decoder);
-  lsp_message_unref (raw.answer);
-  g_byte_array_unref (raw.bytes);
-  return code;
+  return lsp_test_peer_ask_raw (client, server, lsp_frame_encode (json, strlen (json)), 10000, out_bytes);
 }
 
 static char *
@@ -1138,32 +1068,6 @@ test_cancel_waiting (void)
 
 /* ---- regressions: requests that must get one answer, once ---- */
 
-static LspQuicStream *
-open_raw (Peer      *client,
-          Peer      *server,
-          RawAnswer *raw)
-{
-  LspQuicConnection *conn = lsp_node_get_connection (client->node, lsp_identity_get_peer_id (server->identity));
-  g_autoptr(GError) error = NULL;
-  LspQuicStream *stream;
-
-  g_assert_nonnull (conn);
-  stream = lsp_quic_connection_open_stream (conn, TRUE, &error);
-  g_assert_no_error (error);
-  lsp_quic_stream_set_read_func (stream, on_raw_read, raw, NULL);
-  return stream;
-}
-
-static void
-raw_clear (RawAnswer     *raw,
-           LspQuicStream *stream)
-{
-  lsp_quic_stream_set_read_func (stream, NULL, NULL, NULL);
-  lsp_frame_decoder_free (raw->decoder);
-  g_clear_pointer (&raw->answer, lsp_message_unref);
-  g_byte_array_unref (raw->bytes);
-}
-
 static gboolean
 request_waiting (gpointer data)
 {
@@ -1176,7 +1080,7 @@ static void
 test_extra_bytes_while_queued (void)
 {
   Peer seeder = { 0 }, client = { 0 };
-  RawAnswer raw = { lsp_frame_decoder_new (LSP_PROTO_MAX_FRAME), NULL, g_byte_array_new (), FALSE };
+  LspTestRaw raw;
   g_autoptr(LspQuicStream) stream = NULL;
   g_autofree char *json = NULL;
   const char *hash;
@@ -1186,19 +1090,19 @@ test_extra_bytes_while_queued (void)
 
   lsp_chunk_server_set_rate_limit (seeder.server, 1);   /* an empty bucket: requests queue */
   json = get_chunk_json ("alpha", hash, "alpha.eti", 0, 1000);
-  stream = open_raw (&client, &seeder, &raw);
+  stream = lsp_test_raw_open (&raw, &client, &seeder);
   lsp_quic_stream_write_bytes_async (stream, lsp_frame_encode (json, strlen (json)), FALSE, NULL, NULL, NULL);
   lsp_quic_stream_write_bytes_async (stream, g_bytes_new_static ("xx", 2), TRUE, NULL, NULL, NULL);
   g_assert_true (lsp_test_wait_until (request_waiting, seeder.server, 5000));
   lsp_test_run_for (200);
   g_assert_false (raw.done);
   lsp_chunk_server_set_rate_limit (seeder.server, 0);
-  g_assert_true (lsp_test_wait_until (raw_done, &raw, 5000));
+  g_assert_true (lsp_test_wait_until (lsp_test_raw_done, &raw, 5000));
   g_assert_nonnull (raw.answer);
   g_assert_cmpint (raw.answer->type, ==, LSP_MESSAGE_CHUNK);
   g_assert_cmpuint (raw.bytes->len, ==, 1000);
 
-  raw_clear (&raw, stream);
+  lsp_test_raw_clear (&raw, stream);
   lsp_test_peer_clear (&client);
   lsp_test_peer_clear (&seeder);
 }
@@ -1208,22 +1112,22 @@ static void
 test_oversized_frame (void)
 {
   Peer seeder = { 0 }, client = { 0 };
-  RawAnswer raw = { lsp_frame_decoder_new (LSP_PROTO_MAX_FRAME), NULL, g_byte_array_new (), FALSE };
+  LspTestRaw raw;
   g_autoptr(LspQuicStream) stream = NULL;
   guint8 *big = g_malloc0 (4 + MIB);
 
   seed_and_join (&seeder, &client, "client", 5 * MIB, 0);
 
   big[1] = 0x10;   /* a 1 MiB frame, over the 64 KiB request limit */
-  stream = open_raw (&client, &seeder, &raw);
+  stream = lsp_test_raw_open (&raw, &client, &seeder);
   lsp_quic_stream_write_bytes_async (stream, g_bytes_new_take (big, 4 + MIB), TRUE, NULL, NULL, NULL);
-  g_assert_true (lsp_test_wait_until (raw_done, &raw, 5000));
+  g_assert_true (lsp_test_wait_until (lsp_test_raw_done, &raw, 5000));
   g_assert_nonnull (raw.answer);
   g_assert_cmpint (raw.answer->type, ==, LSP_MESSAGE_ERROR);
   g_assert_cmpstr (raw.answer->error.code, ==, LSP_PROTO_ERROR_BAD_FRAME);
   g_assert_nonnull (lsp_node_get_connection (client.node, lsp_identity_get_peer_id (seeder.identity)));
 
-  raw_clear (&raw, stream);
+  lsp_test_raw_clear (&raw, stream);
   lsp_test_peer_clear (&client);
   lsp_test_peer_clear (&seeder);
 }
@@ -1234,7 +1138,7 @@ static void
 test_reset_after_fin (void)
 {
   Peer seeder = { 0 }, client = { 0 };
-  RawAnswer raw = { lsp_frame_decoder_new (LSP_PROTO_MAX_FRAME), NULL, g_byte_array_new (), FALSE };
+  LspTestRaw raw;
   g_autoptr(LspQuicStream) stream = NULL;
   g_autofree char *json = NULL;
   const char *hash;
@@ -1244,7 +1148,7 @@ test_reset_after_fin (void)
 
   lsp_chunk_server_set_rate_limit (seeder.server, 1);
   json = get_chunk_json ("alpha", hash, "alpha.eti", 0, 4 * MIB);
-  stream = open_raw (&client, &seeder, &raw);
+  stream = lsp_test_raw_open (&raw, &client, &seeder);
   lsp_quic_stream_write_bytes_async (stream, lsp_frame_encode (json, strlen (json)), TRUE, NULL, NULL, NULL);
   g_assert_true (lsp_test_wait_until (request_waiting, seeder.server, 5000));
   lsp_test_run_for (200);

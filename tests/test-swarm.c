@@ -249,50 +249,6 @@ test_four_downloaders (void)
 
 /* ---- a client that asks what it likes ---- */
 
-typedef struct
-{
-  LspFrameDecoder *decoder;
-  LspMessage      *answer;
-  GByteArray      *bytes;
-  gboolean         done;
-} RawAnswer;
-
-static void
-on_raw_read (LspQuicStream *stream,
-             const guint8  *data,
-             gsize          length,
-             gboolean       fin,
-             const GError  *error,
-             gpointer       user_data)
-{
-  RawAnswer *raw = user_data;
-
-  if (error != NULL)
-    {
-      raw->done = TRUE;
-      return;
-    }
-  if (raw->answer == NULL)
-    {
-      gsize used = lsp_frame_decoder_feed (raw->decoder, data, length, NULL);
-      g_autoptr(GBytes) frame = lsp_frame_decoder_pop (raw->decoder);
-
-      if (frame != NULL)
-        raw->answer = lsp_message_parse (g_bytes_get_data (frame, NULL), g_bytes_get_size (frame), NULL);
-      data += used;
-      length -= used;
-    }
-  g_byte_array_append (raw->bytes, data, (guint) length);
-  if (fin)
-    raw->done = TRUE;
-}
-
-static gboolean
-raw_done (gpointer data)
-{
-  return ((RawAnswer *) data)->done;
-}
-
 /* Asks server for one chunk of alpha; returns the answer's Error code, or
  * "chunk" with the bytes in out_bytes. */
 static char *
@@ -303,35 +259,10 @@ ask_chunk (Peer       *client,
            guint32     length,
            GByteArray *out_bytes)
 {
-  LspQuicConnection *conn = lsp_node_get_connection (client->node, id_of (server));
   g_autoptr(LspMessage) request = lsp_message_new_get_chunk ("alpha", hash, "alpha.eti", offset, length);
-  g_autoptr(GBytes) frame = lsp_message_encode (request, LSP_PROTO_MAX_REQUEST_FRAME, NULL);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(LspQuicStream) stream = NULL;
-  RawAnswer raw = { lsp_frame_decoder_new (LSP_PROTO_MAX_FRAME), NULL, g_byte_array_new (), FALSE };
-  char *code;
 
-  g_assert_nonnull (conn);
-  stream = lsp_quic_connection_open_stream (conn, TRUE, &error);
-  g_assert_no_error (error);
-  lsp_quic_stream_set_read_func (stream, on_raw_read, &raw, NULL);
-  lsp_quic_stream_write_bytes_async (stream, frame, TRUE, NULL, NULL, NULL);
-  g_assert_true (lsp_test_wait_until (raw_done, &raw, 20000));
-  lsp_quic_stream_set_read_func (stream, NULL, NULL, NULL);
-  g_assert_nonnull (raw.answer);
-  if (raw.answer->type == LSP_MESSAGE_ERROR)
-    code = g_strdup (raw.answer->error.code);
-  else
-    {
-      g_assert_cmpint (raw.answer->type, ==, LSP_MESSAGE_CHUNK);
-      code = g_strdup ("chunk");
-      if (out_bytes != NULL)
-        g_byte_array_append (out_bytes, raw.bytes->data, raw.bytes->len);
-    }
-  lsp_frame_decoder_free (raw.decoder);
-  lsp_message_unref (raw.answer);
-  g_byte_array_unref (raw.bytes);
-  return code;
+  return lsp_test_peer_ask_raw (client, server, lsp_message_encode (request, LSP_PROTO_MAX_REQUEST_FRAME, NULL),
+                                20000, out_bytes);
 }
 
 typedef struct
