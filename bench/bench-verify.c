@@ -9,8 +9,8 @@
  * compared. */
 #include "config.h"
 
-#include <archive.h>
-#include <archive_entry.h>
+#include "bench-archive.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
@@ -23,56 +23,8 @@
 
 #define SIZE_MIB_DEFAULT 1024
 #define ROUNDS           5
-#define POOL_SIZE        (8 * 1024 * 1024)
 #define CATALOG          "{\"games\": [{\"id\": \"game\", \"name\": \"Game\", \"launch\": \"bin/game\"}]}"
 
-/* Files from 4 KiB to 4 MiB, 16 per folder, random bytes. */
-static guint
-generate (const char *path,
-          guint64     total)
-{
-  g_autoptr(GRand) rand = g_rand_new_with_seed (42);
-  g_autofree guint32 *pool = g_malloc (POOL_SIZE);
-  struct archive *a = archive_write_new ();
-  guint64 written = 0;
-  guint n = 0;
-
-  for (gsize i = 0; i < POOL_SIZE / sizeof (guint32); i++)
-    pool[i] = g_rand_int (rand);
-
-  archive_write_set_format_pax_restricted (a);
-  if (archive_write_open_filename (a, path) != ARCHIVE_OK)
-    g_error ("Cannot create %s: %s", path, archive_error_string (a));
-  while (written < total)
-    {
-      struct archive_entry *entry = archive_entry_new ();
-      g_autofree char *name = g_strdup_printf ("data%03u/file%05u.bin", n / 16, n);
-      gsize size = MIN ((gsize) 4096 << g_rand_int_range (rand, 0, 11), total - written);
-      gsize offset = (gsize) g_rand_int_range (rand, 0, POOL_SIZE / 2) & ~(gsize) 3;
-
-      archive_entry_set_pathname (entry, name);
-      archive_entry_set_filetype (entry, AE_IFREG);
-      archive_entry_set_perm (entry, 0644);
-      archive_entry_set_size (entry, (la_int64_t) size);
-      archive_entry_set_mtime (entry, 1700000000, 0);
-      archive_write_header (a, entry);
-      for (gsize done = 0; done < size;)
-        {
-          gsize chunk = MIN (size - done, POOL_SIZE - offset);
-
-          if (archive_write_data (a, (const char *) pool + offset, chunk) != (la_ssize_t) chunk)
-            g_error ("Cannot write %s: %s", path, archive_error_string (a));
-          done += chunk;
-          offset = 0;
-        }
-      archive_entry_free (entry);
-      written += size;
-      n++;
-    }
-  archive_write_close (a);
-  archive_write_free (a);
-  return n;
-}
 
 typedef struct
 {
@@ -168,7 +120,7 @@ main (int    argc,
   local = g_build_filename (root, "local", NULL);
   if (g_mkdir_with_parents (root, 0755) != 0)
     g_error ("Cannot create %s: %s", root, g_strerror (errno));
-  n_files = generate (archive, size_mib * 1024 * 1024);
+  n_files = bench_generate_archive (archive, "", size_mib * 1024 * 1024);
   if (!lsp_fs_write_replace (version, "1.0", 3, &error))
     g_error ("%s", error->message);
 
