@@ -774,3 +774,11 @@ lsp_window_get_library (LspWindow *self)
   g_return_val_if_fail (LSP_IS_WINDOW (self), NULL);
   return self->library;
 }
+
+/* NULL until the engine has joined the LAN. */
+LspChunkServer *
+lsp_window_get_chunk_server (LspWindow *self)
+{
+  g_return_val_if_fail (LSP_IS_WINDOW (self), NULL);
+  return self->engine != NULL ? lsp_engine_get_chunk_server (self->engine) : NULL;
+}
