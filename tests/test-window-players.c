@@ -121,6 +121,7 @@ sent_download_done (gpointer data)
   return ((SentTest *) data)->finished;
 }
 
+/* Runs once, from the app's own main loop, which its waits iterate. */
 static gboolean
 drive_sent (gpointer user_data)
 {
