@@ -537,6 +537,97 @@ test_parallel_streams (Fixture       *f,
     }
 }
 
+/* Bulk streams ---------------------------------------------------------- */
+
+#define BULK_SIZE    (1024 * 1024)
+#define BULK_STREAMS 4
+
+/* When each stream's first byte and its end arrived, counted in reads
+ * over all streams of the connection. */
+typedef struct
+{
+  guint    n_reads;
+  guint    first[BULK_STREAMS];
+  guint    end[BULK_STREAMS];
+  guint    n_ended;
+  gboolean done;
+} Arrivals;
+
+static void
+arrival_read (LspQuicStream *stream,
+              const guint8  *data,
+              gsize          length,
+              gboolean       fin,
+              const GError  *error,
+              gpointer       user_data)
+{
+  Arrivals *arrivals = user_data;
+  guint index = (guint) (lsp_quic_stream_get_id (stream) / 4);
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (index, <, BULK_STREAMS);
+  arrivals->n_reads++;
+  if (arrivals->first[index] == 0 && length > 0)
+    arrivals->first[index] = arrivals->n_reads;
+  if (fin)
+    {
+      arrivals->end[index] = arrivals->n_reads;
+      arrivals->done = ++arrivals->n_ended == BULK_STREAMS;
+    }
+}
+
+static void
+on_arrival_stream (LspQuicConnection *conn,
+                   LspQuicStream     *stream,
+                   gpointer           user_data)
+{
+  lsp_quic_stream_set_read_func (stream, arrival_read, user_data, NULL);
+}
+
+static void
+on_arrival_connection (LspQuicEndpoint   *endpoint,
+                       LspQuicConnection *conn,
+                       gpointer           user_data)
+{
+  g_signal_connect (conn, "incoming-stream", G_CALLBACK (on_arrival_stream), user_data);
+}
+
+/* Bulk streams go one after another, each whole before the next starts;
+ * a stream that is not bulk goes before them. */
+static void
+test_bulk_streams (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LspQuicConnection) conn = NULL;
+  g_autoptr(GBytes) payload = g_bytes_new_take (g_malloc0 (BULK_SIZE), BULK_SIZE);
+  g_autoptr(GBytes) small = g_bytes_new_static ("interactive", 11);
+  LspQuicStream *streams[BULK_STREAMS];
+  Arrivals arrivals = { 0 };
+
+  g_signal_connect (f->server, "incoming-connection", G_CALLBACK (on_arrival_connection), &arrivals);
+  conn = connect_sync (f->client, f->server, NULL, &error);
+  g_assert_no_error (error);
+
+  /* Streams 0, 1 and 2 are bulk; 3, queued last, is not. */
+  for (guint i = 0; i < BULK_STREAMS; i++)
+    {
+      streams[i] = lsp_quic_connection_open_stream (conn, TRUE, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (lsp_quic_stream_get_id (streams[i]), ==, 4 * i);
+      lsp_quic_stream_set_bulk (streams[i], i < BULK_STREAMS - 1);
+      lsp_quic_stream_write_bytes_async (streams[i], i < BULK_STREAMS - 1 ? payload : small, TRUE,
+                                         NULL, NULL, NULL);
+    }
+  wait_for_flag (&arrivals.done, 30000, "every stream's end");
+
+  g_assert_cmpuint (arrivals.end[3], <, arrivals.first[0]);
+  g_assert_cmpuint (arrivals.end[0], <, arrivals.first[1]);
+  g_assert_cmpuint (arrivals.end[1], <, arrivals.first[2]);
+  for (guint i = 0; i < BULK_STREAMS; i++)
+    g_object_unref (streams[i]);
+}
+
 /* Peer killed mid-transfer -------------------------------------------- */
 
 #define KILL_IDLE_TIMEOUT_MS 1500
@@ -2337,6 +2428,7 @@ main (int   argc,
   g_test_add ("/quic/handshake-echo", Fixture, NULL, fixture_setup, test_handshake_echo, fixture_teardown);
   g_test_add ("/quic/large-transfer", Fixture, NULL, fixture_setup, test_large_transfer, fixture_teardown);
   g_test_add ("/quic/parallel-streams", Fixture, NULL, fixture_setup, test_parallel_streams, fixture_teardown);
+  g_test_add ("/quic/bulk-streams", Fixture, NULL, fixture_setup, test_bulk_streams, fixture_teardown);
   g_test_add ("/quic/peer-killed", Fixture, NULL, fixture_setup, test_peer_killed, fixture_teardown);
   g_test_add ("/quic/cancel-connect", Fixture, NULL, fixture_setup, test_cancel_connect, fixture_teardown);
   g_test_add ("/quic/handshake-timeout", Fixture, NULL, fixture_setup, test_handshake_timeout, fixture_teardown);

@@ -419,7 +419,20 @@ lsp_quic_connection_queue_stream (LspQuicConnection *self,
 {
   if (!stream->in_send_queue && !stream->blocked)
     {
-      g_queue_push_tail_link (&self->send_queue, &stream->send_link);
+      /* Others go before every bulk stream; bulk streams go in turn. */
+      if (stream->bulk)
+        g_queue_push_tail_link (&self->send_queue, &stream->send_link);
+      else
+        {
+          GList *first_bulk = self->send_queue.head;
+
+          while (first_bulk != NULL && !((LspQuicStream *) first_bulk->data)->bulk)
+            first_bulk = first_bulk->next;
+          if (first_bulk != NULL)
+            g_queue_insert_before_link (&self->send_queue, first_bulk, &stream->send_link);
+          else
+            g_queue_push_tail_link (&self->send_queue, &stream->send_link);
+        }
       stream->in_send_queue = TRUE;
     }
 }
@@ -500,9 +513,14 @@ write_packets (LspQuicConnection *self)
           if (stream != NULL && datalen >= 0)
             {
               lsp_quic_stream_consumed (stream, (gsize) datalen, fin && (gsize) datalen == total, self->completed);
-              lsp_quic_connection_unqueue_stream (self, stream);
-              if (lsp_quic_stream_has_pending (stream))
-                lsp_quic_connection_queue_stream (self, stream);   /* to the back: round robin */
+              /* Round robin among the other streams; a bulk stream keeps
+               * its turn until it has sent all it has. */
+              if (!stream->bulk || !lsp_quic_stream_has_pending (stream))
+                {
+                  lsp_quic_connection_unqueue_stream (self, stream);
+                  if (lsp_quic_stream_has_pending (stream))
+                    lsp_quic_connection_queue_stream (self, stream);
+                }
             }
 
           if (n < 0)

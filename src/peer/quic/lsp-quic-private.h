@@ -179,6 +179,7 @@ struct _LspQuicStream
   GList                 send_link;    /* link in the connection's send queue */
   gboolean              in_send_queue;
   gboolean              blocked;
+  gboolean              bulk;
 
   /* receiving */
   LspQuicStreamReadFunc read_func;

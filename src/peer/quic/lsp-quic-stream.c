@@ -200,8 +200,10 @@ lsp_quic_stream_deliver (LspQuicStream *self,
                          gsize          length,
                          gboolean       fin)
 {
-  g_autoptr(LspQuicStream) hold = g_object_ref (self);
-
+  /* No reference is taken for the read function (an atomic pair per
+   * packet, measurably slow on the receive path): this runs inside
+   * ngtcp2_conn_read_pkt, where the connection holds itself and defers
+   * closing, so its stream table keeps the stream alive. */
   if (self->read_done)
     return length;
 
@@ -228,6 +230,24 @@ lsp_quic_stream_deliver (LspQuicStream *self,
       return 0;
     }
   return length;
+}
+
+/**
+ * lsp_quic_stream_set_bulk:
+ *
+ * Bulk streams (a chunk answer, say) are sent one after another, in the
+ * order they got data to send, after every other stream that has some.
+ * Interleaving them packet by packet would finish all of them late and
+ * at once: the receiver could hash and write none of them meanwhile, and
+ * the requests it makes as each one ends would come in bursts.
+ */
+void
+lsp_quic_stream_set_bulk (LspQuicStream *self,
+                          gboolean       bulk)
+{
+  g_return_if_fail (LSP_IS_QUIC_STREAM (self));
+
+  self->bulk = bulk;
 }
 
 /**

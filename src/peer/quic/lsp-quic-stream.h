@@ -37,6 +37,8 @@ gboolean            lsp_quic_stream_is_local           (LspQuicStream         *s
 LspQuicConnection  *lsp_quic_stream_get_connection     (LspQuicStream         *self);
 gboolean            lsp_quic_stream_is_write_closed    (LspQuicStream         *self);
 gsize               lsp_quic_stream_get_queued_bytes   (LspQuicStream         *self);
+void                lsp_quic_stream_set_bulk           (LspQuicStream         *self,
+                                                        gboolean               bulk);
 void                lsp_quic_stream_set_read_func      (LspQuicStream         *self,
                                                         LspQuicStreamReadFunc  func,
                                                         gpointer               user_data,

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <glib/gi18n-lib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 /* The scheduler: every source gets requests up to its window, one chunk
@@ -24,6 +25,8 @@
 /* A source's window holds about this much of its transfer: enough to
  * cover a request's round trip and the seeder's read on a LAN. */
 #define WINDOW_SECONDS 0.1
+/* How much lower than the main loop the hashing threads run. */
+#define WORKER_NICENESS 10
 /* A source that answered "busy" is asked again after this long. */
 #define BUSY_RETRY_MS  1000
 
@@ -249,7 +252,17 @@ run_write_job (gpointer data,
                gpointer user_data)
 {
   GTask *task = data;
+  static __thread gboolean lowered;
 
+  /* Hashing is the bulk of a download's CPU: run below the main loop,
+   * whose packets it would otherwise hold up on a busy machine (the
+   * transfer stalls while the hash that waits on it runs), and below a
+   * game that is playing. On Linux the nice value is per thread. */
+  if (!lowered)
+    {
+      lowered = TRUE;
+      setpriority (PRIO_PROCESS, (id_t) gettid (), getpriority (PRIO_PROCESS, (id_t) gettid ()) + WORKER_NICENESS);
+    }
   verify_write_worker (task, NULL, g_task_get_task_data (task), g_task_get_cancellable (task));
   g_object_unref (task);
 }
