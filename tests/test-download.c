@@ -18,6 +18,7 @@
 #include "lsp-game-root.h"
 #include "lsp-node.h"
 #include "lsp-rate-limit.h"
+#include "lsp-upload-slots.h"
 #include "lsp-test-peer.h"
 #include "lsp-test-util.h"
 
@@ -885,6 +886,39 @@ test_rate_limit (void)
   g_assert_cmpuint (wait_ms, <=, 4001);
 }
 
+/* Upload slots follow how fast answers leave: many on a fast uplink, few
+ * on a slow one, never more than the settings. */
+static void
+test_upload_slots (void)
+{
+  LspUploadSlots slots;
+  gint64 now = G_USEC_PER_SEC;
+
+  lsp_upload_slots_init (&slots, 16, 4);
+  g_assert_cmpuint (lsp_upload_slots_total (&slots), ==, 16);
+  g_assert_cmpuint (lsp_upload_slots_per_peer (&slots), ==, 4);
+
+  /* 25 MB/s, a seeder behind a 200 Mbit/s link: two slots, two per
+   * peer, so each chunk arrives whole as early as it can. */
+  for (guint i = 0; i < 40; i++, now += (gint64) 4 * MIB * G_USEC_PER_SEC / 25000000)
+    lsp_upload_slots_sent (&slots, 4 * MIB, now);
+  g_assert_cmpuint (lsp_upload_slots_total (&slots), ==, LSP_UPLOAD_SLOTS_MIN);
+  g_assert_cmpuint (lsp_upload_slots_per_peer (&slots), ==, 2);
+
+  /* 2 GB/s: up to the settings. */
+  for (guint i = 0; i < 2000; i++, now += (gint64) 4 * MIB * G_USEC_PER_SEC / 2000000000)
+    lsp_upload_slots_sent (&slots, 4 * MIB, now);
+  g_assert_cmpuint (lsp_upload_slots_total (&slots), ==, 16);
+  g_assert_cmpuint (lsp_upload_slots_per_peer (&slots), ==, 4);
+
+  /* A setting of one is kept, whatever the rate. */
+  lsp_upload_slots_init (&slots, 1, 1);
+  for (guint i = 0; i < 40; i++, now += (gint64) 4 * MIB * G_USEC_PER_SEC / 25000000)
+    lsp_upload_slots_sent (&slots, 4 * MIB, now);
+  g_assert_cmpuint (lsp_upload_slots_total (&slots), ==, 1);
+  g_assert_cmpuint (lsp_upload_slots_per_peer (&slots), ==, 1);
+}
+
 /* Downloads under a rate limit still complete. */
 static void
 test_download_rate_limited (void)
@@ -1396,6 +1430,7 @@ main (int    argc,
   g_test_add_func ("/download/serving-rules", test_serving_rules);
   g_test_add_func ("/download/rate-limited", test_download_rate_limited);
   g_test_add_func ("/download/rate-limit", test_rate_limit);
+  g_test_add_func ("/download/upload-slots", test_upload_slots);
   g_test_add_func ("/download/not-enough-space", test_not_enough_space);
   g_test_add_func ("/download/write-fails", test_write_fails);
   g_test_add_func ("/download/regression/extra-bytes-while-queued", test_extra_bytes_while_queued);

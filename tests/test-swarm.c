@@ -476,6 +476,101 @@ on_chunks_changed (LspPeer    *peer,
   (*count)++;
 }
 
+typedef struct
+{
+  Peer       *seeder;
+  Peer       *client;
+  const char *hash;
+} HaveSeen;
+
+static gboolean
+seeder_sees_have (gpointer data)
+{
+  HaveSeen *seen = data;
+  LspPeer *peer = lsp_node_lookup_peer (seen->seeder->node, id_of (seen->client));
+  guint n = 0;
+
+  return peer != NULL && lsp_peer_peek_chunks_held (peer, "alpha", seen->hash, &n) != NULL;
+}
+
+static gboolean
+either_done (gpointer data)
+{
+  LspTestRaw *raws = data;
+  return raws[0].done || raws[1].done;
+}
+
+/* Three requests wait at a seeder with one upload slot: chunk 0, chunk 0
+ * again, chunk 1. From a peer that passes chunks on (it announced what
+ * it holds), chunk 1 goes before the older second request for chunk 0,
+ * which already left once; from a peer that does not, in order. */
+static void
+check_serving_order (gboolean swarming)
+{
+  const guint64 offsets[] = { 0, 0, 4 * MIB };
+  Peer seeder = { 0 }, client = { 0 };
+  LspTestRaw raws[G_N_ELEMENTS (offsets)];
+  LspQuicStream *streams[G_N_ELEMENTS (offsets)];
+  g_autofree char *hash = NULL;
+
+  seeder_init (&seeder, 2 * 4 * MIB, 0);
+  lsp_chunk_server_set_slots (seeder.server, 1, 1);
+  peer_init (&client, "client", FALSE);
+  connect_to (&client, &seeder);
+  wait_offer (&client, &seeder);
+  hash = g_strdup (lsp_local_game_get_manifest_hash (lsp_library_lookup (seeder.library, "alpha")));
+  if (swarming)
+    {
+      const guint8 none = 0;
+      HaveSeen seen = { &seeder, &client, hash };
+
+      lsp_node_publish_chunks (client.node, "alpha", hash, 2, &none);
+      g_assert_true (lsp_test_wait_until (seeder_sees_have, &seen, 20000));
+    }
+
+  /* A request past the end, refused once the seeder loaded the manifest:
+   * with the manifest at hand it queues the next ones in the order they
+   * came. */
+  {
+    g_autofree char *refused = ask_chunk (&client, &seeder, hash, 2 * 4 * MIB, 4 * MIB, NULL);
+    g_assert_cmpstr (refused, ==, LSP_PROTO_ERROR_NOT_FOUND);
+  }
+  /* An empty bucket: nothing starts for half a second, so all three
+   * are waiting when the first does, and each later one waits as long. */
+  lsp_chunk_server_set_rate_limit (seeder.server, 8 * MIB);
+  for (guint i = 0; i < G_N_ELEMENTS (offsets); i++)
+    {
+      g_autoptr(LspMessage) request = lsp_message_new_get_chunk ("alpha", hash, "alpha.eti", offsets[i], 4 * MIB);
+
+      streams[i] = lsp_test_raw_open (&raws[i], &client, &seeder);
+      lsp_quic_stream_write_bytes_async (streams[i], lsp_message_encode (request, LSP_PROTO_MAX_REQUEST_FRAME, NULL),
+                                         TRUE, NULL, NULL, NULL);
+    }
+  g_assert_true (lsp_test_wait_until (either_done, &raws[1], 20000));
+  g_assert_true (raws[0].done);
+  g_assert_true (swarming ? raws[2].done : raws[1].done);
+  g_assert_false (swarming ? raws[1].done : raws[2].done);
+
+  for (guint i = 0; i < G_N_ELEMENTS (offsets); i++)
+    {
+      g_assert_true (lsp_test_wait_until (lsp_test_raw_done, &raws[i], 20000));
+      g_assert_nonnull (raws[i].answer);
+      g_assert_cmpint (raws[i].answer->type, ==, LSP_MESSAGE_CHUNK);
+      g_assert_cmpuint (raws[i].bytes->len, ==, 4 * MIB);
+      lsp_test_raw_clear (&raws[i], streams[i]);
+      g_object_unref (streams[i]);
+    }
+  lsp_test_peer_clear (&client);
+  lsp_test_peer_clear (&seeder);
+}
+
+static void
+test_seeder_spreads_chunks (void)
+{
+  check_serving_order (TRUE);
+  check_serving_order (FALSE);
+}
+
 /* A peer without the feature in the same swarm completes; it is told of
  * no partial chunks and tells of none, so nobody asks it for what it
  * could not serve. */
@@ -616,6 +711,7 @@ main (int    argc,
   g_test_add_func ("/swarm/partial-refuses-unverified", test_partial_refuses_unverified);
   g_test_add_func ("/swarm/cancel-partial-source", test_cancel_partial_source);
   g_test_add_func ("/swarm/old-peer", test_old_peer);
+  g_test_add_func ("/swarm/seeder-spreads-chunks", test_seeder_spreads_chunks);
 
   return g_test_run ();
 }

@@ -10,6 +10,7 @@
 #include "lsp-frame-decoder.h"
 #include "lsp-game-root.h"
 #include "lsp-rate-limit.h"
+#include "lsp-upload-slots.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +19,11 @@
 
 /* At most this many manifests are kept in memory for checking requests. */
 #define MAX_CACHED_MANIFESTS 8
+/* A request waits at most about this long behind ones for chunks that
+ * were served less often. */
+#define MAX_WAIT_US (10 * G_TIME_SPAN_SECOND)
+/* How many chunks' serve counts are kept; they are dropped when idle. */
+#define MAX_COUNTED_CHUNKS 65536
 
 typedef struct _Request Request;
 
@@ -33,8 +39,8 @@ struct _LspChunkServer
   GQueue          waiting;          /* Request, checked and waiting for a slot */
   GHashTable     *active_per_peer;  /* peer_id → GUINT_TO_POINTER (n) */
   guint           n_active;
-  guint           slots;
-  guint           slots_per_peer;
+  LspUploadSlots  slots;
+  GHashTable     *times_served;     /* chunk key → GUINT_TO_POINTER (n), to swarming peers */
   LspRateLimit    rate_limit;
   guint           rate_timer_id;
   guint64         bytes_served;
@@ -62,6 +68,8 @@ struct _Request
   gboolean         holds_slot;
   gboolean         partial;         /* from a download in progress */
   LspManifest     *manifest;        /* once checked */
+  char            *chunk_key;       /* manifest, path and offset, once checked */
+  gint64           queued_at;
 };
 
 static void try_start_waiting (LspChunkServer *self);
@@ -77,6 +85,7 @@ request_free (Request *request)
   g_clear_pointer (&request->manifest, lsp_manifest_unref);
   g_clear_object (&request->cancellable);
   g_free (request->peer_id);
+  g_free (request->chunk_key);
   g_clear_object (&request->server);
   g_free (request);
 }
@@ -104,6 +113,8 @@ release_slot (Request *request)
   else
     g_hash_table_insert (self->active_per_peer, g_strdup (request->peer_id), GUINT_TO_POINTER (n - 1));
   try_start_waiting (self);
+  if (self->n_active == 0 && g_queue_is_empty (&self->waiting))
+    g_hash_table_remove_all (self->times_served);
 }
 
 static void
@@ -121,8 +132,9 @@ on_answer_written (GObject      *object,
   Request *request = user_data;
   g_autoptr(GError) error = NULL;
 
-  if (!lsp_quic_stream_write_bytes_finish (LSP_QUIC_STREAM (object), result, &error) &&
-      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+  if (lsp_quic_stream_write_bytes_finish (LSP_QUIC_STREAM (object), result, &error))
+    lsp_upload_slots_sent (&request->server->slots, request->message->chunk.length, g_get_monotonic_time ());
+  else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     g_debug ("Chunk answer to %.12s failed: %s", request->peer_id, error->message);
   request_finish (request);
 }
@@ -333,9 +345,36 @@ on_chunk_read (GObject      *object,
   count_peer_bytes (self, request->peer_id, g_bytes_get_size (data));
   /* The frame and the bytes are two writes on one stream; QUIC keeps them
    * in order and the bytes are not copied. */
+  lsp_quic_stream_set_bulk (request->stream, TRUE);
   lsp_quic_stream_write_bytes_async (request->stream, frame, FALSE, request->cancellable, NULL, NULL);
   lsp_quic_stream_write_bytes_async (request->stream, data, TRUE, request->cancellable,
                                      on_answer_written, request);
+}
+
+static guint
+times_served (LspChunkServer *self,
+              Request        *request)
+{
+  return GPOINTER_TO_UINT (g_hash_table_lookup (self->times_served, request->chunk_key));
+}
+
+/* Counts serves to peers that pass chunks on (they announced what they
+ * hold of this manifest): what went to them once reaches the others
+ * without this uplink. */
+static void
+count_serve (LspChunkServer *self,
+             Request        *request)
+{
+  const LspChunkBody *chunk = &request->message->chunk;
+  LspPeer *peer = lsp_node_lookup_peer (self->node, request->peer_id);
+  guint n;
+
+  if (peer == NULL || lsp_peer_peek_chunks_held (peer, chunk->game_id, chunk->manifest_hash, &n) == NULL)
+    return;
+  if (g_hash_table_size (self->times_served) >= MAX_COUNTED_CHUNKS)
+    g_hash_table_remove_all (self->times_served);
+  g_hash_table_insert (self->times_served, g_strdup (request->chunk_key),
+                       GUINT_TO_POINTER (times_served (self, request) + 1));
 }
 
 static void
@@ -350,6 +389,7 @@ start_read (Request *request)
   request->holds_slot = TRUE;
   self->n_active++;
   g_hash_table_insert (self->active_per_peer, g_strdup (request->peer_id), GUINT_TO_POINTER (n + 1));
+  count_serve (self, request);
 
   job->games_path = g_strdup (self->games_path);
   job->game_id = g_strdup (chunk->game_id);
@@ -386,35 +426,50 @@ take_tokens (LspChunkServer *self,
   return FALSE;
 }
 
-/* The next request to start: of the peers under their share of slots,
- * the one with the fewest chunks in flight, and its oldest request, so
- * the uplink is shared per peer and not per request (a downloader that
- * queued many requests does not crowd out one that queued few). Requests
- * their downloader gave up on (STOP_SENDING after its FIN) are dropped on
- * the way. */
+/* The next request to start, of the peers under their share of slots:
+ * one that waited too long, the oldest first; otherwise one for the
+ * chunk served least often to swarming peers, so that a seeder's uplink
+ * carries each chunk once, early, and the swarm passes it on; among
+ * those, the peer with the fewest chunks in flight and its oldest
+ * request, so the uplink is shared per peer and not per request (a
+ * downloader that queued many requests does not crowd out one that
+ * queued few). Requests their downloader gave up on (STOP_SENDING after
+ * its FIN) are dropped on the way. */
 static GList *
 next_waiting (LspChunkServer *self)
 {
   GList *best = NULL;
+  guint best_served = G_MAXUINT;
   guint best_active = G_MAXUINT;
+  guint per_peer = lsp_upload_slots_per_peer (&self->slots);
+  gint64 now = g_get_monotonic_time ();
 
   for (GList *l = self->waiting.head; l != NULL;)
     {
       Request *request = l->data;
       GList *next = l->next;
       guint active = active_for_peer (self, request->peer_id);
+      guint served;
 
       if (lsp_quic_stream_is_write_closed (request->stream))
         {
           g_queue_delete_link (&self->waiting, l);
           request_finish (request);
-        }
-      else if (active < self->slots_per_peer && active < best_active)
-        {
-          best = l;
-          best_active = active;
+          l = next;
+          continue;
         }
       l = next;
+      if (active >= per_peer)
+        continue;
+      if (now - request->queued_at > MAX_WAIT_US)
+        return g_queue_find (&self->waiting, request);
+      served = times_served (self, request);
+      if (served < best_served || (served == best_served && active < best_active))
+        {
+          best = g_queue_find (&self->waiting, request);
+          best_served = served;
+          best_active = active;
+        }
     }
   return best;
 }
@@ -424,7 +479,7 @@ try_start_waiting (LspChunkServer *self)
 {
   GList *l;
 
-  while (self->n_active < self->slots && (l = next_waiting (self)) != NULL)
+  while (self->n_active < lsp_upload_slots_total (&self->slots) && (l = next_waiting (self)) != NULL)
     {
       Request *request = l->data;
 
@@ -477,6 +532,8 @@ check_request (Request     *request,
       return;
     }
   request->manifest = lsp_manifest_ref (manifest);
+  request->chunk_key = g_strdup_printf ("%s/%s@%" G_GUINT64_FORMAT, chunk->manifest_hash, chunk->path, chunk->offset);
+  request->queued_at = g_get_monotonic_time ();
   g_queue_push_tail (&self->waiting, request);
   try_start_waiting (self);
 }
@@ -705,8 +762,7 @@ lsp_chunk_server_set_slots (LspChunkServer *self,
   g_return_if_fail (LSP_IS_CHUNK_SERVER (self));
   g_return_if_fail (total > 0 && per_peer > 0);
 
-  self->slots = total;
-  self->slots_per_peer = per_peer;
+  lsp_upload_slots_init (&self->slots, total, per_peer);
   try_start_waiting (self);
 }
 
@@ -746,6 +802,7 @@ lsp_chunk_server_finalize (GObject *object)
   g_clear_pointer (&self->manifests, g_hash_table_unref);
   g_clear_pointer (&self->active_per_peer, g_hash_table_unref);
   g_clear_pointer (&self->peer_bytes, g_hash_table_unref);
+  g_clear_pointer (&self->times_served, g_hash_table_unref);
   g_clear_pointer (&self->games_path, g_free);
   g_clear_object (&self->cancellable);
 
@@ -779,8 +836,8 @@ lsp_chunk_server_init (LspChunkServer *self)
   self->manifests = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) lsp_manifest_unref);
   self->active_per_peer = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->peer_bytes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  self->slots = LSP_CHUNK_SERVER_DEFAULT_SLOTS;
-  self->slots_per_peer = LSP_CHUNK_SERVER_DEFAULT_SLOTS_PER_PEER;
+  lsp_upload_slots_init (&self->slots, LSP_CHUNK_SERVER_DEFAULT_SLOTS, LSP_CHUNK_SERVER_DEFAULT_SLOTS_PER_PEER);
+  self->times_served = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   lsp_rate_limit_init (&self->rate_limit, 0);
 }
 
