@@ -2,6 +2,8 @@
 
 #include "lsp-ui-test.h"
 
+#include "lsp-test-util.h"
+
 #include <string.h>
 
 typedef struct
@@ -63,4 +65,26 @@ shows_text (GtkWidget  *widget,
         return TRUE;
     }
   return FALSE;
+}
+
+char *
+lsp_ui_test_init (int    *argc,
+                  char ***argv)
+{
+  char *state = lsp_test_make_temp_dir ();
+
+  /* GLib reads this once, so it is set before anything asks. */
+  g_setenv ("XDG_STATE_HOME", state, TRUE);
+  gtk_test_init (argc, argv, NULL);
+  lsp_test_serve_notifications ();
+  return state;
+}
+
+int
+lsp_ui_test_finish (char *state,
+                    int   status)
+{
+  lsp_test_remove_tree (state);
+  g_free (state);
+  return status;
 }

@@ -211,18 +211,9 @@ int
 main (int    argc,
       char **argv)
 {
-  g_autofree char *state = lsp_test_make_temp_dir ();
-  int status;
-
-  /* The app's identity goes to a folder of the test's, not the user's;
-   * GLib reads this once, before anything asks. */
-  g_setenv ("XDG_STATE_HOME", state, TRUE);
-  gtk_test_init (&argc, &argv, NULL);
-  lsp_test_serve_notifications ();
+  char *state = lsp_ui_test_init (&argc, &argv);
 
   g_test_add_func ("/ui/players/sent", test_players_sent);
 
-  status = g_test_run ();
-  lsp_test_remove_tree (state);
-  return status;
+  return lsp_ui_test_finish (state, g_test_run ());
 }

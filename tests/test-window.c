@@ -857,14 +857,7 @@ int
 main (int    argc,
       char **argv)
 {
-  g_autofree char *state = lsp_test_make_temp_dir ();
-  int status;
-
-  /* The identity goes to a folder of the test's, not the user's; GLib
-   * reads this once, so it is set before anything asks. */
-  g_setenv ("XDG_STATE_HOME", state, TRUE);
-  gtk_test_init (&argc, &argv, NULL);
-  lsp_test_serve_notifications ();
+  char *state = lsp_ui_test_init (&argc, &argv);
 
   g_test_add_func ("/ui/window/lists-library", test_lists_library);
   g_test_add_func ("/ui/window/card-actions", test_card_actions);
@@ -872,7 +865,5 @@ main (int    argc,
   g_test_add_func ("/ui/window/first-run", test_first_run);
   g_test_add_func ("/ui/window/single-instance", test_single_instance);
 
-  status = g_test_run ();
-  lsp_test_remove_tree (state);
-  return status;
+  return lsp_ui_test_finish (state, g_test_run ());
 }
