@@ -886,8 +886,25 @@ test_rate_limit (void)
   g_assert_cmpuint (wait_ms, <=, 4001);
 }
 
-/* Upload slots follow how fast answers leave: many on a fast uplink, few
- * on a slow one, never more than the settings. */
+/* Answers of 4 MiB leaving at rate bytes a second, n of them. */
+static void
+send_at (LspUploadSlots *slots,
+         gint64         *now,
+         guint64         rate,
+         guint           n)
+{
+  lsp_upload_slots_busy (slots, *now);
+  for (guint i = 0; i < n; i++)
+    {
+      *now += (gint64) (4 * (guint64) MIB * G_USEC_PER_SEC / rate);
+      lsp_upload_slots_sent (slots, 4 * MIB, *now);
+    }
+  lsp_upload_slots_idle (slots, *now);
+}
+
+/* Upload slots follow how fast answers leave while serving: many on a
+ * fast uplink, few on a slow one, never more than the settings; time
+ * with nothing to serve is not slowness. */
 static void
 test_upload_slots (void)
 {
@@ -900,23 +917,27 @@ test_upload_slots (void)
 
   /* 25 MB/s, a seeder behind a 200 Mbit/s link: two slots, two per
    * peer, so each chunk arrives whole as early as it can. */
-  for (guint i = 0; i < 40; i++, now += (gint64) 4 * MIB * G_USEC_PER_SEC / 25000000)
-    lsp_upload_slots_sent (&slots, 4 * MIB, now);
+  send_at (&slots, &now, 25000000, 40);
   g_assert_cmpuint (lsp_upload_slots_total (&slots), ==, LSP_UPLOAD_SLOTS_MIN);
   g_assert_cmpuint (lsp_upload_slots_per_peer (&slots), ==, 2);
 
   /* 2 GB/s: up to the settings. */
-  for (guint i = 0; i < 2000; i++, now += (gint64) 4 * MIB * G_USEC_PER_SEC / 2000000000)
-    lsp_upload_slots_sent (&slots, 4 * MIB, now);
+  send_at (&slots, &now, 2000000000, 2000);
   g_assert_cmpuint (lsp_upload_slots_total (&slots), ==, 16);
   g_assert_cmpuint (lsp_upload_slots_per_peer (&slots), ==, 4);
 
-  /* A setting of one is kept, whatever the rate. */
-  lsp_upload_slots_init (&slots, 1, 1);
-  for (guint i = 0; i < 40; i++, now += (gint64) 4 * MIB * G_USEC_PER_SEC / 25000000)
-    lsp_upload_slots_sent (&slots, 4 * MIB, now);
+  /* A minute of nothing to serve, then a few chunks as fast as before:
+   * still a fast uplink. */
+  now += 60 * G_USEC_PER_SEC;
+  send_at (&slots, &now, 2000000000, 5);
+  g_assert_cmpuint (lsp_upload_slots_total (&slots), ==, 16);
+
+  /* Lower settings hold, and so does what was measured. */
+  lsp_upload_slots_set_limits (&slots, 1, 1);
   g_assert_cmpuint (lsp_upload_slots_total (&slots), ==, 1);
   g_assert_cmpuint (lsp_upload_slots_per_peer (&slots), ==, 1);
+  lsp_upload_slots_set_limits (&slots, 8, 4);
+  g_assert_cmpuint (lsp_upload_slots_total (&slots), ==, 8);
 }
 
 /* Downloads under a rate limit still complete. */

@@ -106,7 +106,8 @@ release_slot (Request *request)
   if (!request->holds_slot)
     return;
   request->holds_slot = FALSE;
-  self->n_active--;
+  if (--self->n_active == 0)
+    lsp_upload_slots_idle (&self->slots, g_get_monotonic_time ());
   n = active_for_peer (self, request->peer_id);
   if (n <= 1)
     g_hash_table_remove (self->active_per_peer, request->peer_id);
@@ -387,7 +388,8 @@ start_read (Request *request)
   guint n = active_for_peer (self, request->peer_id);
 
   request->holds_slot = TRUE;
-  self->n_active++;
+  if (self->n_active++ == 0)
+    lsp_upload_slots_busy (&self->slots, g_get_monotonic_time ());
   g_hash_table_insert (self->active_per_peer, g_strdup (request->peer_id), GUINT_TO_POINTER (n + 1));
   count_serve (self, request);
 
@@ -762,7 +764,7 @@ lsp_chunk_server_set_slots (LspChunkServer *self,
   g_return_if_fail (LSP_IS_CHUNK_SERVER (self));
   g_return_if_fail (total > 0 && per_peer > 0);
 
-  lsp_upload_slots_init (&self->slots, total, per_peer);
+  lsp_upload_slots_set_limits (&self->slots, total, per_peer);
   try_start_waiting (self);
 }
 

@@ -20,34 +20,67 @@ lsp_upload_slots_init (LspUploadSlots *self,
                        guint           max_total,
                        guint           max_per_peer)
 {
-  self->max_total = max_total;
-  self->max_per_peer = max_per_peer;
-  self->rate = 0;
-  self->window_bytes = 0;
-  self->window_start = 0;
+  *self = (LspUploadSlots) { .max_total = max_total, .max_per_peer = max_per_peer };
 }
 
-/* Records an answer of bytes handed to the transport at now_us. A
- * measurement spans at least a quarter of a second, so one chunk's
+/* New settings; what was measured stays. */
+void
+lsp_upload_slots_set_limits (LspUploadSlots *self,
+                             guint           max_total,
+                             guint           max_per_peer)
+{
+  self->max_total = max_total;
+  self->max_per_peer = max_per_peer;
+}
+
+static void
+count_busy (LspUploadSlots *self,
+            gint64          now_us)
+{
+  if (self->busy_since != 0)
+    {
+      self->window_busy += MAX (now_us - self->busy_since, 0);
+      self->busy_since = now_us;
+    }
+}
+
+/* Serving starts: the first slot was taken. Only time spent serving
+ * counts, so an idle uplink is not taken for a slow one. */
+void
+lsp_upload_slots_busy (LspUploadSlots *self,
+                       gint64          now_us)
+{
+  if (self->busy_since == 0)
+    self->busy_since = MAX (now_us, 1);
+}
+
+/* Records an answer of bytes handed to the transport. A measurement
+ * spans at least a quarter of a second of serving, so one chunk's
  * arrival is never taken for a rate. */
 void
 lsp_upload_slots_sent (LspUploadSlots *self,
                        guint64         bytes,
                        gint64          now_us)
 {
-  gint64 elapsed;
   double measured;
 
-  if (self->window_start == 0)
-    self->window_start = now_us;
+  count_busy (self, now_us);
   self->window_bytes += bytes;
-  elapsed = now_us - self->window_start;
-  if (elapsed < WINDOW_US)
+  if (self->window_busy < WINDOW_US)
     return;
-  measured = self->window_bytes * (double) G_USEC_PER_SEC / (double) elapsed;
+  measured = self->window_bytes * (double) G_USEC_PER_SEC / (double) self->window_busy;
   self->rate = self->rate > 0 ? 0.5 * self->rate + 0.5 * measured : measured;
   self->window_bytes = 0;
-  self->window_start = now_us;
+  self->window_busy = 0;
+}
+
+/* Serving stops: the last slot was freed. */
+void
+lsp_upload_slots_idle (LspUploadSlots *self,
+                       gint64          now_us)
+{
+  count_busy (self, now_us);
+  self->busy_since = 0;
 }
 
 /* Before a measurement: the settings, so a first transfer is not held
