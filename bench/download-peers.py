@@ -9,6 +9,8 @@ folder, the seeders' catalog) fetches one game from all of them.
       "download ID" to reading "download-done"), CPU seconds of the
       seeders and of the downloader over that span, the downloader's
       VmHWM in KiB, and bytes per source.
+      With --between CMD, CMD runs after each run (its output passes
+      through): a reference measured alternately with ours.
       With --base GAMES the downloader starts with GAMES's copy of the game
       (an older version): the download is an update, and the line also has
       the bytes reused from it.
@@ -168,6 +170,9 @@ def cmd_download(args):
                      (first or t1) - t0, mid_rate / 1e6, s_cpu1 - s_cpu0, d_cpu1 - d_cpu0, hwm, per_peer),
                   flush=True)
             shutil.rmtree(dl.games, ignore_errors=True)
+            if args.between:
+                subprocess.run(args.between, shell=True, check=True)
+                sys.stdout.flush()
     finally:
         stop_seeders(seeders)
 
@@ -205,6 +210,8 @@ def main():
     p.add_argument("--runs", type=int, default=1)
     p.add_argument("--repeat", type=int, default=20)
     p.add_argument("--base", help="GAMES: the downloader starts with this folder's copy of the game")
+    p.add_argument("--between", help="a shell command run after each run (a reference measured alternately"
+                   " with ours, so both meet the same machine); its output passes through")
     p.add_argument("--lossy", help="LOSS,DELAY: reach each seeder through bench/lossy-relay.py")
     args = p.parse_args()
     os.makedirs(args.work, exist_ok=True)
