@@ -12,7 +12,7 @@
  * the seeder's uplink should carry few chunks, each fast, not many at a
  * crawl. Slots follow the measured rate: enough to hold this much of the
  * uplink's output, and one more, being read while the others go out. */
-#define SLOT_SECONDS 0.05
+#define SLOT_SECONDS 0.1
 #define WINDOW_US    (250 * G_TIME_SPAN_MILLISECOND)
 
 void
