@@ -446,29 +446,27 @@ next_waiting (LspChunkServer *self)
   guint per_peer = lsp_upload_slots_per_peer (&self->slots);
   gint64 now = g_get_monotonic_time ();
 
-  for (GList *l = self->waiting.head; l != NULL;)
+  for (GList *l = self->waiting.head, *next; l != NULL; l = next)
     {
       Request *request = l->data;
-      GList *next = l->next;
       guint active = active_for_peer (self, request->peer_id);
       guint served;
 
+      next = l->next;
       if (lsp_quic_stream_is_write_closed (request->stream))
         {
           g_queue_delete_link (&self->waiting, l);
           request_finish (request);
-          l = next;
           continue;
         }
-      l = next;
       if (active >= per_peer)
         continue;
       if (now - request->queued_at > MAX_WAIT_US)
-        return g_queue_find (&self->waiting, request);
+        return l;
       served = times_served (self, request);
       if (served < best_served || (served == best_served && active < best_active))
         {
-          best = g_queue_find (&self->waiting, request);
+          best = l;
           best_served = served;
           best_active = active;
         }
