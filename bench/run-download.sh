@@ -123,11 +123,28 @@ files_1g="big.eti data/part2.eti data/part3.eti data/part4.eti"
 # ---------------------------------------------------------------------------
 echo "-- one source over loopback: 1 GiB game (4 files), to disk, SHA-256 verified"
 
-# The raw transport runs between our runs, so that both meet the machine
+# Both references run between our runs, so that all three meet the machine
 # as it is at the time (on a shared host it is not the same for long).
-peers download --work "$tmp/p1" --seeder "$tmp/seed1g" --runs "$runs" \
-  --between "'$build_dir/bench/bench-quic-throughput' --size 1073741824" > "$tmp/ours1" || {
+between="'$build_dir/bench/bench-quic-throughput' --size 1073741824"
+nginx_pid=
+if need nginx nginx-light && need curl curl; then
+  port=$(free_port)
+  nginx_conf "$tmp/nginx0" "127.0.0.1:$port" "$tmp/seed1g"
+  nginx -p "$tmp/nginx0" -c "$tmp/nginx0/nginx.conf" -e "$tmp/nginx0/logs/error.log" &
+  nginx_pid=$!; server_pids="$server_pids $nginx_pid"
+  if wait_http "http://127.0.0.1:$port/catalog.json"; then
+    between="$between && sh '$here/curl-sha256.sh' $nginx_pid http://127.0.0.1:$port/big '$tmp/curl' $files_1g"
+  else
+    echo "nginx did not start: the curl + sha256sum reference is skipped"
+  fi
+else
+  echo "nginx/curl not available: the curl + sha256sum reference is skipped"
+fi
+peers download --work "$tmp/p1" --seeder "$tmp/seed1g" --runs "$runs" --between "$between" > "$tmp/ours1" || {
   echo "our download failed"; exit 1; }
+if [ -n "$nginx_pid" ]; then
+  kill "$nginx_pid" 2>/dev/null || true; wait "$nginx_pid" 2>/dev/null || true; server_pids=
+fi
 ours=$(best_result < "$tmp/ours1")
 bytes=$(field bytes "$ours"); wall=$(field wall "$ours")
 ours_mbps=$(awk "BEGIN { printf \"%.0f\", $bytes / $wall / 1e6 }")
@@ -147,41 +164,11 @@ done
 printf '%-46s %7.0f MB/s  %5.2f CPU s/GiB (to /dev/null)\n' "raw QUIC transport (best of $runs)" "$raw_mbps" "$raw_cpu"
 
 curl_mbps=
-if need nginx nginx-light && need curl curl; then
-  port=$(free_port)
-  nginx_conf "$tmp/nginx0" "127.0.0.1:$port" "$tmp/seed1g"
-  nginx -p "$tmp/nginx0" -c "$tmp/nginx0/nginx.conf" -e "$tmp/nginx0/logs/error.log" &
-  nginx_pid=$!; server_pids="$server_pids $nginx_pid"
-  if ! wait_http "http://127.0.0.1:$port/catalog.json"; then
-    echo "nginx did not start: the curl + sha256sum reference is skipped"
-  else
-    curl_args=; sums=
-    for f in $files_1g; do
-      curl_args="$curl_args -o $tmp/curl/$(basename "$f") http://127.0.0.1:$port/big/$f"
-      sums="$sums $tmp/curl/$(basename "$f")"
-    done
-    best_wall=; best_cpu=
-    i=0
-    while [ $i -lt "$runs" ]; do
-      rm -rf "$tmp/curl"; mkdir -p "$tmp/curl"
-      s0=$(cpu_of "$nginx_pid")
-      start=$(date +%s.%N)
-      # shellcheck disable=SC2086
-      /usr/bin/time -f '%U %S' -o "$tmp/time" sh -c "curl -sS --fail $curl_args && sha256sum $sums > $tmp/sums"
-      end=$(date +%s.%N)
-      s1=$(cpu_of "$nginx_pid")
-      w=$(awk "BEGIN { print $end - $start }")
-      cpu=$(awk -v s0="$s0" -v s1="$s1" -v g="$gib" '{ printf "%.2f", ($1 + $2 + s1 - s0) / g }' "$tmp/time")
-      if [ -z "$best_wall" ] || awk "BEGIN { exit !($w < $best_wall) }"; then best_wall=$w; best_cpu=$cpu; fi
-      i=$((i + 1))
-    done
-    curl_mbps=$(awk "BEGIN { printf \"%.0f\", $bytes / $best_wall / 1e6 }")
-    printf '%-46s %7.0f MB/s  %5.2f CPU s/GiB (no fsync)\n' "nginx + curl to disk, then sha256sum" "$curl_mbps" "$best_cpu"
-  fi
-  kill "$nginx_pid" 2>/dev/null || true; wait "$nginx_pid" 2>/dev/null || true; server_pids=
-  rm -rf "$tmp/curl"
-else
-  echo "nginx/curl not available: the curl + sha256sum reference is skipped"
+best_curl=$(sed -n 's/^CURL wall=\([0-9.]*\) cpu=\([0-9.]*\)$/\1 \2/p' "$tmp/ours1" | sort -n | head -1)
+if [ -n "$best_curl" ]; then
+  curl_mbps=$(echo "$best_curl" | awk -v b="$bytes" '{ printf "%.0f", b / $1 / 1e6 }')
+  echo "$best_curl" | awk -v m="$curl_mbps" -v g="$gib" -v l="curl from nginx, then sha256sum (best of $runs)" \
+    '{ printf "%-46s %7.0f MB/s  %5.2f CPU s/GiB (no fsync)\n", l, m, $2 / g }'
 fi
 
 peers download --work "$tmp/p256" --seeder "$tmp/seed256" --runs "$runs" > "$tmp/ours256" || {
