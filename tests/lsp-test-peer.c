@@ -203,3 +203,50 @@ lsp_test_peer_ask_raw (LspTestPeer *client,
   lsp_test_raw_clear (&raw, stream);
   return code;
 }
+
+static void
+on_outcome_finished (LspDownloadManager *manager,
+                     LspDownload        *download,
+                     const GError       *error,
+                     LspTestOutcome     *outcome)
+{
+  outcome->done = TRUE;
+  outcome->error = error != NULL ? g_error_copy (error) : NULL;
+  outcome->peer_bytes = lsp_download_dup_peer_bytes (download);
+  outcome->bytes_reused = lsp_download_get_bytes_reused (download);
+  outcome->bytes_resumed = lsp_download_get_bytes_resumed (download);
+  outcome->bytes_received = lsp_download_get_bytes_received (download);
+  outcome->chunks_repaired = lsp_download_get_chunks_repaired (download);
+}
+
+/* Fills outcome when a download of downloads ends. */
+void
+lsp_test_outcome_watch (LspTestOutcome     *outcome,
+                        LspDownloadManager *downloads)
+{
+  g_signal_connect (downloads, "download-finished", G_CALLBACK (on_outcome_finished), outcome);
+}
+
+static gboolean
+outcome_done (gpointer outcome)
+{
+  return ((LspTestOutcome *) outcome)->done;
+}
+
+/* Until the download ended (the test fails after timeout_ms), then stops
+ * watching. */
+void
+lsp_test_outcome_wait (LspTestOutcome     *outcome,
+                       LspDownloadManager *downloads,
+                       guint               timeout_ms)
+{
+  g_assert_true (lsp_test_wait_until (outcome_done, outcome, timeout_ms));
+  g_signal_handlers_disconnect_by_data (downloads, outcome);
+}
+
+void
+lsp_test_outcome_clear (LspTestOutcome *outcome)
+{
+  g_clear_error (&outcome->error);
+  g_clear_pointer (&outcome->peer_bytes, g_hash_table_unref);
+}

@@ -48,6 +48,25 @@ gboolean       lsp_test_raw_done  (gpointer       raw);
 void           lsp_test_raw_clear (LspTestRaw    *raw,
                                    LspQuicStream *stream);
 
+/* How a download ended, as its manager's "download-finished" reported it. */
+typedef struct
+{
+  gboolean    done;
+  GError     *error;
+  GHashTable *peer_bytes;        /* peer_id → guint64 *: what each source gave */
+  guint64     bytes_reused;
+  guint64     bytes_resumed;
+  guint64     bytes_received;
+  guint       chunks_repaired;
+} LspTestOutcome;
+
+void lsp_test_outcome_watch (LspTestOutcome     *outcome,
+                             LspDownloadManager *downloads);
+void lsp_test_outcome_wait  (LspTestOutcome     *outcome,
+                             LspDownloadManager *downloads,
+                             guint               timeout_ms);
+void lsp_test_outcome_clear (LspTestOutcome     *outcome);
+
 char *lsp_test_peer_ask_raw (LspTestPeer     *client,
                              LspTestPeer     *server,
                              GBytes          *frame,

@@ -99,30 +99,7 @@ wait_offer (Peer *viewer,
   g_assert_true (lsp_test_wait_until (sees_offer, &pair, 20000));
 }
 
-typedef struct
-{
-  gboolean     done;
-  GError      *error;
-  GHashTable  *peer_bytes;
-} Outcome;
-
-static void
-outcome_clear (Outcome *outcome)
-{
-  g_clear_error (&outcome->error);
-  g_clear_pointer (&outcome->peer_bytes, g_hash_table_unref);
-}
-
-static void
-on_finished (LspDownloadManager *manager,
-             LspDownload        *download,
-             const GError       *error,
-             Outcome            *outcome)
-{
-  outcome->done = TRUE;
-  outcome->error = error != NULL ? g_error_copy (error) : NULL;
-  outcome->peer_bytes = lsp_download_dup_peer_bytes (download);
-}
+typedef LspTestOutcome Outcome;
 
 static LspDownload *
 start_download (Peer    *peer,
@@ -131,24 +108,17 @@ start_download (Peer    *peer,
   g_autoptr(GError) error = NULL;
   LspDownload *download;
 
-  g_signal_connect (peer->downloads, "download-finished", G_CALLBACK (on_finished), outcome);
+  lsp_test_outcome_watch (outcome, peer->downloads);
   download = lsp_download_manager_start (peer->downloads, "alpha", &error);
   g_assert_no_error (error);
   return download;
-}
-
-static gboolean
-outcome_done (gpointer data)
-{
-  return ((Outcome *) data)->done;
 }
 
 static void
 wait_outcome (Peer    *peer,
               Outcome *outcome)
 {
-  g_assert_true (lsp_test_wait_until (outcome_done, outcome, 120000));
-  g_signal_handlers_disconnect_by_data (peer->downloads, outcome);
+  lsp_test_outcome_wait (outcome, peer->downloads, 120000);
 }
 
 static guint64
@@ -241,7 +211,7 @@ test_four_downloaders (void)
 
   for (guint i = 0; i < N_DOWNLOADERS; i++)
     {
-      outcome_clear (&outcomes[i]);
+      lsp_test_outcome_clear (&outcomes[i]);
       lsp_test_peer_clear (&downloaders[i]);
     }
   lsp_test_peer_clear (&seeder);
@@ -389,7 +359,7 @@ test_partial_refuses_unverified (void)
   /* The seeder's queued requests end once they may start. */
   lsp_chunk_server_set_rate_limit (seeder.server, 0);
 
-  outcome_clear (&outcome);
+  lsp_test_outcome_clear (&outcome);
   lsp_test_peer_clear (&client);
   lsp_test_peer_clear (&partial);
   lsp_test_peer_clear (&seeder);
@@ -461,8 +431,8 @@ test_cancel_partial_source (void)
   uploads = lsp_chunk_server_dup_peer_bytes (first.server);
   g_assert_cmpuint (bytes_from (uploads, &second), >=, bytes_from (second_outcome.peer_bytes, &first));
 
-  outcome_clear (&first_outcome);
-  outcome_clear (&second_outcome);
+  lsp_test_outcome_clear (&first_outcome);
+  lsp_test_outcome_clear (&second_outcome);
   lsp_test_peer_clear (&second);
   lsp_test_peer_clear (&first);
   lsp_test_peer_clear (&seeder);
@@ -609,8 +579,8 @@ test_old_peer (void)
   g_assert_cmpuint (old_told, ==, 0);
   g_assert_cmpuint (fresh_told, ==, 0);
 
-  outcome_clear (&fresh_outcome);
-  outcome_clear (&old_outcome);
+  lsp_test_outcome_clear (&fresh_outcome);
+  lsp_test_outcome_clear (&old_outcome);
   lsp_test_peer_clear (&old);
   lsp_test_peer_clear (&fresh);
   lsp_test_peer_clear (&seeder);

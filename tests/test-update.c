@@ -27,16 +27,7 @@ static const char * const catalog_ids[] = { "alpha", NULL };
 
 typedef LspTestPeer Peer;
 
-typedef struct
-{
-  gboolean     done;
-  GError      *error;
-  GHashTable  *peer_bytes;
-  guint64      bytes_reused;
-  guint64      bytes_resumed;
-  guint64      bytes_received;
-  guint        chunks_repaired;
-} Outcome;
+typedef LspTestOutcome Outcome;
 
 /* alpha at version with archives a.eti, b.eti, c.eti, each of the given
  * seed (0: that archive is left out). */
@@ -119,21 +110,6 @@ seeder_and_downloader (Peer       *seeder,
   connect_to_seeder (downloader, seeder, seeder_version);
 }
 
-static void
-on_finished (LspDownloadManager *manager,
-             LspDownload        *download,
-             const GError       *error,
-             Outcome            *outcome)
-{
-  outcome->done = TRUE;
-  outcome->error = error != NULL ? g_error_copy (error) : NULL;
-  outcome->peer_bytes = lsp_download_dup_peer_bytes (download);
-  outcome->bytes_reused = lsp_download_get_bytes_reused (download);
-  outcome->bytes_resumed = lsp_download_get_bytes_resumed (download);
-  outcome->bytes_received = lsp_download_get_bytes_received (download);
-  outcome->chunks_repaired = lsp_download_get_chunks_repaired (download);
-}
-
 static LspDownload *
 start_update (Peer    *peer,
               Outcome *outcome)
@@ -141,7 +117,7 @@ start_update (Peer    *peer,
   g_autoptr(GError) error = NULL;
   LspDownload *download;
 
-  g_signal_connect (peer->downloads, "download-finished", G_CALLBACK (on_finished), outcome);
+  lsp_test_outcome_watch (outcome, peer->downloads);
   download = lsp_download_manager_start (peer->downloads, "alpha", &error);
   g_assert_no_error (error);
   return download;
@@ -151,15 +127,7 @@ static void
 wait_outcome (Peer    *peer,
               Outcome *outcome)
 {
-  g_assert_true (lsp_test_wait_until (flag_set, &outcome->done, 60000));
-  g_signal_handlers_disconnect_by_data (peer->downloads, outcome);
-}
-
-static void
-outcome_clear (Outcome *outcome)
-{
-  g_clear_error (&outcome->error);
-  g_clear_pointer (&outcome->peer_bytes, g_hash_table_unref);
+  lsp_test_outcome_wait (outcome, peer->downloads, 60000);
 }
 
 static guint64
@@ -269,7 +237,7 @@ test_one_archive_changed (void)
   g_assert_cmpuint (outcome.bytes_received, ==, ARCHIVE_SIZE);
   g_assert_cmpuint (outcome.bytes_reused, ==, 2 * ARCHIVE_SIZE);
 
-  outcome_clear (&outcome);
+  lsp_test_outcome_clear (&outcome);
   lsp_test_peer_clear (&downloader);
   lsp_test_peer_clear (&seeder);
 }
@@ -295,7 +263,7 @@ test_only_version_changed (void)
   g_assert_cmpuint (outcome.bytes_received, ==, 0);
   g_assert_cmpuint (outcome.bytes_reused, ==, 3 * ARCHIVE_SIZE);
 
-  outcome_clear (&outcome);
+  lsp_test_outcome_clear (&outcome);
   lsp_test_peer_clear (&downloader);
   lsp_test_peer_clear (&seeder);
 }
@@ -399,8 +367,8 @@ test_stop_keeps_old_version (gconstpointer data)
       g_assert_cmpuint (again.bytes_reused, ==, ARCHIVE_SIZE);
     }
 
-  outcome_clear (&again);
-  outcome_clear (&outcome);
+  lsp_test_outcome_clear (&again);
+  lsp_test_outcome_clear (&outcome);
   lsp_test_peer_clear (&downloader);
   lsp_test_peer_clear (&seeder);
 }
@@ -461,7 +429,7 @@ test_damaged_local_chunk (void)
   g_assert_cmpuint (bytes_from (&outcome, &seeder), ==, ARCHIVE_SIZE + 2 * LSP_MANIFEST_CHUNK_SIZE);
   g_assert_cmpuint (outcome.bytes_reused, ==, 2 * ARCHIVE_SIZE - 2 * LSP_MANIFEST_CHUNK_SIZE);
 
-  outcome_clear (&outcome);
+  lsp_test_outcome_clear (&outcome);
   lsp_test_peer_clear (&downloader);
   lsp_test_peer_clear (&seeder);
 }
@@ -490,7 +458,7 @@ test_twin_chunks_fetched_once (void)
   g_assert_cmpint (lsp_download_get_bytes_to_fetch (download), ==, 0);
   g_object_unref (download);
 
-  outcome_clear (&outcome);
+  lsp_test_outcome_clear (&outcome);
   lsp_test_peer_clear (&downloader);
   lsp_test_peer_clear (&seeder);
 }
@@ -513,7 +481,7 @@ test_repair_from_twin (void)
   damage_quietly (damaged, 100);
   peer_start (&peer, "peer");
 
-  g_signal_connect (peer.downloads, "download-finished", G_CALLBACK (on_finished), &outcome);
+  lsp_test_outcome_watch (&outcome, peer.downloads);
   g_assert_nonnull (lsp_download_manager_repair (peer.downloads, "alpha", &error));
   g_assert_no_error (error);
   wait_outcome (&peer, &outcome);
@@ -525,7 +493,7 @@ test_repair_from_twin (void)
   b = read_game_file (&peer, "b.eti");
   g_assert_cmpmem (a, ARCHIVE_SIZE, b, ARCHIVE_SIZE);
 
-  outcome_clear (&outcome);
+  lsp_test_outcome_clear (&outcome);
   lsp_test_peer_clear (&peer);
 }
 
@@ -565,7 +533,7 @@ test_not_enough_space (void)
   g_assert_cmpstr (version, ==, "1.0");
   g_assert_true (lsp_local_game_get_downloaded (lsp_library_lookup (downloader.library, "alpha")));
 
-  outcome_clear (&outcome);
+  lsp_test_outcome_clear (&outcome);
   lsp_test_peer_stop (&downloader);
   for (guint tries = 0; umount (downloader.games) != 0; tries++)
     {

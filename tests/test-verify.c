@@ -14,6 +14,7 @@
 #include "lsp-install-recovery.h"
 #include "lsp-installer.h"
 #include "lsp-node.h"
+#include "lsp-test-peer.h"
 #include "lsp-test-util.h"
 
 /* Verify and repair with real files, and a repair over QUIC on loopback
@@ -208,31 +209,7 @@ flip_byte (const char *path,
   close (fd);
 }
 
-typedef struct
-{
-  gboolean  done;
-  GError   *error;
-  guint64   bytes_received;
-  guint     chunks_repaired;
-} Outcome;
-
-static void
-on_finished (LspDownloadManager *manager,
-             LspDownload        *download,
-             const GError       *error,
-             Outcome            *outcome)
-{
-  outcome->done = TRUE;
-  outcome->error = error != NULL ? g_error_copy (error) : NULL;
-  outcome->bytes_received = lsp_download_get_bytes_received (download);
-  outcome->chunks_repaired = lsp_download_get_chunks_repaired (download);
-}
-
-static gboolean
-outcome_done (gpointer data)
-{
-  return ((Outcome *) data)->done;
-}
+typedef LspTestOutcome Outcome;
 
 static void
 run_repair (Peer    *peer,
@@ -240,11 +217,10 @@ run_repair (Peer    *peer,
 {
   g_autoptr(GError) error = NULL;
 
-  g_signal_connect (peer->downloads, "download-finished", G_CALLBACK (on_finished), outcome);
+  lsp_test_outcome_watch (outcome, peer->downloads);
   g_assert_nonnull (lsp_download_manager_repair (peer->downloads, "alpha", &error));
   g_assert_no_error (error);
-  g_assert_true (lsp_test_wait_until (outcome_done, outcome, 60000));
-  g_signal_handlers_disconnect_by_data (peer->downloads, outcome);
+  lsp_test_outcome_wait (outcome, peer->downloads, 60000);
 }
 
 static void
@@ -337,14 +313,15 @@ test_flip_byte_repair (void)
   wait_damaged (&player, TRUE);
   g_assert_nonnull (lsp_download_manager_start (player.downloads, "alpha", &error));
   g_assert_no_error (error);
+  lsp_test_outcome_clear (&outcome);
   outcome = (Outcome) { 0 };
-  g_signal_connect (player.downloads, "download-finished", G_CALLBACK (on_finished), &outcome);
-  g_assert_true (lsp_test_wait_until (outcome_done, &outcome, 60000));
-  g_signal_handlers_disconnect_by_data (player.downloads, &outcome);
+  lsp_test_outcome_watch (&outcome, player.downloads);
+  lsp_test_outcome_wait (&outcome, player.downloads, 60000);
   g_assert_no_error (outcome.error);
   g_assert_cmpuint (outcome.bytes_received, ==, 3 * MIB + 5);
   wait_damaged (&player, FALSE);
 
+  lsp_test_outcome_clear (&outcome);
   peer_clear (&player);
   peer_clear (&seeder);
 }
